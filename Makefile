@@ -1,0 +1,55 @@
+# Thin wrapper over CMake. `make run` and `make test` install what is missing first.
+BUILD      ?= build
+BUILD_SAN  ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build build-asan run test test-unit test-integration fuzz bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DFC_ASAN=ON -DFC_UBSAN=ON $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD_SAN) -j$(JOBS)
+
+# Starts the server on its embedded default (SQLite in ./flashcharge.db).
+# Unknown chargers are accepted here, as on a development bench; production
+# keeps the default policy, reject.
+run: build
+	FLASHCHARGE_UNKNOWN_CHARGERS=$${FLASHCHARGE_UNKNOWN_CHARGERS:-accept} ./$(BUILD)/flashcharge serve
+
+# Every test: unit and integration, on the normal build and under ASan+UBSan.
+test: build build-asan
+	@cd $(BUILD) && ctest --output-on-failure
+	@cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
+
+test-unit: build
+	@cd $(BUILD) && ctest --output-on-failure -L unit
+
+test-integration: build
+	@cd $(BUILD) && ctest --output-on-failure -L integration
+
+fuzz: deps
+	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DFC_FUZZ=ON -DFC_ASAN=ON -DFC_UBSAN=ON >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
+	@for f in $(BUILD_FUZZ)/fuzz_*; do \
+	  t=$$(basename $$f); mkdir -p fuzz/corpus/$${t#fuzz_}; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/ocpp.dict -max_len=4096 fuzz/corpus/$${t#fuzz_} || exit 1; \
+	done
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

@@ -1,0 +1,237 @@
+/* flashcharge storage.
+ *
+ * One interface, backends behind it (sqlite: embedded, the default; postgres
+ * later). The event-loop thread never touches the database:
+ *
+ *  - Writes are batches of typed operations (fc_write_t). They go onto a queue
+ *    served by one writer thread, which commits many writes in one database
+ *    transaction (group commit), each write inside its own savepoint so that a
+ *    write that fails alone fails alone. A write's callback runs on the loop
+ *    thread only after its transaction has committed (status 0), or when it
+ *    has definitely failed (status < 0).
+ *  - Reads (fc_read_t) are served by reader threads with their own connections.
+ *  - A failed commit is retried with backoff; after repeated failures a circuit
+ *    breaker opens: new writes fail at once with FC_ERR_STORE_DOWN, a probe
+ *    write runs every few seconds, and the first that succeeds closes the
+ *    breaker again. State changes are logged and reported to a callback.
+ *
+ * Threading: every fc_store_* / fc_write_* / fc_read_* function is called on
+ * the loop thread, except the fc_store_admin_* family, which is synchronous
+ * and meant for the CLI (no loop). Callbacks run on the loop thread. */
+#ifndef FC_STORE_H
+#define FC_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct fc_store fc_store_t;
+
+typedef struct fc_store_opts {
+  const char *path;            /* database file (sqlite); borrowed */
+  unsigned batch_max;          /* writes per transaction at most (default 512) */
+  unsigned retry_max;          /* retries of a failed commit before failing its writes (3) */
+  unsigned retry_base_ms;      /* backoff: base, doubled per retry (25) */
+  unsigned breaker_threshold;  /* consecutive failed batches that open the breaker (2) */
+  unsigned probe_interval_ms;  /* probe write period while open (3000) */
+  unsigned readers;            /* reader threads (2) */
+  /* Fault injection for tests, or NULL: while this file exists and holds
+   * "fail", every database write or sync fails with an I/O error; "stall N"
+   * makes each one sleep N ms first. Checked by the backend's VFS shim. */
+  const char *fault_file;
+} fc_store_opts_t;
+
+/* Breaker state, for health checks and metrics. */
+typedef enum { FC_STORE_OK = 0, FC_STORE_DEGRADED = 1, FC_STORE_DOWN = 2 } fc_store_health_t;
+
+typedef void (*fc_store_health_cb)(fc_store_health_t state, void *arg);
+
+/* Opens the store: creates the file if needed, applies migrations (blocking:
+ * call before the loop runs), starts the writer and reader threads.
+ * Returns 0 and *out (caller closes), or a negative error (logged). */
+int fc_store_open(uv_loop_t *loop, const fc_store_opts_t *opts, fc_store_t **out);
+
+/* Stops accepting writes (fc_store_submit then fails with FC_ERR_SHUTDOWN),
+ * lets the writer commit everything already queued, and calls cb on the loop
+ * thread when the queue is empty and every callback has run. */
+void fc_store_drain(fc_store_t *s, void (*cb)(void *arg), void *arg);
+
+/* Joins the threads and frees the store. Only after fc_store_drain's callback
+ * (or if the loop never ran). Releases its uv handles: run the loop once more
+ * afterwards so their close callbacks run. */
+void fc_store_close(fc_store_t *s);
+
+void fc_store_on_health(fc_store_t *s, fc_store_health_cb cb, void *arg);
+fc_store_health_t fc_store_health(const fc_store_t *s);
+
+/* Counters for /metrics and /healthz. */
+typedef struct fc_store_stats {
+  uint64_t writes_ok, writes_failed, commits, commit_failures;
+  uint64_t queue_depth;           /* writes waiting now */
+  uint64_t commit_us_sum;         /* total commit latency */
+  uint64_t commit_us_hist[12];    /* <=100us,250,500,1ms,2.5,5,10,25,50,100,250,+Inf */
+} fc_store_stats_t;
+void fc_store_stats(const fc_store_t *s, fc_store_stats_t *out);
+
+/* ---- writes ---------------------------------------------------------------- */
+
+typedef enum {
+  /* Raw OCPP frame log. str: charger id; json: NULL; text: the frame;
+   * i64: connection id; flag: 1 inbound (charger → us), 0 outbound. */
+  FC_OP_FRAME_LOG = 1,
+  /* BootNotification. str: charger; json: the request payload;
+   * text: the registration status we answer ("Accepted"…). Creates the charger
+   * row if unknown (with that registration), else updates its boot details. */
+  FC_OP_BOOT,
+  /* Connection state. str: charger; flag: 1 online, 0 offline; i64: conn id.
+   * Creates the row (registration from text) if unknown. */
+  FC_OP_CHARGER_SEEN,
+  /* Heartbeat. str: charger. Updates last_heartbeat_at. */
+  FC_OP_HEARTBEAT,
+  /* StatusNotification. str: charger; json: payload. The connector's current
+   * status changes only if the payload's timestamp (or arrival time when it has
+   * none) is not older than the stored one; every notification is kept in
+   * status_history either way. out_flag = 1 if it was stale. */
+  FC_OP_STATUS,
+  /* MeterValues. str: charger; json: payload ({connectorId, transactionId?,
+   * meterValue:[…]}). One row per sampled value; identical rows (same charger,
+   * connector, timestamp, measurand, phase, location, context) are stored once. */
+  FC_OP_METER,
+  /* StartTransaction. str: charger; json: payload; text: the idTagInfo status
+   * we answer. out_id = the transaction id. Idempotent: an identical start
+   * (charger, connector, idTag, timestamp, meterStart) returns the id it got
+   * the first time, with out_flag = 1. */
+  FC_OP_TX_START,
+  /* StopTransaction. str: charger; json: payload (with transactionData, stored
+   * as meter values of the transaction). out_flag = 1 if the transaction was
+   * unknown (a stop for a transaction we never saw is still stored), 2 if it
+   * had been stopped already (idempotent retry). */
+  FC_OP_TX_STOP,
+  /* DataTransfer. str: charger; json: payload; text: the status we answer. */
+  FC_OP_DATA_TRANSFER,
+  /* FirmwareStatusNotification / DiagnosticsStatusNotification.
+   * str: charger; text: the status. */
+  FC_OP_FIRMWARE_STATUS,
+  FC_OP_DIAGNOSTICS_STATUS,
+} fc_op_kind_t;
+
+/* One operation of a write. Owned by its write. */
+typedef struct fc_op {
+  fc_op_kind_t kind;
+  char *str;       /* owned copy */
+  char *text;      /* owned copy, or NULL */
+  size_t text_len;
+  json_t *json;    /* owned reference (json_incref'd), or NULL; only read by the writer */
+  int64_t i64;
+  int flag;
+  long long ts_ms; /* when it happened as we saw it (arrival time), ms since epoch */
+  /* results, filled by the writer thread before the callback runs */
+  int64_t out_id;
+  int out_flag;
+} fc_op_t;
+
+typedef struct fc_write fc_write_t;
+typedef void (*fc_write_cb)(fc_write_t *w, int status, void *arg);
+
+/* A new, empty write (caller frees with fc_write_free, or hands it to
+ * fc_store_submit which then owns it until the callback returns). */
+fc_write_t *fc_write_new(void);
+
+/* Appends an operation and returns it for the caller to fill further (its
+ * str/text are copied from the arguments; json is incref'd). Borrowed pointer,
+ * valid until the write is freed. */
+fc_op_t *fc_write_add(fc_write_t *w, fc_op_kind_t kind, const char *str, json_t *json,
+                      const char *text, size_t text_len);
+
+size_t fc_write_count(const fc_write_t *w);
+fc_op_t *fc_write_op(fc_write_t *w, size_t i); /* borrowed */
+
+void fc_write_free(fc_write_t *w);
+
+/* Queues w for commit. On 0, the store owns w and calls cb(w, status, arg)
+ * exactly once on the loop thread, then frees w after cb returns. status 0 =
+ * committed; FC_ERR_STORE = failed after retries. On error (FC_ERR_STORE_DOWN
+ * while the breaker is open, FC_ERR_SHUTDOWN while draining), cb is never
+ * called and the caller still owns w. */
+int fc_store_submit(fc_store_t *s, fc_write_t *w, fc_write_cb cb, void *arg);
+
+/* ---- reads ----------------------------------------------------------------- */
+
+/* A charger as the registry knows it. */
+typedef struct fc_charger_rec {
+  char id[49];          /* chargeBoxId (OCPP allows 48 characters) */
+  char registration[9]; /* "Accepted", "Pending" or "Rejected" */
+  char *auth;           /* credential hash (auth/), or NULL when none is required; owned */
+} fc_charger_rec_t;
+
+typedef struct fc_tag_rec {
+  char id_tag[21];
+  char status[13];      /* "Accepted", "Blocked", "Expired", "Invalid" */
+  long long expiry_ms;  /* 0 = none */
+  char parent[21];      /* "" = none */
+} fc_tag_rec_t;
+
+typedef enum {
+  FC_READ_CHARGERS = 1, /* every charger: out_chargers[out_count] */
+  FC_READ_TAG,          /* key: idTag → out_tag; status FC_ERR_NOTFOUND if unknown */
+  FC_READ_REGISTRY_VERSION, /* out_i64: bumped whenever a charger's registration or
+                               credentials change (by the CLI, for instance) */
+} fc_read_kind_t;
+
+typedef struct fc_read {
+  fc_read_kind_t kind;
+  char key[64];
+  /* results */
+  fc_charger_rec_t *out_chargers; /* owned by the read */
+  size_t out_count;
+  fc_tag_rec_t out_tag;
+  int64_t out_i64;
+  /* private */
+  void *_priv[4];
+} fc_read_t;
+
+typedef void (*fc_read_cb)(fc_read_t *r, int status, void *arg);
+
+/* Runs r on a reader thread; cb(r, status, arg) runs on the loop thread and r
+ * is freed after it returns. r comes from fc_read_new. Returns 0, or an error
+ * (FC_ERR_SHUTDOWN) in which case cb is never called and r is freed. */
+fc_read_t *fc_read_new(fc_read_kind_t kind, const char *key);
+int fc_store_read(fc_store_t *s, fc_read_t *r, fc_read_cb cb, void *arg);
+
+/* Loads every charger synchronously (start-up only, before the loop runs).
+ * *out is an array the caller frees with fc_charger_recs_free. */
+int fc_store_load_chargers(fc_store_t *s, fc_charger_rec_t **out, size_t *count);
+void fc_charger_recs_free(fc_charger_rec_t *recs, size_t count);
+
+/* ---- administration (CLI; synchronous, no loop) ---------------------------- */
+
+typedef struct fc_store_admin fc_store_admin_t;
+
+/* Opens path (migrating it) for synchronous administration. */
+int fc_store_admin_open(const char *path, fc_store_admin_t **out);
+void fc_store_admin_close(fc_store_admin_t *a);
+
+/* Adds or updates a charger. auth: credential hash or NULL (none required).
+ * registration: "Accepted" (default if NULL), "Pending", "Rejected". */
+int fc_store_admin_charger_put(fc_store_admin_t *a, const char *id, const char *auth,
+                               const char *registration);
+int fc_store_admin_charger_remove(fc_store_admin_t *a, const char *id); /* FC_ERR_NOTFOUND */
+/* Calls cb for each charger (rec borrowed for the call; online and last_seen
+ * from the connection log). */
+int fc_store_admin_charger_list(fc_store_admin_t *a,
+                                void (*cb)(const fc_charger_rec_t *rec, int online,
+                                           long long last_seen_ms, void *arg),
+                                void *arg);
+
+int fc_store_admin_tag_put(fc_store_admin_t *a, const fc_tag_rec_t *tag);
+int fc_store_admin_tag_remove(fc_store_admin_t *a, const char *id_tag); /* FC_ERR_NOTFOUND */
+int fc_store_admin_tag_list(fc_store_admin_t *a, void (*cb)(const fc_tag_rec_t *t, void *arg),
+                            void *arg);
+
+/* Runs a read-only SQL query and calls cb per row with column names and text
+ * values (for tests and diagnostics; sqlite only). */
+int fc_store_admin_query(fc_store_admin_t *a, const char *sql,
+                         void (*cb)(int ncol, char **names, char **values, void *arg), void *arg);
+
+#endif
