@@ -95,6 +95,12 @@ void fc_ocpp__validate_cleanup(void);
 int fc_ocpp__validate(const char *action, bool response, const json_t *payload, unsigned flags,
                       fc_ocpp_verr_t *err);
 
+/* Reads an integer that passed validation: a JSON integer, or a real with no
+ * fractional part (5.0), which the validator accepts where the schema says
+ * "integer" but which json_integer_value() would read as 0. v is borrowed.
+ * Returns false (and leaves *out alone) for anything else. */
+bool fc_ocpp__int_value(const json_t *v, long long *out);
+
 /* True when s is an RFC 3339 date-time as OCPP uses it
  * ("2026-11-26T10:00:00Z", "2026-11-26T10:00:00.123+01:00"). */
 bool fc_ocpp__is_datetime(const char *s);
