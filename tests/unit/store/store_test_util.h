@@ -82,16 +82,28 @@ static inline void write_file(const char *path, const char *text)
   fclose(f);
 }
 
-/* Runs the loop without blocking until cond(arg) or timeout. */
+static inline void noop_timer_cb(uv_timer_t *t) {}
+
+/* Runs the loop until cond(arg) or timeout. A timer keeps the loop alive
+ * meanwhile: the store's own handle is referenced only while callbacks are
+ * outstanding, and health changes may come with none. */
 static inline bool run_until(env_t *e, bool (*cond)(void *arg), void *arg, unsigned timeout_ms)
 {
+  uv_timer_t t;
   uint64_t deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000ULL;
+  bool ok = true;
+  uv_timer_init(&e->loop, &t);
+  uv_timer_start(&t, noop_timer_cb, 5, 5);
   while (!cond(arg)) {
-    if (uv_hrtime() > deadline) return false;
-    uv_run(&e->loop, UV_RUN_NOWAIT);
-    uv_sleep(2);
+    if (uv_hrtime() > deadline) {
+      ok = false;
+      break;
+    }
+    uv_run(&e->loop, UV_RUN_ONCE);
   }
-  return true;
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(&e->loop, UV_RUN_NOWAIT);
+  return ok;
 }
 
 /* ---- writes ---- */
