@@ -110,6 +110,7 @@ static inline bool run_until(env_t *e, bool (*cond)(void *arg), void *arg, unsig
 
 typedef struct wres {
   int done;
+  int seq; /* order in which the callbacks ran */
   int status;
   int64_t out_id;
   int out_flag;
@@ -117,8 +118,10 @@ typedef struct wres {
 
 static inline void wres_cb(fc_write_t *w, int status, void *arg)
 {
+  static int seq;
   wres_t *r = arg;
   r->done++;
+  r->seq = ++seq;
   r->status = status;
   if (fc_write_count(w)) {
     fc_op_t *op = fc_write_op(w, fc_write_count(w) - 1);

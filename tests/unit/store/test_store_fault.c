@@ -161,6 +161,7 @@ static void test_breaker_fails_queued(void **state)
   for (int i = 0; i < 5; i++) {
     assert_int_equal(r[i].done, 1);
     assert_int_equal(r[i].status, FC_ERR_STORE);
+    if (i) assert_true(r[i].seq > r[i - 1].seq); /* in queue order */
   }
   /* one batch's attempts, not five */
   assert_true((uv_hrtime() - t0) / 1000000 < 1000);
