@@ -255,36 +255,9 @@ static int try_batch(fc_store_t *s, fc_write_t *batch)
   return be->commit(c);
 }
 
-static void open_breaker(fc_store_t *s)
-{
-  size_t failed = 0;
-  uv_mutex_lock(&s->mu);
-  s->breaker_open = true;
-  /* The queued writes would only wait for a disk that is not there: fail
-   * them now, so that chargers get their CALLERROR within seconds. */
-  for (fc_write_t *w = s->pend; w; w = w->next) {
-    w->status = FC_ERR_STORE;
-    failed++;
-  }
-  if (s->pend) {
-    if (s->done_tail)
-      s->done_tail->next = s->pend;
-    else
-      s->done = s->pend;
-    s->done_tail = s->pend_tail;
-  }
-  s->pend = s->pend_tail = NULL;
-  s->pend_n = 0;
-  bool changed = health_change(s, FC_STORE_DOWN);
-  uv_mutex_unlock(&s->mu);
-  stats_add(s, 0, failed);
-  if (changed) health_log(FC_STORE_DOWN);
-  fc_log(FC_LOG_ERROR, NULL, "event=store_breaker_open failed_batches=%u queued_failed=%zu",
-         s->failed_batches, failed);
-  uv_async_send(&s->async);
-}
-
-static void run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
+/* Runs a batch to its end: committed, or failed after the retries. Returns
+ * true if the breaker is to open. */
+static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
 {
   int rc = 0;
   for (unsigned attempt = 0;; attempt++) {
@@ -297,7 +270,7 @@ static void run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
       stats_commit(s, (uv_hrtime() - t0) / 1000, n - failed, failed);
       s->failed_batches = 0;
       if (atomic_load(&s->health) == FC_STORE_DEGRADED) health_set(s, FC_STORE_OK);
-      return;
+      return false;
     }
     s->be->rollback(s->wconn);
     stats_add(s, 1, 0);
@@ -311,7 +284,35 @@ static void run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
     w->status = FC_ERR_STORE;
   stats_add(s, 0, n);
   fc_log(FC_LOG_ERROR, NULL, "event=store_batch_failed writes=%zu err=%s", n, fc_err_name(rc));
-  if (++s->failed_batches >= s->opts.breaker_threshold) open_breaker(s);
+  return ++s->failed_batches >= s->opts.breaker_threshold;
+}
+
+/* Under mu: hands a finished batch (first..last) to the loop thread, and if
+ * the breaker opens, fails the writes queued behind it, after it: callbacks
+ * keep queue order. Returns how many queued writes were failed. */
+static size_t finish_batch(fc_store_t *s, fc_write_t *first, fc_write_t *last, bool open)
+{
+  size_t failed = 0;
+  if (s->done_tail)
+    s->done_tail->next = first;
+  else
+    s->done = first;
+  s->done_tail = last;
+  if (!open) return 0;
+  s->breaker_open = true;
+  /* The queued writes would only wait for a disk that is not there: fail
+   * them now, so that chargers get their CALLERROR within seconds. */
+  for (fc_write_t *w = s->pend; w; w = w->next) {
+    w->status = FC_ERR_STORE;
+    failed++;
+  }
+  if (s->pend) {
+    s->done_tail->next = s->pend;
+    s->done_tail = s->pend_tail;
+  }
+  s->pend = s->pend_tail = NULL;
+  s->pend_n = 0;
+  return failed;
 }
 
 /* Under mu; returns with mu held. Sleeps until the next probe (or stop), runs
@@ -368,15 +369,18 @@ static void writer_main(void *arg)
     s->pend_n -= n;
     uv_mutex_unlock(&s->mu);
 
-    run_batch(s, batch, n);
+    bool open = run_batch(s, batch, n);
 
     uv_mutex_lock(&s->mu);
-    if (s->done_tail)
-      s->done_tail->next = batch;
-    else
-      s->done = batch;
-    s->done_tail = last;
+    size_t failed = finish_batch(s, batch, last, open);
+    bool changed = open && health_change(s, FC_STORE_DOWN);
     uv_mutex_unlock(&s->mu);
+    if (open) {
+      stats_add(s, 0, failed);
+      if (changed) health_log(FC_STORE_DOWN);
+      fc_log(FC_LOG_ERROR, NULL, "event=store_breaker_open failed_batches=%u queued_failed=%zu",
+             s->failed_batches, failed);
+    }
     uv_async_send(&s->async);
     uv_mutex_lock(&s->mu);
   }
