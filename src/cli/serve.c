@@ -11,12 +11,15 @@
 #include "cli/cli_int.h"
 
 #include "api/api.h"
+#include "bus/bus.h"
+#include "core/time.h"
 #include "auth/auth.h"
 #include "config/config.h"
 #include "core/err.h"
 #include "log/log.h"
 #include "net/net.h"
 #include "ocpp/ocpp.h"
+#include "ocpp/rpc.h" /* date-time formatting */
 #include "store/store.h"
 
 #include <signal.h>
@@ -30,6 +33,8 @@ typedef struct server {
   uv_loop_t loop;
   fc_config_t cfg;
   fc_store_t *store;
+  fc_store_health_t health;
+  fc_bus_t *bus;
   fc_ocpp_t *ocpp;
   fc_api_t *api;
   fc_net_t *net;
@@ -112,15 +117,33 @@ static void serve_usage(FILE *f)
   fc_config_usage(f, FC_OPT_SERVE);
 }
 
+/* The admin alert: system.degraded when the store's breaker opens,
+ * system.recovered when it closes. Not persisted (seq 0): it is about the
+ * store itself, which is failing. */
 static void health_cb(fc_store_health_t state, void *arg)
 {
-  (void)arg;
-  if (state == FC_STORE_DOWN)
+  server_t *sv = arg;
+  if (state == FC_STORE_DOWN) {
     fc_log(FC_LOG_ERROR, NULL,
            "event=alert store=down msg=\"charger calls refused until it recovers\"");
-  else
+  } else {
     fc_log(FC_LOG_NOTICE, NULL, "event=store_state state=%s",
            state == FC_STORE_OK ? "ok" : "degraded");
+  }
+  fc_event_type_t type = FC_EV_NONE;
+  if (state == FC_STORE_DOWN && sv->health != FC_STORE_DOWN) type = FC_EV_DEGRADED;
+  if (state == FC_STORE_OK && sv->health == FC_STORE_DOWN) type = FC_EV_RECOVERED;
+  sv->health = state;
+  if (type == FC_EV_NONE) return;
+  char ts[32], json[256];
+  fc_ocpp__format_datetime(fc_wall_ms(), ts, sizeof(ts));
+  int n = snprintf(json, sizeof(json),
+                   "{\"type\":\"%s\",\"charger\":\"\",\"connector\":0,\"seq\":0,\"ts\":\"%s\","
+                   "\"data\":{\"store\":\"%s\"}}",
+                   fc_event_type_name(type), ts, state == FC_STORE_DOWN ? "down" : "ok");
+  fc_event_t *e = fc_event_new(type, "", 0, 0, json, (size_t)n);
+  fc_bus_publish(sv->bus, e);
+  fc_event_unref(e);
 }
 
 int fc_cli__serve(int argc, char **argv)
@@ -169,7 +192,12 @@ int fc_cli__serve(int argc, char **argv)
     goto out_loop;
   }
   fc_store_on_health(sv.store, health_cb, &sv);
-  if ((rc = fc_ocpp_new(&sv.loop, &sv.cfg, sv.store, &sv.ocpp)) < 0) {
+  sv.bus = fc_bus_new();
+  if ((rc = fc_bus_load(sv.bus, sv.store)) < 0) {
+    fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=bus err=%s", fc_strerror(rc));
+    goto out_store;
+  }
+  if ((rc = fc_ocpp_new(&sv.loop, &sv.cfg, sv.store, sv.bus, &sv.ocpp)) < 0) {
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=ocpp err=%s", fc_strerror(rc));
     goto out_store;
   }
@@ -190,6 +218,7 @@ int fc_cli__serve(int argc, char **argv)
   uv_run(&sv.loop, UV_RUN_DEFAULT);
   fc_net_free(sv.net);
   fc_api_free(sv.api);
+  fc_bus_free(sv.bus);
   goto out_loop;
 
 out_ocpp:
@@ -200,6 +229,7 @@ out_store:
   uv_run(&sv.loop, UV_RUN_DEFAULT);
   fc_store_close(sv.store);
   uv_run(&sv.loop, UV_RUN_DEFAULT);
+  fc_bus_free(sv.bus);
 out_loop:
   if (uv_loop_close(&sv.loop) != 0)
     fc_log(FC_LOG_WARN, NULL, "event=loop_not_closed msg=\"handles left open\"");

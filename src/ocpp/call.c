@@ -126,6 +126,8 @@ static void commit_cb(fc_write_t *w, int status, void *arg)
 {
   fc_call_t *c = arg;
   c->io_pending = false;
+  /* Committed events are published whether or not the charger still waits. */
+  if (status == 0) fc_bus_publish_write(c->s->o->bus, w);
   if (!c->answered) {
     c->hold++;
     if (c->commit_fn) {
@@ -222,6 +224,15 @@ void fc_ocpp__deadline_tick(fc_ocpp_t *o)
     maybe_free(c);
   }
   fc_ocpp__deadline_arm(o);
+}
+
+void fc_ocpp__write_published(fc_write_t *w, int status, void *arg)
+{
+  fc_ocpp_t *o = arg;
+  if (status == 0)
+    fc_bus_publish_write(o->bus, w);
+  else
+    fc_log(FC_LOG_WARN, NULL, "event=event_write_failed err=%s", fc_err_name(status));
 }
 
 void fc_ocpp__write_ignored(fc_write_t *w, int status, void *arg)

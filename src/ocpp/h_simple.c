@@ -1,37 +1,107 @@
-/* The notifications whose whole handling is "store it, then confirm":
- * StatusNotification, MeterValues, DiagnosticsStatusNotification and
+/* The notifications whose handling is "store it (with its events), then
+ * confirm": StatusNotification, MeterValues, DiagnosticsStatusNotification,
  * FirmwareStatusNotification. Their answers are empty objects, sent only once
- * the write has committed. */
+ * the write has committed.
+ *
+ * Chargers flush their offline queues in bursts with the original time
+ * stamps, so what arrives may be older than what we already know: such a
+ * message is stored and reported (its event says "late"), but it changes no
+ * state shown to users. */
 #include "ocpp/ocpp_int.h"
 
 #include <string.h>
 
-static void store_then_confirm(fc_call_t *c, fc_op_kind_t kind, const char *text)
+static fc_write_t *write_of(fc_call_t *c, fc_op_kind_t kind, const char *text)
 {
   fc_write_t *w = fc_write_new();
   fc_op_t *op = fc_write_add(w, kind, c->s->id, c->payload, text, text ? strlen(text) : 0);
   op->ts_ms = fc_ocpp__wall_ms();
-  fc_ocpp__commit(c, w, json_object(), NULL);
+  return w;
+}
+
+/* The message's own time stamp, or now when it has none. */
+static long long stamp(json_t *obj)
+{
+  long long ms;
+  const char *ts = json_string_value(json_object_get(obj, "timestamp"));
+  if (ts && fc_ocpp__parse_datetime(ts, &ms) == 0) return ms;
+  return fc_ocpp__wall_ms();
 }
 
 void fc_ocpp__h_status_notification(fc_call_t *c)
 {
-  store_then_confirm(c, FC_OP_STATUS, NULL);
+  fc_ocpp_t *o = c->s->o;
+  json_t *p = c->payload;
+  int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
+  fc_cpconn_t *k = fc_ocpp__cpconn(o, c->s->id, connector);
+  long long ts = stamp(p);
+  bool late = ts < k->status_ts;
+  if (!late) k->status_ts = ts;
+
+  fc_write_t *w = write_of(c, FC_OP_STATUS, NULL);
+  json_t *data = json_pack("{s:O, s:O}", "status", json_object_get(p, "status"), "errorCode",
+                           json_object_get(p, "errorCode"));
+  static const char *const optional[] = {"info", "vendorId", "vendorErrorCode", "timestamp"};
+  for (size_t i = 0; i < FC_ARRAY_SIZE(optional); i++) {
+    json_t *v = json_object_get(p, optional[i]);
+    if (v) json_object_set(data, optional[i], v);
+  }
+  fc_bus_add(w, FC_EV_STATUS, c->s->id, connector, data, ts, late);
+  fc_ocpp__commit(c, w, json_object(), NULL);
 }
 
 void fc_ocpp__h_meter_values(fc_call_t *c)
 {
-  store_then_confirm(c, FC_OP_METER, NULL);
+  fc_ocpp_t *o = c->s->o;
+  json_t *p = c->payload;
+  int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
+  json_t *txv = json_object_get(p, "transactionId");
+  fc_cpconn_t *k = fc_ocpp__cpconn(o, c->s->id, connector);
+  /* Meter values name their transaction; when they do not, the connector's
+   * running transaction is theirs. */
+  int64_t tx = txv ? json_integer_value(txv) : (k->tx_active ? k->tx_id : 0);
+  bool other_tx = tx && (!k->tx_active || tx != k->tx_id);
+
+  fc_write_t *w = write_of(c, FC_OP_METER, NULL);
+  size_t i;
+  json_t *mv;
+  json_array_foreach(json_object_get(p, "meterValue"), i, mv)
+  {
+    json_t *sum = fc_domain_meter_summary(mv);
+    if (!sum) continue;
+    long long ts = stamp(mv);
+    /* Late: older than the newest reading, or of a transaction that is no
+     * longer running (a flush after the session ended). */
+    bool late = ts < k->meter_ts || other_tx;
+    if (!late) k->meter_ts = ts;
+    if (tx) json_object_set_new(sum, "transactionId", json_integer(tx));
+    json_object_set(sum, "timestamp", json_object_get(mv, "timestamp"));
+    json_t *reg = json_object_get(sum, "energyWh");
+    double reg_v = reg ? json_number_value(reg) : 0;
+    fc_bus_add(w, FC_EV_METER, c->s->id, connector, sum, ts, late);
+    if (!late && reg && tx && k->tx_active && tx == k->tx_id) {
+      double e = fc_ocpp__energy_add(k, reg_v);
+      fc_bus_add(w, FC_EV_ENERGY, c->s->id, connector,
+                 json_pack("{s:I, s:f, s:f}", "transactionId", (json_int_t)tx, "energyWh", e,
+                           "meterWh", reg_v),
+                 ts, false);
+    }
+  }
+  fc_ocpp__commit(c, w, json_object(), NULL);
 }
 
 void fc_ocpp__h_diagnostics_status(fc_call_t *c)
 {
-  store_then_confirm(c, FC_OP_DIAGNOSTICS_STATUS,
-                     json_string_value(json_object_get(c->payload, "status")));
+  fc_ocpp__commit(c,
+                  write_of(c, FC_OP_DIAGNOSTICS_STATUS,
+                           json_string_value(json_object_get(c->payload, "status"))),
+                  json_object(), NULL);
 }
 
 void fc_ocpp__h_firmware_status(fc_call_t *c)
 {
-  store_then_confirm(c, FC_OP_FIRMWARE_STATUS,
-                     json_string_value(json_object_get(c->payload, "status")));
+  fc_ocpp__commit(
+      c,
+      write_of(c, FC_OP_FIRMWARE_STATUS, json_string_value(json_object_get(c->payload, "status"))),
+      json_object(), NULL);
 }

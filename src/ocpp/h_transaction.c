@@ -40,6 +40,14 @@ static void started(fc_call_t *c, fc_write_t *w, int status)
     return;
   }
   fc_op_t *op = fc_write_op(w, 0);
+  int connector = (int)json_integer_value(json_object_get(c->payload, "connectorId"));
+  fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id, connector);
+  if (!k->tx_active || k->tx_id != op->out_id) {
+    k->tx_id = op->out_id;
+    k->tx_active = true;
+    k->tx_energy = 0;
+    k->tx_prev_reg = (double)json_integer_value(json_object_get(c->payload, "meterStart"));
+  }
   fc_log_ctx_t ctx = c->s->log;
   ctx.msg_id = c->id;
   fc_log(FC_LOG_INFO, &ctx, "event=transaction_started tx=%lld connector=%lld retry=%d",
@@ -59,9 +67,24 @@ static void start_tag(fc_call_t *c, fc_read_t *r, int status)
   tx_ctx_t *t = ctx_of(c);
   t->info = fc_ocpp__id_tag_info(c->s->o, &r->out_tag, status);
   const char *st = json_string_value(json_object_get(t->info, "status"));
+  json_t *p = c->payload;
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_TX_START, c->s->id, c->payload, st, strlen(st));
+  fc_op_t *op = fc_write_add(w, FC_OP_TX_START, c->s->id, p, st, strlen(st));
   op->ts_ms = fc_ocpp__wall_ms();
+
+  char masked[32];
+  long long ts = op->ts_ms;
+  fc_ocpp__parse_datetime(json_string_value(json_object_get(p, "timestamp")), &ts);
+  json_int_t meter_start = json_integer_value(json_object_get(p, "meterStart"));
+  json_t *data =
+      json_pack("{s:n, s:s, s:s, s:O, s:I, s:f, s:I}", "transactionId", "idTag",
+                fc_log_mask(json_string_value(json_object_get(p, "idTag")), masked, sizeof(masked)),
+                "idTagStatus", st, "startedAt", json_object_get(p, "timestamp"), "meterStart",
+                meter_start, "energyWh", 0.0, "meterWh", meter_start);
+  fc_op_t *ev =
+      fc_bus_add(w, FC_EV_TX_STARTED, c->s->id,
+                 (int)json_integer_value(json_object_get(p, "connectorId")), data, ts, false);
+  ev->flag |= FC_EVENT_SKIP_REPEAT;
   fc_ocpp__commit(c, w, NULL, started);
 }
 
@@ -91,11 +114,54 @@ static void stopped(fc_call_t *c, fc_write_t *w, int status)
   fc_ocpp__answer(c, res);
 }
 
+/* The connector of a transaction: from what the handlers know, else from the
+ * read model; 0 when neither knows it (a stop for a transaction we never saw
+ * start). */
+static fc_cpconn_t *conn_of_tx(fc_ocpp_t *o, const char *charger, int64_t tx)
+{
+  fc_cpstate_t *st = NULL;
+  HASH_FIND_STR(o->cpstates, charger, st);
+  for (size_t i = 0; st && i < st->n; i++)
+    if (st->conns[i].tx_id == tx) return &st->conns[i];
+  size_t len;
+  const char *snap = fc_bus_snapshot(o->bus, charger, &len, NULL);
+  json_t *root = snap ? json_loadb(snap, len, 0, NULL) : NULL;
+  size_t i;
+  json_t *cj;
+  int found = -1;
+  json_array_foreach(json_object_get(root, "connectors"), i, cj)
+  {
+    json_t *t = json_object_get(cj, "transaction");
+    if (json_integer_value(json_object_get(t, "transactionId")) == tx)
+      found = (int)json_integer_value(json_object_get(cj, "connectorId"));
+  }
+  json_decref(root);
+  return found >= 0 ? fc_ocpp__cpconn(o, charger, found) : NULL;
+}
+
 static void stop_write(fc_call_t *c)
 {
+  fc_ocpp_t *o = c->s->o;
+  json_t *p = c->payload;
+  int64_t tx = json_integer_value(json_object_get(p, "transactionId"));
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_TX_STOP, c->s->id, c->payload, NULL, 0);
+  fc_op_t *op = fc_write_add(w, FC_OP_TX_STOP, c->s->id, p, NULL, 0);
   op->ts_ms = fc_ocpp__wall_ms();
+
+  long long ts = op->ts_ms;
+  fc_ocpp__parse_datetime(json_string_value(json_object_get(p, "timestamp")), &ts);
+  json_int_t meter_stop = json_integer_value(json_object_get(p, "meterStop"));
+  fc_cpconn_t *k = conn_of_tx(o, c->s->id, tx);
+  json_t *data = json_pack("{s:I, s:I, s:O}", "transactionId", (json_int_t)tx, "meterStop",
+                           meter_stop, "stoppedAt", json_object_get(p, "timestamp"));
+  json_t *reason = json_object_get(p, "reason");
+  json_object_set_new(data, "reason", reason ? json_incref(reason) : json_string("Local"));
+  if (k && k->tx_active && k->tx_id == tx) {
+    json_object_set_new(data, "energyWh", json_real(fc_ocpp__energy_add(k, (double)meter_stop)));
+    k->tx_active = false;
+  }
+  fc_op_t *ev = fc_bus_add(w, FC_EV_TX_STOPPED, c->s->id, k ? k->id : 0, data, ts, false);
+  ev->flag |= FC_EVENT_SKIP_REPEAT;
   fc_ocpp__commit(c, w, NULL, stopped);
 }
 

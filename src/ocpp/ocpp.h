@@ -5,6 +5,7 @@
 #ifndef FC_OCPP_H
 #define FC_OCPP_H
 
+#include "bus/bus.h"
 #include "config/config.h"
 #include "store/store.h"
 
@@ -15,10 +16,11 @@
 
 typedef struct fc_ocpp fc_ocpp_t;
 
-/* Creates the central system. cfg, store and loop are borrowed and must
- * outlive it. Loads the charger registry from the store (blocking: call
- * before the loop runs). Returns 0 and *out, or a negative error. */
-int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_ocpp_t **out);
+/* Creates the central system. cfg, store, bus and loop are borrowed and must
+ * outlive it. Handlers raise their events on bus, after they commit. Loads the charger registry
+ * from the store (blocking: call before the loop runs). Returns 0 and *out, or a negative error. */
+int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_bus_t *bus,
+                fc_ocpp_t **out);
 
 /* Process-wide set-up (the schema table): once, before any thread starts. */
 int fc_ocpp_global_init(void);

@@ -7,6 +7,8 @@
 #include "log/log.h"
 #include "ocpp/ocpp.h"
 #include "ocpp/rpc.h"
+#include "bus/bus.h"
+#include "domain/domain.h"
 
 #include <libwebsockets.h>
 #include <stdbool.h>
@@ -79,6 +81,22 @@ typedef struct fc_session {
   UT_hash_handle hh; /* o->sessions, by id */
 } fc_session_t;
 
+/* Per connector: see cpstate.c. */
+typedef struct fc_cpconn {
+  int id;
+  long long status_ts, meter_ts; /* ms; newest seen */
+  int64_t tx_id;
+  bool tx_active;
+  double tx_prev_reg, tx_energy;
+} fc_cpconn_t;
+
+typedef struct fc_cpstate {
+  char id[FC_CP_ID_MAX + 1];
+  fc_cpconn_t *conns;
+  size_t n;
+  UT_hash_handle hh;
+} fc_cpstate_t;
+
 typedef struct fc_call fc_call_t;
 
 /* Continuation of a handler once its write has committed or failed. */
@@ -117,6 +135,8 @@ struct fc_ocpp {
   uv_loop_t *loop;
   const fc_config_t *cfg;
   fc_store_t *store;
+  fc_bus_t *bus;
+  fc_cpstate_t *cpstates; /* uthash by id */
   fc_session_t *sessions; /* uthash by id */
   size_t nsessions;
   uint64_t next_conn_id;
@@ -201,6 +221,14 @@ void fc_ocpp__h_stop_transaction(fc_call_t *c);
 
 /* id_tag.c: the idTagInfo for a tag lookup (r may be NULL when unknown). */
 json_t *fc_ocpp__id_tag_info(fc_ocpp_t *o, const fc_tag_rec_t *tag, int status);
+
+/* cpstate.c */
+fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector);
+/* Adds a register reading to the running transaction's energy; returns it. */
+double fc_ocpp__energy_add(fc_cpconn_t *k, double reg);
+void fc_ocpp__cpstates_free(fc_ocpp_t *o);
+/* Callback of writes that carry events but no answer: publishes them. */
+void fc_ocpp__write_published(fc_write_t *w, int status, void *arg);
 
 /* "currentTime" etc.: now as an OCPP date-time string (a new json string). */
 json_t *fc_ocpp__json_now(void);

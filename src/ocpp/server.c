@@ -40,7 +40,8 @@ static void register_known_vendors(fc_ocpp_t *o)
   fc_ocpp_on_datatransfer(o, "flashCharge", NULL, NULL, NULL);
 }
 
-int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_ocpp_t **out)
+int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_bus_t *bus,
+                fc_ocpp_t **out)
 {
   fc_charger_rec_t *recs = NULL;
   size_t n = 0;
@@ -50,6 +51,7 @@ int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_o
   o->loop = loop;
   o->cfg = cfg;
   o->store = store;
+  o->bus = bus;
   if ((rc = fc_store_load_chargers(store, &recs, &n)) < 0) {
     fc_free(o);
     return rc;
@@ -110,6 +112,7 @@ static void handle_closed(uv_handle_t *h)
   fc_ocpp_t *o = h->data;
   if (++o->closed_handles == 2) {
     fc_ocpp__registry_free(o);
+    fc_ocpp__cpstates_free(o);
     fc_dt_handler_t *d = o->dt_handlers;
     while (d) {
       fc_dt_handler_t *next = d->next;

@@ -131,7 +131,29 @@ typedef enum {
    * str: charger; text: the status. */
   FC_OP_FIRMWARE_STATUS,
   FC_OP_DIAGNOSTICS_STATUS,
+  /* An event of the bus, persisted with its write so that it commits, or
+   * not, together with the data it reports. str: charger; i64: connector
+   * (0 = the charger as a whole); text: the event type ("status", "meter"…);
+   * json: the data object; ts_ms: the event's own time (its message's time
+   * stamp); flag: 1 when late (older than what the charger already reported).
+   * The writer gives it the charger's next sequence number (out_id; sequences
+   * are per charger, persisted, gap-free among committed events), stores it,
+   * and serialises it once, into out_text/out_len:
+   *   {"type":"meter","charger":"CP1","connector":1,"seq":42,
+   *    "ts":"2026-11-26T10:00:00.000Z","data":{…}}
+   * with the members in that order.
+   * Two rules tie an event to a transaction operation earlier in the same
+   * write: if data has "transactionId": null, it becomes that TX_START's
+   * out_id (a new transaction's id is only known to the writer); and if the
+   * op's flag has bit 2 set (FC_EVENT_SKIP_REPEAT) and that TX_START/TX_STOP
+   * was a repeat (out_flag != 0 for a start, == 2 for a stop), the event is
+   * not stored and gets no seq (out_text stays NULL): a retried message
+   * raises no second event. */
+  FC_OP_EVENT,
 } fc_op_kind_t;
+
+#define FC_EVENT_LATE 0x1 /* FC_OP_EVENT flag bits */
+#define FC_EVENT_SKIP_REPEAT 0x2
 
 /* One operation of a write. Owned by its write. Do not change the json after
  * fc_write_add: the writer thread reads it until the callback runs. */
@@ -147,6 +169,8 @@ typedef struct fc_op {
   /* results, filled by the writer thread before the callback runs */
   int64_t out_id;
   int out_flag;
+  char *out_text; /* owned by the op (freed with the write), or NULL */
+  size_t out_len;
 } fc_op_t;
 
 typedef struct fc_write fc_write_t;
@@ -195,6 +219,26 @@ typedef enum {
   FC_READ_TAG,          /* key: idTag → out_tag; status FC_ERR_NOTFOUND if unknown */
   FC_READ_REGISTRY_VERSION, /* out_i64: bumped whenever a charger's registration or
                                credentials change (by the CLI, for instance) */
+  /* key: charger; arg_i64: since (exclusive); limit → out_texts[out_count]:
+   * the stored JSON of its events with seq > since, in seq order. */
+  FC_READ_EVENTS,
+  /* key: charger; from_ms/to_ms (0 = open); connector (-1 = any); limit →
+   * out_text: a JSON array, oldest first, of
+   * {"connectorId","transactionId"(or null),"timestamp","measurand","phase",
+   *  "unit","context","location","value","valueNum"(or null)} */
+  FC_READ_METER_VALUES,
+  /* key: charger ("" = any); from_ms/to_ms on the start time; limit →
+   * out_text: a JSON array, newest first, of transaction objects:
+   * {"id","charger","connectorId","idTag","idTagStatus","startedAt","meterStart",
+   *  "reservationId","stoppedAt","meterStop","stopReason","energyWh"} (stopped*,
+   *  meterStop, stopReason and energyWh null while it runs). */
+  FC_READ_TRANSACTIONS,
+  /* arg_i64: transaction id → out_text: one such object; FC_ERR_NOTFOUND. */
+  FC_READ_TRANSACTION,
+  /* → out_text: a JSON array of every charger's registry and boot details:
+   * {"id","registration","vendor","model","serialNumber","firmwareVersion",
+   *  "lastBootAt","lastSeenAt","lastHeartbeatAt","online"} */
+  FC_READ_CHARGER_INFO,
 } fc_read_kind_t;
 
 typedef struct fc_read {
@@ -205,6 +249,14 @@ typedef struct fc_read {
   size_t out_count;
   fc_tag_rec_t out_tag;
   int64_t out_i64;
+  /* arguments of the JSON reads */
+  int64_t arg_i64;
+  long long from_ms, to_ms;
+  int connector;
+  unsigned limit;        /* 0 = the backend's default (1000) */
+  char *out_text;        /* owned by the read */
+  size_t out_len;
+  char **out_texts;      /* owned by the read */
   /* private */
   void *_priv[4];
 } fc_read_t;
@@ -224,6 +276,17 @@ int fc_store_read(fc_store_t *s, fc_read_t *r, fc_read_cb cb, void *arg);
  * *out is an array the caller frees with fc_charger_recs_free. */
 int fc_store_load_chargers(fc_store_t *s, fc_charger_rec_t **out, size_t *count);
 void fc_charger_recs_free(fc_charger_rec_t *recs, size_t count);
+
+/* Start-up (blocking, before the loop runs): for every charger, calls cb with
+ * its current sequence number and each of its latest events per (type,
+ * connector) that is not late, in seq order. Folding these events rebuilds
+ * the read model (status, meter, transaction… of each connector) exactly as
+ * the live events left it. json is borrowed for the call. A charger with no
+ * event is reported once with json NULL. */
+int fc_store_load_latest_events(fc_store_t *s,
+                                void (*cb)(const char *charger, int64_t seq, const char *json,
+                                           void *arg),
+                                void *arg);
 
 /* ---- administration (CLI; synchronous, no loop) ---------------------------- */
 

@@ -85,6 +85,12 @@ int fc_store__sqlite_exec_read(fc_store_conn_t *c, fc_read_t *r)
     return read_tag(c, r);
   case FC_READ_REGISTRY_VERSION:
     return read_registry_version(c, r);
+  case FC_READ_EVENTS:
+  case FC_READ_METER_VALUES:
+  case FC_READ_TRANSACTIONS:
+  case FC_READ_TRANSACTION:
+  case FC_READ_CHARGER_INFO:
+    return FC_ERR_NOTIMPL; /* not yet */
   }
   return FC_ERR_INVAL;
 }

@@ -1,0 +1,328 @@
+/* Fan-out and the read model.
+ *
+ * A channel per charger holds its subscribers and its snapshot. Publishing
+ * is synchronous on the loop thread: the event updates the snapshot, then
+ * each subscriber's callback takes its own reference to the shared bytes (a
+ * push queue, typically). Subscribers may unsubscribe (themselves or others)
+ * from inside a callback: removal is deferred until the outermost publish
+ * returns, so the lists being walked never change under the walker. */
+#include "bus/bus.h"
+
+#include "core/mem.h"
+#include "log/log.h"
+#include "ocpp/rpc.h" /* date-time formatting */
+
+#include <string.h>
+#include <uthash.h>
+
+typedef struct chan chan_t;
+
+struct fc_bus_sub {
+  chan_t *chan; /* NULL: every charger */
+  fc_bus_cb cb;
+  void *arg;
+  bool dead;
+  fc_bus_sub_t *prev, *next, *dead_next;
+};
+
+struct chan {
+  char id[49];
+  fc_bus_sub_t *subs;
+  json_t *snap;
+  char *snap_text;
+  size_t snap_len;
+  int64_t seq;
+  UT_hash_handle hh;
+};
+
+struct fc_bus {
+  chan_t *chans;
+  fc_bus_sub_t *all;
+  int depth;
+  fc_bus_sub_t *dead;
+  uint64_t published;
+};
+
+fc_bus_t *fc_bus_new(void)
+{
+  return fc_calloc(1, sizeof(fc_bus_t));
+}
+
+static void unlink_sub(fc_bus_t *b, fc_bus_sub_t *s)
+{
+  fc_bus_sub_t **head = s->chan ? &s->chan->subs : &b->all;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    *head = s->next;
+  if (s->next) s->next->prev = s->prev;
+  fc_free(s);
+}
+
+void fc_bus_free(fc_bus_t *b)
+{
+  if (!b) return;
+  while (b->all)
+    unlink_sub(b, b->all);
+  chan_t *c, *tmp;
+  HASH_ITER(hh, b->chans, c, tmp)
+  {
+    while (c->subs)
+      unlink_sub(b, c->subs);
+    HASH_DEL(b->chans, c);
+    json_decref(c->snap);
+    free(c->snap_text);
+    fc_free(c);
+  }
+  fc_free(b);
+}
+
+static chan_t *chan_get(fc_bus_t *b, const char *charger, bool create)
+{
+  chan_t *c = NULL;
+  HASH_FIND_STR(b->chans, charger, c);
+  if (!c && create) {
+    c = fc_calloc(1, sizeof(*c));
+    snprintf(c->id, sizeof(c->id), "%s", charger);
+    c->snap = json_pack("{s:s, s:b, s:I, s:n, s:[]}", "id", charger, "online", 0, "seq",
+                        (json_int_t)0, "lastSeen", "connectors");
+    HASH_ADD_STR(b->chans, id, c);
+  }
+  return c;
+}
+
+fc_bus_sub_t *fc_bus_subscribe(fc_bus_t *b, const char *charger, fc_bus_cb cb, void *arg)
+{
+  fc_bus_sub_t *s = fc_calloc(1, sizeof(*s));
+  s->cb = cb;
+  s->arg = arg;
+  s->chan = charger ? chan_get(b, charger, true) : NULL;
+  fc_bus_sub_t **head = s->chan ? &s->chan->subs : &b->all;
+  s->next = *head;
+  if (*head) (*head)->prev = s;
+  *head = s;
+  return s;
+}
+
+void fc_bus_unsubscribe(fc_bus_t *b, fc_bus_sub_t *s)
+{
+  if (!s || s->dead) return;
+  s->dead = true;
+  if (b->depth == 0) {
+    unlink_sub(b, s);
+  } else {
+    s->dead_next = b->dead;
+    b->dead = s;
+  }
+}
+
+/* ---- read model ---- */
+
+static json_t *connector_obj(chan_t *c, int connector)
+{
+  json_t *arr = json_object_get(c->snap, "connectors");
+  size_t i, at = json_array_size(arr);
+  json_t *v;
+  json_array_foreach(arr, i, v)
+  {
+    json_int_t id = json_integer_value(json_object_get(v, "connectorId"));
+    if (id == connector) return v;
+    if (id > connector && at == json_array_size(arr)) at = i;
+  }
+  v = json_pack("{s:i, s:n, s:n, s:n, s:n, s:n}", "connectorId", connector, "status", "errorCode",
+                "statusAt", "meter", "transaction");
+  json_array_insert_new(arr, at, v);
+  return v;
+}
+
+/* Copies every member of src into dst (overwriting). */
+static void merge(json_t *dst, json_t *src)
+{
+  const char *k;
+  json_t *v;
+  json_object_foreach(src, k, v) json_object_set(dst, k, v);
+}
+
+static void apply(chan_t *c, fc_event_type_t type, int connector, int64_t seq, const char *ts,
+                  json_t *data)
+{
+  if (seq > c->seq) {
+    c->seq = seq;
+    json_object_set_new(c->snap, "seq", json_integer(seq));
+  }
+  if (json_is_true(json_object_get(data, "late"))) return; /* reported, not state */
+
+  json_t *conn, *tx;
+  switch (type) {
+  case FC_EV_ONLINE:
+  case FC_EV_OFFLINE:
+    json_object_set_new(c->snap, "online", json_boolean(type == FC_EV_ONLINE));
+    json_object_set_new(c->snap, "lastSeen", json_string(ts));
+    break;
+  case FC_EV_STATUS:
+    conn = connector_obj(c, connector);
+    json_object_set(conn, "status", json_object_get(data, "status"));
+    json_object_set(conn, "errorCode", json_object_get(data, "errorCode"));
+    json_object_set_new(conn, "statusAt", json_string(ts));
+    break;
+  case FC_EV_METER: {
+    conn = connector_obj(c, connector);
+    json_t *m = json_object_get(conn, "meter");
+    if (!json_is_object(m)) {
+      m = json_object();
+      json_object_set_new(conn, "meter", m);
+    }
+    merge(m, data);
+    json_object_set_new(m, "ts", json_string(ts));
+    break;
+  }
+  case FC_EV_TX_STARTED:
+    conn = connector_obj(c, connector);
+    json_object_set_new(conn, "transaction", json_deep_copy(data));
+    break;
+  case FC_EV_TX_STOPPED:
+    conn = connector_obj(c, connector);
+    tx = json_object_get(conn, "transaction");
+    if (json_is_object(tx) && json_integer_value(json_object_get(tx, "transactionId")) ==
+                                  json_integer_value(json_object_get(data, "transactionId")))
+      json_object_set_new(conn, "transaction", json_null());
+    json_object_set_new(conn, "lastTransaction", json_deep_copy(data));
+    break;
+  case FC_EV_ENERGY:
+  case FC_EV_COST:
+    conn = connector_obj(c, connector);
+    tx = json_object_get(conn, "transaction");
+    if (json_is_object(tx) && json_integer_value(json_object_get(tx, "transactionId")) ==
+                                  json_integer_value(json_object_get(data, "transactionId"))) {
+      const char *k;
+      json_t *v;
+      json_object_foreach(data, k, v)
+      {
+        if (strcmp(k, "transactionId") != 0) json_object_set(tx, k, v);
+      }
+    }
+    break;
+  case FC_EV_PRECHARGE:
+    conn = connector_obj(c, connector);
+    json_object_set(conn, "precharge", data);
+    break;
+  default:
+    return;
+  }
+  free(c->snap_text);
+  c->snap_text = NULL;
+}
+
+static void deliver(fc_bus_t *b, chan_t *c, fc_event_t *e)
+{
+  b->depth++;
+  if (c) {
+    for (fc_bus_sub_t *s = c->subs; s; s = s->next)
+      if (!s->dead) s->cb(e, s->arg);
+  }
+  for (fc_bus_sub_t *s = b->all; s; s = s->next)
+    if (!s->dead) s->cb(e, s->arg);
+  if (--b->depth == 0) {
+    while (b->dead) {
+      fc_bus_sub_t *s = b->dead;
+      b->dead = s->dead_next;
+      unlink_sub(b, s);
+    }
+  }
+  b->published++;
+}
+
+void fc_bus_publish(fc_bus_t *b, fc_event_t *e)
+{
+  chan_t *c = e->charger[0] ? chan_get(b, e->charger, false) : NULL;
+  deliver(b, c, e);
+}
+
+void fc_bus_publish_write(fc_bus_t *b, fc_write_t *w)
+{
+  size_t n = fc_write_count(w);
+  for (size_t i = 0; i < n; i++) {
+    fc_op_t *op = fc_write_op(w, i);
+    if (op->kind != FC_OP_EVENT || !op->out_text) continue;
+    fc_event_type_t type = fc_event_type_parse(op->text);
+    chan_t *c = chan_get(b, op->str, true);
+    char ts[32];
+    fc_ocpp__format_datetime(op->ts_ms, ts, sizeof(ts));
+    apply(c, type, (int)op->i64, op->out_id, ts, op->json);
+    fc_event_t *e =
+        fc_event_new(type, op->str, (int)op->i64, op->out_id, op->out_text, op->out_len);
+    deliver(b, c, e);
+    fc_event_unref(e);
+  }
+}
+
+/* ---- start-up ---- */
+
+static void load_cb(const char *charger, int64_t seq, const char *json, void *arg)
+{
+  fc_bus_t *b = arg;
+  chan_t *c = chan_get(b, charger, true);
+  if (json) {
+    json_t *root = json_loads(json, 0, NULL);
+    const char *type = NULL, *ts = NULL;
+    json_int_t connector = 0, eseq = 0;
+    json_t *data = NULL;
+    if (root && json_unpack(root, "{s:s, s?:I, s?:I, s:s, s:o}", "type", &type, "connector",
+                            &connector, "seq", &eseq, "ts", &ts, "data", &data) == 0)
+      apply(c, fc_event_type_parse(type), (int)connector, eseq, ts, data);
+    json_decref(root);
+  }
+  if (seq > c->seq) {
+    c->seq = seq;
+    json_object_set_new(c->snap, "seq", json_integer(seq));
+  }
+  /* A process that just started has no charger connected. */
+  json_object_set_new(c->snap, "online", json_false());
+}
+
+int fc_bus_load(fc_bus_t *b, fc_store_t *store)
+{
+  int rc = fc_store_load_latest_events(store, load_cb, b);
+  if (rc == 0)
+    fc_log(FC_LOG_INFO, NULL, "event=read_model_loaded chargers=%u", HASH_COUNT(b->chans));
+  return rc;
+}
+
+const char *fc_bus_snapshot(fc_bus_t *b, const char *charger, size_t *len, int64_t *seq_out)
+{
+  chan_t *c = chan_get(b, charger, false);
+  if (!c) return NULL;
+  if (!c->snap_text) {
+    c->snap_text = json_dumps(c->snap, JSON_COMPACT);
+    c->snap_len = strlen(c->snap_text);
+  }
+  if (len) *len = c->snap_len;
+  if (seq_out) *seq_out = c->seq;
+  return c->snap_text;
+}
+
+char *fc_bus_snapshots(fc_bus_t *b, bool (*filter)(const char *charger, void *arg), void *arg,
+                       size_t *len)
+{
+  json_t *arr = json_array();
+  chan_t *c, *tmp;
+  HASH_ITER(hh, b->chans, c, tmp)
+  {
+    if (!filter || filter(c->id, arg)) json_array_append(arr, c->snap);
+  }
+  char *text = json_dumps(arr, JSON_COMPACT);
+  json_decref(arr);
+  *len = strlen(text);
+  return text;
+}
+
+int64_t fc_bus_seq(fc_bus_t *b, const char *charger)
+{
+  chan_t *c = chan_get(b, charger, false);
+  return c ? c->seq : 0;
+}
+
+uint64_t fc_bus_published(const fc_bus_t *b)
+{
+  return b->published;
+}

@@ -1,0 +1,129 @@
+/* The event bus: typed events, each serialised to JSON once (by the store's
+ * writer, when it gives the event its sequence number), shared by reference
+ * among every receiver; synchronous fan-out on the loop thread; and the read
+ * model (a snapshot per charger) that the events maintain.
+ *
+ * Threading: loop thread only. */
+#ifndef FC_BUS_H
+#define FC_BUS_H
+
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FC_EVENT_TYPE_MAP(XX)                                                                      \
+  XX(HELLO, "hello", 0)                                                                            \
+  XX(SNAPSHOT, "snapshot", 0)                                                                      \
+  XX(STATUS, "status", 1)                                                                          \
+  XX(METER, "meter", 1)                                                                            \
+  XX(TX_STARTED, "transaction.started", 0)                                                         \
+  XX(TX_STOPPED, "transaction.stopped", 0)                                                         \
+  XX(ENERGY, "energy", 1)                                                                          \
+  XX(COST, "cost", 1)                                                                              \
+  XX(PRECHARGE, "precharge", 1)                                                                    \
+  XX(ONLINE, "charger.online", 0)                                                                  \
+  XX(OFFLINE, "charger.offline", 0)                                                                \
+  XX(COMMAND, "command", 0)                                                                        \
+  XX(LAGGED, "lagged", 0)                                                                          \
+  XX(ERROR, "error", 0)                                                                            \
+  XX(DEGRADED, "system.degraded", 0)                                                               \
+  XX(RECOVERED, "system.recovered", 0)
+
+/* The third column: a state event, which may be coalesced to the latest per
+ * (charger, connector, type) when a receiver falls behind. The others are
+ * never dropped. */
+typedef enum {
+  FC_EV_NONE = 0,
+#define XX(name, str, state) FC_EV_##name,
+  FC_EVENT_TYPE_MAP(XX)
+#undef XX
+      FC_EV__COUNT
+} fc_event_type_t;
+
+const char *fc_event_type_name(fc_event_type_t t);
+fc_event_type_t fc_event_type_parse(const char *name); /* FC_EV_NONE if unknown */
+bool fc_event_type_is_state(fc_event_type_t t);
+
+/* One event, serialised. Immutable once made; reference-counted. */
+typedef struct fc_event {
+  unsigned refs;
+  fc_event_type_t type;
+  int connector;
+  int64_t seq; /* 0 for events that are not persisted (hello, error, lagged…) */
+  char charger[49];
+  size_t len;
+  char json[]; /* len bytes of JSON, NUL-terminated */
+} fc_event_t;
+
+/* Makes an event from its serialised JSON (copied). charger may be "" for
+ * system events. Returns it with one reference (caller's). */
+fc_event_t *fc_event_new(fc_event_type_t type, const char *charger, int connector, int64_t seq,
+                         const char *json, size_t len);
+/* Parses a stored event's JSON (from replay) into an event; NULL if it is not
+ * one. */
+fc_event_t *fc_event_from_json(const char *json, size_t len);
+static inline fc_event_t *fc_event_ref(fc_event_t *e)
+{
+  e->refs++;
+  return e;
+}
+void fc_event_unref(fc_event_t *e);
+
+/* ---- raising events -------------------------------------------------------- */
+
+/* Adds an event to w, to be persisted and numbered with it; data is stolen.
+ * ts_ms: the event's own time. late: older than what the charger already
+ * reported (a "late":true member is added to data, and the read model
+ * ignores it). */
+fc_op_t *fc_bus_add(fc_write_t *w, fc_event_type_t type, const char *charger, int connector,
+                    json_t *data, long long ts_ms, bool late);
+
+/* ---- the bus ---------------------------------------------------------------- */
+
+typedef struct fc_bus fc_bus_t;
+
+fc_bus_t *fc_bus_new(void);
+void fc_bus_free(fc_bus_t *b);
+
+/* Publishes every event of w (a committed write): updates the read model and
+ * delivers to the subscribers. Call from the write's callback, status 0. */
+void fc_bus_publish_write(fc_bus_t *b, fc_write_t *w);
+
+/* Publishes one event (borrowed; receivers take their own references). */
+void fc_bus_publish(fc_bus_t *b, fc_event_t *e);
+
+/* A receiver. cb runs synchronously for each event of its charger, or of
+ * every charger when the subscription's charger is NULL ("*"). */
+typedef void (*fc_bus_cb)(fc_event_t *e, void *arg);
+typedef struct fc_bus_sub fc_bus_sub_t;
+
+/* charger borrowed (copied); NULL = all chargers. Returns the handle to
+ * unsubscribe with. Safe to call from within a callback. */
+fc_bus_sub_t *fc_bus_subscribe(fc_bus_t *b, const char *charger, fc_bus_cb cb, void *arg);
+void fc_bus_unsubscribe(fc_bus_t *b, fc_bus_sub_t *sub);
+
+/* ---- the read model --------------------------------------------------------- */
+
+/* Rebuilds the read model at start-up from the store's latest events. */
+int fc_bus_load(fc_bus_t *b, fc_store_t *store);
+
+/* A charger's snapshot as JSON text (the body of GET /api/chargers/{id} and
+ * the data of a "snapshot" event): cached until the next event changes it.
+ * Borrowed; valid until the next event of that charger. NULL when the charger
+ * has never been seen. *seq_out: the seq it reflects. */
+const char *fc_bus_snapshot(fc_bus_t *b, const char *charger, size_t *len, int64_t *seq_out);
+
+/* Every charger's snapshot as a JSON array (caller frees with free()). */
+char *fc_bus_snapshots(fc_bus_t *b, bool (*filter)(const char *charger, void *arg), void *arg,
+                       size_t *len);
+
+/* The charger's next sequence number is > this. */
+int64_t fc_bus_seq(fc_bus_t *b, const char *charger);
+
+/* Counters for /metrics. */
+uint64_t fc_bus_published(const fc_bus_t *b);
+
+#endif

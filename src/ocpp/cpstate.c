@@ -1,0 +1,85 @@
+/* What the handlers must remember of each charger between messages, to
+ * judge what arrives (the read model in bus/ only holds what has committed):
+ *
+ *  - per connector, the newest status and meter time stamps seen, so that a
+ *    message flushed late from a charger's offline queue is reported as late
+ *    and does not overwrite newer state;
+ *  - the running transaction and its energy so far. Energy is the sum of the
+ *    register's increases, not register - meterStart: a charger's register
+ *    can restart at 0 after a reboot, and a repeated message adds nothing.
+ *
+ * Kept per charger id, not per connection (it survives reconnects), seeded
+ * from the read model the first time a connector is touched after start. */
+#include "ocpp/ocpp_int.h"
+
+#include <string.h>
+
+static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
+{
+  size_t len;
+  const char *snap = fc_bus_snapshot(o->bus, charger, &len, NULL);
+  if (!snap) return;
+  json_t *root = json_loadb(snap, len, 0, NULL);
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(root, "connectors"), i, c)
+  {
+    if (json_integer_value(json_object_get(c, "connectorId")) != k->id) continue;
+    long long ms;
+    const char *at = json_string_value(json_object_get(c, "statusAt"));
+    if (at && fc_ocpp__parse_datetime(at, &ms) == 0) k->status_ts = ms;
+    json_t *m = json_object_get(c, "meter");
+    at = json_string_value(json_object_get(m, "ts"));
+    if (at && fc_ocpp__parse_datetime(at, &ms) == 0) k->meter_ts = ms;
+    json_t *tx = json_object_get(c, "transaction");
+    if (json_is_object(tx)) {
+      k->tx_id = json_integer_value(json_object_get(tx, "transactionId"));
+      k->tx_active = k->tx_id > 0;
+      k->tx_energy = json_number_value(json_object_get(tx, "energyWh"));
+      json_t *last = json_object_get(tx, "meterWh");
+      k->tx_prev_reg =
+          last ? json_number_value(last) : json_number_value(json_object_get(tx, "meterStart"));
+    }
+  }
+  json_decref(root);
+}
+
+fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector)
+{
+  fc_cpstate_t *st = NULL;
+  HASH_FIND_STR(o->cpstates, charger, st);
+  if (!st) {
+    st = fc_calloc(1, sizeof(*st));
+    snprintf(st->id, sizeof(st->id), "%s", charger);
+    HASH_ADD_STR(o->cpstates, id, st);
+  }
+  for (size_t i = 0; i < st->n; i++)
+    if (st->conns[i].id == connector) return &st->conns[i];
+  st->conns = fc_realloc(st->conns, (st->n + 1) * sizeof(*st->conns));
+  fc_cpconn_t *k = &st->conns[st->n++];
+  memset(k, 0, sizeof(*k));
+  k->id = connector;
+  seed(o, charger, k);
+  return k;
+}
+
+double fc_ocpp__energy_add(fc_cpconn_t *k, double reg)
+{
+  if (reg >= k->tx_prev_reg)
+    k->tx_energy += reg - k->tx_prev_reg;
+  else
+    k->tx_energy += reg; /* the register restarted from 0 */
+  k->tx_prev_reg = reg;
+  return k->tx_energy;
+}
+
+void fc_ocpp__cpstates_free(fc_ocpp_t *o)
+{
+  fc_cpstate_t *st, *tmp;
+  HASH_ITER(hh, o->cpstates, st, tmp)
+  {
+    HASH_DEL(o->cpstates, st);
+    fc_free(st->conns);
+    fc_free(st);
+  }
+}
