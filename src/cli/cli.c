@@ -1,11 +1,36 @@
+/* Subcommands: serve, charger, tag. Each takes --help. */
 #include "cli/cli.h"
 
+#include "cli/cli_int.h"
+
 #include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: flashcharge <command> [options]\n\n"
+             "commands:\n"
+             "  serve     run the server (OCPP central system, web endpoints)\n"
+             "  charger   add | list | remove chargers in the registry\n"
+             "  tag       add | list | remove idTags\n\n"
+             "Run 'flashcharge <command> --help' for a command's options.\n");
+}
 
 int fc_cli_main(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "usage: flashcharge serve|charger|tag\n");
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "serve")) return fc_cli__serve(argc - 1, argv + 1);
+  if (!strcmp(cmd, "charger")) return fc_cli__charger(argc - 1, argv + 1);
+  if (!strcmp(cmd, "tag")) return fc_cli__tag(argc - 1, argv + 1);
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "flashcharge: unknown command '%s'\n", cmd);
+  usage(stderr);
   return 2;
 }

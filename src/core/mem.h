@@ -6,10 +6,10 @@
 
 #include <stddef.h>
 
-void *fc_malloc(size_t n);             /* caller frees; never NULL */
-void *fc_calloc(size_t n, size_t sz);  /* caller frees; never NULL */
-void *fc_realloc(void *p, size_t n);   /* caller frees; never NULL */
-char *fc_strdup(const char *s);        /* caller frees; NULL in, NULL out */
+void *fc_malloc(size_t n);            /* caller frees; never NULL */
+void *fc_calloc(size_t n, size_t sz); /* caller frees; never NULL */
+void *fc_realloc(void *p, size_t n);  /* caller frees; never NULL */
+char *fc_strdup(const char *s);       /* caller frees; NULL in, NULL out */
 char *fc_strndup(const char *s, size_t n);
 void fc_free(void *p);
 

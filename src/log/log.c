@@ -25,9 +25,11 @@ void fc_log_emit(fc_log_level_t level, const fc_log_ctx_t *ctx, const char *fmt,
   n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ level=%s", ts.tv_nsec / 1000000,
                         level_names[level]);
   if (ctx) {
-    if (ctx->cp && n < sizeof(line)) n += (size_t)snprintf(line + n, sizeof(line) - n, " cp=%s", ctx->cp);
+    if (ctx->cp && n < sizeof(line))
+      n += (size_t)snprintf(line + n, sizeof(line) - n, " cp=%s", ctx->cp);
     if (ctx->conn && n < sizeof(line))
-      n += (size_t)snprintf(line + n, sizeof(line) - n, " conn=%llu", (unsigned long long)ctx->conn);
+      n +=
+          (size_t)snprintf(line + n, sizeof(line) - n, " conn=%llu", (unsigned long long)ctx->conn);
     if (ctx->msg_id && n < sizeof(line))
       n += (size_t)snprintf(line + n, sizeof(line) - n, " id=%s", ctx->msg_id);
   }
@@ -73,11 +75,15 @@ const char *fc_log_mask(const char *tag, char *buf, unsigned bufsz)
 static void lws_emit(int level, const char *line)
 {
   fc_log_level_t l = FC_LOG_DEBUG;
-  if (level & LLL_ERR) l = FC_LOG_ERROR;
-  else if (level & LLL_WARN) l = FC_LOG_WARN;
-  else if (level & LLL_NOTICE) l = FC_LOG_NOTICE;
+  if (level & LLL_ERR)
+    l = FC_LOG_ERROR;
+  else if (level & LLL_WARN)
+    l = FC_LOG_WARN;
+  else if (level & LLL_NOTICE)
+    l = FC_LOG_NOTICE;
   size_t len = strlen(line);
-  while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+  while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    len--;
   fc_log(l, NULL, "src=lws msg=\"%.*s\"", (int)len, line);
 }
 

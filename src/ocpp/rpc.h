@@ -52,13 +52,13 @@ typedef struct fc_ocpp_verr {
  * owns; fc_ocpp__frame_cleanup() releases it. */
 typedef struct fc_frame {
   fc_msg_type_t type;
-  const char *id;        /* uniqueId: an opaque string, at most 36 characters */
-  const char *action;    /* CALL only */
-  json_t *payload;       /* CALL and CALLRESULT: the payload (an object for CALL) */
-  const char *err_code;  /* CALLERROR only */
-  const char *err_desc;  /* CALLERROR only */
-  json_t *err_details;   /* CALLERROR only (an object) */
-  json_t *root;          /* owns the decoded JSON */
+  const char *id;       /* uniqueId: an opaque string, at most 36 characters */
+  const char *action;   /* CALL only */
+  json_t *payload;      /* CALL and CALLRESULT: the payload (an object for CALL) */
+  const char *err_code; /* CALLERROR only */
+  const char *err_desc; /* CALLERROR only */
+  json_t *err_details;  /* CALLERROR only (an object) */
+  json_t *root;         /* owns the decoded JSON */
 } fc_frame_t;
 
 /* Decodes one text frame of len bytes (not NUL-terminated).
@@ -78,12 +78,12 @@ void fc_ocpp__frame_cleanup(fc_frame_t *f);
  * payload is encoded as {}. */
 char *fc_ocpp__encode_call(const char *id, const char *action, json_t *payload, size_t *len);
 char *fc_ocpp__encode_result(const char *id, json_t *payload, size_t *len);
-char *fc_ocpp__encode_error(const char *id, fc_ocpp_code_t code, const char *desc,
-                            json_t *details, size_t *len);
+char *fc_ocpp__encode_error(const char *id, fc_ocpp_code_t code, const char *desc, json_t *details,
+                            size_t *len);
 
 /* Validation against the OCPP 1.6 JSON schemas (schemas/ocpp16/, embedded at
  * build time). */
-int fc_ocpp__validate_init(void);    /* 0, or FC_ERR_CONFIG if a schema fails to load */
+int fc_ocpp__validate_init(void); /* 0, or FC_ERR_CONFIG if a schema fails to load */
 void fc_ocpp__validate_cleanup(void);
 
 #define FC_VALIDATE_ALLOW_EXTRA 0x1u /* properties the schema does not name are ignored */

@@ -17,7 +17,17 @@
  *
  * Threading: every fc_store_* / fc_write_* / fc_read_* function is called on
  * the loop thread, except the fc_store_admin_* family, which is synchronous
- * and meant for the CLI (no loop). Callbacks run on the loop thread. */
+ * and meant for the CLI (no loop). Callbacks run on the loop thread.
+ *
+ * Time: the database keeps every time stamp (the *_at and ts columns) as an
+ * INTEGER of milliseconds since the Unix epoch, UTC. Payload dates (RFC 3339)
+ * are converted on the way in; when a payload has no usable time stamp, the
+ * op's ts_ms (arrival time) is used.
+ *
+ * The store's uv_async_t is referenced only while a callback is outstanding
+ * (or a drain is pending): a loop with nothing else to do returns once every
+ * callback has run. Health callbacks need the loop to be running for other
+ * reasons (the server's sockets and timers). */
 #ifndef FC_STORE_H
 #define FC_STORE_H
 
@@ -28,6 +38,7 @@
 
 typedef struct fc_store fc_store_t;
 
+/* Numeric options: 0 means the default given in brackets. */
 typedef struct fc_store_opts {
   const char *path;            /* database file (sqlite); borrowed */
   unsigned batch_max;          /* writes per transaction at most (default 512) */
@@ -65,7 +76,8 @@ void fc_store_close(fc_store_t *s);
 void fc_store_on_health(fc_store_t *s, fc_store_health_cb cb, void *arg);
 fc_store_health_t fc_store_health(const fc_store_t *s);
 
-/* Counters for /metrics and /healthz. */
+/* Counters for /metrics and /healthz. commits counts committed batches;
+ * commit_failures counts failed attempts (each retry, each failed probe). */
 typedef struct fc_store_stats {
   uint64_t writes_ok, writes_failed, commits, commit_failures;
   uint64_t queue_depth;           /* writes waiting now */
@@ -85,7 +97,10 @@ typedef enum {
    * row if unknown (with that registration), else updates its boot details. */
   FC_OP_BOOT,
   /* Connection state. str: charger; flag: 1 online, 0 offline; i64: conn id.
-   * Creates the row (registration from text) if unknown. */
+   * Creates the row (registration from text) if unknown. Going offline only
+   * applies if i64 is the charger's current connection (or 0): the close of a
+   * connection that a newer one replaced does not mark the charger offline.
+   * Every call is logged in the connections table. */
   FC_OP_CHARGER_SEEN,
   /* Heartbeat. str: charger. Updates last_heartbeat_at. */
   FC_OP_HEARTBEAT,
@@ -99,14 +114,16 @@ typedef enum {
    * connector, timestamp, measurand, phase, location, context) are stored once. */
   FC_OP_METER,
   /* StartTransaction. str: charger; json: payload; text: the idTagInfo status
-   * we answer. out_id = the transaction id. Idempotent: an identical start
+   * we answer. out_id = the transaction id (out_flag 0). Idempotent: an identical start
    * (charger, connector, idTag, timestamp, meterStart) returns the id it got
    * the first time, with out_flag = 1. */
   FC_OP_TX_START,
   /* StopTransaction. str: charger; json: payload (with transactionData, stored
    * as meter values of the transaction). out_flag = 1 if the transaction was
    * unknown (a stop for a transaction we never saw is still stored), 2 if it
-   * had been stopped already (idempotent retry). */
+   * had been stopped already (idempotent retry; the first stop is kept).
+   * out_id = the row the stop went to: the transaction id, or for an unknown
+   * one the charger's transactionId if that id is free, else a new id. */
   FC_OP_TX_STOP,
   /* DataTransfer. str: charger; json: payload; text: the status we answer. */
   FC_OP_DATA_TRANSFER,
@@ -116,7 +133,8 @@ typedef enum {
   FC_OP_DIAGNOSTICS_STATUS,
 } fc_op_kind_t;
 
-/* One operation of a write. Owned by its write. */
+/* One operation of a write. Owned by its write. Do not change the json after
+ * fc_write_add: the writer thread reads it until the callback runs. */
 typedef struct fc_op {
   fc_op_kind_t kind;
   char *str;       /* owned copy */
@@ -195,7 +213,10 @@ typedef void (*fc_read_cb)(fc_read_t *r, int status, void *arg);
 
 /* Runs r on a reader thread; cb(r, status, arg) runs on the loop thread and r
  * is freed after it returns. r comes from fc_read_new. Returns 0, or an error
- * (FC_ERR_SHUTDOWN) in which case cb is never called and r is freed. */
+ * (FC_ERR_SHUTDOWN) in which case cb is never called and r is freed.
+ * status: 0, FC_ERR_NOTFOUND (FC_READ_TAG), FC_ERR_STORE. To keep
+ * out_chargers, take it in cb and set r->out_chargers = NULL, r->out_count = 0
+ * (free it later with fc_charger_recs_free). */
 fc_read_t *fc_read_new(fc_read_kind_t kind, const char *key);
 int fc_store_read(fc_store_t *s, fc_read_t *r, fc_read_cb cb, void *arg);
 

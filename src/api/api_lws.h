@@ -1,0 +1,11 @@
+/* The api/ module's HTTP callback, for net/ to mount on the web vhost. */
+#ifndef FC_API_LWS_H
+#define FC_API_LWS_H
+
+#include <libwebsockets.h>
+
+/* protocols[0] of the web vhost; its .user is the fc_api_t. */
+int fc_api_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
+
+#endif

@@ -1,0 +1,171 @@
+/* /healthz and /metrics.
+ *
+ * /healthz is for load balancers and alerting: 200 while the store commits,
+ * 503 while its circuit breaker is open (calls are being refused), with a JSON
+ * body saying why. /metrics is the Prometheus text format. */
+#include "api/api.h"
+#include "api/api_lws.h"
+
+#include "core/mem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct fc_api {
+  fc_store_t *store;
+  fc_ocpp_t *ocpp;
+};
+
+fc_api_t *fc_api_new(fc_store_t *store, fc_ocpp_t *ocpp)
+{
+  fc_api_t *a = fc_calloc(1, sizeof(*a));
+  a->store = store;
+  a->ocpp = ocpp;
+  return a;
+}
+
+void fc_api_free(fc_api_t *a)
+{
+  fc_free(a);
+}
+
+static const char *health_name(fc_store_health_t h)
+{
+  return h == FC_STORE_OK ? "ok" : h == FC_STORE_DEGRADED ? "degraded" : "down";
+}
+
+/* A growable text buffer for response bodies. */
+typedef struct sbuf {
+  char *p;
+  size_t len, cap;
+} sbuf_t;
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf_t *b, const char *fmt, ...)
+{
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (b->p && b->len + (size_t)n < b->cap) {
+      b->len += (size_t)n;
+      return;
+    }
+    b->cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
+    b->p = fc_realloc(b->p, b->cap);
+  }
+}
+
+static int respond(struct lws *wsi, unsigned status, const char *type, const char *body, size_t len)
+{
+  unsigned char hdr[LWS_PRE + 512];
+  unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+  if (lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                   (const unsigned char *)"no-store", 8, &p, end) ||
+      lws_finalize_write_http_header(wsi, start, &p, end))
+    return -1;
+  unsigned char *buf = fc_malloc(LWS_PRE + len + 1);
+  memcpy(buf + LWS_PRE, body, len);
+  int n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+  fc_free(buf);
+  if (n < (int)len) return -1;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int healthz(struct lws *wsi, fc_api_t *a)
+{
+  fc_store_health_t h = fc_store_health(a->store);
+  char body[256];
+  int n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"store\":\"%s\",\"chargers\":%zu}\n",
+                   h == FC_STORE_DOWN ? "unavailable" : "ok", health_name(h),
+                   fc_ocpp_connections(a->ocpp));
+  return respond(wsi, h == FC_STORE_DOWN ? 503 : 200, "application/json", body, (size_t)n);
+}
+
+static const char *const hist_bounds[] = {"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
+                                          "0.01",   "0.025",   "0.05",   "0.1",   "0.25",   "+Inf"};
+
+static int metrics(struct lws *wsi, fc_api_t *a)
+{
+  fc_store_stats_t ss;
+  fc_ocpp_stats_t os;
+  sbuf_t b = {0};
+  fc_store_stats(a->store, &ss);
+  fc_ocpp_stats(a->ocpp, &os);
+
+  sb_printf(&b,
+            "# HELP flashcharge_connections Open connections by kind.\n"
+            "# TYPE flashcharge_connections gauge\n"
+            "flashcharge_connections{kind=\"charger\"} %zu\n",
+            fc_ocpp_connections(a->ocpp));
+  sb_printf(&b,
+            "# TYPE flashcharge_ocpp_frames_total counter\n"
+            "flashcharge_ocpp_frames_total{direction=\"in\"} %llu\n"
+            "flashcharge_ocpp_frames_total{direction=\"out\"} %llu\n",
+            (unsigned long long)os.frames_in, (unsigned long long)os.frames_out);
+  sb_printf(&b, "# TYPE flashcharge_ocpp_calls_total counter\nflashcharge_ocpp_calls_total %llu\n",
+            (unsigned long long)os.calls);
+  sb_printf(&b,
+            "# TYPE flashcharge_ocpp_callerrors_total counter\n"
+            "flashcharge_ocpp_callerrors_total %llu\n",
+            (unsigned long long)os.callerrors_sent);
+  sb_printf(&b,
+            "# TYPE flashcharge_ocpp_answer_timeouts_total counter\n"
+            "flashcharge_ocpp_answer_timeouts_total %llu\n",
+            (unsigned long long)os.answer_timeouts);
+  sb_printf(&b,
+            "# TYPE flashcharge_ocpp_handshakes_refused_total counter\n"
+            "flashcharge_ocpp_handshakes_refused_total %llu\n",
+            (unsigned long long)os.rejected_handshakes);
+  sb_printf(&b,
+            "# TYPE flashcharge_ocpp_throttled_total counter\n"
+            "flashcharge_ocpp_throttled_total %llu\n",
+            (unsigned long long)os.throttled);
+  sb_printf(&b,
+            "# HELP flashcharge_store_up 1 when the store commits, 0 while its breaker is open.\n"
+            "# TYPE flashcharge_store_up gauge\nflashcharge_store_up %d\n",
+            fc_store_health(a->store) != FC_STORE_DOWN);
+  sb_printf(&b,
+            "# TYPE flashcharge_store_writes_total counter\n"
+            "flashcharge_store_writes_total{result=\"ok\"} %llu\n"
+            "flashcharge_store_writes_total{result=\"failed\"} %llu\n",
+            (unsigned long long)ss.writes_ok, (unsigned long long)ss.writes_failed);
+  sb_printf(&b, "# TYPE flashcharge_store_queue_depth gauge\nflashcharge_store_queue_depth %llu\n",
+            (unsigned long long)ss.queue_depth);
+  sb_printf(&b, "# HELP flashcharge_store_commit_seconds Latency of one group commit.\n"
+                "# TYPE flashcharge_store_commit_seconds histogram\n");
+  unsigned long long cum = 0;
+  for (size_t i = 0; i < FC_ARRAY_SIZE(hist_bounds); i++) {
+    cum += ss.commit_us_hist[i];
+    sb_printf(&b, "flashcharge_store_commit_seconds_bucket{le=\"%s\"} %llu\n", hist_bounds[i], cum);
+  }
+  sb_printf(
+      &b,
+      "flashcharge_store_commit_seconds_sum %.6f\nflashcharge_store_commit_seconds_count %llu\n",
+      (double)ss.commit_us_sum / 1e6, (unsigned long long)ss.commits);
+  int rc = respond(wsi, 200, "text/plain; version=0.0.4", b.p, b.len);
+  fc_free(b.p);
+  return rc;
+}
+
+int fc_api_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
+{
+  fc_api_t *a = (fc_api_t *)lws_get_protocol(wsi)->user;
+  switch (reason) {
+  case LWS_CALLBACK_HTTP: {
+    const char *path = in;
+    if (!strcmp(path, "/healthz")) return healthz(wsi, a);
+    if (!strcmp(path, "/metrics")) return metrics(wsi, a);
+    static const char nf[] = "{\"error\":\"not_found\",\"detail\":\"no such resource\"}\n";
+    return respond(wsi, 404, "application/json", nf, sizeof(nf) - 1);
+  }
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    return -1; /* the UI WebSocket is not served yet */
+  default:
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+  }
+}

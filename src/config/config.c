@@ -1,0 +1,301 @@
+/* Table-driven configuration.
+ *
+ * Each row names an option once; its flag (--ocpp-port), its environment
+ * variable (FLASHCHARGE_OCPP_PORT) and its config-file key (ocpp_port) all
+ * derive from that name, so the three sources cannot drift apart. */
+#include "config/config.h"
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "log/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_STR, T_INT, T_BOOL, T_ENUM } opt_type_t;
+
+typedef struct opt {
+  const char *name; /* flag name without "--"; '-' becomes '_' for file and env */
+  opt_type_t type;
+  size_t off;
+  unsigned groups;
+  const char *def;
+  long min, max;
+  const char *const *choices; /* T_ENUM: index is the value */
+  const char *help;
+} opt_t;
+
+static const char *const unknown_choices[] = {"reject", "pending", "accept", NULL};
+static const char *const tag_choices[] = {"invalid", "accept", NULL};
+static const char *const level_choices[] = {"error", "warn", "notice", "info", "debug", NULL};
+
+#define O(f) offsetof(fc_config_t, f)
+#define S FC_OPT_SERVE
+#define D FC_OPT_DB
+
+static const opt_t opts[] = {
+    {"config", T_STR, O(config_file), S | D, NULL, 0, 0, NULL, "JSON config file"},
+    {"db", T_STR, O(db), S | D, "./flashcharge.db", 0, 0, NULL, "SQLite database file"},
+    {"bind", T_STR, O(bind), S, "0.0.0.0", 0, 0, NULL, "address to listen on"},
+    {"ocpp-port", T_INT, O(ocpp_port), S, "8180", 0, 65535, NULL, "OCPP port (0 = any free port)"},
+    {"http-port", T_INT, O(http_port), S, "8080", 0, 65535, NULL,
+     "web port: /ws, /api, /healthz (0 = any free port)"},
+    {"unknown-chargers", T_ENUM, O(unknown_chargers), S, "reject", 0, 0, unknown_choices,
+     "chargers not in the registry: reject | pending | accept"},
+    {"unknown-tags", T_ENUM, O(unknown_tags), S, "invalid", 0, 0, tag_choices,
+     "idTags not in the tag table: invalid | accept"},
+    {"heartbeat-interval", T_INT, O(heartbeat_interval), S, "300", 10, 86400, NULL,
+     "heartbeat interval given to chargers, seconds"},
+    {"answer-timeout", T_INT, O(answer_timeout), S, "5000", 100, 60000, NULL,
+     "every charger call is answered within this many ms"},
+    {"max-frame", T_INT, O(max_frame), S, "65536", 1024, 16777216, NULL,
+     "largest OCPP frame accepted, bytes (larger: close 1009)"},
+    {"rate-limit", T_INT, O(rate_limit), S, "20", 1, 100000, NULL,
+     "charger calls per second before reading pauses"},
+    {"max-inflight", T_INT, O(max_inflight), S, "16", 1, 1024, NULL,
+     "calls of one charger processed at once before reading pauses"},
+    {"strict-fields", T_BOOL, O(strict_fields), S, "false", 0, 0, NULL,
+     "refuse payload properties the OCPP schema does not name (FormationViolation)"},
+    {"frame-log", T_BOOL, O(frame_log), S, "true", 0, 0, NULL, "store every OCPP frame"},
+    {"log-level", T_ENUM, O(log_level), S | D, "info", 0, 0, level_choices,
+     "error | warn | notice | info | debug"},
+    {"fault-file", T_STR, O(fault_file), S, NULL, 0, 0, NULL,
+     "test hook: store writes fail/stall while this file says so"},
+    {"store-batch-max", T_INT, O(store_batch_max), S, "512", 1, 100000, NULL,
+     "writes per database transaction at most"},
+    {"store-retry-max", T_INT, O(store_retry_max), S, "3", 0, 100, NULL,
+     "retries of a failed commit"},
+    {"store-breaker-threshold", T_INT, O(store_breaker_threshold), S, "2", 1, 1000, NULL,
+     "failed commits in a row that open the circuit breaker"},
+    {"store-probe-interval", T_INT, O(store_probe_interval), S, "3000", 100, 600000, NULL,
+     "ms between probe writes while the breaker is open"},
+    {"registry-refresh", T_INT, O(registry_refresh), S, "2000", 100, 600000, NULL,
+     "ms between checks for charger registry changes"},
+    {"shutdown-timeout", T_INT, O(shutdown_timeout), S, "5000", 0, 600000, NULL,
+     "ms to finish pending writes at shutdown"},
+};
+
+#undef O
+#undef S
+#undef D
+
+static void key_of(const opt_t *o, char *buf, size_t n, int env)
+{
+  size_t i = 0;
+  if (env) {
+    static const char pfx[] = "FLASHCHARGE_";
+    memcpy(buf, pfx, sizeof(pfx) - 1);
+    i = sizeof(pfx) - 1;
+  }
+  for (const char *p = o->name; *p && i + 1 < n; p++) {
+    char ch = *p == '-' ? '_' : *p;
+    buf[i++] = env ? (char)toupper((unsigned char)ch) : ch;
+  }
+  buf[i] = '\0';
+}
+
+static int set_value(fc_config_t *c, const opt_t *o, const char *v, const char *where)
+{
+  char *base = (char *)c;
+  switch (o->type) {
+  case T_STR: {
+    char **dst = (char **)(base + o->off);
+    fc_free(*dst);
+    *dst = v ? fc_strdup(v) : NULL;
+    return 0;
+  }
+  case T_INT: {
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < o->min || n > o->max) {
+      fprintf(stderr, "flashcharge: %s: option %s: '%s' is not a whole number in %ld..%ld\n", where,
+              o->name, v, o->min, o->max);
+      return FC_ERR_CONFIG;
+    }
+    *(int *)(base + o->off) = (int)n;
+    return 0;
+  }
+  case T_BOOL:
+    if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on")) {
+      *(bool *)(base + o->off) = true;
+    } else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off")) {
+      *(bool *)(base + o->off) = false;
+    } else {
+      fprintf(stderr, "flashcharge: %s: option %s: '%s' is not true or false\n", where, o->name, v);
+      return FC_ERR_CONFIG;
+    }
+    return 0;
+  case T_ENUM:
+    for (int i = 0; o->choices[i]; i++) {
+      if (!strcmp(v, o->choices[i])) {
+        *(int *)(base + o->off) = i;
+        return 0;
+      }
+    }
+    fprintf(stderr, "flashcharge: %s: option %s: '%s' is not one of:", where, o->name, v);
+    for (int i = 0; o->choices[i]; i++)
+      fprintf(stderr, " %s", o->choices[i]);
+    fprintf(stderr, "\n");
+    return FC_ERR_CONFIG;
+  }
+  return FC_ERR_CONFIG;
+}
+
+void fc_config_init(fc_config_t *c)
+{
+  memset(c, 0, sizeof(*c));
+  for (size_t i = 0; i < FC_ARRAY_SIZE(opts); i++) {
+    if (opts[i].def) {
+      int rc = set_value(c, &opts[i], opts[i].def, "default");
+      (void)rc;
+    }
+  }
+}
+
+void fc_config_cleanup(fc_config_t *c)
+{
+  for (size_t i = 0; i < FC_ARRAY_SIZE(opts); i++) {
+    if (opts[i].type == T_STR) FC_FREE(*(char **)((char *)c + opts[i].off));
+  }
+}
+
+static const opt_t *find_flag(const char *name, size_t len, unsigned groups)
+{
+  for (size_t i = 0; i < FC_ARRAY_SIZE(opts); i++) {
+    if ((opts[i].groups & groups) && strlen(opts[i].name) == len &&
+        !strncmp(opts[i].name, name, len))
+      return &opts[i];
+  }
+  return NULL;
+}
+
+static int load_file(fc_config_t *c, const char *path, unsigned groups)
+{
+  json_error_t jerr;
+  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+  if (!root) {
+    fprintf(stderr, "flashcharge: %s:%d: %s\n", path, jerr.line, jerr.text);
+    return FC_ERR_CONFIG;
+  }
+  int rc = 0;
+  if (!json_is_object(root)) {
+    fprintf(stderr, "flashcharge: %s: the config file must hold a JSON object\n", path);
+    rc = FC_ERR_CONFIG;
+    goto out;
+  }
+  const char *key;
+  json_t *val;
+  json_object_foreach(root, key, val)
+  {
+    const opt_t *o = NULL;
+    char k[64];
+    for (size_t i = 0; i < FC_ARRAY_SIZE(opts); i++) {
+      key_of(&opts[i], k, sizeof(k), 0);
+      if (!strcmp(k, key)) o = &opts[i];
+    }
+    if (!o || !(o->groups & groups) || o->off == offsetof(fc_config_t, config_file)) {
+      /* Keys of later features (tariffs, models…) are read by their modules. */
+      continue;
+    }
+    char where[512], buf[64];
+    snprintf(where, sizeof(where), "%s: key \"%s\"", path, key);
+    const char *v = NULL;
+    if (json_is_string(val)) {
+      v = json_string_value(val);
+    } else if (json_is_integer(val)) {
+      snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(val));
+      v = buf;
+    } else if (json_is_boolean(val)) {
+      v = json_is_true(val) ? "true" : "false";
+    } else if (json_is_null(val) && o->type == T_STR) {
+      v = NULL;
+    } else {
+      fprintf(stderr, "flashcharge: %s: wrong type\n", where);
+      rc = FC_ERR_CONFIG;
+      goto out;
+    }
+    if ((rc = set_value(c, o, v, where)) < 0) goto out;
+  }
+out:
+  json_decref(root);
+  return rc;
+}
+
+int fc_config_load(fc_config_t *c, unsigned groups, int *argc, char **argv)
+{
+  int rc;
+  /* The config file comes first, whichever source names it. */
+  const char *file = getenv("FLASHCHARGE_CONFIG");
+  for (int i = 0; i < *argc; i++) {
+    if (!strcmp(argv[i], "--config") && i + 1 < *argc)
+      file = argv[i + 1];
+    else if (!strncmp(argv[i], "--config=", 9))
+      file = argv[i] + 9;
+  }
+  if (file && (groups & FC_OPT_SERVE || groups & FC_OPT_DB)) {
+    if ((rc = load_file(c, file, groups)) < 0) return rc;
+    set_value(c, &opts[0], file, "flag");
+  }
+
+  for (size_t i = 0; i < FC_ARRAY_SIZE(opts); i++) {
+    if (!(opts[i].groups & groups) || i == 0) continue;
+    char env[80];
+    key_of(&opts[i], env, sizeof(env), 1);
+    const char *v = getenv(env);
+    if (v && (rc = set_value(c, &opts[i], v, env)) < 0) return rc;
+  }
+
+  int out = 0;
+  for (int i = 0; i < *argc; i++) {
+    const char *a = argv[i];
+    if (strncmp(a, "--", 2) != 0 || !strcmp(a, "--help")) {
+      argv[out++] = argv[i];
+      continue;
+    }
+    const char *name = a + 2;
+    const char *eq = strchr(name, '=');
+    size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+    const opt_t *o = find_flag(name, nlen, groups);
+    if (!o) {
+      argv[out++] = argv[i];
+      continue;
+    }
+    const char *v;
+    if (eq) {
+      v = eq + 1;
+    } else if (o->type == T_BOOL && (i + 1 >= *argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+      v = "true";
+    } else if (i + 1 < *argc) {
+      v = argv[++i];
+    } else {
+      fprintf(stderr, "flashcharge: option --%s needs a value\n", o->name);
+      return FC_ERR_CONFIG;
+    }
+    if (o == &opts[0]) continue; /* --config: already loaded */
+    char where[80];
+    snprintf(where, sizeof(where), "flag --%s", o->name);
+    if ((rc = set_value(c, o, v, where)) < 0) return rc;
+  }
+  *argc = out;
+  argv[out] = NULL;
+  fc_log_level = (fc_log_level_t)c->log_level;
+  return 0;
+}
+
+void fc_config_usage(FILE *f, unsigned groups)
+{
+  for (size_t i = 0; i < FC_ARRAY_SIZE(opts); i++) {
+    const opt_t *o = &opts[i];
+    if (!(o->groups & groups)) continue;
+    char env[80];
+    key_of(o, env, sizeof(env), 1);
+    fprintf(f, "  --%-24s %s\n  %-26s (env %s%s%s)\n", o->name, o->help, "", env,
+            o->def ? ", default " : "", o->def ? o->def : "");
+  }
+}

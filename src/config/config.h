@@ -1,0 +1,57 @@
+/* Configuration: one table, one row per option (name, type, target, default,
+ * bounds, help). Defaults, then the JSON config file, then FLASHCHARGE_*
+ * environment variables, then command-line flags, each overriding the one
+ * before. Validated as a whole, then handed out read-only. */
+#ifndef FC_CONFIG_H
+#define FC_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+typedef enum { FC_UNKNOWN_REJECT = 0, FC_UNKNOWN_PENDING, FC_UNKNOWN_ACCEPT } fc_unknown_policy_t;
+typedef enum { FC_TAGS_INVALID = 0, FC_TAGS_ACCEPT } fc_tag_policy_t;
+
+typedef struct fc_config {
+  char *config_file;
+  char *db;
+  char *bind;
+  int ocpp_port;
+  int http_port;
+  int unknown_chargers;   /* fc_unknown_policy_t */
+  int unknown_tags;       /* fc_tag_policy_t */
+  int heartbeat_interval; /* seconds, answered in BootNotification */
+  int answer_timeout;     /* ms: every CALL answered within this */
+  int max_frame;          /* bytes */
+  int rate_limit;         /* calls per second per charger */
+  int max_inflight;       /* calls of one charger being processed at once */
+  bool strict_fields;     /* refuse properties the schema does not name */
+  bool frame_log;         /* keep the raw OCPP frame log */
+  int log_level;          /* fc_log_level_t */
+  char *fault_file;       /* test hook for the store */
+  int store_batch_max;
+  int store_retry_max;
+  int store_breaker_threshold;
+  int store_probe_interval; /* ms */
+  int registry_refresh;     /* ms between registry change checks */
+  int shutdown_timeout;     /* ms */
+} fc_config_t;
+
+/* Which options a command accepts (a bit set over the table's groups). */
+#define FC_OPT_SERVE 0x1u
+#define FC_OPT_DB 0x2u
+
+/* Fills *c with defaults. */
+void fc_config_init(fc_config_t *c);
+void fc_config_cleanup(fc_config_t *c);
+
+/* Applies the config file (--config / FLASHCHARGE_CONFIG), the environment
+ * and the flags in argv[0..argc) to *c, for the options in groups. Flags that
+ * are not options are left in argv, compacted to *argc (positional arguments
+ * and per-command flags). Returns 0, or FC_ERR_CONFIG after printing what is
+ * wrong (file, line, option) to stderr. "--help" is left in argv. */
+int fc_config_load(fc_config_t *c, unsigned groups, int *argc, char **argv);
+
+/* Prints the options of groups with their help text and defaults. */
+void fc_config_usage(FILE *f, unsigned groups);
+
+#endif

@@ -1,0 +1,106 @@
+/* libwebsockets on the libuv loop.
+ *
+ * lws's default poll() loop scans every socket on each wake-up; with tens of
+ * thousands of browsers that costs milliseconds per event. On libuv (epoll)
+ * the cost stays flat, and the loop is shared with our own timers, signals
+ * and the store's uv_async_t. */
+#include "net/net.h"
+
+#include "api/api_lws.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "log/log.h"
+#include "ocpp/ocpp_lws.h"
+
+#include <libwebsockets.h>
+#include <string.h>
+
+struct fc_net {
+  struct lws_context *ctx;
+  struct lws_protocols ocpp_protocols[3];
+  struct lws_protocols web_protocols[2];
+  lws_retry_bo_t ocpp_retry;
+};
+
+static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *name, int port,
+                               const struct lws_protocols *protocols, const lws_retry_bo_t *retry)
+{
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof(info));
+  info.vhost_name = name;
+  info.port = port;
+  info.iface = strcmp(cfg->bind, "0.0.0.0") ? cfg->bind : NULL;
+  info.protocols = protocols;
+  info.retry_and_idle_policy = retry;
+  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+  info.keepalive_timeout = 10;
+  info.timeout_secs = 10;
+  struct lws_vhost *vh = lws_create_vhost(n->ctx, &info);
+  if (!vh) {
+    fc_log(FC_LOG_ERROR, NULL, "event=listen_failed kind=%s bind=%s port=%d", name, cfg->bind,
+           port);
+    return NULL;
+  }
+  fc_log(FC_LOG_NOTICE, NULL, "event=listening kind=%s port=%d", name,
+         lws_get_vhost_listen_port(vh));
+  return vh;
+}
+
+int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
+                 fc_net_t **out)
+{
+  fc_net_t *n = fc_calloc(1, sizeof(*n));
+  void *loops[1] = {loop};
+  struct lws_context_creation_info info;
+
+  /* protocols[0] answers plain HTTP and decides upgrades. */
+  n->ocpp_protocols[0] =
+      (struct lws_protocols){.name = "fc-ocpp-http", .callback = fc_ocpp_lws_http_cb, .user = ocpp};
+  n->ocpp_protocols[1] = (struct lws_protocols){.name = "ocpp1.6",
+                                                .callback = fc_ocpp_lws_ws_cb,
+                                                .per_session_data_size = sizeof(void *),
+                                                .rx_buffer_size = 4096,
+                                                .user = ocpp};
+  n->web_protocols[0] =
+      (struct lws_protocols){.name = "fc-web-http", .callback = fc_api_lws_http_cb, .user = api};
+
+  /* TCP liveness of chargers: a ping after a minute of quiet, hang up when
+   * nothing at all (not even a pong) came for twice the heartbeat interval. */
+  n->ocpp_retry.secs_since_valid_ping = 60;
+  int hang = 2 * cfg->heartbeat_interval + 60;
+  n->ocpp_retry.secs_since_valid_hangup = (uint16_t)(hang > 65535 ? 65535 : hang);
+
+  memset(&info, 0, sizeof(info));
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  info.foreign_loops = loops;
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.pcontext = &n->ctx; /* lws clears it once fully destroyed */
+  n->ctx = lws_create_context(&info);
+  if (!n->ctx) {
+    fc_log(FC_LOG_ERROR, NULL, "event=lws_context_failed");
+    fc_free(n);
+    return FC_ERR_CONFIG;
+  }
+  if (!vhost(n, cfg, "ocpp", cfg->ocpp_port, n->ocpp_protocols, &n->ocpp_retry) ||
+      !vhost(n, cfg, "http", cfg->http_port, n->web_protocols, NULL)) {
+    fc_net_stop(n);
+    fc_net_free(n);
+    return UV_EADDRINUSE;
+  }
+  *out = n;
+  return 0;
+}
+
+void fc_net_stop(fc_net_t *n)
+{
+  if (n && n->ctx) lws_context_destroy(n->ctx);
+}
+
+void fc_net_free(fc_net_t *n)
+{
+  if (!n) return;
+  /* With a foreign loop, destruction finishes in steps as lws's handles
+   * close; a last call once the loop has run releases what remains. */
+  if (n->ctx) lws_context_destroy(n->ctx);
+  fc_free(n);
+}

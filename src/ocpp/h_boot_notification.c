@@ -1,0 +1,62 @@
+/* BootNotification: the registration status comes from the registry (or the
+ * policy for unknown chargers); the boot details are stored. MicroOcpp sends
+ * it once per process start, not on reconnects, so nothing else depends on
+ * having seen one: a known, accepted charger may send anything from its first
+ * frame on. */
+#include "ocpp/ocpp_int.h"
+
+#include <string.h>
+
+/* How soon a Pending or Rejected charger should try again, seconds. */
+#define RETRY_INTERVAL 60
+
+typedef struct boot_ctx {
+  fc_reg_t reg;
+} boot_ctx_t;
+
+static void done(fc_call_t *c, fc_write_t *w, int status)
+{
+  boot_ctx_t *b = c->ctx;
+  fc_session_t *s = c->s;
+  if (status < 0) {
+    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "storage write failed, retry later");
+    return;
+  }
+  s->reg = b->reg;
+  if (!fc_ocpp__registry_find(s->o, s->id)) fc_ocpp__registry_put(s->o, s->id, b->reg, NULL);
+  fc_log(FC_LOG_NOTICE, &s->log, "event=boot registration=%s vendor=\"%s\" model=\"%s\"",
+         fc_ocpp__reg_name(b->reg),
+         json_string_value(json_object_get(c->payload, "chargePointVendor")),
+         json_string_value(json_object_get(c->payload, "chargePointModel")));
+  json_t *r = c->result;
+  c->result = NULL;
+  fc_ocpp__answer(c, r);
+}
+
+void fc_ocpp__h_boot_notification(fc_call_t *c)
+{
+  fc_session_t *s = c->s;
+  fc_ocpp_t *o = s->o;
+  fc_regent_t *e = fc_ocpp__registry_find(o, s->id);
+  boot_ctx_t *b = fc_calloc(1, sizeof(*b));
+  c->ctx = b;
+  c->ctx_free = fc_free;
+
+  if (e)
+    b->reg = e->reg;
+  else if (o->cfg->unknown_chargers == FC_UNKNOWN_ACCEPT)
+    b->reg = FC_REG_ACCEPTED;
+  else if (o->cfg->unknown_chargers == FC_UNKNOWN_PENDING)
+    b->reg = FC_REG_PENDING;
+  else
+    b->reg = FC_REG_REJECTED;
+
+  int interval = b->reg == FC_REG_ACCEPTED ? o->cfg->heartbeat_interval : RETRY_INTERVAL;
+  const char *reg = fc_ocpp__reg_name(b->reg);
+  fc_write_t *w = fc_write_new();
+  fc_op_t *op = fc_write_add(w, FC_OP_BOOT, s->id, c->payload, reg, strlen(reg));
+  op->ts_ms = fc_ocpp__wall_ms();
+  json_t *result = json_pack("{s:s, s:o, s:i}", "status", reg, "currentTime", fc_ocpp__json_now(),
+                             "interval", interval);
+  fc_ocpp__commit(c, w, result, done);
+}

@@ -1,0 +1,77 @@
+/* The OCPP 1.6J central system: charge-point sessions, the handlers of every
+ * charger-initiated message, and server-initiated calls.
+ *
+ * Threading: everything here runs on the loop thread. */
+#ifndef FC_OCPP_H
+#define FC_OCPP_H
+
+#include "config/config.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct fc_ocpp fc_ocpp_t;
+
+/* Creates the central system. cfg, store and loop are borrowed and must
+ * outlive it. Loads the charger registry from the store (blocking: call
+ * before the loop runs). Returns 0 and *out, or a negative error. */
+int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_ocpp_t **out);
+
+/* Process-wide set-up (the schema table): once, before any thread starts. */
+int fc_ocpp_global_init(void);
+void fc_ocpp_global_cleanup(void);
+
+/* Shutdown, in phases: begin (refuse new connections with 503, stop reading
+ * chargers' sockets so that no new call starts); wait until idle (every call
+ * answered); close_all (close every connection with 1001, going away). */
+void fc_ocpp_begin_shutdown(fc_ocpp_t *o);
+bool fc_ocpp_idle(const fc_ocpp_t *o);
+void fc_ocpp_close_all(fc_ocpp_t *o);
+
+/* Frees it. Only after the lws context is destroyed (no session left). */
+void fc_ocpp_free(fc_ocpp_t *o);
+
+/* Number of charger connections open now. */
+size_t fc_ocpp_connections(const fc_ocpp_t *o);
+
+/* Counters for /metrics. */
+typedef struct fc_ocpp_stats {
+  uint64_t frames_in, frames_out, calls, callerrors_sent, rejected_handshakes;
+  uint64_t answer_timeouts, throttled;
+} fc_ocpp_stats_t;
+void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out);
+
+/* ---- server-initiated calls ------------------------------------------------ */
+
+/* Outcome of a call to a charger: status 0 and result (the CALLRESULT payload,
+ * validated against the action's response schema; borrowed for the callback);
+ * or status FC_ERR_TIMEOUT / FC_ERR_OFFLINE / FC_ERR_SHUTDOWN with result
+ * NULL; or status FC_ERR_PROTO with err_code/err_desc when the charger
+ * answered with a CALLERROR or an invalid payload. */
+typedef void (*fc_ocpp_call_cb)(int status, json_t *result, const char *err_code,
+                                const char *err_desc, void *arg);
+
+/* Sends action(payload) to the charger. OCPP allows one call in flight per
+ * charger: later calls wait in a queue (bounded; FC_ERR_BUSY when full).
+ * payload is borrowed. On 0, cb is called exactly once; on error never.
+ * FC_ERR_OFFLINE if the charger is not connected. */
+int fc_ocpp_call(fc_ocpp_t *o, const char *charger, const char *action, json_t *payload,
+                 unsigned timeout_ms, fc_ocpp_call_cb cb, void *arg);
+
+/* ---- DataTransfer vendor extensions ---------------------------------------- */
+
+/* A handler of DataTransfer(vendorId, messageId) from a charger. It returns
+ * the status to answer ("Accepted", "Rejected"…) and may set *data_out to a
+ * string it allocated (malloc) for the answer's data. It may add operations to
+ * w; they commit together with the DataTransfer record. */
+typedef const char *(*fc_datatransfer_fn)(const char *charger, const char *data, fc_write_t *w,
+                                          char **data_out, void *arg);
+
+/* Registers a handler. vendor and message are borrowed (static strings). */
+void fc_ocpp_on_datatransfer(fc_ocpp_t *o, const char *vendor, const char *message,
+                             fc_datatransfer_fn fn, void *arg);
+
+#endif

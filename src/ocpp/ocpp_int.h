@@ -1,0 +1,208 @@
+/* Internals of the ocpp/ module, shared by its files only. */
+#ifndef FC_OCPP_INT_H
+#define FC_OCPP_INT_H
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "log/log.h"
+#include "ocpp/ocpp.h"
+#include "ocpp/rpc.h"
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#define FC_CP_ID_MAX 48
+#define FC_MSG_ID_MAX 36
+
+typedef enum { FC_REG_ACCEPTED = 0, FC_REG_PENDING, FC_REG_REJECTED } fc_reg_t;
+
+const char *fc_ocpp__reg_name(fc_reg_t r);
+int fc_ocpp__reg_parse(const char *s, fc_reg_t *out);
+
+/* A frame waiting to be written: LWS_PRE bytes of headroom, then the text. */
+typedef struct fc_txbuf {
+  struct fc_txbuf *next;
+  size_t len;
+  unsigned char data[]; /* LWS_PRE + len */
+} fc_txbuf_t;
+
+typedef struct fc_outcall fc_outcall_t;
+
+/* A registry entry (the in-memory copy of the chargers table, for the
+ * handshake, which must decide in microseconds without a database read). */
+typedef struct fc_regent {
+  char id[FC_CP_ID_MAX + 1];
+  fc_reg_t reg;
+  char *auth; /* owned; NULL = no credentials required */
+  UT_hash_handle hh;
+} fc_regent_t;
+
+/* One charger connection. Allocated at ESTABLISHED, referenced by the wsi
+ * (until CLOSED) and by every call still in progress; freed when the last
+ * reference goes. */
+typedef struct fc_session {
+  fc_ocpp_t *o;
+  struct lws *wsi; /* NULL once closed */
+  int refs;
+  uint64_t conn_id;
+  char id[FC_CP_ID_MAX + 1];
+  fc_reg_t reg;
+  bool in_registry;
+  fc_log_ctx_t log;
+
+  /* receive: fragments of the current message */
+  char *rx;
+  size_t rx_len, rx_cap;
+  bool rx_overflow;
+
+  /* transmit queue */
+  fc_txbuf_t *tx_head, *tx_tail;
+  size_t tx_bytes;
+
+  /* calls of this charger being processed, and the rate limiter */
+  unsigned inflight;
+  double tokens;
+  uint64_t tokens_at_ms;
+  bool rx_paused;
+  struct fc_session *paused_next;
+
+  /* server-initiated calls: the one in flight and those waiting */
+  fc_outcall_t *out_cur;
+  fc_outcall_t *out_head, *out_tail;
+  unsigned out_queued;
+
+  uint64_t last_rx_ms;
+  bool closing;
+  bool replaced;
+  UT_hash_handle hh; /* o->sessions, by id */
+} fc_session_t;
+
+typedef struct fc_call fc_call_t;
+
+/* Continuation of a handler once its write has committed or failed. */
+typedef void (*fc_commit_fn)(fc_call_t *c, fc_write_t *w, int status);
+/* Continuation of a handler once its read is done. */
+typedef void (*fc_read_fn)(fc_call_t *c, fc_read_t *r, int status);
+
+/* One charger-initiated CALL being processed. */
+struct fc_call {
+  fc_session_t *s; /* holds a reference */
+  char id[FC_MSG_ID_MAX + 1];
+  char action[40];
+  json_t *payload; /* owned reference */
+  char *raw;       /* the frame as received, for the frame log */
+  size_t raw_len;
+  uint64_t deadline_ms;
+  bool answered;
+  bool io_pending; /* a store callback will still run */
+  int hold;        /* > 0 while a continuation runs */
+  json_t *result;  /* the answer to send once committed (owned) */
+  fc_commit_fn commit_fn;
+  fc_read_fn read_fn;
+  void *ctx; /* handler state */
+  void (*ctx_free)(void *ctx);
+  struct fc_call *dl_prev, *dl_next; /* o's deadline list, in deadline order */
+};
+
+typedef struct fc_dt_handler {
+  const char *vendor, *message;
+  fc_datatransfer_fn fn;
+  void *arg;
+  struct fc_dt_handler *next;
+} fc_dt_handler_t;
+
+struct fc_ocpp {
+  uv_loop_t *loop;
+  const fc_config_t *cfg;
+  fc_store_t *store;
+  fc_session_t *sessions; /* uthash by id */
+  size_t nsessions;
+  uint64_t next_conn_id;
+  uint64_t next_msg_id;
+  fc_regent_t *registry; /* uthash by id */
+  int64_t registry_version, registry_version_next;
+  bool registry_loading;
+  fc_call_t *dl_head, *dl_tail;
+  fc_session_t *paused;
+  fc_dt_handler_t *dt_handlers;
+  uv_timer_t deadline_timer;
+  uv_timer_t tick_timer; /* throttling, silence, registry refresh */
+  uint64_t last_registry_check;
+  bool shutting_down;
+  fc_ocpp_stats_t stats;
+  int closed_handles;
+  size_t out_active; /* sessions with a server-initiated call in flight */
+  uint64_t last_silence_check;
+};
+
+/* Milliseconds on the loop's clock (monotonic) and on the wall clock. */
+uint64_t fc_ocpp__now(const fc_ocpp_t *o);
+long long fc_ocpp__wall_ms(void);
+
+/* session.c */
+void fc_ocpp__session_ref(fc_session_t *s);
+void fc_ocpp__session_unref(fc_session_t *s);
+/* Queues text for sending (copied) and asks lws for writability. No-op when
+ * the session is closed. Logs it in the frame log. */
+void fc_ocpp__send(fc_session_t *s, const char *text, size_t len);
+/* Closes the connection with code and reason (from the loop, asynchronously). */
+void fc_ocpp__session_close(fc_session_t *s, int code, const char *reason);
+/* Called when a call finishes: may resume reading. */
+void fc_ocpp__session_call_done(fc_session_t *s);
+void fc_ocpp__throttle_tick(fc_ocpp_t *o);
+/* Stores a frame in the raw log (fire and forget). */
+void fc_ocpp__log_frame(fc_session_t *s, bool inbound, const char *text, size_t len);
+
+/* call.c */
+fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f, const char *raw, size_t len);
+/* Sends a CALLRESULT (result is stolen; NULL = {}) and finishes the call. */
+void fc_ocpp__answer(fc_call_t *c, json_t *result);
+void fc_ocpp__answer_error(fc_call_t *c, fc_ocpp_code_t code, const char *desc);
+/* Commits w (the inbound frame log is added to it), then answers: with
+ * result (stolen) if fn is NULL, else via fn. On submit failure answers
+ * InternalError at once. */
+void fc_ocpp__commit(fc_call_t *c, fc_write_t *w, json_t *result, fc_commit_fn fn);
+/* Runs r, then fn. On submit failure answers InternalError. */
+void fc_ocpp__read(fc_call_t *c, fc_read_t *r, fc_read_fn fn);
+void fc_ocpp__deadline_tick(fc_ocpp_t *o);
+void fc_ocpp__deadline_arm(fc_ocpp_t *o);
+/* Callback of writes nobody waits for (frame log, connection state). */
+void fc_ocpp__write_ignored(fc_write_t *w, int status, void *arg);
+
+/* dispatch.c */
+void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len);
+
+/* outcall.c */
+void fc_ocpp__outcall_result(fc_session_t *s, const fc_frame_t *f);
+void fc_ocpp__outcall_session_gone(fc_session_t *s);
+void fc_ocpp__outcall_tick(fc_ocpp_t *o);
+
+/* registry.c */
+fc_regent_t *fc_ocpp__registry_find(fc_ocpp_t *o, const char *id);
+void fc_ocpp__registry_put(fc_ocpp_t *o, const char *id, fc_reg_t reg, const char *auth);
+void fc_ocpp__registry_replace(fc_ocpp_t *o, fc_charger_rec_t *recs, size_t n);
+void fc_ocpp__registry_free(fc_ocpp_t *o);
+void fc_ocpp__registry_tick(fc_ocpp_t *o);
+
+/* Handlers, one per charger-initiated action (h_*.c). */
+typedef void (*fc_handler_fn)(fc_call_t *c);
+void fc_ocpp__h_authorize(fc_call_t *c);
+void fc_ocpp__h_boot_notification(fc_call_t *c);
+void fc_ocpp__h_data_transfer(fc_call_t *c);
+void fc_ocpp__h_diagnostics_status(fc_call_t *c);
+void fc_ocpp__h_firmware_status(fc_call_t *c);
+void fc_ocpp__h_heartbeat(fc_call_t *c);
+void fc_ocpp__h_meter_values(fc_call_t *c);
+void fc_ocpp__h_start_transaction(fc_call_t *c);
+void fc_ocpp__h_status_notification(fc_call_t *c);
+void fc_ocpp__h_stop_transaction(fc_call_t *c);
+
+/* id_tag.c: the idTagInfo for a tag lookup (r may be NULL when unknown). */
+json_t *fc_ocpp__id_tag_info(fc_ocpp_t *o, const fc_tag_rec_t *tag, int status);
+
+/* "currentTime" etc.: now as an OCPP date-time string (a new json string). */
+json_t *fc_ocpp__json_now(void);
+
+#endif

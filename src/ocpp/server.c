@@ -1,0 +1,145 @@
+/* The central system object: registry, sessions, timers. */
+#include "ocpp/ocpp_int.h"
+
+#include <string.h>
+
+#define TICK_MS 50
+
+static void tick_cb(uv_timer_t *t)
+{
+  fc_ocpp_t *o = t->data;
+  uint64_t now = fc_ocpp__now(o);
+
+  fc_ocpp__throttle_tick(o);
+  fc_ocpp__outcall_tick(o);
+  if (o->shutting_down) return;
+  fc_ocpp__registry_tick(o);
+
+  /* A charger silent for twice its heartbeat interval is gone, whatever its
+   * TCP connection says: close it, which marks it offline. */
+  if (now - o->last_silence_check >= 1000) {
+    o->last_silence_check = now;
+    uint64_t limit = 2000ull * (uint64_t)o->cfg->heartbeat_interval;
+    fc_session_t *s, *tmp;
+    HASH_ITER(hh, o->sessions, s, tmp)
+    {
+      if (now - s->last_rx_ms > limit) {
+        fc_log(FC_LOG_NOTICE, &s->log, "event=silent seconds=%llu",
+               (unsigned long long)((now - s->last_rx_ms) / 1000));
+        fc_ocpp__session_close(s, LWS_CLOSE_STATUS_GOINGAWAY,
+                               "no message for two heartbeat intervals");
+      }
+    }
+  }
+}
+
+static void register_known_vendors(fc_ocpp_t *o)
+{
+  /* flashCharge's own vendor id is known even before any of its messages
+   * has a handler, so that its unknown messages get UnknownMessageId. */
+  fc_ocpp_on_datatransfer(o, "flashCharge", NULL, NULL, NULL);
+}
+
+int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_ocpp_t **out)
+{
+  fc_charger_rec_t *recs = NULL;
+  size_t n = 0;
+  int rc;
+
+  fc_ocpp_t *o = fc_calloc(1, sizeof(*o));
+  o->loop = loop;
+  o->cfg = cfg;
+  o->store = store;
+  if ((rc = fc_store_load_chargers(store, &recs, &n)) < 0) {
+    fc_free(o);
+    return rc;
+  }
+  fc_ocpp__registry_replace(o, recs, n);
+  fc_charger_recs_free(recs, n);
+  o->registry_version = -1; /* the first check reloads once more, harmlessly */
+  o->last_registry_check = uv_now(loop);
+  register_known_vendors(o);
+
+  uv_timer_init(loop, &o->deadline_timer);
+  o->deadline_timer.data = o;
+  uv_timer_init(loop, &o->tick_timer);
+  o->tick_timer.data = o;
+  uv_timer_start(&o->tick_timer, tick_cb, TICK_MS, TICK_MS);
+  fc_log(FC_LOG_INFO, NULL, "event=registry_loaded chargers=%zu", n);
+  *out = o;
+  return 0;
+}
+
+int fc_ocpp_global_init(void)
+{
+  return fc_ocpp__validate_init();
+}
+
+void fc_ocpp_global_cleanup(void)
+{
+  fc_ocpp__validate_cleanup();
+}
+
+void fc_ocpp_begin_shutdown(fc_ocpp_t *o)
+{
+  o->shutting_down = true;
+  fc_session_t *s, *tmp;
+  HASH_ITER(hh, o->sessions, s, tmp)
+  {
+    if (s->wsi) lws_rx_flow_control(s->wsi, 0);
+  }
+}
+
+bool fc_ocpp_idle(const fc_ocpp_t *o)
+{
+  return o->dl_head == NULL;
+}
+
+void fc_ocpp_close_all(fc_ocpp_t *o)
+{
+  o->shutting_down = true;
+  fc_session_t *s, *tmp;
+  HASH_ITER(hh, o->sessions, s, tmp)
+  {
+    fc_ocpp__session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+  }
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+  fc_ocpp_t *o = h->data;
+  if (++o->closed_handles == 2) {
+    fc_ocpp__registry_free(o);
+    fc_dt_handler_t *d = o->dt_handlers;
+    while (d) {
+      fc_dt_handler_t *next = d->next;
+      fc_free(d);
+      d = next;
+    }
+    fc_free(o);
+  }
+}
+
+void fc_ocpp_free(fc_ocpp_t *o)
+{
+  /* Calls still waiting for the store hold their sessions; they are
+   * answered (into closed sockets) and freed as the store drains, which
+   * happens before this is called. */
+  while (o->dl_head)
+    fc_ocpp__answer_error(o->dl_head, FC_OCPP_INTERNAL_ERROR, "shutting down");
+  fc_ocpp__throttle_tick(o);
+  uv_timer_stop(&o->tick_timer);
+  uv_timer_stop(&o->deadline_timer);
+  uv_close((uv_handle_t *)&o->tick_timer, handle_closed);
+  uv_close((uv_handle_t *)&o->deadline_timer, handle_closed);
+}
+
+size_t fc_ocpp_connections(const fc_ocpp_t *o)
+{
+  return o->nsessions;
+}
+
+void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out)
+{
+  *out = o->stats;
+}

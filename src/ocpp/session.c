@@ -1,0 +1,436 @@
+/* Charge-point connections.
+ *
+ * The handshake is decided on the HTTP side (fc_ocpp_lws_http_cb,
+ * HTTP_CONFIRM_UPGRADE) from the in-memory registry: subprotocol, chargeBoxId
+ * from the path's last segment, HTTP Basic credentials. A refusal is a real
+ * HTTP answer (400/401) before any WebSocket exists.
+ *
+ * Once upgraded, a session reassembles fragmented messages up to max_frame
+ * bytes (beyond: close 1009; binary: close 1003), hands each whole message to
+ * the dispatcher, and writes queued frames only from SERVER_WRITEABLE.
+ *
+ * Flow control instead of refusal: a charger that sends calls faster than the
+ * rate limit, or has too many calls still committing, is not answered with
+ * errors; we stop reading its socket (lws_rx_flow_control) until the token
+ * bucket refills or calls complete. TCP pushes back, nothing is lost, and the
+ * other chargers are not affected. */
+#include "ocpp/ocpp_int.h"
+#include "ocpp/ocpp_lws.h"
+
+#include "auth/auth.h"
+
+#include <string.h>
+
+static fc_ocpp_t *ocpp_of(struct lws *wsi)
+{
+  return (fc_ocpp_t *)lws_get_protocol(wsi)->user;
+}
+
+const char *fc_ocpp__reg_name(fc_reg_t r)
+{
+  switch (r) {
+  case FC_REG_ACCEPTED:
+    return "Accepted";
+  case FC_REG_PENDING:
+    return "Pending";
+  default:
+    return "Rejected";
+  }
+}
+
+int fc_ocpp__reg_parse(const char *s, fc_reg_t *out)
+{
+  if (!strcmp(s, "Accepted"))
+    *out = FC_REG_ACCEPTED;
+  else if (!strcmp(s, "Pending"))
+    *out = FC_REG_PENDING;
+  else if (!strcmp(s, "Rejected"))
+    *out = FC_REG_REJECTED;
+  else
+    return FC_ERR_INVAL;
+  return 0;
+}
+
+/* ---- handshake ------------------------------------------------------------ */
+
+/* The chargeBoxId is the last non-empty segment of the path. lws has already
+ * percent-decoded the URI. Returns 0 or FC_ERR_INVAL. */
+static int charger_id_of(struct lws *wsi, char *id, size_t idsz)
+{
+  char uri[512];
+  int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+  if (n <= 0) return FC_ERR_INVAL;
+  while (n > 0 && uri[n - 1] == '/')
+    uri[--n] = '\0';
+  char *seg = strrchr(uri, '/');
+  seg = seg ? seg + 1 : uri;
+  size_t len = strlen(seg);
+  if (len == 0 || len >= idsz || len > FC_CP_ID_MAX) return FC_ERR_INVAL;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)seg[i];
+    if (ch <= 0x20 || ch >= 0x7f) return FC_ERR_INVAL;
+  }
+  memcpy(id, seg, len + 1);
+  return 0;
+}
+
+/* True when the Sec-WebSocket-Protocol list names ocpp1.6. */
+static bool offers_ocpp16(struct lws *wsi)
+{
+  char buf[256];
+  if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_PROTOCOL) <= 0) return false;
+  char *save = NULL;
+  for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+    if (!strcmp(t, "ocpp1.6")) return true;
+  }
+  return false;
+}
+
+static int refuse(struct lws *wsi, fc_ocpp_t *o, unsigned status, const char *body, const char *why,
+                  const char *id)
+{
+  unsigned char buf[LWS_PRE + 512];
+  unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+  size_t blen = strlen(body);
+  char peer[64] = "";
+  fc_log_ctx_t ctx = {.cp = id};
+
+  lws_get_peer_simple(wsi, peer, sizeof(peer));
+  fc_log(FC_LOG_WARN, &ctx, "event=handshake_refused status=%u reason=\"%s\" peer=%s", status, why,
+         peer);
+  o->stats.rejected_handshakes++;
+  if (lws_add_http_common_headers(wsi, status, "text/plain", blen, &p, end)) return -1;
+  if (status == 401) {
+    static const char realm[] = "Basic realm=\"flashcharge\", charset=\"UTF-8\"";
+    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                     (const unsigned char *)realm, (int)sizeof(realm) - 1, &p, end))
+      return -1;
+  }
+  if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+  memcpy(start, body, blen);
+  if (lws_write(wsi, start, blen, LWS_WRITE_HTTP_FINAL) != (int)blen) return -1;
+  return 1; /* lws completes the transaction */
+}
+
+static int confirm_upgrade(struct lws *wsi, fc_ocpp_t *o)
+{
+  char id[FC_CP_ID_MAX + 1];
+
+  if (o->shutting_down) return refuse(wsi, o, 503, "shutting down\n", "shutting down", NULL);
+  if (!offers_ocpp16(wsi))
+    return refuse(wsi, o, 400, "subprotocol ocpp1.6 required\n", "no ocpp1.6 subprotocol", NULL);
+  if (charger_id_of(wsi, id, sizeof(id)) < 0)
+    return refuse(wsi, o, 400, "no valid chargeBoxId in the path\n", "bad chargeBoxId", NULL);
+
+  fc_regent_t *e = fc_ocpp__registry_find(o, id);
+  if (!e) {
+    if (o->cfg->unknown_chargers == FC_UNKNOWN_REJECT)
+      return refuse(wsi, o, 401, "unauthorized\n", "unknown charger", id);
+    return 0;
+  }
+  if (!e->auth) return 0;
+
+  char hdr[512], user[FC_CP_ID_MAX + 2], pass[FC_AUTH_KEY_MAX + 2];
+  size_t plen;
+  int n = lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION);
+  if (n <= 0) return refuse(wsi, o, 401, "unauthorized\n", "no credentials", id);
+  if (fc_auth_basic_parse(hdr, user, sizeof(user), pass, sizeof(pass), &plen) < 0 ||
+      strcmp(user, id) != 0 || !fc_auth_key_verify(e->auth, pass, plen)) {
+    memset(pass, 0, sizeof(pass));
+    return refuse(wsi, o, 401, "unauthorized\n", "bad credentials", id);
+  }
+  memset(pass, 0, sizeof(pass));
+  return 0;
+}
+
+int fc_ocpp_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+  switch (reason) {
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    if (!in || strcmp((const char *)in, "websocket") != 0) return -1;
+    return confirm_upgrade(wsi, ocpp_of(wsi));
+  case LWS_CALLBACK_HTTP:
+    /* Plain HTTP on the OCPP port: nothing to see here. */
+    if (lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "WebSocket (ocpp1.6) only")) return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+  case LWS_CALLBACK_ESTABLISHED:
+    return -1; /* someone asked for this protocol's name as a subprotocol */
+  default:
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+  }
+}
+
+/* ---- sessions --------------------------------------------------------------- */
+
+void fc_ocpp__session_ref(fc_session_t *s)
+{
+  s->refs++;
+}
+
+void fc_ocpp__session_unref(fc_session_t *s)
+{
+  if (--s->refs > 0) return;
+  fc_txbuf_t *b = s->tx_head;
+  while (b) {
+    fc_txbuf_t *next = b->next;
+    fc_free(b);
+    b = next;
+  }
+  fc_free(s->rx);
+  fc_free(s);
+}
+
+void fc_ocpp__log_frame(fc_session_t *s, bool inbound, const char *text, size_t len)
+{
+  fc_ocpp_t *o = s->o;
+  if (!o->cfg->frame_log) return;
+  fc_write_t *w = fc_write_new();
+  fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, s->id, NULL, text, len);
+  op->i64 = (int64_t)s->conn_id;
+  op->flag = inbound;
+  op->ts_ms = fc_ocpp__wall_ms();
+  if (fc_store_submit(o->store, w, fc_ocpp__write_ignored, NULL) < 0) fc_write_free(w);
+}
+
+void fc_ocpp__send(fc_session_t *s, const char *text, size_t len)
+{
+  if (!s->wsi) return;
+  fc_txbuf_t *b = fc_malloc(sizeof(*b) + LWS_PRE + len);
+  b->next = NULL;
+  b->len = len;
+  memcpy(b->data + LWS_PRE, text, len);
+  if (s->tx_tail)
+    s->tx_tail->next = b;
+  else
+    s->tx_head = b;
+  s->tx_tail = b;
+  s->tx_bytes += len;
+  s->o->stats.frames_out++;
+  fc_ocpp__log_frame(s, false, text, len);
+  lws_callback_on_writable(s->wsi);
+}
+
+void fc_ocpp__session_close(fc_session_t *s, int code, const char *reason)
+{
+  if (!s->wsi || s->closing) return;
+  s->closing = true;
+  fc_log(FC_LOG_INFO, &s->log, "event=closing code=%d reason=\"%s\"", code, reason);
+  /* The close frame goes out from SERVER_WRITEABLE, after what is queued. */
+  lws_close_reason(s->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+  lws_callback_on_writable(s->wsi);
+}
+
+static void seen(fc_session_t *s, bool online)
+{
+  fc_write_t *w = fc_write_new();
+  fc_regent_t *e = fc_ocpp__registry_find(s->o, s->id);
+  const char *reg = e ? fc_ocpp__reg_name(e->reg)
+                      : (s->o->cfg->unknown_chargers == FC_UNKNOWN_ACCEPT ? "Accepted" : "Pending");
+  fc_op_t *op = fc_write_add(w, FC_OP_CHARGER_SEEN, s->id, NULL, reg, strlen(reg));
+  op->flag = online;
+  op->i64 = (int64_t)s->conn_id;
+  op->ts_ms = fc_ocpp__wall_ms();
+  if (fc_store_submit(s->o->store, w, fc_ocpp__write_ignored, NULL) < 0) fc_write_free(w);
+}
+
+static bool can_read(fc_session_t *s, uint64_t now)
+{
+  const fc_config_t *cfg = s->o->cfg;
+  double burst = 2.0 * cfg->rate_limit;
+  s->tokens += (double)(now - s->tokens_at_ms) * cfg->rate_limit / 1000.0;
+  if (s->tokens > burst) s->tokens = burst;
+  s->tokens_at_ms = now;
+  return s->tokens >= 1.0 && s->inflight < (unsigned)cfg->max_inflight;
+}
+
+static void pause_rx(fc_session_t *s)
+{
+  if (s->rx_paused || !s->wsi) return;
+  s->rx_paused = true;
+  s->o->stats.throttled++;
+  lws_rx_flow_control(s->wsi, 0);
+  s->paused_next = s->o->paused;
+  s->o->paused = s;
+  fc_ocpp__session_ref(s);
+  fc_log(FC_LOG_DEBUG, &s->log, "event=throttle inflight=%u tokens=%.1f", s->inflight, s->tokens);
+}
+
+void fc_ocpp__throttle_tick(fc_ocpp_t *o)
+{
+  uint64_t now = fc_ocpp__now(o);
+  fc_session_t **pp = &o->paused;
+  while (*pp) {
+    fc_session_t *s = *pp;
+    if (!s->wsi || (!o->shutting_down && can_read(s, now))) {
+      *pp = s->paused_next;
+      s->rx_paused = false;
+      if (s->wsi) lws_rx_flow_control(s->wsi, 1);
+      fc_ocpp__session_unref(s);
+    } else {
+      pp = &s->paused_next;
+    }
+  }
+}
+
+void fc_ocpp__session_call_done(fc_session_t *s)
+{
+  if (s->inflight) s->inflight--;
+  if (s->rx_paused && s->inflight + 1 == (unsigned)s->o->cfg->max_inflight)
+    fc_ocpp__throttle_tick(s->o);
+}
+
+static void established(struct lws *wsi, fc_ocpp_t *o, fc_session_t **slot)
+{
+  fc_session_t *s = fc_calloc(1, sizeof(*s));
+  s->o = o;
+  s->wsi = wsi;
+  s->refs = 1;
+  s->conn_id = ++o->next_conn_id;
+  if (charger_id_of(wsi, s->id, sizeof(s->id)) < 0) snprintf(s->id, sizeof(s->id), "?");
+  s->log.cp = s->id;
+  s->log.conn = s->conn_id;
+  s->tokens = 2.0 * o->cfg->rate_limit;
+  s->tokens_at_ms = s->last_rx_ms = fc_ocpp__now(o);
+
+  fc_regent_t *e = fc_ocpp__registry_find(o, s->id);
+  s->in_registry = e != NULL;
+  if (e)
+    s->reg = e->reg;
+  else
+    s->reg = o->cfg->unknown_chargers == FC_UNKNOWN_ACCEPT ? FC_REG_ACCEPTED : FC_REG_PENDING;
+  *slot = s;
+
+  fc_session_t *old = NULL;
+  HASH_FIND_STR(o->sessions, s->id, old);
+  if (old) {
+    HASH_DEL(o->sessions, old);
+    old->replaced = true;
+    fc_log(FC_LOG_NOTICE, &old->log, "event=replaced by_conn=%llu", (unsigned long long)s->conn_id);
+    fc_ocpp__session_close(old, LWS_CLOSE_STATUS_POLICY_VIOLATION, "replaced by a new connection");
+  } else {
+    o->nsessions++;
+  }
+  HASH_ADD_STR(o->sessions, id, s);
+
+  char peer[64] = "";
+  lws_get_peer_simple(wsi, peer, sizeof(peer));
+  fc_log(FC_LOG_NOTICE, &s->log, "event=connected peer=%s registration=%s", peer,
+         fc_ocpp__reg_name(s->reg));
+  seen(s, true);
+}
+
+static void closed(fc_session_t *s)
+{
+  fc_ocpp_t *o = s->o;
+  fc_session_t *cur = NULL;
+  s->wsi = NULL;
+  HASH_FIND_STR(o->sessions, s->id, cur);
+  if (cur == s) {
+    HASH_DEL(o->sessions, s);
+    o->nsessions--;
+    seen(s, false);
+  }
+  fc_log(FC_LOG_NOTICE, &s->log, "event=disconnected replaced=%d", s->replaced);
+  fc_ocpp__outcall_session_gone(s);
+  FC_FREE(s->rx);
+  s->rx_len = s->rx_cap = 0;
+  fc_ocpp__session_unref(s);
+}
+
+static int receive(fc_session_t *s, const void *in, size_t len)
+{
+  fc_ocpp_t *o = s->o;
+  struct lws *wsi = s->wsi;
+
+  s->last_rx_ms = fc_ocpp__now(o);
+  if (lws_frame_is_binary(wsi)) {
+    fc_log(FC_LOG_WARN, &s->log, "event=binary_frame action=close code=1003");
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+                     (unsigned char *)"binary frames are not OCPP-J", 27);
+    return -1;
+  }
+  if (s->rx_len + len > (size_t)o->cfg->max_frame) {
+    fc_log(FC_LOG_WARN, &s->log, "event=frame_too_large limit=%d action=close code=1009",
+           o->cfg->max_frame);
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"frame too large",
+                     15);
+    return -1;
+  }
+  bool whole = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+  if (whole && s->rx_len == 0) {
+    /* The common case: one frame in one piece, no copy. */
+    o->stats.frames_in++;
+    fc_ocpp__dispatch(s, in, len);
+  } else {
+    if (s->rx_len + len > s->rx_cap) {
+      size_t cap = s->rx_cap ? s->rx_cap : 4096;
+      while (cap < s->rx_len + len)
+        cap *= 2;
+      if (cap > (size_t)o->cfg->max_frame) cap = (size_t)o->cfg->max_frame;
+      s->rx = fc_realloc(s->rx, cap);
+      s->rx_cap = cap;
+    }
+    memcpy(s->rx + s->rx_len, in, len);
+    s->rx_len += len;
+    if (whole) {
+      o->stats.frames_in++;
+      size_t n = s->rx_len;
+      s->rx_len = 0;
+      fc_ocpp__dispatch(s, s->rx, n);
+      if (s->rx_cap > 16384) {
+        FC_FREE(s->rx);
+        s->rx_cap = 0;
+      }
+    }
+  }
+  if (s->wsi && !s->rx_paused && !can_read(s, fc_ocpp__now(o))) pause_rx(s);
+  return 0;
+}
+
+static int writeable(fc_session_t *s)
+{
+  struct lws *wsi = s->wsi;
+  while (s->tx_head && !lws_send_pipe_choked(wsi)) {
+    fc_txbuf_t *b = s->tx_head;
+    if (lws_write(wsi, b->data + LWS_PRE, b->len, LWS_WRITE_TEXT) < (int)b->len) return -1;
+    s->tx_head = b->next;
+    if (!s->tx_head) s->tx_tail = NULL;
+    s->tx_bytes -= b->len;
+    fc_free(b);
+  }
+  if (s->tx_head) {
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+  return s->closing ? -1 : 0;
+}
+
+int fc_ocpp_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
+{
+  fc_session_t **slot = user;
+
+  switch (reason) {
+  case LWS_CALLBACK_ESTABLISHED:
+    established(wsi, ocpp_of(wsi), slot);
+    return 0;
+  case LWS_CALLBACK_RECEIVE:
+    if (!slot || !*slot) return -1;
+    return receive(*slot, in, len);
+  case LWS_CALLBACK_SERVER_WRITEABLE:
+    if (!slot || !*slot) return -1;
+    return writeable(*slot);
+  case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    return 0;
+  case LWS_CALLBACK_CLOSED:
+    if (slot && *slot) {
+      closed(*slot);
+      *slot = NULL;
+    }
+    return 0;
+  default:
+    return 0;
+  }
+}

@@ -1,0 +1,277 @@
+/* The sqlite backend: connections, transactions, migrations, the probe.
+ *
+ * Settings, and why:
+ *  - journal_mode=WAL: readers never block the writer nor the writer them.
+ *  - synchronous=FULL: a commit is on disk (WAL fsync'd) before the charger is
+ *    told its message was taken; NORMAL could lose the last commits on power
+ *    loss.
+ *  - busy_timeout 5 s: the CLI writes to the same file now and then.
+ *  - The writer replaces SQLite's automatic checkpoint with its own wal hook
+ *    and checkpoints after COMMIT, ignoring errors. With the automatic one, a
+ *    checkpoint that fails (disk trouble) makes COMMIT return an error even
+ *    though the transaction *is* committed, and we would run the batch twice.
+ *  - Statements are prepared once per connection (FC_SQL_MAP) and kept. */
+#include "store/sqlite/sqlite_int.h"
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "log/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUSY_TIMEOUT_MS 5000
+#define CHECKPOINT_FRAMES 1000 /* about 4 MB of WAL with 4 KiB pages */
+
+static const char *const sql_text[FC_SQL__COUNT] = {
+#define XX(name, sql) [FC_SQL_##name] = sql,
+    FC_SQL_MAP(XX)
+#undef XX
+};
+
+int fc_store__sqlite_err(fc_store_conn_t *c, int rc, const char *what)
+{
+  int err;
+  switch (rc & 0xff) {
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    err = UV_EBUSY;
+    break;
+  case SQLITE_FULL:
+    err = UV_ENOSPC;
+    break;
+  case SQLITE_IOERR:
+  case SQLITE_CORRUPT:
+  case SQLITE_NOTADB:
+  case SQLITE_CANTOPEN:
+  case SQLITE_PROTOCOL:
+  case SQLITE_NOMEM:
+  case SQLITE_READONLY:
+    err = UV_EIO;
+    break;
+  default:
+    err = FC_ERR_STORE;
+  }
+  fc_log(FC_LOG_WARN, NULL, "event=store_sql_error what=\"%s\" rc=%d msg=\"%s\"", what, rc,
+         c && c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+  return err;
+}
+
+sqlite3_stmt *fc_store__stmt(fc_store_conn_t *c, fc_sql_id_t id)
+{
+  sqlite3_stmt *st = c->stmts[id];
+  if (st) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+  }
+  int rc = sqlite3_prepare_v3(c->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+  if (rc != SQLITE_OK) {
+    fc_store__sqlite_err(c, rc, sql_text[id]);
+    return NULL;
+  }
+  c->stmts[id] = st;
+  return st;
+}
+
+static int exec(fc_store_conn_t *c, const char *sql)
+{
+  int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK ? 0 : fc_store__sqlite_err(c, rc, sql);
+}
+
+/* Runs a pragma that answers one value; for journal_mode we check it. */
+static int pragma_text(fc_store_conn_t *c, const char *sql, char *out, size_t outsz)
+{
+  sqlite3_stmt *st;
+  int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+  if (rc != SQLITE_OK) return fc_store__sqlite_err(c, rc, sql);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const unsigned char *v = sqlite3_column_text(st, 0);
+    snprintf(out, outsz, "%s", v ? (const char *)v : "");
+    rc = SQLITE_DONE;
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : fc_store__sqlite_err(c, rc, sql);
+}
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+  ((fc_store_conn_t *)arg)->wal_frames = frames;
+  return SQLITE_OK;
+}
+
+static void conn_close(fc_store_conn_t *c)
+{
+  if (!c) return;
+  for (int i = 0; i < FC_SQL__COUNT; i++)
+    sqlite3_finalize(c->stmts[i]);
+  if (c->db) sqlite3_close(c->db);
+  if (c->fault_vfs) fc_store__fault_vfs_free(c->fault_vfs);
+  fc_free(c);
+}
+
+static int conn_open(const fc_store_opts_t *opts, fc_store_role_t role, fc_store_conn_t **out)
+{
+  fc_store_conn_t *c = fc_calloc(1, sizeof(*c));
+  const char *vfs = NULL;
+  char mode[16];
+  int rc;
+
+  if (role == FC_STORE__WRITER && opts->fault_file) {
+    rc = fc_store__fault_vfs_new(opts->fault_file, &c->fault_vfs);
+    if (rc) goto fail;
+    vfs = c->fault_vfs->zName;
+  }
+  rc = sqlite3_open_v2(opts->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs);
+  if (rc != SQLITE_OK) {
+    fc_log(FC_LOG_ERROR, NULL, "event=store_open_failed path=\"%s\" msg=\"%s\"", opts->path,
+           c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+    rc = UV_EIO;
+    goto fail;
+  }
+  sqlite3_extended_result_codes(c->db, 1);
+  sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+  if (role != FC_STORE__READER) {
+    /* journal_mode is persistent in the file; readers find it set. */
+    if ((rc = pragma_text(c, "PRAGMA journal_mode=WAL", mode, sizeof(mode)))) goto fail;
+    if (strcmp(mode, "wal") != 0) {
+      fc_log(FC_LOG_ERROR, NULL, "event=store_open_failed path=\"%s\" journal_mode=%s", opts->path,
+             mode);
+      rc = UV_EIO;
+      goto fail;
+    }
+  }
+  if ((rc = exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"))) goto fail;
+  if (role == FC_STORE__READER && (rc = exec(c, "PRAGMA query_only=ON"))) goto fail;
+  if (role == FC_STORE__WRITER) sqlite3_wal_hook(c->db, wal_hook, c);
+  *out = c;
+  return 0;
+
+fail:
+  conn_close(c);
+  return rc ? rc : UV_EIO;
+}
+
+static int conn_migrate(fc_store_conn_t *c)
+{
+  char buf[32];
+  int rc, from, to;
+  const struct fc_store__migration *m;
+
+  /* IMMEDIATE: a server and a CLI starting together migrate one after the
+   * other, and the second sees the first's user_version. */
+  if ((rc = exec(c, "BEGIN IMMEDIATE"))) return rc;
+  if ((rc = pragma_text(c, "PRAGMA user_version", buf, sizeof(buf)))) goto fail;
+  from = to = atoi(buf);
+  for (m = fc_store__migrations; m->sql; m++) {
+    if (m->version <= from) continue;
+    if ((rc = exec(c, m->sql))) {
+      fc_log(FC_LOG_ERROR, NULL, "event=store_migration_failed version=%d name=%s", m->version,
+             m->name);
+      goto fail;
+    }
+    to = m->version;
+  }
+  if (m > fc_store__migrations && from > m[-1].version) {
+    fc_log(FC_LOG_ERROR, NULL, "event=store_schema_too_new version=%d known=%d", from,
+           m[-1].version);
+    rc = FC_ERR_STORE;
+    goto fail;
+  }
+  if (to != from) {
+    snprintf(buf, sizeof(buf), "PRAGMA user_version=%d", to);
+    if ((rc = exec(c, buf))) goto fail;
+  }
+  if ((rc = exec(c, "COMMIT"))) goto fail;
+  if (to != from) fc_log(FC_LOG_NOTICE, NULL, "event=store_migrated from=%d to=%d", from, to);
+  return 0;
+
+fail:
+  sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+static int conn_begin(fc_store_conn_t *c)
+{
+  return exec(c, "BEGIN IMMEDIATE");
+}
+
+static int conn_commit(fc_store_conn_t *c)
+{
+  int rc = exec(c, "COMMIT");
+  if (rc == 0 && c->wal_frames >= CHECKPOINT_FRAMES) {
+    /* Committed already: a failing checkpoint is only logged (by sqlite's
+     * error log, if any) and tried again after the next commit. */
+    if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK)
+      c->wal_frames = 0;
+  }
+  return rc;
+}
+
+static void conn_rollback(fc_store_conn_t *c)
+{
+  /* After some I/O errors sqlite has rolled back already: nothing to do. */
+  if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int conn_savepoint(fc_store_conn_t *c)
+{
+  return exec(c, "SAVEPOINT w");
+}
+
+static int conn_release(fc_store_conn_t *c)
+{
+  return exec(c, "RELEASE w");
+}
+
+static int conn_rollback_to(fc_store_conn_t *c)
+{
+  /* A failed statement may have ended the whole transaction (sqlite does so
+   * on some I/O errors): then the batch fails, not just this write. */
+  if (sqlite3_get_autocommit(c->db)) return UV_EIO;
+  int rc = exec(c, "ROLLBACK TO w; RELEASE w");
+  return rc == FC_ERR_STORE ? UV_EIO : rc;
+}
+
+static int conn_probe(fc_store_conn_t *c)
+{
+  int rc = conn_begin(c);
+  if (rc) goto fail;
+  sqlite3_stmt *st = fc_store__stmt(c, FC_SQL_PROBE);
+  if (!st) {
+    rc = UV_EIO;
+    goto fail;
+  }
+  sqlite3_bind_int64(st, 1, fc_store__now_ms());
+  int src = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (src != SQLITE_DONE) {
+    rc = fc_store__sqlite_err(c, src, "probe");
+    goto fail;
+  }
+  if ((rc = conn_commit(c))) goto fail;
+  return 0;
+
+fail:
+  conn_rollback(c);
+  return rc;
+}
+
+const fc_store_backend_t fc_store__sqlite = {
+    .name = "sqlite",
+    .open = conn_open,
+    .close = conn_close,
+    .migrate = conn_migrate,
+    .begin = conn_begin,
+    .commit = conn_commit,
+    .rollback = conn_rollback,
+    .savepoint = conn_savepoint,
+    .release = conn_release,
+    .rollback_to = conn_rollback_to,
+    .exec_op = fc_store__sqlite_exec_op,
+    .exec_read = fc_store__sqlite_exec_read,
+    .probe = conn_probe,
+};

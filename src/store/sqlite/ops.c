@@ -1,0 +1,478 @@
+/* The write operations (fc_op_kind_t) on sqlite, run by the writer thread
+ * inside the batch transaction and the write's savepoint.
+ *
+ * Payloads were validated against the OCPP schema before they got here; a
+ * payload that still lacks what an op needs fails that write alone
+ * (FC_ERR_STORE). Every op but FRAME_LOG first makes sure the charger has a
+ * row, so that nothing trips over a foreign key for a charger the registry has
+ * not seen yet (a BOOT or CHARGER_SEEN op gives the registration).
+ *
+ * Time stamps: the payload's own when it has one that parses, else op->ts_ms
+ * (arrival), else now. Strings are bound SQLITE_STATIC: they belong to the
+ * op or its json, which outlive the statement's step (it is reset after). */
+#include "store/sqlite/sqlite_int.h"
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "log/log.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *jstr(json_t *o, const char *key)
+{
+  json_t *v = json_object_get(o, key);
+  return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int jint(json_t *o, const char *key, long long *out)
+{
+  json_t *v = json_object_get(o, key);
+  if (json_is_integer(v)) {
+    *out = json_integer_value(v);
+    return 0;
+  }
+  /* 12.0 from a lenient encoder */
+  if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+      fabs(json_real_value(v)) < 9e15) {
+    *out = (long long)json_real_value(v);
+    return 0;
+  }
+  return -1;
+}
+
+static long long arrival(const fc_op_t *op)
+{
+  return op->ts_ms > 0 ? op->ts_ms : fc_store__now_ms();
+}
+
+static long long when(const fc_op_t *op, json_t *o, const char *key)
+{
+  long long ms;
+  const char *s = jstr(o, key);
+  if (s && fc_store__parse_time(s, &ms) == 0) return ms;
+  return arrival(op);
+}
+
+static void bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+  if (s)
+    sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+/* Steps a statement that returns no row, then resets it. */
+static int run(fc_store_conn_t *c, sqlite3_stmt *st, const char *what)
+{
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : fc_store__sqlite_err(c, rc, what);
+}
+
+#define STMT(c, st, id)                                                                            \
+  do {                                                                                             \
+    if (!((st) = fc_store__stmt((c), (id)))) return UV_EIO;                                        \
+  } while (0)
+
+static int ensure_charger(fc_store_conn_t *c, const char *id, const char *registration,
+                          long long now)
+{
+  sqlite3_stmt *st;
+  STMT(c, st, FC_SQL_ENSURE_CHARGER);
+  bind_str(st, 1, id);
+  bind_str(st, 2, registration ? registration : "Accepted");
+  sqlite3_bind_int64(st, 3, now);
+  return run(c, st, "ensure charger");
+}
+
+static int op_frame(fc_store_conn_t *c, fc_op_t *op)
+{
+  sqlite3_stmt *st;
+  if (!op->text || op->text_len > INT_MAX) return FC_ERR_STORE;
+  STMT(c, st, FC_SQL_FRAME_INS);
+  sqlite3_bind_int64(st, 1, arrival(op));
+  bind_str(st, 2, op->str);
+  sqlite3_bind_int64(st, 3, op->i64);
+  bind_str(st, 4, op->flag ? "in" : "out");
+  sqlite3_bind_text(st, 5, op->text, (int)op->text_len, SQLITE_STATIC);
+  return run(c, st, "frame");
+}
+
+static int op_boot(fc_store_conn_t *c, fc_op_t *op)
+{
+  static const char *const keys[] = {"chargePointVendor",
+                                     "chargePointModel",
+                                     "chargePointSerialNumber",
+                                     "chargeBoxSerialNumber",
+                                     "firmwareVersion",
+                                     "iccid",
+                                     "imsi",
+                                     "meterType",
+                                     "meterSerialNumber"};
+  sqlite3_stmt *st;
+  if (!json_is_object(op->json)) return FC_ERR_STORE;
+  STMT(c, st, FC_SQL_BOOT_UPSERT);
+  bind_str(st, 1, op->str);
+  bind_str(st, 2, op->text ? op->text : "Accepted");
+  for (int i = 0; i < (int)FC_ARRAY_SIZE(keys); i++)
+    bind_str(st, 3 + i, jstr(op->json, keys[i]));
+  sqlite3_bind_int64(st, 12, arrival(op));
+  return run(c, st, "boot");
+}
+
+static int op_seen(fc_store_conn_t *c, fc_op_t *op)
+{
+  sqlite3_stmt *st;
+  long long now = arrival(op);
+  int rc = ensure_charger(c, op->str, op->text, now);
+  if (rc) return rc;
+  STMT(c, st, op->flag ? FC_SQL_SEEN_ONLINE : FC_SQL_SEEN_OFFLINE);
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, op->i64);
+  sqlite3_bind_int64(st, 3, now);
+  if ((rc = run(c, st, "charger seen"))) return rc;
+  STMT(c, st, FC_SQL_CONNECTION_INS);
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, op->i64);
+  sqlite3_bind_int(st, 3, op->flag ? 1 : 0);
+  sqlite3_bind_int64(st, 4, now);
+  return run(c, st, "connection log");
+}
+
+static int op_heartbeat(fc_store_conn_t *c, fc_op_t *op)
+{
+  sqlite3_stmt *st;
+  long long now = arrival(op);
+  int rc = ensure_charger(c, op->str, NULL, now);
+  if (rc) return rc;
+  STMT(c, st, FC_SQL_HEARTBEAT);
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, now);
+  return run(c, st, "heartbeat");
+}
+
+static int op_status(fc_store_conn_t *c, fc_op_t *op)
+{
+  sqlite3_stmt *st;
+  long long connector, now = arrival(op);
+  json_t *p = op->json;
+  int rc, stale;
+
+  if (!json_is_object(p) || jint(p, "connectorId", &connector) || !jstr(p, "status"))
+    return FC_ERR_STORE;
+  long long at = when(op, p, "timestamp");
+  if ((rc = ensure_charger(c, op->str, NULL, now))) return rc;
+
+  /* The upsert's WHERE keeps a newer status: no row changed = stale. */
+  STMT(c, st, FC_SQL_STATUS_UPSERT);
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, connector);
+  bind_str(st, 3, jstr(p, "status"));
+  bind_str(st, 4, jstr(p, "errorCode"));
+  bind_str(st, 5, jstr(p, "info"));
+  bind_str(st, 6, jstr(p, "vendorId"));
+  bind_str(st, 7, jstr(p, "vendorErrorCode"));
+  sqlite3_bind_int64(st, 8, at);
+  sqlite3_bind_int64(st, 9, now);
+  if ((rc = run(c, st, "status"))) return rc;
+  stale = sqlite3_changes(c->db) == 0;
+
+  STMT(c, st, FC_SQL_STATUS_HIST_INS);
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, connector);
+  bind_str(st, 3, jstr(p, "status"));
+  bind_str(st, 4, jstr(p, "errorCode"));
+  bind_str(st, 5, jstr(p, "info"));
+  bind_str(st, 6, jstr(p, "vendorId"));
+  bind_str(st, 7, jstr(p, "vendorErrorCode"));
+  sqlite3_bind_int64(st, 8, at);
+  sqlite3_bind_int64(st, 9, now);
+  sqlite3_bind_int(st, 10, stale);
+  if ((rc = run(c, st, "status history"))) return rc;
+  op->out_flag = stale;
+  return 0;
+}
+
+/* Stores one MeterValue ({timestamp, sampledValue:[…]}), with OCPP 1.6's
+ * defaults for what the charger left out. tx < 0: no transaction. */
+static int meter_value(fc_store_conn_t *c, fc_op_t *op, long long connector, long long tx,
+                       json_t *mv)
+{
+  json_t *svs = json_object_get(mv, "sampledValue"), *sv;
+  size_t i;
+  long long ts = when(op, mv, "timestamp");
+
+  if (!json_is_array(svs)) return FC_ERR_STORE;
+  json_array_foreach(svs, i, sv)
+  {
+    sqlite3_stmt *st;
+    const char *value = jstr(sv, "value");
+    const char *measurand = jstr(sv, "measurand");
+    const char *unit = jstr(sv, "unit");
+    char *end;
+    int rc;
+
+    if (!value) return FC_ERR_STORE;
+    if (!measurand) measurand = "Energy.Active.Import.Register";
+    /* 1.6: "Default = Wh if the (default) measurand is an Energy type"; a SoC
+     * or a power without a unit stays without one. */
+    if (!unit && strncmp(measurand, "Energy", 6) == 0) unit = "Wh";
+    STMT(c, st, FC_SQL_METER_INS);
+    bind_str(st, 1, op->str);
+    sqlite3_bind_int64(st, 2, connector);
+    if (tx >= 0)
+      sqlite3_bind_int64(st, 3, tx);
+    else
+      sqlite3_bind_null(st, 3);
+    sqlite3_bind_int64(st, 4, ts);
+    bind_str(st, 5, measurand);
+    bind_str(st, 6, jstr(sv, "phase"));
+    bind_str(st, 7, unit);
+    bind_str(st, 8, jstr(sv, "context") ? jstr(sv, "context") : "Sample.Periodic");
+    bind_str(st, 9, jstr(sv, "location") ? jstr(sv, "location") : "Outlet");
+    bind_str(st, 10, jstr(sv, "format") ? jstr(sv, "format") : "Raw");
+    bind_str(st, 11, value);
+    double num = strtod(value, &end);
+    if (end != value && *end == '\0' && isfinite(num))
+      sqlite3_bind_double(st, 12, num);
+    else
+      sqlite3_bind_null(st, 12);
+    sqlite3_bind_int64(st, 13, arrival(op));
+    if ((rc = run(c, st, "meter value"))) return rc;
+  }
+  return 0;
+}
+
+static int meter_values(fc_store_conn_t *c, fc_op_t *op, long long connector, long long tx,
+                        json_t *arr)
+{
+  json_t *mv;
+  size_t i;
+  int rc;
+  json_array_foreach(arr, i, mv)
+  {
+    if ((rc = meter_value(c, op, connector, tx, mv))) return rc;
+  }
+  return 0;
+}
+
+static int op_meter(fc_store_conn_t *c, fc_op_t *op)
+{
+  json_t *p = op->json, *arr;
+  long long connector, tx = -1;
+  int rc;
+
+  if (!json_is_object(p) || jint(p, "connectorId", &connector)) return FC_ERR_STORE;
+  if (!json_is_array(arr = json_object_get(p, "meterValue"))) return FC_ERR_STORE;
+  if (json_object_get(p, "transactionId") && jint(p, "transactionId", &tx)) return FC_ERR_STORE;
+  if ((rc = ensure_charger(c, op->str, NULL, arrival(op)))) return rc;
+  return meter_values(c, op, connector, tx, arr);
+}
+
+static int op_tx_start(fc_store_conn_t *c, fc_op_t *op)
+{
+  sqlite3_stmt *st;
+  json_t *p = op->json;
+  long long connector, meter_start, reservation;
+  const char *tag = jstr(p, "idTag");
+  int rc, src;
+
+  if (!json_is_object(p) || jint(p, "connectorId", &connector) ||
+      jint(p, "meterStart", &meter_start) || !tag)
+    return FC_ERR_STORE;
+  long long at = when(op, p, "timestamp");
+  if ((rc = ensure_charger(c, op->str, NULL, arrival(op)))) return rc;
+
+  STMT(c, st, FC_SQL_TX_INS);
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, connector);
+  bind_str(st, 3, tag);
+  sqlite3_bind_int64(st, 4, at);
+  sqlite3_bind_int64(st, 5, meter_start);
+  if (jint(p, "reservationId", &reservation) == 0)
+    sqlite3_bind_int64(st, 6, reservation);
+  else
+    sqlite3_bind_null(st, 6);
+  bind_str(st, 7, op->text);
+  sqlite3_bind_int64(st, 8, arrival(op));
+  if ((rc = run(c, st, "tx start"))) return rc;
+  if (sqlite3_changes(c->db) == 1) {
+    op->out_id = sqlite3_last_insert_rowid(c->db);
+    op->out_flag = 0;
+    return 0;
+  }
+
+  /* A retry of a start we have: answer with the id it got. */
+  STMT(c, st, FC_SQL_TX_FIND_START);
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, connector);
+  bind_str(st, 3, tag);
+  sqlite3_bind_int64(st, 4, at);
+  sqlite3_bind_int64(st, 5, meter_start);
+  src = sqlite3_step(st);
+  if (src == SQLITE_ROW) op->out_id = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (src != SQLITE_ROW)
+    return src == SQLITE_DONE ? FC_ERR_STORE : fc_store__sqlite_err(c, src, "tx find");
+  op->out_flag = 1;
+  return 0;
+}
+
+static int op_tx_stop(fc_store_conn_t *c, fc_op_t *op)
+{
+  sqlite3_stmt *st;
+  json_t *p = op->json, *data;
+  long long id, meter_stop, connector = 0, now = arrival(op);
+  int rc, src, stopped = 0, found;
+
+  if (!json_is_object(p) || jint(p, "transactionId", &id) || jint(p, "meterStop", &meter_stop))
+    return FC_ERR_STORE;
+  long long at = when(op, p, "timestamp");
+  if ((rc = ensure_charger(c, op->str, NULL, now))) return rc;
+
+  STMT(c, st, FC_SQL_TX_FIND);
+  sqlite3_bind_int64(st, 1, id);
+  bind_str(st, 2, op->str);
+  src = sqlite3_step(st);
+  if ((found = src == SQLITE_ROW)) {
+    connector = sqlite3_column_int64(st, 0);
+    stopped = sqlite3_column_int(st, 1);
+  }
+  sqlite3_reset(st);
+  if (src != SQLITE_ROW && src != SQLITE_DONE) return fc_store__sqlite_err(c, src, "tx find");
+
+  if (found && stopped) {
+    /* a retried stop: the first one stays */
+    op->out_id = id;
+    op->out_flag = 2;
+    return 0;
+  }
+  if (found) {
+    STMT(c, st, FC_SQL_TX_STOP);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, at);
+    sqlite3_bind_int64(st, 3, meter_stop);
+    bind_str(st, 4, jstr(p, "reason"));
+    bind_str(st, 5, jstr(p, "idTag"));
+    sqlite3_bind_int64(st, 6, now);
+    if ((rc = run(c, st, "tx stop"))) return rc;
+    op->out_id = id;
+    op->out_flag = 0;
+  } else {
+    /* Never saw its start (or it is another charger's id): keep the stop,
+     * under the charger's id when that is free. */
+    STMT(c, st, FC_SQL_TX_ID_TAKEN);
+    sqlite3_bind_int64(st, 1, id);
+    src = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (src != SQLITE_ROW && src != SQLITE_DONE) return fc_store__sqlite_err(c, src, "tx id");
+    STMT(c, st, FC_SQL_TX_INS_STOPPED);
+    if (src == SQLITE_DONE)
+      sqlite3_bind_int64(st, 1, id);
+    else
+      sqlite3_bind_null(st, 1);
+    bind_str(st, 2, op->str);
+    sqlite3_bind_int64(st, 3, at);
+    sqlite3_bind_int64(st, 4, meter_stop);
+    bind_str(st, 5, jstr(p, "reason"));
+    bind_str(st, 6, jstr(p, "idTag"));
+    sqlite3_bind_int64(st, 7, now);
+    if ((rc = run(c, st, "tx stop unknown"))) return rc;
+    op->out_id = sqlite3_last_insert_rowid(c->db);
+    op->out_flag = 1;
+  }
+  data = json_object_get(p, "transactionData");
+  if (json_is_array(data)) return meter_values(c, op, connector, op->out_id, data);
+  return 0;
+}
+
+static int op_data_transfer(fc_store_conn_t *c, fc_op_t *op)
+{
+  sqlite3_stmt *st;
+  json_t *p = op->json, *data;
+  char *dumped = NULL;
+  int rc;
+
+  if (!json_is_object(p)) return FC_ERR_STORE;
+  if ((rc = ensure_charger(c, op->str, NULL, arrival(op)))) return rc;
+  STMT(c, st, FC_SQL_DT_INS);
+  bind_str(st, 1, op->str);
+  bind_str(st, 2, jstr(p, "vendorId"));
+  bind_str(st, 3, jstr(p, "messageId"));
+  data = json_object_get(p, "data");
+  if (json_is_string(data)) {
+    bind_str(st, 4, json_string_value(data));
+  } else if (data) {
+    /* a bare object (accepted too): keep it as JSON text */
+    dumped = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    bind_str(st, 4, dumped);
+  }
+  bind_str(st, 5, op->text);
+  sqlite3_bind_int64(st, 6, arrival(op));
+  rc = run(c, st, "data transfer");
+  free(dumped); /* jansson's allocator */
+  return rc;
+}
+
+static int op_status_text(fc_store_conn_t *c, fc_op_t *op, fc_sql_id_t id)
+{
+  sqlite3_stmt *st;
+  int rc;
+  if (!op->text) return FC_ERR_STORE;
+  if ((rc = ensure_charger(c, op->str, NULL, arrival(op)))) return rc;
+  STMT(c, st, id);
+  bind_str(st, 1, op->str);
+  bind_str(st, 2, op->text);
+  sqlite3_bind_int64(st, 3, arrival(op));
+  return run(c, st, "firmware/diagnostics status");
+}
+
+int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op)
+{
+  int rc;
+  if (!op->str) return FC_ERR_STORE;
+  switch (op->kind) {
+  case FC_OP_FRAME_LOG:
+    rc = op_frame(c, op);
+    break;
+  case FC_OP_BOOT:
+    rc = op_boot(c, op);
+    break;
+  case FC_OP_CHARGER_SEEN:
+    rc = op_seen(c, op);
+    break;
+  case FC_OP_HEARTBEAT:
+    rc = op_heartbeat(c, op);
+    break;
+  case FC_OP_STATUS:
+    rc = op_status(c, op);
+    break;
+  case FC_OP_METER:
+    rc = op_meter(c, op);
+    break;
+  case FC_OP_TX_START:
+    rc = op_tx_start(c, op);
+    break;
+  case FC_OP_TX_STOP:
+    rc = op_tx_stop(c, op);
+    break;
+  case FC_OP_DATA_TRANSFER:
+    rc = op_data_transfer(c, op);
+    break;
+  case FC_OP_FIRMWARE_STATUS:
+    rc = op_status_text(c, op, FC_SQL_FIRMWARE);
+    break;
+  case FC_OP_DIAGNOSTICS_STATUS:
+    rc = op_status_text(c, op, FC_SQL_DIAGNOSTICS);
+    break;
+  default:
+    rc = FC_ERR_STORE;
+  }
+  if (rc == FC_ERR_STORE)
+    fc_log(FC_LOG_WARN, &(fc_log_ctx_t){.cp = op->str}, "event=store_op_failed kind=%d",
+           (int)op->kind);
+  return rc;
+}

@@ -1,0 +1,738 @@
+/* The store's generic part: write and read objects, queues, the writer and
+ * reader threads, group commit, retries, the circuit breaker, completion
+ * delivery on the loop thread, drain and close. Backends (store_int.h) only
+ * run things on a connection.
+ *
+ * Threads and locks. One mutex (mu) guards the queues and the flags the
+ * threads share; it is held only to move list heads around, never across
+ * database work, logging or callbacks, so the loop thread never waits behind
+ * the disk:
+ *
+ *   loop ──submit──▶ pend ──▶ writer thread ──▶ done ──┐
+ *   loop ──read────▶ rpend ─▶ reader threads ─▶ rdone ─┼─ uv_async ─▶ loop: callbacks
+ *                             health changes ─▶ hev ───┘
+ *
+ * Group commit. The writer takes everything queued (up to batch_max), runs
+ * it in one BEGIN IMMEDIATE ... COMMIT with a SAVEPOINT per write: a write
+ * whose op fails is rolled back to its savepoint and fails alone. If BEGIN or
+ * COMMIT fails (I/O error, disk full, busy), the whole batch is rolled back
+ * and re-run after retry_base_ms * 2^k, up to retry_max times; then every
+ * write of the batch fails. Completions go back in queue (= commit) order.
+ *
+ * Breaker. breaker_threshold consecutive failed batches open it: health goes
+ * DOWN, the queued writes fail at once, fc_store_submit refuses new ones, and
+ * the writer runs a probe write every probe_interval_ms; the first success
+ * closes it (OK). While a batch is being retried the health is DEGRADED.
+ *
+ * Lifetime on the loop side: `outstanding` counts writes and reads whose
+ * callback has not run; the async handle is ref'd only while something is
+ * outstanding (or a drain is pending), so a loop that has nothing else to do
+ * returns once every callback has run. */
+#include "store/store_int.h"
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "log/log.h"
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <string.h>
+
+typedef struct health_ev {
+  fc_store_health_t state;
+  struct health_ev *next;
+} health_ev_t;
+
+typedef struct reader {
+  fc_store_t *s;
+  fc_store_conn_t *conn;
+  uv_thread_t thread;
+} reader_t;
+
+struct fc_store {
+  uv_loop_t *loop;
+  fc_store_opts_t opts; /* with defaults; path and fault_file are our copies */
+  const fc_store_backend_t *be;
+  fc_store_conn_t *wconn;
+  reader_t *readers;
+  unsigned nreaders, readers_started;
+  uv_thread_t writer;
+  bool writer_started;
+  uv_async_t async;
+
+  /* ---- shared, under mu ---- */
+  uv_mutex_t mu;
+  uv_cond_t wcv; /* writer: writes queued, stop */
+  uv_cond_t rcv; /* readers: reads queued, stop */
+  fc_write_t *pend, *pend_tail;
+  size_t pend_n;
+  fc_write_t *done, *done_tail;
+  fc_read_t *rpend, *rpend_tail;
+  fc_read_t *rdone, *rdone_tail;
+  health_ev_t *hev, *hev_tail;
+  bool stop;
+  bool breaker_open;
+  atomic_int health;
+
+  uv_mutex_t stats_mu;
+  fc_store_stats_t st; /* queue_depth unused here: pend_n */
+
+  /* ---- writer thread only ---- */
+  unsigned failed_batches; /* consecutive */
+
+  /* ---- loop thread only ---- */
+  size_t outstanding;
+  bool draining, closing;
+  void (*drain_cb)(void *arg);
+  void *drain_arg;
+  fc_store_health_cb health_cb;
+  void *health_arg;
+};
+
+/* ---- writes ---------------------------------------------------------------- */
+
+fc_write_t *fc_write_new(void)
+{
+  return fc_calloc(1, sizeof(fc_write_t));
+}
+
+fc_op_t *fc_write_add(fc_write_t *w, fc_op_kind_t kind, const char *str, json_t *json,
+                      const char *text, size_t text_len)
+{
+  fc_op_t *op = fc_calloc(1, sizeof(*op));
+  op->kind = kind;
+  op->str = fc_strdup(str);
+  if (text) {
+    if (!text_len) text_len = strlen(text);
+    op->text = fc_strndup(text, text_len);
+    op->text_len = strlen(op->text); /* an embedded NUL ends it */
+  }
+  op->json = json ? json_incref(json) : NULL;
+  op->ts_ms = fc_store__now_ms();
+  if (w->n == w->cap) {
+    w->cap = w->cap ? w->cap * 2 : 4;
+    w->ops = fc_realloc(w->ops, w->cap * sizeof(*w->ops));
+  }
+  w->ops[w->n++] = op;
+  return op;
+}
+
+size_t fc_write_count(const fc_write_t *w)
+{
+  return w->n;
+}
+
+fc_op_t *fc_write_op(fc_write_t *w, size_t i)
+{
+  return i < w->n ? w->ops[i] : NULL;
+}
+
+void fc_write_free(fc_write_t *w)
+{
+  if (!w) return;
+  for (size_t i = 0; i < w->n; i++) {
+    fc_op_t *op = w->ops[i];
+    fc_free(op->str);
+    fc_free(op->text);
+    json_decref(op->json);
+    fc_free(op);
+  }
+  fc_free(w->ops);
+  fc_free(w);
+}
+
+/* ---- loop side: reference counting of the async handle -------------------- */
+
+static void update_ref(fc_store_t *s)
+{
+  if (s->outstanding > 0 || s->drain_cb)
+    uv_ref((uv_handle_t *)&s->async);
+  else
+    uv_unref((uv_handle_t *)&s->async);
+}
+
+static void maybe_drained(fc_store_t *s)
+{
+  if (s->draining && s->drain_cb && s->outstanding == 0) {
+    void (*cb)(void *) = s->drain_cb;
+    s->drain_cb = NULL;
+    update_ref(s);
+    cb(s->drain_arg);
+  }
+}
+
+/* ---- health ---------------------------------------------------------------- */
+
+/* Under mu. Queues the change for the loop thread; true if it was one (the
+ * caller logs it and wakes the loop after unlocking). */
+static bool health_change(fc_store_t *s, fc_store_health_t state)
+{
+  if (atomic_load(&s->health) == (int)state) return false;
+  atomic_store(&s->health, (int)state);
+  health_ev_t *ev = fc_malloc(sizeof(*ev));
+  ev->state = state;
+  ev->next = NULL;
+  if (s->hev_tail)
+    s->hev_tail->next = ev;
+  else
+    s->hev = ev;
+  s->hev_tail = ev;
+  return true;
+}
+
+static void health_log(fc_store_health_t state)
+{
+  if (state == FC_STORE_DOWN)
+    fc_log(FC_LOG_ERROR, NULL, "event=store_health state=down breaker=open");
+  else if (state == FC_STORE_DEGRADED)
+    fc_log(FC_LOG_WARN, NULL, "event=store_health state=degraded");
+  else
+    fc_log(FC_LOG_NOTICE, NULL, "event=store_health state=ok");
+}
+
+static void health_set(fc_store_t *s, fc_store_health_t state)
+{
+  uv_mutex_lock(&s->mu);
+  bool changed = health_change(s, state);
+  uv_mutex_unlock(&s->mu);
+  if (changed) {
+    health_log(state);
+    uv_async_send(&s->async);
+  }
+}
+
+/* ---- the writer thread ----------------------------------------------------- */
+
+static void stats_commit(fc_store_t *s, uint64_t us, size_t ok, size_t failed)
+{
+  static const uint64_t bounds[] = {100,   250,   500,   1000,   2500,  5000,
+                                    10000, 25000, 50000, 100000, 250000};
+  unsigned b = 0;
+  while (b < FC_ARRAY_SIZE(bounds) && us > bounds[b])
+    b++;
+  uv_mutex_lock(&s->stats_mu);
+  s->st.commits++;
+  s->st.commit_us_sum += us;
+  s->st.commit_us_hist[b]++;
+  s->st.writes_ok += ok;
+  s->st.writes_failed += failed;
+  uv_mutex_unlock(&s->stats_mu);
+}
+
+static void stats_add(fc_store_t *s, uint64_t commit_failures, uint64_t writes_failed)
+{
+  uv_mutex_lock(&s->stats_mu);
+  s->st.commit_failures += commit_failures;
+  s->st.writes_failed += writes_failed;
+  uv_mutex_unlock(&s->stats_mu);
+}
+
+/* One attempt at the batch. 0 = committed (each write's status says whether
+ * it made it); else the transaction failed as a whole. */
+static int try_batch(fc_store_t *s, fc_write_t *batch)
+{
+  const fc_store_backend_t *be = s->be;
+  fc_store_conn_t *c = s->wconn;
+  int rc = be->begin(c);
+  if (rc) return rc;
+  for (fc_write_t *w = batch; w; w = w->next) {
+    w->status = 0;
+    if ((rc = be->savepoint(c))) return rc;
+    for (size_t i = 0; i < w->n && rc == 0; i++) {
+      w->ops[i]->out_id = 0;
+      w->ops[i]->out_flag = 0;
+      rc = be->exec_op(c, w->ops[i]);
+    }
+    if (rc == 0) {
+      if ((rc = be->release(c))) return rc;
+    } else if (rc == FC_ERR_STORE) {
+      if ((rc = be->rollback_to(c))) return rc;
+      w->status = FC_ERR_STORE;
+    } else {
+      return rc;
+    }
+  }
+  return be->commit(c);
+}
+
+/* Runs a batch to its end: committed, or failed after the retries. Returns
+ * true if the breaker is to open. */
+static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
+{
+  int rc = 0;
+  for (unsigned attempt = 0;; attempt++) {
+    uint64_t t0 = uv_hrtime();
+    rc = try_batch(s, batch);
+    if (rc == 0) {
+      size_t failed = 0;
+      for (fc_write_t *w = batch; w; w = w->next)
+        failed += w->status != 0;
+      stats_commit(s, (uv_hrtime() - t0) / 1000, n - failed, failed);
+      s->failed_batches = 0;
+      if (atomic_load(&s->health) == FC_STORE_DEGRADED) health_set(s, FC_STORE_OK);
+      return false;
+    }
+    s->be->rollback(s->wconn);
+    stats_add(s, 1, 0);
+    fc_log(FC_LOG_WARN, NULL, "event=store_commit_failed attempt=%u writes=%zu err=%s", attempt + 1,
+           n, fc_err_name(rc));
+    if (attempt >= s->opts.retry_max) break;
+    if (atomic_load(&s->health) == FC_STORE_OK) health_set(s, FC_STORE_DEGRADED);
+    uv_sleep(s->opts.retry_base_ms << (attempt < 16 ? attempt : 16));
+  }
+  for (fc_write_t *w = batch; w; w = w->next)
+    w->status = FC_ERR_STORE;
+  stats_add(s, 0, n);
+  fc_log(FC_LOG_ERROR, NULL, "event=store_batch_failed writes=%zu err=%s", n, fc_err_name(rc));
+  return ++s->failed_batches >= s->opts.breaker_threshold;
+}
+
+/* Under mu: hands a finished batch (first..last) to the loop thread, and if
+ * the breaker opens, fails the writes queued behind it, after it: callbacks
+ * keep queue order. Returns how many queued writes were failed. */
+static size_t finish_batch(fc_store_t *s, fc_write_t *first, fc_write_t *last, bool open)
+{
+  size_t failed = 0;
+  if (s->done_tail)
+    s->done_tail->next = first;
+  else
+    s->done = first;
+  s->done_tail = last;
+  if (!open) return 0;
+  s->breaker_open = true;
+  /* The queued writes would only wait for a disk that is not there: fail
+   * them now, so that chargers get their CALLERROR within seconds. */
+  for (fc_write_t *w = s->pend; w; w = w->next) {
+    w->status = FC_ERR_STORE;
+    failed++;
+  }
+  if (s->pend) {
+    s->done_tail->next = s->pend;
+    s->done_tail = s->pend_tail;
+  }
+  s->pend = s->pend_tail = NULL;
+  s->pend_n = 0;
+  return failed;
+}
+
+/* Under mu; returns with mu held. Sleeps until the next probe (or stop), runs
+ * it, and closes the breaker if it worked. */
+static void probe_wait_and_run(fc_store_t *s)
+{
+  uint64_t deadline = uv_hrtime() + (uint64_t)s->opts.probe_interval_ms * 1000000ULL;
+  for (;;) {
+    uint64_t now = uv_hrtime();
+    if (s->stop || now >= deadline) break;
+    uv_cond_timedwait(&s->wcv, &s->mu, deadline - now);
+  }
+  if (s->stop) return;
+  uv_mutex_unlock(&s->mu);
+  int rc = s->be->probe(s->wconn);
+  uv_mutex_lock(&s->mu);
+  if (rc != 0) {
+    stats_add(s, 1, 0);
+    return;
+  }
+  s->breaker_open = false;
+  s->failed_batches = 0;
+  bool changed = health_change(s, FC_STORE_OK);
+  uv_mutex_unlock(&s->mu);
+  fc_log(FC_LOG_NOTICE, NULL, "event=store_breaker_closed");
+  if (changed) health_log(FC_STORE_OK);
+  uv_async_send(&s->async);
+  uv_mutex_lock(&s->mu);
+}
+
+static void writer_main(void *arg)
+{
+  fc_store_t *s = arg;
+  uv_mutex_lock(&s->mu);
+  while (!s->stop) {
+    if (s->breaker_open) {
+      probe_wait_and_run(s);
+      continue;
+    }
+    if (!s->pend) {
+      uv_cond_wait(&s->wcv, &s->mu);
+      continue;
+    }
+    /* take up to batch_max writes off the queue */
+    fc_write_t *batch = s->pend, *last = batch;
+    size_t n = 1;
+    while (last->next && n < s->opts.batch_max) {
+      last = last->next;
+      n++;
+    }
+    s->pend = last->next;
+    if (!s->pend) s->pend_tail = NULL;
+    last->next = NULL;
+    s->pend_n -= n;
+    uv_mutex_unlock(&s->mu);
+
+    bool open = run_batch(s, batch, n);
+
+    uv_mutex_lock(&s->mu);
+    size_t failed = finish_batch(s, batch, last, open);
+    bool changed = open && health_change(s, FC_STORE_DOWN);
+    uv_mutex_unlock(&s->mu);
+    if (open) {
+      stats_add(s, 0, failed);
+      if (changed) health_log(FC_STORE_DOWN);
+      fc_log(FC_LOG_ERROR, NULL, "event=store_breaker_open failed_batches=%u queued_failed=%zu",
+             s->failed_batches, failed);
+    }
+    uv_async_send(&s->async);
+    uv_mutex_lock(&s->mu);
+  }
+  uv_mutex_unlock(&s->mu);
+}
+
+/* ---- reader threads -------------------------------------------------------- */
+
+static void reader_main(void *arg)
+{
+  reader_t *rd = arg;
+  fc_store_t *s = rd->s;
+  uv_mutex_lock(&s->mu);
+  for (;;) {
+    while (!s->stop && !s->rpend)
+      uv_cond_wait(&s->rcv, &s->mu);
+    if (s->stop) break;
+    fc_read_t *r = s->rpend;
+    s->rpend = FC_READ__NEXT(r);
+    if (!s->rpend) s->rpend_tail = NULL;
+    FC_READ__NEXT(r) = NULL;
+    uv_mutex_unlock(&s->mu);
+
+    int rc = s->be->exec_read(rd->conn, r);
+    if (rc != 0 && rc != FC_ERR_NOTFOUND) rc = FC_ERR_STORE;
+    FC_READ__STATUS(r) = (void *)(intptr_t)rc;
+
+    uv_mutex_lock(&s->mu);
+    if (s->rdone_tail)
+      FC_READ__NEXT((fc_read_t *)s->rdone_tail) = r;
+    else
+      s->rdone = r;
+    s->rdone_tail = r;
+    uv_mutex_unlock(&s->mu);
+    uv_async_send(&s->async);
+    uv_mutex_lock(&s->mu);
+  }
+  uv_mutex_unlock(&s->mu);
+}
+
+/* ---- loop side: completions ------------------------------------------------ */
+
+static void read_free(fc_read_t *r)
+{
+  fc_charger_recs_free(r->out_chargers, r->out_count);
+  fc_free(r);
+}
+
+static void deliver_writes(fc_store_t *s, fc_write_t *w, int override)
+{
+  while (w) {
+    fc_write_t *next = w->next;
+    w->next = NULL;
+    w->cb(w, override ? override : w->status, w->arg);
+    fc_write_free(w);
+    s->outstanding--;
+    w = next;
+  }
+}
+
+static void deliver_reads(fc_store_t *s, fc_read_t *r, int override)
+{
+  while (r) {
+    fc_read_t *next = FC_READ__NEXT(r);
+    fc_read_cb cb = (fc_read_cb)(uintptr_t)FC_READ__CB(r);
+    int status = override ? override : (int)(intptr_t)FC_READ__STATUS(r);
+    cb(r, status, FC_READ__ARG(r));
+    read_free(r);
+    s->outstanding--;
+    r = next;
+  }
+}
+
+static void async_cb(uv_async_t *h)
+{
+  fc_store_t *s = h->data;
+  uv_mutex_lock(&s->mu);
+  fc_write_t *w = s->done;
+  fc_read_t *r = s->rdone;
+  health_ev_t *ev = s->hev;
+  s->done = s->done_tail = NULL;
+  s->rdone = s->rdone_tail = NULL;
+  s->hev = s->hev_tail = NULL;
+  uv_mutex_unlock(&s->mu);
+
+  /* health first: a write failed by the breaker sees fc_store_health DOWN */
+  while (ev) {
+    health_ev_t *next = ev->next;
+    if (s->health_cb) s->health_cb(ev->state, s->health_arg);
+    fc_free(ev);
+    ev = next;
+  }
+  deliver_writes(s, w, 0);
+  deliver_reads(s, r, 0);
+  update_ref(s);
+  maybe_drained(s);
+}
+
+/* ---- open / drain / close -------------------------------------------------- */
+
+static void close_conns(fc_store_t *s)
+{
+  s->be->close(s->wconn);
+  s->wconn = NULL;
+  for (unsigned i = 0; i < s->nreaders; i++) {
+    s->be->close(s->readers[i].conn);
+    s->readers[i].conn = NULL;
+  }
+}
+
+static void store_free(fc_store_t *s)
+{
+  fc_free(s->readers);
+  fc_free((char *)s->opts.path);
+  fc_free((char *)s->opts.fault_file);
+  fc_free(s);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+  fc_store_t *s = h->data;
+  uv_mutex_destroy(&s->mu);
+  uv_mutex_destroy(&s->stats_mu);
+  uv_cond_destroy(&s->wcv);
+  uv_cond_destroy(&s->rcv);
+  store_free(s);
+}
+
+/* Stops and joins the threads that were started. */
+static void stop_threads(fc_store_t *s)
+{
+  uv_mutex_lock(&s->mu);
+  s->stop = true;
+  uv_cond_broadcast(&s->wcv);
+  uv_cond_broadcast(&s->rcv);
+  uv_mutex_unlock(&s->mu);
+  if (s->writer_started) uv_thread_join(&s->writer);
+  for (unsigned i = 0; i < s->readers_started; i++)
+    uv_thread_join(&s->readers[i].thread);
+  s->writer_started = false;
+  s->readers_started = 0;
+}
+
+int fc_store_open(uv_loop_t *loop, const fc_store_opts_t *opts, fc_store_t **out)
+{
+  fc_store_t *s = fc_calloc(1, sizeof(*s));
+  int rc;
+
+  if (!opts || !opts->path) {
+    fc_free(s);
+    return FC_ERR_INVAL;
+  }
+  s->loop = loop;
+  s->opts = *opts;
+  s->opts.path = fc_strdup(opts->path);
+  s->opts.fault_file = fc_strdup(opts->fault_file);
+  if (!s->opts.batch_max) s->opts.batch_max = 512;
+  if (!s->opts.retry_max) s->opts.retry_max = 3;
+  if (!s->opts.retry_base_ms) s->opts.retry_base_ms = 25;
+  if (!s->opts.breaker_threshold) s->opts.breaker_threshold = 2;
+  if (!s->opts.probe_interval_ms) s->opts.probe_interval_ms = 3000;
+  if (!s->opts.readers) s->opts.readers = 2;
+  s->be = &fc_store__sqlite;
+  s->nreaders = s->opts.readers;
+  s->readers = fc_calloc(s->nreaders, sizeof(*s->readers));
+
+  /* Everything that can fail before threads and handles exist. */
+  if ((rc = s->be->open(&s->opts, FC_STORE__WRITER, &s->wconn))) goto fail;
+  if ((rc = s->be->migrate(s->wconn))) goto fail;
+  for (unsigned i = 0; i < s->nreaders; i++) {
+    s->readers[i].s = s;
+    if ((rc = s->be->open(&s->opts, FC_STORE__READER, &s->readers[i].conn))) goto fail;
+  }
+
+  uv_mutex_init(&s->mu);
+  uv_mutex_init(&s->stats_mu);
+  uv_cond_init(&s->wcv);
+  uv_cond_init(&s->rcv);
+  atomic_init(&s->health, FC_STORE_OK);
+  uv_async_init(loop, &s->async, async_cb);
+  s->async.data = s;
+  uv_unref((uv_handle_t *)&s->async);
+
+  if ((rc = uv_thread_create(&s->writer, writer_main, s))) goto fail_threads;
+  s->writer_started = true;
+  for (unsigned i = 0; i < s->nreaders; i++) {
+    if ((rc = uv_thread_create(&s->readers[i].thread, reader_main, &s->readers[i])))
+      goto fail_threads;
+    s->readers_started++;
+  }
+  fc_log(FC_LOG_INFO, NULL, "event=store_open backend=%s path=\"%s\" readers=%u", s->be->name,
+         s->opts.path, s->nreaders);
+  *out = s;
+  return 0;
+
+fail_threads:
+  /* The async handle exists: the store is freed by its close callback. */
+  fc_log(FC_LOG_ERROR, NULL, "event=store_open_failed err=%s", fc_err_name(rc));
+  stop_threads(s);
+  close_conns(s);
+  uv_close((uv_handle_t *)&s->async, close_cb);
+  return rc;
+
+fail:
+  fc_log(FC_LOG_ERROR, NULL, "event=store_open_failed path=\"%s\" err=%s", opts->path,
+         fc_err_name(rc));
+  close_conns(s);
+  store_free(s);
+  return rc;
+}
+
+void fc_store_drain(fc_store_t *s, void (*cb)(void *arg), void *arg)
+{
+  s->draining = true;
+  s->drain_cb = cb;
+  s->drain_arg = arg;
+  update_ref(s);
+  /* even with nothing outstanding, cb runs from the loop, not from here */
+  uv_async_send(&s->async);
+}
+
+void fc_store_close(fc_store_t *s)
+{
+  if (!s) return;
+  s->closing = true;
+  stop_threads(s);
+  close_conns(s);
+  /* Closed without a drain: whatever is left gets its callback now, so that
+   * every submitted write's callback still runs exactly once. */
+  fc_write_t *pend = s->pend, *done = s->done;
+  fc_read_t *rpend = s->rpend, *rdone = s->rdone;
+  health_ev_t *ev = s->hev;
+  s->pend = s->pend_tail = s->done = s->done_tail = NULL;
+  s->rpend = s->rpend_tail = s->rdone = s->rdone_tail = NULL;
+  s->hev = s->hev_tail = NULL;
+  s->pend_n = 0;
+  deliver_writes(s, done, 0);
+  deliver_writes(s, pend, FC_ERR_SHUTDOWN);
+  deliver_reads(s, rdone, 0);
+  deliver_reads(s, rpend, FC_ERR_SHUTDOWN);
+  while (ev) {
+    health_ev_t *next = ev->next;
+    fc_free(ev);
+    ev = next;
+  }
+  s->drain_cb = NULL;
+  fc_log(FC_LOG_INFO, NULL, "event=store_closed");
+  uv_close((uv_handle_t *)&s->async, close_cb);
+}
+
+void fc_store_on_health(fc_store_t *s, fc_store_health_cb cb, void *arg)
+{
+  s->health_cb = cb;
+  s->health_arg = arg;
+}
+
+fc_store_health_t fc_store_health(const fc_store_t *s)
+{
+  return (fc_store_health_t)atomic_load(&((fc_store_t *)s)->health);
+}
+
+void fc_store_stats(const fc_store_t *s, fc_store_stats_t *out)
+{
+  fc_store_t *m = (fc_store_t *)s; /* the mutexes, not the state */
+  uv_mutex_lock(&m->stats_mu);
+  *out = m->st;
+  uv_mutex_unlock(&m->stats_mu);
+  uv_mutex_lock(&m->mu);
+  out->queue_depth = m->pend_n;
+  uv_mutex_unlock(&m->mu);
+}
+
+int fc_store_submit(fc_store_t *s, fc_write_t *w, fc_write_cb cb, void *arg)
+{
+  assert(w && cb);
+  if (s->draining || s->closing) return FC_ERR_SHUTDOWN;
+  w->cb = cb;
+  w->arg = arg;
+  w->status = 0;
+  w->next = NULL;
+  uv_mutex_lock(&s->mu);
+  if (s->breaker_open) {
+    uv_mutex_unlock(&s->mu);
+    return FC_ERR_STORE_DOWN;
+  }
+  if (s->pend_tail)
+    s->pend_tail->next = w;
+  else
+    s->pend = w;
+  s->pend_tail = w;
+  s->pend_n++;
+  uv_cond_signal(&s->wcv);
+  uv_mutex_unlock(&s->mu);
+  if (s->outstanding++ == 0) update_ref(s);
+  return 0;
+}
+
+/* ---- reads ----------------------------------------------------------------- */
+
+fc_read_t *fc_read_new(fc_read_kind_t kind, const char *key)
+{
+  fc_read_t *r = fc_calloc(1, sizeof(*r));
+  r->kind = kind;
+  if (key) {
+    size_t n = strnlen(key, sizeof(r->key) - 1);
+    memcpy(r->key, key, n);
+    r->key[n] = '\0';
+  }
+  return r;
+}
+
+int fc_store_read(fc_store_t *s, fc_read_t *r, fc_read_cb cb, void *arg)
+{
+  assert(r && cb);
+  if (s->draining || s->closing) {
+    read_free(r);
+    return FC_ERR_SHUTDOWN;
+  }
+  FC_READ__NEXT(r) = NULL;
+  FC_READ__CB(r) = (void *)(uintptr_t)cb;
+  FC_READ__ARG(r) = arg;
+  FC_READ__STATUS(r) = NULL;
+  uv_mutex_lock(&s->mu);
+  if (s->rpend_tail)
+    FC_READ__NEXT((fc_read_t *)s->rpend_tail) = r;
+  else
+    s->rpend = r;
+  s->rpend_tail = r;
+  uv_cond_signal(&s->rcv);
+  uv_mutex_unlock(&s->mu);
+  if (s->outstanding++ == 0) update_ref(s);
+  return 0;
+}
+
+int fc_store_load_chargers(fc_store_t *s, fc_charger_rec_t **out, size_t *count)
+{
+  fc_store_conn_t *c;
+  fc_read_t r = {.kind = FC_READ_CHARGERS};
+  int rc = s->be->open(&s->opts, FC_STORE__READER, &c);
+  if (rc) return rc;
+  rc = s->be->exec_read(c, &r);
+  s->be->close(c);
+  if (rc) return rc == FC_ERR_NOTFOUND ? rc : FC_ERR_STORE;
+  *out = r.out_chargers;
+  *count = r.out_count;
+  return 0;
+}
+
+void fc_charger_recs_free(fc_charger_rec_t *recs, size_t count)
+{
+  if (!recs) return;
+  for (size_t i = 0; i < count; i++)
+    fc_free(recs[i].auth);
+  fc_free(recs);
+}

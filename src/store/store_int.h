@@ -1,0 +1,75 @@
+/* Store internals, shared by store.c and the backends (sqlite/, later pg/).
+ *
+ * store.c owns the threads, queues, retries and the breaker; a backend only
+ * knows how to run one thing on one connection. A connection is used by one
+ * thread at a time (the writer's by the writer thread, each reader's by its
+ * reader thread, the admin's by the CLI).
+ *
+ * Backend return codes tell store.c what to do next:
+ *   0             done;
+ *   FC_ERR_STORE  this op / read failed on its own (bad payload, a constraint):
+ *                 roll back its write's savepoint, the batch goes on;
+ *   UV_E*         the connection or transaction failed (I/O error, disk full,
+ *                 database busy): roll back the whole batch and retry it. */
+#ifndef FC_STORE_INT_H
+#define FC_STORE_INT_H
+
+#include "store/store.h"
+
+struct fc_write {
+  fc_op_t **ops; /* each op allocated on its own: fc_write_add's pointers stay valid */
+  size_t n, cap;
+  fc_write_cb cb;
+  void *arg;
+  int status;
+  struct fc_write *next; /* queue link */
+};
+
+/* fc_read_t's private slots. */
+#define FC_READ__NEXT(r) ((r)->_priv[0])
+#define FC_READ__CB(r) ((r)->_priv[1])
+#define FC_READ__ARG(r) ((r)->_priv[2])
+#define FC_READ__STATUS(r) ((r)->_priv[3])
+
+typedef enum {
+  FC_STORE__WRITER, /* the writer thread's connection: fault VFS shim when opts->fault_file */
+  FC_STORE__READER, /* a reader thread's connection: query_only */
+  FC_STORE__ADMIN,  /* the CLI's connection */
+} fc_store_role_t;
+
+typedef struct fc_store_conn fc_store_conn_t;
+
+typedef struct fc_store_backend {
+  const char *name;
+  /* Opens a connection to opts->path (creating the database if needed). */
+  int (*open)(const fc_store_opts_t *opts, fc_store_role_t role, fc_store_conn_t **out);
+  void (*close)(fc_store_conn_t *c); /* NULL is fine */
+  /* Applies pending schema migrations, each in its own transaction. */
+  int (*migrate)(fc_store_conn_t *c);
+  /* Write transactions: begin takes the write lock at once. rollback is
+   * best-effort (the transaction may be gone already after an I/O error). */
+  int (*begin)(fc_store_conn_t *c);
+  int (*commit)(fc_store_conn_t *c);
+  void (*rollback)(fc_store_conn_t *c);
+  /* The savepoint around one write inside the batch transaction. */
+  int (*savepoint)(fc_store_conn_t *c);
+  int (*release)(fc_store_conn_t *c);
+  int (*rollback_to)(fc_store_conn_t *c); /* rolls back and releases */
+  /* Runs one op inside the open transaction, filling op->out_*. */
+  int (*exec_op)(fc_store_conn_t *c, fc_op_t *op);
+  /* Runs one read (its own implicit transaction), filling r->out_*. */
+  int (*exec_read)(fc_store_conn_t *c, fc_read_t *r);
+  /* A small write transaction of its own, to test whether writes work again. */
+  int (*probe)(fc_store_conn_t *c);
+} fc_store_backend_t;
+
+extern const fc_store_backend_t fc_store__sqlite;
+
+/* "2026-11-26T10:00:00.123Z", "...+02:00", fractions of any length, 't' or
+ * ' ' as separator; no offset is read as UTC. Returns 0 and *ms_out (ms since
+ * the epoch), or FC_ERR_INVAL. */
+int fc_store__parse_time(const char *s, long long *ms_out);
+/* Wall-clock time, ms since the epoch. */
+long long fc_store__now_ms(void);
+
+#endif
