@@ -3,32 +3,13 @@
  * /healthz is for load balancers and alerting: 200 while the store commits,
  * 503 while its circuit breaker is open (calls are being refused), with a JSON
  * body saying why. /metrics is the Prometheus text format. */
-#include "api/api.h"
-#include "api/api_lws.h"
+#include "api/api_int.h"
 
 #include "core/mem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-struct fc_api {
-  fc_store_t *store;
-  fc_ocpp_t *ocpp;
-};
-
-fc_api_t *fc_api_new(fc_store_t *store, fc_ocpp_t *ocpp)
-{
-  fc_api_t *a = fc_calloc(1, sizeof(*a));
-  a->store = store;
-  a->ocpp = ocpp;
-  return a;
-}
-
-void fc_api_free(fc_api_t *a)
-{
-  fc_free(a);
-}
 
 static const char *health_name(fc_store_health_t h)
 {
@@ -58,38 +39,23 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(sbuf_t *b, const cha
   }
 }
 
-static int respond(struct lws *wsi, unsigned status, const char *type, const char *body, size_t len)
+void fc_api__healthz(fc_req_t *r)
 {
-  unsigned char hdr[LWS_PRE + 512];
-  unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-  if (lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
-      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                   (const unsigned char *)"no-store", 8, &p, end) ||
-      lws_finalize_write_http_header(wsi, start, &p, end))
-    return -1;
-  unsigned char *buf = fc_malloc(LWS_PRE + len + 1);
-  memcpy(buf + LWS_PRE, body, len);
-  int n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
-  fc_free(buf);
-  if (n < (int)len) return -1;
-  return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
-static int healthz(struct lws *wsi, fc_api_t *a)
-{
+  fc_api_t *a = r->a;
   fc_store_health_t h = fc_store_health(a->store);
   char body[256];
   int n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"store\":\"%s\",\"chargers\":%zu}\n",
                    h == FC_STORE_DOWN ? "unavailable" : "ok", health_name(h),
                    fc_ocpp_connections(a->ocpp));
-  return respond(wsi, h == FC_STORE_DOWN ? 503 : 200, "application/json", body, (size_t)n);
+  fc_api__respond(r, h == FC_STORE_DOWN ? 503 : 200, "application/json", body, (size_t)n);
 }
 
 static const char *const hist_bounds[] = {"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
                                           "0.01",   "0.025",   "0.05",   "0.1",   "0.25",   "+Inf"};
 
-static int metrics(struct lws *wsi, fc_api_t *a)
+void fc_api__metrics(fc_req_t *r)
 {
+  fc_api_t *a = r->a;
   fc_store_stats_t ss;
   fc_ocpp_stats_t os;
   sbuf_t b = {0};
@@ -101,6 +67,9 @@ static int metrics(struct lws *wsi, fc_api_t *a)
             "# TYPE flashcharge_connections gauge\n"
             "flashcharge_connections{kind=\"charger\"} %zu\n",
             fc_ocpp_connections(a->ocpp));
+  fc_push_stats_t ps;
+  fc_push_stats(a->push, &ps);
+  sb_printf(&b, "flashcharge_connections{kind=\"browser\"} %llu\n", (unsigned long long)ps.clients);
   sb_printf(&b,
             "# TYPE flashcharge_ocpp_frames_total counter\n"
             "flashcharge_ocpp_frames_total{direction=\"in\"} %llu\n"
@@ -146,26 +115,22 @@ static int metrics(struct lws *wsi, fc_api_t *a)
       &b,
       "flashcharge_store_commit_seconds_sum %.6f\nflashcharge_store_commit_seconds_count %llu\n",
       (double)ss.commit_us_sum / 1e6, (unsigned long long)ss.commits);
-  int rc = respond(wsi, 200, "text/plain; version=0.0.4", b.p, b.len);
-  fc_free(b.p);
-  return rc;
-}
-
-int fc_api_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                       size_t len)
-{
-  fc_api_t *a = (fc_api_t *)lws_get_protocol(wsi)->user;
-  switch (reason) {
-  case LWS_CALLBACK_HTTP: {
-    const char *path = in;
-    if (!strcmp(path, "/healthz")) return healthz(wsi, a);
-    if (!strcmp(path, "/metrics")) return metrics(wsi, a);
-    static const char nf[] = "{\"error\":\"not_found\",\"detail\":\"no such resource\"}\n";
-    return respond(wsi, 404, "application/json", nf, sizeof(nf) - 1);
-  }
-  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-    return -1; /* the UI WebSocket is not served yet */
-  default:
-    return lws_callback_http_dummy(wsi, reason, user, in, len);
-  }
+  sb_printf(&b, "# TYPE flashcharge_bus_events_total counter\nflashcharge_bus_events_total %llu\n",
+            (unsigned long long)fc_bus_published(a->bus));
+  sb_printf(&b, "# TYPE flashcharge_ui_frames_total counter\nflashcharge_ui_frames_total %llu\n",
+            (unsigned long long)ps.frames_out);
+  sb_printf(&b, "# TYPE flashcharge_ui_events_total counter\nflashcharge_ui_events_total %llu\n",
+            (unsigned long long)ps.events_out);
+  sb_printf(&b,
+            "# HELP flashcharge_ui_coalesced_events Events replaced by a newer one in the queues "
+            "of connected browsers.\n"
+            "# TYPE flashcharge_ui_coalesced_events gauge\nflashcharge_ui_coalesced_events %llu\n",
+            (unsigned long long)ps.coalesced);
+  sb_printf(&b, "# TYPE flashcharge_ui_lagged_total counter\nflashcharge_ui_lagged_total %llu\n",
+            (unsigned long long)ps.lagged);
+  sb_printf(&b, "# TYPE flashcharge_ui_refused_total counter\nflashcharge_ui_refused_total %llu\n",
+            (unsigned long long)ps.refused);
+  sb_printf(&b, "# TYPE flashcharge_ui_queued_bytes gauge\nflashcharge_ui_queued_bytes %llu\n",
+            (unsigned long long)ps.queued_bytes);
+  fc_api__respond_owned(r, 200, "text/plain; version=0.0.4", b.p, b.len);
 }

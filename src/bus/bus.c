@@ -234,7 +234,7 @@ static void deliver(fc_bus_t *b, chan_t *c, fc_event_t *e)
 
 void fc_bus_publish(fc_bus_t *b, fc_event_t *e)
 {
-  chan_t *c = e->charger[0] ? chan_get(b, e->charger, false) : NULL;
+  chan_t *c = chan_get(b, e->charger, false); /* "": the system channel */
   deliver(b, c, e);
 }
 

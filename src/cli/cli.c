@@ -12,7 +12,8 @@ static void usage(FILE *f)
              "commands:\n"
              "  serve     run the server (OCPP central system, web endpoints)\n"
              "  charger   add | list | remove chargers in the registry\n"
-             "  tag       add | list | remove idTags\n\n"
+             "  tag       add | list | remove idTags\n"
+             "  token     mint a JWT for the UI WebSocket and the REST API\n\n"
              "Run 'flashcharge <command> --help' for a command's options.\n");
 }
 
@@ -26,6 +27,7 @@ int fc_cli_main(int argc, char **argv)
   if (!strcmp(cmd, "serve")) return fc_cli__serve(argc - 1, argv + 1);
   if (!strcmp(cmd, "charger")) return fc_cli__charger(argc - 1, argv + 1);
   if (!strcmp(cmd, "tag")) return fc_cli__tag(argc - 1, argv + 1);
+  if (!strcmp(cmd, "token")) return fc_cli__token(argc - 1, argv + 1);
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;

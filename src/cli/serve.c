@@ -11,6 +11,9 @@
 #include "cli/cli_int.h"
 
 #include "api/api.h"
+#include "auth/jwt.h"
+#include "core/mem.h"
+#include "push/push.h"
 #include "bus/bus.h"
 #include "core/time.h"
 #include "auth/auth.h"
@@ -36,6 +39,10 @@ typedef struct server {
   fc_store_health_t health;
   fc_bus_t *bus;
   fc_ocpp_t *ocpp;
+  fc_push_t *push;
+  fc_jwt_cfg_t jwt;
+  bool have_jwt;
+  unsigned char *jwt_key;
   fc_api_t *api;
   fc_net_t *net;
   uv_signal_t sigint, sigterm;
@@ -50,6 +57,8 @@ static void finish(server_t *sv)
   fc_net_stop(sv->net);
   fc_ocpp_free(sv->ocpp);
   sv->ocpp = NULL;
+  fc_push_free(sv->push);
+  sv->push = NULL;
   uv_close((uv_handle_t *)&sv->sigint, NULL);
   uv_close((uv_handle_t *)&sv->sigterm, NULL);
   uv_close((uv_handle_t *)&sv->shutdown_timer, NULL);
@@ -76,6 +85,7 @@ static void shutdown_tick(uv_timer_t *t)
   case QUIESCING:
     if (fc_ocpp_idle(sv->ocpp) || in_phase >= budget) {
       fc_ocpp_close_all(sv->ocpp);
+      fc_push_close_all(sv->push);
       sv->phase = CLOSING;
       sv->phase_at = now;
     }
@@ -105,6 +115,79 @@ static void signal_cb(uv_signal_t *h, int signum)
   sv->phase_at = uv_now(&sv->loop);
   fc_ocpp_begin_shutdown(sv->ocpp);
   uv_timer_start(&sv->shutdown_timer, shutdown_tick, 0, 20);
+}
+
+static unsigned char *read_file(const char *path, size_t *len)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  unsigned char *buf = NULL;
+  size_t cap = 0, n = 0;
+  for (;;) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 4096;
+      if (cap > (1u << 20)) break; /* no key file is a megabyte */
+      buf = fc_realloc(buf, cap + 1);
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    if (r == 0) break;
+    n += r;
+  }
+  fclose(f);
+  if (!buf) return NULL;
+  buf[n] = '\0';
+  *len = n;
+  return buf;
+}
+
+/* The JWT key, as configured: HS256 with a secret (FLASHCHARGE_JWT_SECRET
+ * or --jwt-secret-file), RS256/ES256 with a PEM public key. Without one, /ws
+ * and /api refuse every request (logged once). */
+static int load_jwt(server_t *sv)
+{
+  const fc_config_t *c = &sv->cfg;
+  static const int algs[] = {FC_JWT_HS256, FC_JWT_RS256, FC_JWT_ES256};
+  size_t len = 0;
+  sv->jwt.alg = algs[c->jwt_alg];
+  if (sv->jwt.alg == FC_JWT_HS256) {
+    if (c->jwt_secret_file) {
+      sv->jwt_key = read_file(c->jwt_secret_file, &len);
+      if (!sv->jwt_key) {
+        fc_log(FC_LOG_ERROR, NULL, "event=config_error option=jwt-secret-file msg=\"cannot read\"");
+        return FC_ERR_CONFIG;
+      }
+      while (len && (sv->jwt_key[len - 1] == '\n' || sv->jwt_key[len - 1] == '\r'))
+        len--;
+    } else if (c->jwt_secret) {
+      len = strlen(c->jwt_secret);
+      sv->jwt_key = (unsigned char *)fc_strdup(c->jwt_secret);
+    }
+    if (sv->jwt_key && len < FC_JWT_HS_KEY_MIN) {
+      fc_log(FC_LOG_ERROR, NULL,
+             "event=config_error option=jwt-secret msg=\"an HS256 secret needs %d bytes at least\"",
+             FC_JWT_HS_KEY_MIN);
+      return FC_ERR_CONFIG;
+    }
+  } else if (c->jwt_public_key) {
+    sv->jwt_key = read_file(c->jwt_public_key, &len);
+    if (!sv->jwt_key) {
+      fc_log(FC_LOG_ERROR, NULL, "event=config_error option=jwt-public-key msg=\"cannot read\"");
+      return FC_ERR_CONFIG;
+    }
+  }
+  if (!sv->jwt_key) {
+    fc_log(FC_LOG_WARN, NULL,
+           "event=no_jwt_key msg=\"no JWT key configured: /ws and /api refuse every request\"");
+    return 0;
+  }
+  sv->jwt.key = sv->jwt_key;
+  sv->jwt.key_len = len;
+  sv->jwt.iss = c->jwt_iss;
+  sv->jwt.aud = c->jwt_aud;
+  sv->jwt.leeway_s = (unsigned)c->jwt_leeway;
+  sv->have_jwt = true;
+  fc_log(FC_LOG_INFO, NULL, "event=jwt alg=%s", fc_jwt_alg_name(sv->jwt.alg));
+  return 0;
 }
 
 static void serve_usage(FILE *f)
@@ -201,8 +284,10 @@ int fc_cli__serve(int argc, char **argv)
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=ocpp err=%s", fc_strerror(rc));
     goto out_store;
   }
-  sv.api = fc_api_new(sv.store, sv.ocpp);
-  if ((rc = fc_net_start(&sv.loop, &sv.cfg, sv.ocpp, sv.api, &sv.net)) < 0) goto out_ocpp;
+  if (load_jwt(&sv) < 0) goto out_ocpp;
+  sv.push = fc_push_new(&sv.loop, &sv.cfg, sv.have_jwt ? &sv.jwt : NULL, sv.bus, sv.store);
+  sv.api = fc_api_new(sv.store, sv.ocpp, sv.bus, sv.push, sv.have_jwt ? &sv.jwt : NULL);
+  if ((rc = fc_net_start(&sv.loop, &sv.cfg, sv.ocpp, sv.api, sv.push, &sv.net)) < 0) goto out_ocpp;
 
   uv_signal_init(&sv.loop, &sv.sigint);
   uv_signal_init(&sv.loop, &sv.sigterm);
@@ -223,6 +308,7 @@ int fc_cli__serve(int argc, char **argv)
 
 out_ocpp:
   fc_api_free(sv.api);
+  if (sv.push) fc_push_free(sv.push);
   fc_ocpp_free(sv.ocpp);
 out_store:
   fc_store_drain(sv.store, nothing, NULL);
@@ -235,5 +321,9 @@ out_loop:
     fc_log(FC_LOG_WARN, NULL, "event=loop_not_closed msg=\"handles left open\"");
   fc_ocpp_global_cleanup();
   fc_config_cleanup(&sv.cfg);
+  if (sv.jwt_key) {
+    memset(sv.jwt_key, 0, sv.jwt.key_len);
+    free(sv.jwt_key);
+  }
   return status;
 }

@@ -32,11 +32,13 @@ typedef struct opt {
 
 static const char *const unknown_choices[] = {"reject", "pending", "accept", NULL};
 static const char *const tag_choices[] = {"invalid", "accept", NULL};
+static const char *const alg_choices[] = {"HS256", "RS256", "ES256", NULL};
 static const char *const level_choices[] = {"error", "warn", "notice", "info", "debug", NULL};
 
 #define O(f) offsetof(fc_config_t, f)
 #define S FC_OPT_SERVE
 #define D FC_OPT_DB
+#define T FC_OPT_TOKEN
 
 static const opt_t opts[] = {
     {"config", T_STR, O(config_file), S | D, NULL, 0, 0, NULL, "JSON config file"},
@@ -78,11 +80,39 @@ static const opt_t opts[] = {
      "ms between checks for charger registry changes"},
     {"shutdown-timeout", T_INT, O(shutdown_timeout), S, "5000", 0, 600000, NULL,
      "ms to finish pending writes at shutdown"},
+    {"jwt-alg", T_ENUM, O(jwt_alg), S | T, "HS256", 0, 0, alg_choices,
+     "JWT algorithm, pinned: HS256 | RS256 | ES256"},
+    {"jwt-secret", T_STR, O(jwt_secret), S | T, NULL, 0, 0, NULL,
+     "HS256 secret (prefer the environment or --jwt-secret-file)"},
+    {"jwt-secret-file", T_STR, O(jwt_secret_file), S | T, NULL, 0, 0, NULL,
+     "file holding the HS256 secret"},
+    {"jwt-public-key", T_STR, O(jwt_public_key), S, NULL, 0, 0, NULL,
+     "PEM public key file for RS256/ES256"},
+    {"jwt-iss", T_STR, O(jwt_iss), S | T, NULL, 0, 0, NULL, "required JWT issuer (iss)"},
+    {"jwt-aud", T_STR, O(jwt_aud), S | T, NULL, 0, 0, NULL, "required JWT audience (aud)"},
+    {"jwt-leeway", T_INT, O(jwt_leeway), S, "30", 0, 3600, NULL,
+     "seconds of clock skew allowed on exp/nbf"},
+    {"ui-ping-interval", T_INT, O(ui_ping_interval), S, "30", 1, 3600, NULL,
+     "seconds between WebSocket pings to browsers; no pong by the next: closed"},
+    {"ui-queue-soft", T_INT, O(ui_queue_soft), S, "65536", 1024, 1073741824, NULL,
+     "bytes queued for a browser before state events coalesce"},
+    {"ui-queue-hard", T_INT, O(ui_queue_hard), S, "524288", 4096, 1073741824, NULL,
+     "bytes queued for a browser before it is dropped (lagged, 1013)"},
+    {"ui-max-rate", T_INT, O(ui_max_rate), S, "50", 1, 100000, NULL,
+     "frames per second to one browser at most (events batch and coalesce)"},
+    {"ui-max-clients", T_INT, O(ui_max_clients), S, "50000", 1, 10000000, NULL,
+     "browser connections at most (beyond: 503)"},
+    {"ui-max-per-ip", T_INT, O(ui_max_per_ip), S, "1000", 1, 10000000, NULL,
+     "browser connections per client address (beyond: 429)"},
+    {"ui-max-per-subject", T_INT, O(ui_max_per_subject), S, "100", 1, 10000000, NULL,
+     "browser connections per token subject (beyond: 429)"},
+    {"web-root", T_STR, O(web_root), S, "./web", 0, 0, NULL, "directory of the web UI's files"},
 };
 
 #undef O
 #undef S
 #undef D
+#undef T
 
 static void key_of(const opt_t *o, char *buf, size_t n, int env)
 {

@@ -34,11 +34,28 @@ typedef struct fc_config {
   int store_probe_interval; /* ms */
   int registry_refresh;     /* ms between registry change checks */
   int shutdown_timeout;     /* ms */
+  /* UI WebSocket and REST */
+  int jwt_alg; /* index in "HS256", "RS256", "ES256" */
+  char *jwt_secret;
+  char *jwt_secret_file;
+  char *jwt_public_key;
+  char *jwt_iss;
+  char *jwt_aud;
+  int jwt_leeway;
+  int ui_ping_interval; /* s */
+  int ui_queue_soft;    /* bytes */
+  int ui_queue_hard;    /* bytes */
+  int ui_max_rate;      /* frames per second per client */
+  int ui_max_clients;
+  int ui_max_per_ip;
+  int ui_max_per_subject;
+  char *web_root;
 } fc_config_t;
 
 /* Which options a command accepts (a bit set over the table's groups). */
 #define FC_OPT_SERVE 0x1u
 #define FC_OPT_DB 0x2u
+#define FC_OPT_TOKEN 0x4u
 
 /* Fills *c with defaults. */
 void fc_config_init(fc_config_t *c);

@@ -11,6 +11,7 @@
 #include "core/mem.h"
 #include "log/log.h"
 #include "ocpp/ocpp_lws.h"
+#include "push/push_lws.h"
 
 #include <libwebsockets.h>
 #include <string.h>
@@ -18,12 +19,16 @@
 struct fc_net {
   struct lws_context *ctx;
   struct lws_protocols ocpp_protocols[3];
-  struct lws_protocols web_protocols[2];
-  lws_retry_bo_t ocpp_retry;
+  struct lws_protocols web_protocols[3];
+  lws_retry_bo_t ocpp_retry, web_retry;
+  struct lws_protocol_vhost_options ui_default, ui_pvo;
+  struct lws_http_mount mounts[4];
 };
 
 static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *name, int port,
-                               const struct lws_protocols *protocols, const lws_retry_bo_t *retry)
+                               const struct lws_protocols *protocols, const lws_retry_bo_t *retry,
+                               const struct lws_protocol_vhost_options *pvo,
+                               const struct lws_http_mount *mounts)
 {
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof(info));
@@ -32,6 +37,8 @@ static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *
   info.iface = strcmp(cfg->bind, "0.0.0.0") ? cfg->bind : NULL;
   info.protocols = protocols;
   info.retry_and_idle_policy = retry;
+  info.pvo = pvo;
+  info.mounts = mounts;
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
   info.keepalive_timeout = 10;
   info.timeout_secs = 10;
@@ -46,8 +53,34 @@ static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *
   return vh;
 }
 
+/* The web vhost: /ws upgrades go to "fc-ui" (the default protocol, since
+ * browsers name none), /api, /healthz and /metrics to the api callback, the
+ * rest to the UI's static files. */
+static void web_mounts(fc_net_t *n, const fc_config_t *cfg)
+{
+  static const char *const dynamic[] = {"/api", "/healthz", "/metrics"};
+  memset(n->mounts, 0, sizeof(n->mounts));
+  for (size_t i = 0; i < 3; i++) {
+    struct lws_http_mount *m = &n->mounts[i];
+    m->mount_next = &n->mounts[i + 1];
+    m->mountpoint = dynamic[i];
+    m->mountpoint_len = (unsigned char)strlen(dynamic[i]);
+    m->origin = "fc-web-http";
+    m->origin_protocol = LWSMPRO_CALLBACK;
+  }
+  struct lws_http_mount *f = &n->mounts[3];
+  f->mountpoint = "/";
+  f->mountpoint_len = 1;
+  f->origin = cfg->web_root;
+  f->def = "index.html";
+  f->origin_protocol = LWSMPRO_FILE;
+  f->cache_max_age = 60;
+  f->cache_reusable = 1;
+  f->cache_revalidate = 1;
+}
+
 int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
-                 fc_net_t **out)
+                 fc_push_t *push, fc_net_t **out)
 {
   fc_net_t *n = fc_calloc(1, sizeof(*n));
   void *loops[1] = {loop};
@@ -61,8 +94,24 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
                                                 .per_session_data_size = sizeof(void *),
                                                 .rx_buffer_size = 4096,
                                                 .user = ocpp};
-  n->web_protocols[0] =
-      (struct lws_protocols){.name = "fc-web-http", .callback = fc_api_lws_http_cb, .user = api};
+  n->web_protocols[0] = (struct lws_protocols){.name = "fc-web-http",
+                                               .callback = fc_api_lws_http_cb,
+                                               .per_session_data_size = sizeof(void *),
+                                               .user = api};
+  /* A browser connection costs its per-session pointer and rx buffer: keep
+   * both small (client messages are small; longer ones are reassembled). */
+  n->web_protocols[1] = (struct lws_protocols){.name = "fc-ui",
+                                               .callback = fc_push_lws_ws_cb,
+                                               .per_session_data_size = sizeof(void *),
+                                               .rx_buffer_size = 1024,
+                                               .user = push};
+  n->ui_default = (struct lws_protocol_vhost_options){.name = "default", .value = "1"};
+  n->ui_pvo = (struct lws_protocol_vhost_options){.name = "fc-ui", .options = &n->ui_default};
+  /* Browser heartbeat: a ping after ui_ping_interval of quiet; nothing back
+   * (not even the pong) by the next interval: hang up. */
+  n->web_retry.secs_since_valid_ping = (uint16_t)cfg->ui_ping_interval;
+  n->web_retry.secs_since_valid_hangup = (uint16_t)(2 * cfg->ui_ping_interval);
+  web_mounts(n, cfg);
 
   /* TCP liveness of chargers: a ping after a minute of quiet, hang up when
    * nothing at all (not even a pong) came for twice the heartbeat interval. */
@@ -81,8 +130,9 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
     fc_free(n);
     return FC_ERR_CONFIG;
   }
-  if (!vhost(n, cfg, "ocpp", cfg->ocpp_port, n->ocpp_protocols, &n->ocpp_retry) ||
-      !vhost(n, cfg, "http", cfg->http_port, n->web_protocols, NULL)) {
+  if (!vhost(n, cfg, "ocpp", cfg->ocpp_port, n->ocpp_protocols, &n->ocpp_retry, NULL, NULL) ||
+      !vhost(n, cfg, "http", cfg->http_port, n->web_protocols, &n->web_retry, &n->ui_pvo,
+             n->mounts)) {
     fc_net_stop(n);
     fc_net_free(n);
     return UV_EADDRINUSE;

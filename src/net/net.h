@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "config/config.h"
 #include "ocpp/ocpp.h"
+#include "push/push.h"
 
 #include <uv.h>
 
@@ -15,7 +16,7 @@ typedef struct fc_net fc_net_t;
  * (event=listening kind=ocpp|http port=N). Borrowed: loop, cfg, ocpp, api.
  * Returns 0 and *out, or a negative error (logged). */
 int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
-                 fc_net_t **out);
+                 fc_push_t *push, fc_net_t **out);
 
 /* Destroys the lws context, closing every connection. The loop must run
  * afterwards for lws's handles to finish closing; then fc_net_free (lws keeps

@@ -1,0 +1,150 @@
+/* The web vhost's HTTP protocol: routes requests, and writes responses from
+ * HTTP_WRITEABLE once they are ready (a REST read may take a store round
+ * trip; the connection may be gone by then, which the request notices). */
+#include "api/api_int.h"
+#include "api/api_lws.h"
+
+#include "core/mem.h"
+#include "log/log.h"
+#include "push/push_lws.h"
+
+#include <string.h>
+
+fc_api_t *fc_api_new(fc_store_t *store, fc_ocpp_t *ocpp, fc_bus_t *bus, fc_push_t *push,
+                     const fc_jwt_cfg_t *jwt)
+{
+  fc_api_t *a = fc_calloc(1, sizeof(*a));
+  a->store = store;
+  a->ocpp = ocpp;
+  a->bus = bus;
+  a->push = push;
+  a->jwt = jwt;
+  return a;
+}
+
+void fc_api_free(fc_api_t *a)
+{
+  fc_free(a);
+}
+
+void fc_api__req_unref(fc_req_t *r)
+{
+  if (--r->refs > 0) return;
+  fc_principal_cleanup(&r->who);
+  free(r->body);
+  fc_free(r);
+}
+
+void fc_api__respond_owned(fc_req_t *r, unsigned status, const char *type, char *body, size_t len)
+{
+  free(r->body);
+  r->status = status;
+  r->type = type;
+  r->body = body;
+  r->len = len;
+  r->ready = true;
+  if (r->wsi) lws_callback_on_writable(r->wsi);
+}
+
+void fc_api__respond(fc_req_t *r, unsigned status, const char *type, const char *body, size_t len)
+{
+  char *copy = malloc(len + 1);
+  if (!copy) abort();
+  memcpy(copy, body, len);
+  copy[len] = '\0';
+  fc_api__respond_owned(r, status, type, copy, len);
+}
+
+void fc_api__error(fc_req_t *r, unsigned status, const char *error, const char *detail)
+{
+  json_t *o = json_pack("{s:s, s:s}", "error", error, "detail", detail);
+  char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(o);
+  fc_api__respond_owned(r, status, "application/json", text, strlen(text));
+}
+
+static int write_response(struct lws *wsi, fc_req_t *r)
+{
+  unsigned char hdr[LWS_PRE + 1024];
+  unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+  if (lws_add_http_common_headers(wsi, r->status, r->type, r->len, &p, end) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                   (const unsigned char *)"no-store", 8, &p, end))
+    return -1;
+  if (r->status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                                       (const unsigned char *)"Bearer", 6, &p, end))
+    return -1;
+  if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+  unsigned char *buf = fc_malloc(LWS_PRE + r->len + 1);
+  memcpy(buf + LWS_PRE, r->body, r->len);
+  int n = lws_write(wsi, buf + LWS_PRE, r->len, LWS_WRITE_HTTP_FINAL);
+  fc_free(buf);
+  if (n < (int)r->len) return -1;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static void route(fc_req_t *r, struct lws *wsi)
+{
+  char path[512];
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+    fc_api__error(r, 405, "method_not_allowed", "only GET is served here");
+    return;
+  }
+  if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) {
+    fc_api__error(r, 414, "uri_too_long", "the path is too long");
+    return;
+  }
+  if (!strcmp(path, "/healthz"))
+    fc_api__healthz(r);
+  else if (!strcmp(path, "/metrics"))
+    fc_api__metrics(r);
+  else if (!strncmp(path, "/api/", 5) || !strcmp(path, "/api"))
+    fc_api__rest(r, path);
+  else
+    fc_api__error(r, 404, "not_found", "no such resource");
+}
+
+int fc_api_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
+{
+  fc_api_pss_t *pss = user;
+  switch (reason) {
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+    fc_api_t *a = (fc_api_t *)lws_get_protocol(wsi)->user;
+    if (!in || strcmp((const char *)in, "websocket") != 0) return -1;
+    return fc_push_confirm_upgrade(a->push, wsi);
+  }
+  case LWS_CALLBACK_HTTP: {
+    fc_api_t *a = (fc_api_t *)lws_get_protocol(wsi)->user;
+    if (pss->req) { /* a pipelined request while one is pending: refuse */
+      return -1;
+    }
+    fc_req_t *r = fc_calloc(1, sizeof(*r));
+    r->a = a;
+    r->wsi = wsi;
+    r->refs = 1;
+    pss->req = r;
+    route(r, wsi);
+    return 0;
+  }
+  case LWS_CALLBACK_HTTP_WRITEABLE: {
+    fc_req_t *r = pss ? pss->req : NULL;
+    if (!r || !r->ready) return 0;
+    pss->req = NULL;
+    r->wsi = NULL;
+    int rc = write_response(wsi, r);
+    fc_api__req_unref(r);
+    return rc;
+  }
+  case LWS_CALLBACK_CLOSED_HTTP:
+  case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    if (pss && pss->req) {
+      pss->req->wsi = NULL;
+      fc_api__req_unref(pss->req);
+      pss->req = NULL;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+  default:
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+  }
+}

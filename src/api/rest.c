@@ -1,0 +1,228 @@
+/* REST reads (GET, JSON, JWT bearer):
+ *   /api/chargers                         every charger the token grants
+ *   /api/chargers/{id}                    its snapshot (= the /ws snapshot)
+ *   /api/chargers/{id}/meter-values       ?from=&to=&connector=&limit=
+ *   /api/transactions                     ?charger=&from=&to=&limit=
+ *   /api/transactions/{id}
+ * Snapshots come from the read model in memory; history from the store's
+ * reader threads. Errors: {"error":…,"detail":…} with 400, 401, 403, 404,
+ * 503 (store unavailable). */
+#include "api/api_int.h"
+
+#include "auth/request.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "ocpp/rpc.h" /* date-time parsing */
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool may_see_cb(const char *charger, void *arg)
+{
+  return fc_principal_may_see(arg, charger);
+}
+
+/* Query parameter name ("from") into buf; false when absent. */
+static bool arg_of(struct lws *wsi, const char *name, char *buf, size_t n)
+{
+  char key[32];
+  snprintf(key, sizeof(key), "%s=", name);
+  return lws_get_urlarg_by_name(wsi, key, buf, (int)n) != NULL;
+}
+
+static bool parse_time(const char *s, long long *ms)
+{
+  return fc_ocpp__parse_datetime(s, ms) == 0;
+}
+
+static bool parse_uint(const char *s, long long max, long long *out)
+{
+  char *end;
+  long long v = strtoll(s, &end, 10);
+  if (!*s || *end || v < 0 || v > max) return false;
+  *out = v;
+  return true;
+}
+
+typedef struct range {
+  long long from_ms, to_ms;
+  unsigned limit;
+} range_t;
+
+/* from/to/limit common to the history reads. false after answering 400. */
+static bool range_args(fc_req_t *r, struct lws *wsi, range_t *rd)
+{
+  char buf[64];
+  long long v;
+  memset(rd, 0, sizeof(*rd));
+  if (arg_of(wsi, "from", buf, sizeof(buf)) && !parse_time(buf, &rd->from_ms)) {
+    fc_api__error(r, 400, "bad_request", "from: expected a date-time such as 2026-11-26T10:00:00Z");
+    return false;
+  }
+  if (arg_of(wsi, "to", buf, sizeof(buf)) && !parse_time(buf, &rd->to_ms)) {
+    fc_api__error(r, 400, "bad_request", "to: expected a date-time such as 2026-11-26T10:00:00Z");
+    return false;
+  }
+  if (arg_of(wsi, "limit", buf, sizeof(buf))) {
+    if (!parse_uint(buf, 10000, &v) || v == 0) {
+      fc_api__error(r, 400, "bad_request", "limit: expected 1 to 10000");
+      return false;
+    }
+    rd->limit = (unsigned)v;
+  }
+  return true;
+}
+
+static void read_done(fc_read_t *rd, int status, void *arg)
+{
+  fc_req_t *r = arg;
+  if (status == FC_ERR_NOTFOUND) {
+    fc_api__error(r, 404, "not_found", "no such record");
+  } else if (status < 0) {
+    fc_api__error(r, 503, "unavailable", "the store cannot answer now");
+  } else if (rd->kind == FC_READ_TRANSACTIONS && !r->who.all_chargers) {
+    /* Only the chargers the token grants. */
+    json_t *arr = json_loadb(rd->out_text, rd->out_len, 0, NULL), *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+      if (fc_principal_may_see(&r->who, json_string_value(json_object_get(v, "charger"))))
+        json_array_append(out, v);
+    }
+    char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(arr);
+    json_decref(out);
+    fc_api__respond_owned(r, 200, "application/json", text, strlen(text));
+  } else if (rd->kind == FC_READ_TRANSACTION) {
+    json_t *o = json_loadb(rd->out_text, rd->out_len, 0, NULL);
+    if (!fc_principal_may_see(&r->who, json_string_value(json_object_get(o, "charger"))))
+      fc_api__error(r, 403, "forbidden", "the token does not grant this charger");
+    else
+      fc_api__respond(r, 200, "application/json", rd->out_text, rd->out_len);
+    json_decref(o);
+  } else {
+    fc_api__respond(r, 200, "application/json", rd->out_text, rd->out_len);
+    rd->out_text = NULL;
+    rd->out_len = 0;
+  }
+  fc_api__req_unref(r);
+}
+
+static void start_read(fc_req_t *r, fc_read_t *rd, const range_t *rg)
+{
+  if (rg) {
+    rd->from_ms = rg->from_ms;
+    rd->to_ms = rg->to_ms;
+    rd->limit = rg->limit;
+  }
+  r->refs++;
+  if (fc_store_read(r->a->store, rd, read_done, r) < 0) {
+    r->refs--;
+    fc_api__error(r, 503, "unavailable", "the store cannot answer now");
+  }
+}
+
+static void charger_list(fc_req_t *r)
+{
+  size_t len;
+  char *text = fc_bus_snapshots(r->a->bus, may_see_cb, &r->who, &len);
+  fc_api__respond_owned(r, 200, "application/json", text, len);
+}
+
+static void charger_one(fc_req_t *r, const char *id)
+{
+  size_t len;
+  if (!fc_principal_may_see(&r->who, id)) {
+    fc_api__error(r, 403, "forbidden", "the token does not grant this charger");
+    return;
+  }
+  const char *snap = fc_bus_snapshot(r->a->bus, id, &len, NULL);
+  if (!snap) {
+    fc_api__error(r, 404, "not_found", "no such charger");
+    return;
+  }
+  fc_api__respond(r, 200, "application/json", snap, len);
+}
+
+static void meter_values(fc_req_t *r, struct lws *wsi, const char *id)
+{
+  char buf[32];
+  long long v;
+  if (!fc_principal_may_see(&r->who, id)) {
+    fc_api__error(r, 403, "forbidden", "the token does not grant this charger");
+    return;
+  }
+  if (!fc_bus_snapshot(r->a->bus, id, NULL, NULL)) {
+    fc_api__error(r, 404, "not_found", "no such charger");
+    return;
+  }
+  int connector = -1;
+  range_t rg;
+  if (arg_of(wsi, "connector", buf, sizeof(buf))) {
+    if (!parse_uint(buf, 1000, &v)) {
+      fc_api__error(r, 400, "bad_request", "connector: expected a connector number");
+      return;
+    }
+    connector = (int)v;
+  }
+  if (!range_args(r, wsi, &rg)) return;
+  fc_read_t *rd = fc_read_new(FC_READ_METER_VALUES, id);
+  rd->connector = connector;
+  start_read(r, rd, &rg);
+}
+
+static void transactions(fc_req_t *r, struct lws *wsi)
+{
+  char charger[64] = "";
+  if (arg_of(wsi, "charger", charger, sizeof(charger)) && !fc_principal_may_see(&r->who, charger)) {
+    fc_api__error(r, 403, "forbidden", "the token does not grant this charger");
+    return;
+  }
+  range_t rg;
+  if (!range_args(r, wsi, &rg)) return;
+  start_read(r, fc_read_new(FC_READ_TRANSACTIONS, charger), &rg);
+}
+
+static void transaction_one(fc_req_t *r, const char *id)
+{
+  long long v;
+  if (!parse_uint(id, (1LL << 53), &v)) {
+    fc_api__error(r, 400, "bad_request", "a transaction id is a number");
+    return;
+  }
+  fc_read_t *rd = fc_read_new(FC_READ_TRANSACTION, NULL);
+  rd->arg_i64 = v;
+  start_read(r, rd, NULL);
+}
+
+void fc_api__rest(fc_req_t *r, const char *path)
+{
+  struct lws *wsi = r->wsi;
+  const char *why;
+  if (fc_auth_request(r->a->jwt, wsi, &r->who, &why) < 0) {
+    fc_api__error(r, 401, "unauthorized", why);
+    return;
+  }
+  /* Split the path: /api/<a>/<b>/<c> */
+  char buf[512];
+  snprintf(buf, sizeof(buf), "%s", path + 4);
+  char *seg[4] = {0};
+  int n = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(buf, "/", &save); t && n < 4; t = strtok_r(NULL, "/", &save))
+    seg[n++] = t;
+
+  if (n == 1 && !strcmp(seg[0], "chargers"))
+    charger_list(r);
+  else if (n == 2 && !strcmp(seg[0], "chargers"))
+    charger_one(r, seg[1]);
+  else if (n == 3 && !strcmp(seg[0], "chargers") && !strcmp(seg[2], "meter-values"))
+    meter_values(r, wsi, seg[1]);
+  else if (n == 1 && !strcmp(seg[0], "transactions"))
+    transactions(r, wsi);
+  else if (n == 2 && !strcmp(seg[0], "transactions"))
+    transaction_one(r, seg[1]);
+  else
+    fc_api__error(r, 404, "not_found", "no such resource");
+}

@@ -1,0 +1,798 @@
+/* Browser connections on /ws.
+ *
+ * A connection holds its principal (from the JWT), its subscriptions and one
+ * bounded queue (outq.c). Events reach it synchronously from the bus; it only
+ * queues them and asks lws for writability, so a slow or stalled browser
+ * costs its own queue and nothing else. Frames are written from
+ * SERVER_WRITEABLE only: the queued events go out as one JSON object, or as
+ * one JSON array when several are waiting, at most ui_max_rate frames per
+ * second (while throttled, state events coalesce).
+ *
+ * Subscribing: the bus subscription starts first, then either a snapshot is
+ * queued (its seq is the charger's current one, and live events after it
+ * follow), or, with `since`, the missed events are read from the store while
+ * live ones wait in a side buffer; once the replay has caught up, buffered
+ * events with a higher seq follow. Each subscription remembers the last seq
+ * it delivered, so nothing is sent twice and nothing is skipped. A replay
+ * that finds a gap (events pruned by retention) falls back to a snapshot. */
+#include "push/push.h"
+#include "push/outq.h"
+#include "push/push_lws.h"
+
+#include "auth/request.h"
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/time.h"
+#include "log/log.h"
+#include "ocpp/rpc.h" /* date-time formatting */
+
+#include <libwebsockets.h>
+#include <string.h>
+#include <uthash.h>
+
+#define RX_MAX 65536      /* largest message a browser may send */
+#define FRAME_EVENTS 256  /* events batched into one frame at most */
+#define FRAME_BYTES 65536 /* bytes of events batched into one frame at most */
+#define REPLAY_PAGE 1000  /* events per store read while replaying */
+#define PENDING_MAX 10000 /* live events buffered during a replay */
+
+typedef struct client client_t;
+
+typedef struct csub {
+  client_t *c;
+  char charger[49]; /* "" for the system channel, "*" for all chargers */
+  fc_bus_sub_t *bsub;
+  int64_t last_seq;
+  bool replaying;
+  fc_event_t **pending;
+  size_t npending;
+  struct csub *next;
+} csub_t;
+
+typedef struct counter {
+  char key[64];
+  unsigned n;
+  UT_hash_handle hh;
+} counter_t;
+
+struct client {
+  fc_push_t *p;
+  struct lws *wsi; /* NULL once closed */
+  int refs;
+  uint64_t id;
+  fc_principal_t who;
+  char ip[64];
+  fc_log_ctx_t log;
+  fc_outq_t q;
+  csub_t *subs;
+  char *rx;
+  size_t rx_len;
+  bool closing;
+  int close_code;
+  const char *close_reason;
+  double tokens;
+  uint64_t tokens_at;
+  bool throttled;
+  client_t *prev, *next; /* all clients */
+  client_t *throttle_next;
+};
+
+struct fc_push {
+  uv_loop_t *loop;
+  const fc_config_t *cfg;
+  const fc_jwt_cfg_t *jwt;
+  fc_bus_t *bus;
+  fc_store_t *store;
+  client_t *clients;
+  size_t nclients;
+  uint64_t next_id;
+  counter_t *per_ip, *per_sub;
+  client_t *throttled;
+  uv_timer_t timer;
+  fc_push_stats_t stats;
+};
+
+/* ---- helpers ---- */
+
+static void client_unref(client_t *c)
+{
+  if (--c->refs > 0) return;
+  fc_principal_cleanup(&c->who);
+  fc_outq_cleanup(&c->q);
+  fc_free(c->rx);
+  fc_free(c);
+}
+
+static unsigned *count_of(counter_t **map, const char *key, bool create)
+{
+  counter_t *e = NULL;
+  HASH_FIND_STR(*map, key, e);
+  if (!e && create) {
+    e = fc_calloc(1, sizeof(*e));
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    HASH_ADD_STR(*map, key, e);
+  }
+  return e ? &e->n : NULL;
+}
+
+static void count_drop(counter_t **map, const char *key)
+{
+  counter_t *e = NULL;
+  HASH_FIND_STR(*map, key, e);
+  if (e && --e->n == 0) {
+    HASH_DEL(*map, e);
+    fc_free(e);
+  }
+}
+
+/* An event of our own (not persisted, seq 0): hello, error, pong, lagged,
+ * snapshot. data is stolen. */
+static fc_event_t *own_event(fc_event_type_t type, const char *type_name, const char *charger,
+                             int64_t seq, json_t *data)
+{
+  char ts[32];
+  fc_ocpp__format_datetime(fc_wall_ms(), ts, sizeof(ts));
+  json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:s, s:o}", "type", type_name, "charger",
+                        charger ? charger : "", "connector", 0, "seq", (json_int_t)seq, "ts", ts,
+                        "data", data ? data : json_object());
+  char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(o);
+  fc_event_t *e = fc_event_new(type, charger, 0, seq, text, strlen(text));
+  free(text);
+  return e;
+}
+
+static void close_client(client_t *c, int code, const char *reason)
+{
+  if (!c->wsi || c->closing) return;
+  c->closing = true;
+  c->close_code = code;
+  c->close_reason = reason;
+  lws_callback_on_writable(c->wsi);
+}
+
+static void lagged(client_t *c)
+{
+  fc_push_t *p = c->p;
+  p->stats.lagged++;
+  fc_log(FC_LOG_WARN, &c->log, "event=ui_lagged queued_bytes=%zu action=close code=1013",
+         c->q.bytes);
+  fc_outq_cleanup(&c->q);
+  json_t *data = json_pack("{s:s}", "detail", "too far behind; reconnect with since to resume");
+  json_t *seqs = json_object();
+  for (csub_t *s = c->subs; s; s = s->next)
+    if (s->charger[0] && strcmp(s->charger, "*"))
+      json_object_set_new(seqs, s->charger, json_integer(s->last_seq));
+  json_object_set_new(data, "since", seqs);
+  fc_event_t *e = own_event(FC_EV_LAGGED, "lagged", "", 0, data);
+  fc_outq_push(&c->q, e);
+  fc_event_unref(e);
+  close_client(c, 1013 /* try again later */, "lagged");
+}
+
+static void enqueue(client_t *c, fc_event_t *e)
+{
+  if (!c->wsi || c->closing) return;
+  if (fc_outq_push(&c->q, e) == FC_OUTQ_OVER) {
+    lagged(c);
+    return;
+  }
+  if (!c->throttled) lws_callback_on_writable(c->wsi);
+}
+
+static void send_error(client_t *c, const char *charger, const char *code, const char *detail)
+{
+  fc_event_t *e = own_event(FC_EV_ERROR, "error", charger, 0,
+                            json_pack("{s:s, s:s}", "code", code, "detail", detail));
+  enqueue(c, e);
+  fc_event_unref(e);
+}
+
+/* ---- subscriptions ---- */
+
+static void deliver(csub_t *s, fc_event_t *e)
+{
+  if (e->seq == 0) {
+    enqueue(s->c, e);
+    return;
+  }
+  if (!strcmp(s->charger, "*")) {
+    if (!fc_principal_may_see(&s->c->who, e->charger)) return;
+    enqueue(s->c, e);
+    return;
+  }
+  if (e->seq <= s->last_seq) return;
+  s->last_seq = e->seq;
+  enqueue(s->c, e);
+}
+
+static void on_event(fc_event_t *e, void *arg)
+{
+  csub_t *s = arg;
+  if (s->replaying) {
+    if (s->npending >= PENDING_MAX) {
+      lagged(s->c);
+      return;
+    }
+    if (!s->pending) s->pending = fc_malloc(PENDING_MAX * sizeof(*s->pending));
+    s->pending[s->npending++] = fc_event_ref(e);
+    return;
+  }
+  deliver(s, e);
+}
+
+static void drop_pending(csub_t *s)
+{
+  for (size_t i = 0; i < s->npending; i++)
+    fc_event_unref(s->pending[i]);
+  FC_FREE(s->pending);
+  s->npending = 0;
+}
+
+static void send_snapshot(client_t *c, csub_t *s, const char *charger)
+{
+  size_t len;
+  int64_t seq = 0;
+  const char *snap = fc_bus_snapshot(c->p->bus, charger, &len, &seq);
+  json_t *data = snap ? json_loadb(snap, len, 0, NULL) : NULL;
+  if (!data)
+    data = json_pack("{s:s, s:b, s:I, s:n, s:[]}", "id", charger, "online", 0, "seq", (json_int_t)0,
+                     "lastSeen", "connectors");
+  fc_event_t *e = own_event(FC_EV_SNAPSHOT, "snapshot", charger, seq, data);
+  enqueue(c, e);
+  fc_event_unref(e);
+  if (s && seq > s->last_seq) s->last_seq = seq;
+}
+
+static csub_t *find_sub(client_t *c, const char *charger)
+{
+  for (csub_t *s = c->subs; s; s = s->next)
+    if (!strcmp(s->charger, charger)) return s;
+  return NULL;
+}
+
+static void replay_read(csub_t *s);
+
+static void finish_replay(csub_t *s)
+{
+  s->replaying = false;
+  size_t n = s->npending;
+  fc_event_t **pend = s->pending;
+  s->pending = NULL;
+  s->npending = 0;
+  for (size_t i = 0; i < n; i++) {
+    deliver(s, pend[i]);
+    fc_event_unref(pend[i]);
+  }
+  fc_free(pend);
+}
+
+typedef struct replay_ctx {
+  client_t *c;
+  char charger[49];
+  uint64_t gen;
+} replay_ctx_t;
+
+static void replayed(fc_read_t *r, int status, void *arg)
+{
+  replay_ctx_t *rc = arg;
+  client_t *c = rc->c;
+  csub_t *s = c->wsi ? find_sub(c, rc->charger) : NULL;
+  if (!s || !s->replaying) goto out;
+  if (status < 0) {
+    /* The store cannot say what was missed: a snapshot is the next best. */
+    send_snapshot(c, s, s->charger);
+    finish_replay(s);
+    goto out;
+  }
+  for (size_t i = 0; i < r->out_count; i++) {
+    fc_event_t *e = fc_event_from_json(r->out_texts[i], strlen(r->out_texts[i]));
+    if (!e) continue;
+    if (i == 0 && e->seq > s->last_seq + 1) {
+      /* Events since then were pruned: start again from a snapshot. */
+      fc_event_unref(e);
+      send_snapshot(c, s, s->charger);
+      finish_replay(s);
+      goto out;
+    }
+    if (e->seq > s->last_seq) {
+      s->last_seq = e->seq;
+      enqueue(c, e);
+    }
+    fc_event_unref(e);
+  }
+  if (r->out_count >= REPLAY_PAGE)
+    replay_read(s);
+  else
+    finish_replay(s);
+out:
+  client_unref(c);
+  fc_free(rc);
+}
+
+static void replay_read(csub_t *s)
+{
+  client_t *c = s->c;
+  fc_read_t *r = fc_read_new(FC_READ_EVENTS, s->charger);
+  r->arg_i64 = s->last_seq;
+  r->limit = REPLAY_PAGE;
+  replay_ctx_t *rc = fc_calloc(1, sizeof(*rc));
+  rc->c = c;
+  snprintf(rc->charger, sizeof(rc->charger), "%s", s->charger);
+  c->refs++;
+  if (fc_store_read(c->p->store, r, replayed, rc) < 0) {
+    c->refs--;
+    fc_free(rc);
+    send_snapshot(c, s, s->charger);
+    finish_replay(s);
+  }
+}
+
+static void subscribe(client_t *c, const char *charger, bool has_since, int64_t since)
+{
+  fc_push_t *p = c->p;
+  if (!strcmp(charger, "*")) {
+    if (!c->who.all_chargers) {
+      send_error(c, "*", "forbidden", "the token does not grant every charger");
+      return;
+    }
+    if (find_sub(c, "*")) return;
+    csub_t *s = fc_calloc(1, sizeof(*s));
+    s->c = c;
+    snprintf(s->charger, sizeof(s->charger), "*");
+    s->next = c->subs;
+    c->subs = s;
+    s->bsub = fc_bus_subscribe(p->bus, NULL, on_event, s);
+    size_t len;
+    char *all = fc_bus_snapshots(p->bus, NULL, NULL, &len);
+    json_t *arr = json_loadb(all, len, 0, NULL);
+    free(all);
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+      const char *id = json_string_value(json_object_get(v, "id"));
+      if (id) send_snapshot(c, NULL, id);
+    }
+    json_decref(arr);
+    return;
+  }
+  if (strlen(charger) == 0 || strlen(charger) > 48) {
+    send_error(c, charger, "bad_request", "not a charger id");
+    return;
+  }
+  if (!fc_principal_may_see(&c->who, charger)) {
+    send_error(c, charger, "forbidden", "the token does not grant this charger");
+    return;
+  }
+  csub_t *s = find_sub(c, charger);
+  if (s) {
+    if (!has_since) send_snapshot(c, s, charger); /* a fresh start, on request */
+    return;
+  }
+  s = fc_calloc(1, sizeof(*s));
+  s->c = c;
+  snprintf(s->charger, sizeof(s->charger), "%s", charger);
+  s->next = c->subs;
+  c->subs = s;
+  s->bsub = fc_bus_subscribe(p->bus, charger, on_event, s);
+
+  int64_t now_seq = fc_bus_seq(p->bus, charger);
+  if (!has_since || since < 0 || since > now_seq) {
+    send_snapshot(c, s, charger);
+  } else if (since == now_seq) {
+    s->last_seq = since; /* nothing missed */
+  } else {
+    s->last_seq = since;
+    s->replaying = true;
+    replay_read(s);
+  }
+}
+
+static void unsubscribe(client_t *c, const char *charger)
+{
+  csub_t **pp = &c->subs;
+  while (*pp) {
+    csub_t *s = *pp;
+    if (!strcmp(s->charger, charger)) {
+      *pp = s->next;
+      fc_bus_unsubscribe(c->p->bus, s->bsub);
+      drop_pending(s);
+      fc_free(s);
+      return;
+    }
+    pp = &s->next;
+  }
+}
+
+static void unsubscribe_all(client_t *c)
+{
+  while (c->subs)
+    unsubscribe(c, c->subs->charger);
+}
+
+/* ---- messages from the browser ---- */
+
+static void handle_message(client_t *c, const char *text, size_t len)
+{
+  json_error_t jerr;
+  json_t *m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  const char *op = json_string_value(json_object_get(m, "op"));
+  if (!m || !json_is_object(m) || !op) {
+    send_error(c, "", "bad_request", "expected a JSON object with an \"op\"");
+    json_decref(m);
+    return;
+  }
+  if (!strcmp(op, "ping")) {
+    fc_event_t *e = own_event(FC_EV_NONE, "pong", "", 0, NULL);
+    enqueue(c, e);
+    fc_event_unref(e);
+  } else if (!strcmp(op, "subscribe") || !strcmp(op, "unsubscribe")) {
+    bool sub = op[0] == 's';
+    json_t *list = json_object_get(m, "chargers");
+    json_t *since = json_object_get(m, "since");
+    if (json_is_string(list))
+      list = json_pack("[O]", list);
+    else
+      json_incref(list);
+    if (!json_is_array(list) || (since && !json_is_object(since))) {
+      send_error(c, "", "bad_request", "\"chargers\" must be an array of ids, \"since\" an object");
+    } else {
+      size_t i;
+      json_t *v;
+      json_array_foreach(list, i, v)
+      {
+        const char *id = json_string_value(v);
+        if (!id) continue;
+        if (!sub) {
+          unsubscribe(c, id);
+          continue;
+        }
+        json_t *sv = json_object_get(since, id);
+        subscribe(c, id, json_is_integer(sv), json_is_integer(sv) ? json_integer_value(sv) : 0);
+      }
+    }
+    json_decref(list);
+  } else {
+    send_error(c, "", "bad_request", "unknown op");
+  }
+  json_decref(m);
+}
+
+/* ---- authentication and admission ---- */
+
+static int refuse(struct lws *wsi, unsigned status, const char *error, const char *detail)
+{
+  unsigned char buf[LWS_PRE + 1024];
+  unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+  char body[512];
+  int blen = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\"}\n", error, detail);
+  if (lws_add_http_common_headers(wsi, status, "application/json", (lws_filepos_t)blen, &p, end))
+    return -1;
+  if (status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                                    (const unsigned char *)"Bearer", 6, &p, end))
+    return -1;
+  if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+  memcpy(start, body, (size_t)blen);
+  if (lws_write(wsi, start, (size_t)blen, LWS_WRITE_HTTP_FINAL) != blen) return -1;
+  return 1;
+}
+
+int fc_push_confirm_upgrade(void *push, struct lws *wsi)
+{
+  fc_push_t *p = push;
+  char uri[256], ip[64] = "";
+  const char *why = NULL;
+  fc_principal_t who;
+
+  if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
+    return refuse(wsi, 404, "not_found", "the UI WebSocket is at /ws");
+  lws_get_peer_simple(wsi, ip, sizeof(ip));
+  if (fc_auth_request(p->jwt, wsi, &who, &why) < 0) {
+    p->stats.refused++;
+    fc_log(FC_LOG_WARN, NULL, "event=ui_refused status=401 reason=\"%s\" peer=%s", why, ip);
+    fc_principal_cleanup(&who);
+    return refuse(wsi, 401, "unauthorized", why);
+  }
+  int rc = 0;
+  unsigned *n;
+  if (p->nclients >= (size_t)p->cfg->ui_max_clients) {
+    rc = refuse(wsi, 503, "unavailable", "too many connections");
+  } else if ((n = count_of(&p->per_ip, ip, false)) && *n >= (unsigned)p->cfg->ui_max_per_ip) {
+    rc = refuse(wsi, 429, "too_many_connections", "too many connections from this address");
+  } else if ((n = count_of(&p->per_sub, who.sub, false)) &&
+             *n >= (unsigned)p->cfg->ui_max_per_subject) {
+    rc = refuse(wsi, 429, "too_many_connections", "too many connections for this subject");
+  }
+  if (rc) {
+    p->stats.refused++;
+    fc_log(FC_LOG_WARN, NULL, "event=ui_refused reason=limit peer=%s sub=%s", ip, who.sub);
+  }
+  fc_principal_cleanup(&who);
+  return rc;
+}
+
+/* ---- connection life ---- */
+
+static void established(fc_push_t *p, struct lws *wsi, client_t **slot)
+{
+  const char *why;
+  client_t *c = fc_calloc(1, sizeof(*c));
+  c->p = p;
+  c->wsi = wsi;
+  c->refs = 1;
+  c->id = ++p->next_id;
+  c->log.conn = c->id;
+  fc_outq_init(&c->q, (size_t)p->cfg->ui_queue_soft, (size_t)p->cfg->ui_queue_hard, 65536);
+  c->tokens = p->cfg->ui_max_rate;
+  c->tokens_at = uv_now(p->loop);
+  lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
+  *slot = c;
+  c->next = p->clients;
+  if (p->clients) p->clients->prev = c;
+  p->clients = c;
+  p->nclients++;
+  p->stats.clients++;
+
+  if (fc_auth_request(p->jwt, wsi, &c->who, &why) < 0) {
+    /* The token expired between the handshake's check and now. */
+    close_client(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "unauthorized");
+    return;
+  }
+  (*count_of(&p->per_ip, c->ip, true))++;
+  (*count_of(&p->per_sub, c->who.sub, true))++;
+  fc_log(FC_LOG_INFO, &c->log, "event=ui_connected peer=%s sub=%s role=%d", c->ip, c->who.sub,
+         (int)c->who.role);
+
+  json_t *chargers = json_array();
+  if (c->who.all_chargers) {
+    json_decref(chargers);
+    chargers = json_string("*");
+  } else {
+    for (size_t i = 0; i < c->who.n_chargers; i++)
+      json_array_append_new(chargers, json_string(c->who.chargers[i]));
+  }
+  static const char *const roles[] = {"", "viewer", "operator", "admin"};
+  fc_event_t *hello =
+      own_event(FC_EV_HELLO, "hello", "", 0,
+                json_pack("{s:s, s:s, s:o, s:i}", "sub", c->who.sub, "role", roles[c->who.role],
+                          "chargers", chargers, "heartbeat", p->cfg->ui_ping_interval));
+  enqueue(c, hello);
+  fc_event_unref(hello);
+
+  /* Admins receive the system alerts (system.degraded / system.recovered). */
+  if (c->who.role == FC_ROLE_ADMIN) {
+    csub_t *s = fc_calloc(1, sizeof(*s));
+    s->c = c;
+    s->next = c->subs;
+    c->subs = s;
+    s->bsub = fc_bus_subscribe(p->bus, "", on_event, s);
+  }
+
+  /* /ws?charger=A&charger=B,C&since=41 subscribes at once. */
+  char arg[512];
+  int64_t since = -1;
+  bool has_since = lws_get_urlarg_by_name(wsi, "since=", arg, sizeof(arg)) != NULL;
+  if (has_since) since = strtoll(arg, NULL, 10);
+  for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
+       i++) {
+    if (strncmp(arg, "charger=", 8) != 0) continue;
+    char *save = NULL;
+    for (char *id = strtok_r(arg + 8, ",", &save); id; id = strtok_r(NULL, ",", &save))
+      subscribe(c, id, has_since, since);
+  }
+}
+
+static void closed(client_t *c)
+{
+  fc_push_t *p = c->p;
+  unsubscribe_all(c);
+  if (c->who.sub[0]) {
+    count_drop(&p->per_ip, c->ip);
+    count_drop(&p->per_sub, c->who.sub);
+  }
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    p->clients = c->next;
+  if (c->next) c->next->prev = c->prev;
+  p->nclients--;
+  c->wsi = NULL;
+  fc_log(FC_LOG_INFO, &c->log, "event=ui_disconnected");
+  fc_outq_cleanup(&c->q);
+  client_unref(c);
+}
+
+static bool take_token(client_t *c)
+{
+  fc_push_t *p = c->p;
+  uint64_t now = uv_now(p->loop);
+  double rate = p->cfg->ui_max_rate;
+  c->tokens += (double)(now - c->tokens_at) * rate / 1000.0;
+  if (c->tokens > rate) c->tokens = rate;
+  c->tokens_at = now;
+  if (c->tokens < 1.0) return false;
+  c->tokens -= 1.0;
+  return true;
+}
+
+static void throttle_cb(uv_timer_t *t)
+{
+  fc_push_t *p = t->data;
+  client_t *list = p->throttled;
+  p->throttled = NULL;
+  while (list) {
+    client_t *c = list;
+    list = c->throttle_next;
+    c->throttled = false;
+    c->q.coalescing = false;
+    if (c->wsi) lws_callback_on_writable(c->wsi);
+    client_unref(c);
+  }
+}
+
+static void throttle(client_t *c)
+{
+  fc_push_t *p = c->p;
+  c->throttled = true;
+  c->q.coalescing = true;
+  c->refs++;
+  c->throttle_next = p->throttled;
+  p->throttled = c;
+  if (!uv_is_active((uv_handle_t *)&p->timer)) {
+    uint64_t wait = (uint64_t)(1000.0 / p->cfg->ui_max_rate);
+    uv_timer_start(&p->timer, throttle_cb, wait ? wait : 1, 0);
+  }
+}
+
+static int writeable(client_t *c)
+{
+  fc_push_t *p = c->p;
+  struct lws *wsi = c->wsi;
+  if (!fc_outq_empty(&c->q) && !lws_send_pipe_choked(wsi)) {
+    if (!c->closing && !take_token(c)) {
+      if (!c->throttled) throttle(c);
+      return 0;
+    }
+    fc_event_t *evs[FRAME_EVENTS];
+    size_t n = fc_outq_take(&c->q, evs, FRAME_EVENTS, FRAME_BYTES);
+    size_t len = n > 1 ? n + 1 : 0; /* brackets and commas */
+    for (size_t i = 0; i < n; i++)
+      len += evs[i]->len;
+    unsigned char *buf = fc_malloc(LWS_PRE + len);
+    unsigned char *w = buf + LWS_PRE;
+    if (n > 1) *w++ = '[';
+    for (size_t i = 0; i < n; i++) {
+      if (i) *w++ = ',';
+      memcpy(w, evs[i]->json, evs[i]->len);
+      w += evs[i]->len;
+      fc_event_unref(evs[i]);
+    }
+    if (n > 1) *w++ = ']';
+    int rc = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT);
+    fc_free(buf);
+    if (rc < (int)len) return -1;
+    p->stats.frames_out++;
+    p->stats.events_out += n;
+  }
+  if (!fc_outq_empty(&c->q)) {
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+  if (c->closing) {
+    lws_close_reason(wsi, (enum lws_close_status)c->close_code, (unsigned char *)c->close_reason,
+                     strlen(c->close_reason));
+    return -1;
+  }
+  return 0;
+}
+
+static int receive(client_t *c, const void *in, size_t len)
+{
+  struct lws *wsi = c->wsi;
+  if (lws_frame_is_binary(wsi)) {
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char *)"text only", 9);
+    return -1;
+  }
+  if (c->rx_len + len > RX_MAX) {
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too large", 9);
+    return -1;
+  }
+  bool whole = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+  if (whole && !c->rx_len) {
+    handle_message(c, in, len);
+    return 0;
+  }
+  c->rx = fc_realloc(c->rx, c->rx_len + len);
+  memcpy(c->rx + c->rx_len, in, len);
+  c->rx_len += len;
+  if (whole) {
+    handle_message(c, c->rx, c->rx_len);
+    FC_FREE(c->rx);
+    c->rx_len = 0;
+  }
+  return 0;
+}
+
+int fc_push_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len)
+{
+  client_t **slot = user;
+  fc_push_t *p = (fc_push_t *)lws_get_protocol(wsi)->user;
+  switch (reason) {
+  case LWS_CALLBACK_ESTABLISHED:
+    established(p, wsi, slot);
+    return 0;
+  case LWS_CALLBACK_RECEIVE:
+    return slot && *slot ? receive(*slot, in, len) : -1;
+  case LWS_CALLBACK_SERVER_WRITEABLE:
+    return slot && *slot ? writeable(*slot) : -1;
+  case LWS_CALLBACK_CLOSED:
+    if (slot && *slot) {
+      closed(*slot);
+      *slot = NULL;
+    }
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* ---- lifecycle ---- */
+
+fc_push_t *fc_push_new(uv_loop_t *loop, const fc_config_t *cfg, const fc_jwt_cfg_t *jwt,
+                       fc_bus_t *bus, fc_store_t *store)
+{
+  fc_push_t *p = fc_calloc(1, sizeof(*p));
+  p->loop = loop;
+  p->cfg = cfg;
+  p->jwt = jwt;
+  p->bus = bus;
+  p->store = store;
+  uv_timer_init(loop, &p->timer);
+  p->timer.data = p;
+  return p;
+}
+
+void fc_push_close_all(fc_push_t *p)
+{
+  for (client_t *c = p->clients; c; c = c->next)
+    close_client(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+  fc_push_t *p = h->data;
+  counter_t *e, *tmp;
+  HASH_ITER(hh, p->per_ip, e, tmp)
+  {
+    HASH_DEL(p->per_ip, e);
+    fc_free(e);
+  }
+  HASH_ITER(hh, p->per_sub, e, tmp)
+  {
+    HASH_DEL(p->per_sub, e);
+    fc_free(e);
+  }
+  fc_free(p);
+}
+
+void fc_push_free(fc_push_t *p)
+{
+  uv_timer_stop(&p->timer);
+  throttle_cb(&p->timer);
+  uv_close((uv_handle_t *)&p->timer, timer_closed);
+}
+
+void fc_push_stats(const fc_push_t *p, fc_push_stats_t *out)
+{
+  *out = p->stats;
+  out->clients = p->nclients;
+  out->queued_bytes = 0;
+  out->coalesced = 0;
+  for (client_t *c = p->clients; c; c = c->next) {
+    out->queued_bytes += c->q.bytes;
+    out->coalesced += c->q.coalesced;
+  }
+}

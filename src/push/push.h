@@ -1,0 +1,33 @@
+/* The UI WebSocket (/ws on the web port): browsers authenticate with a JWT,
+ * subscribe to chargers, get a snapshot (or exactly the events they missed,
+ * with `since`), then every event as it commits.
+ *
+ * Threading: loop thread only. */
+#ifndef FC_PUSH_H
+#define FC_PUSH_H
+
+#include "auth/jwt.h"
+#include "bus/bus.h"
+#include "config/config.h"
+#include "store/store.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct fc_push fc_push_t;
+
+/* jwt, cfg, bus, store and loop are borrowed and outlive it. */
+fc_push_t *fc_push_new(uv_loop_t *loop, const fc_config_t *cfg, const fc_jwt_cfg_t *jwt,
+                       fc_bus_t *bus, fc_store_t *store);
+/* Closes every browser connection with 1001 (going away). */
+void fc_push_close_all(fc_push_t *p);
+/* Only once no connection is left (after the lws context is destroyed). */
+void fc_push_free(fc_push_t *p);
+
+typedef struct fc_push_stats {
+  uint64_t clients, frames_out, events_out, coalesced, lagged, refused;
+  uint64_t queued_bytes;
+} fc_push_stats_t;
+void fc_push_stats(const fc_push_t *p, fc_push_stats_t *out);
+
+#endif
