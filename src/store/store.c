@@ -464,6 +464,12 @@ static void reader_main(void *arg)
 static void read_free(fc_read_t *r)
 {
   fc_charger_recs_free(r->out_chargers, r->out_count);
+  fc_free(r->out_text);
+  if (r->out_texts) {
+    for (size_t i = 0; i < r->out_count; i++)
+      fc_free(r->out_texts[i]);
+    fc_free(r->out_texts);
+  }
   fc_free(r);
 }
 
@@ -722,6 +728,7 @@ fc_read_t *fc_read_new(fc_read_kind_t kind, const char *key)
 {
   fc_read_t *r = fc_calloc(1, sizeof(*r));
   r->kind = kind;
+  r->connector = -1; /* any */
   if (key) {
     size_t n = strnlen(key, sizeof(r->key) - 1);
     memcpy(r->key, key, n);

@@ -89,7 +89,8 @@ long long fc_store__now_ms(void);
  * op->json only. fc_malloc'd (caller frees), *len its length; NULL if a
  * string is not valid UTF-8. */
 char *fc_store__event_json(const fc_op_t *op, int64_t seq, int64_t tx_id, size_t *len);
-/* Compact JSON text of j, fc_malloc'd (caller frees); NULL on failure. */
+/* Compact JSON text of j (reals with 15 significant digits), for the reads;
+ * fc_malloc'd (caller frees); NULL on failure. */
 char *fc_store__json_dump(const json_t *j, size_t *len);
 
 #endif
