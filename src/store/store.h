@@ -51,6 +51,10 @@ typedef struct fc_store_opts {
    * "fail", every database write or sync fails with an I/O error; "stall N"
    * makes each one sleep N ms first. Checked by the backend's VFS shim. */
   const char *fault_file;
+  /* Events older than this many days (by their ts) are pruned by the writer,
+   * at most hourly, but never the latest non-late one of a (charger, type,
+   * connector): start-up needs those (7). */
+  unsigned event_retention_days;
 } fc_store_opts_t;
 
 /* Breaker state, for health checks and metrics. */

@@ -93,6 +93,11 @@ extern const struct fc_store__migration fc_store__migrations[];
   XX(EVENT_SEQ, "UPDATE chargers SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq") \
   XX(EVENT_INS, "INSERT INTO events (charger_id, seq, type, connector_id, ts, late, json)"         \
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                            \
+  /* old events that a newer non-late event of the same key makes redundant */                     \
+  XX(EVENT_PRUNE,                                                                                  \
+     "DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.ts < ?1 AND EXISTS"        \
+     " (SELECT 1 FROM events l WHERE l.charger_id = e.charger_id AND l.type = e.type"              \
+     " AND l.connector_id = e.connector_id AND l.late = 0 AND l.seq > e.seq) LIMIT ?2)")           \
   XX(LATEST_CHARGERS, "SELECT id, event_seq FROM chargers ORDER BY id")                            \
   /* the next (type, connector) of a charger after (?2, ?3): a skip scan of events_latest */       \
   XX(LATEST_NEXT_KEY, "SELECT type, connector_id FROM events WHERE charger_id = ?1 AND late = 0"   \
@@ -143,6 +148,8 @@ sqlite3_stmt *fc_store__stmt(fc_store_conn_t *c, fc_sql_id_t id);
 int fc_store__sqlite_err(fc_store_conn_t *c, int rc, const char *what);
 
 int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id);
+int fc_store__sqlite_prune_events(fc_store_conn_t *c, long long before_ms, unsigned limit,
+                                  unsigned *deleted);
 int fc_store__sqlite_load_latest_events(fc_store_conn_t *c,
                                         void (*cb)(const char *charger, int64_t seq,
                                                    const char *json, void *arg),

@@ -11,6 +11,7 @@
 #include "store_test_util.h"
 
 #include "core/mem.h"
+#include "store/store_int.h"
 #include "store/sqlite/sqlite_int.h"
 
 #include <sqlite3.h>
@@ -878,6 +879,127 @@ static void test_read_charger_info(void **state)
   jres_free(&x);
 }
 
+/* ---- retention ---- */
+
+#define DAY_MS 86400000LL
+
+static void snapshot_latest(env_t *e, loaded_t *l)
+{
+  memset(l, 0, sizeof(*l));
+  assert_int_equal(fc_store_load_latest_events(e->s, load_cb, l), 0);
+}
+
+static void heartbeat(env_t *e)
+{
+  wres_t r = one(e, FC_OP_HEARTBEAT, "CPH", NULL, NULL);
+  assert_int_equal(r.status, 0);
+}
+
+static const char *seqs(env_t *e, const char *cp)
+{
+  char sql[160];
+  snprintf(sql, sizeof(sql),
+           "SELECT ifnull(group_concat(seq, ','), '') FROM (SELECT seq FROM events"
+           " WHERE charger_id = '%s' ORDER BY seq)",
+           cp);
+  return q1(e, sql);
+}
+
+static void test_retention(void **state)
+{
+  env_t *e = *state;
+  long long old = fc_store__now_ms() - 10 * DAY_MS, now = fc_store__now_ms();
+  loaded_t before, after;
+
+  /* Session 1 prunes with its first batch, before anything is there; later
+   * batches within the hour do not. */
+  assert_int_equal(env_open(e, NULL), 0);
+  heartbeat(e);
+  struct {
+    const char *cp, *type;
+    int conn, flag;
+    long long ts;
+  } evs[] = {
+      {"CP1", "meter", 1, 0, old},             /* 1: superseded */
+      {"CP1", "meter", 1, 0, old},             /* 2: superseded */
+      {"CP1", "meter", 1, 0, old},             /* 3: superseded */
+      {"CP1", "status", 1, 0, old},            /* 4: old, but the latest of its key */
+      {"CP1", "meter", 1, FC_EVENT_LATE, old}, /* 5: late, superseded by 9 */
+      {"CP1", "meter", 2, 0, old},             /* 6: superseded */
+      {"CP1", "meter", 2, 0, old},             /* 7: superseded */
+      {"CP1", "meter", 2, 0, now},             /* 8: recent */
+      {"CP1", "meter", 1, 0, now},             /* 9: recent */
+      {"CP1", "status", 2, 0, now},            /* 10: recent */
+      {"CP1", "status", 2, FC_EVENT_LATE, old},/* 11: late, the newest of its key: kept */
+      {"CP2", "meter", 1, 0, old},             /* CP2 1: old, the latest of its key */
+  };
+  for (size_t i = 0; i < FC_ARRAY_SIZE(evs); i++)
+    event1(e, evs[i].cp, evs[i].type, evs[i].conn, "{}", evs[i].ts, evs[i].flag);
+  assert_string_equal(seqs(e, "CP1"), "1,2,3,4,5,6,7,8,9,10,11");
+  snapshot_latest(e, &before);
+  env_close_store(e);
+
+  /* session 2: its first batch prunes */
+  assert_int_equal(env_open(e, NULL), 0);
+  heartbeat(e);
+  assert_string_equal(seqs(e, "CP1"), "4,8,9,10,11");
+  assert_string_equal(seqs(e, "CP2"), "1");
+  /* what start-up folds is the same as before */
+  snapshot_latest(e, &after);
+  assert_int_equal(after.n, before.n);
+  for (int i = 0; i < before.n; i++)
+    assert_string_equal(after.lines[i], before.lines[i]);
+  /* at most once an hour: a newer old event makes CP2's first redundant, but
+   * the next batches leave it */
+  event1(e, "CP2", "meter", 1, "{}", old, 0);
+  heartbeat(e);
+  assert_string_equal(seqs(e, "CP2"), "1,2");
+  env_close_store(e);
+
+  /* a longer retention keeps it */
+  fc_store_opts_t o = {.event_retention_days = 20};
+  assert_int_equal(env_open(e, &o), 0);
+  heartbeat(e);
+  assert_string_equal(seqs(e, "CP2"), "1,2");
+  env_close_store(e);
+  o.event_retention_days = 9;
+  assert_int_equal(env_open(e, &o), 0);
+  heartbeat(e);
+  assert_string_equal(seqs(e, "CP2"), "2");
+  assert_string_equal(seqs(e, "CP1"), "4,8,9,10,11");
+  /* sequence numbers go on where they were */
+  assert_int_equal(event1(e, "CP2", "meter", 1, "{}", now, 0), 3);
+}
+
+/* Pruning deletes in slices of 5000 per batch; while a slice is full, the
+ * next batch goes on. */
+static void test_retention_in_slices(void **state)
+{
+  env_t *e = *state;
+  long long old = fc_store__now_ms() - 10 * DAY_MS;
+  enum { N = 5000 + 120 };
+
+  assert_int_equal(env_open(e, NULL), 0);
+  heartbeat(e);
+  fc_write_t *w = fc_write_new();
+  for (int i = 0; i < N; i++) {
+    fc_op_t *op = fc_write_add(w, FC_OP_EVENT, "CP1", NULL, "meter", 5);
+    op->i64 = 1;
+    op->ts_ms = old;
+  }
+  eres_t r = submit_e(e, w);
+  assert_int_equal(r.status, 0);
+  eres_free(&r);
+  env_close_store(e);
+
+  assert_int_equal(env_open(e, NULL), 0);
+  heartbeat(e);
+  assert_int_equal(qint(e, "SELECT count(*) FROM events"), N - 5000);
+  heartbeat(e);
+  assert_int_equal(qint(e, "SELECT count(*) FROM events"), 1);
+  assert_int_equal(qint(e, "SELECT seq FROM events"), N);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -894,6 +1016,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_read_meter_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_transactions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_charger_info, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retention_in_slices, setup, teardown),
   };
   fc_log_level = FC_LOG_ERROR; /* the failure tests log on purpose */
   return cmocka_run_group_tests(tests, NULL, NULL);
