@@ -295,7 +295,8 @@ static void test_event_transaction_rules(void **state)
   /* another transaction first, so that the id is not 1 by chance */
   fc_write_t *w = fc_write_new();
   add_op(w, FC_OP_TX_START, "CPX",
-         "{\"connectorId\":1,\"idTag\":\"T\",\"timestamp\":\"" T1 "\",\"meterStart\":1}", "Accepted");
+         "{\"connectorId\":1,\"idTag\":\"T\",\"timestamp\":\"" T1 "\",\"meterStart\":1}",
+         "Accepted");
   eres_t r = submit_e(e, w);
   eres_free(&r);
 
@@ -425,16 +426,16 @@ static void test_load_latest_events(void **state)
     const char *type;
     int conn, flag;
   } evs[] = {
-      {"status", 1, 0},                  /* 1 */
-      {"meter", 1, 0},                   /* 2 */
-      {"status", 2, 0},                  /* 3 */
-      {"meter", 1, 0},                   /* 4 */
-      {"status", 1, 0},                  /* 5 */
-      {"meter", 1, FC_EVENT_LATE},       /* 6: late */
-      {"status", 2, FC_EVENT_LATE},      /* 7: late */
-      {"charger.online", 0, 0},          /* 8 */
-      {"meter", 2, FC_EVENT_LATE},       /* 9: a key with only a late event */
-      {"transaction.started", 1, 0},     /* 10 */
+      {"status", 1, 0},              /* 1 */
+      {"meter", 1, 0},               /* 2 */
+      {"status", 2, 0},              /* 3 */
+      {"meter", 1, 0},               /* 4 */
+      {"status", 1, 0},              /* 5 */
+      {"meter", 1, FC_EVENT_LATE},   /* 6: late */
+      {"status", 2, FC_EVENT_LATE},  /* 7: late */
+      {"charger.online", 0, 0},      /* 8 */
+      {"meter", 2, FC_EVENT_LATE},   /* 9: a key with only a late event */
+      {"transaction.started", 1, 0}, /* 10 */
   };
   for (size_t i = 0; i < FC_ARRAY_SIZE(evs); i++)
     assert_int_equal(event1(e, "CP1", evs[i].type, evs[i].conn, "{}", T1_MS, evs[i].flag),
@@ -530,9 +531,9 @@ static void test_migration_002_on_version_1(void **state)
 
 typedef struct jres {
   int done, status;
-  char *text;    /* out_text, taken over */
+  char *text; /* out_text, taken over */
   size_t len;
-  char **texts;  /* out_texts, taken over */
+  char **texts; /* out_texts, taken over */
   size_t count;
 } jres_t;
 
@@ -673,7 +674,8 @@ static void test_read_meter_values(void **state)
   one(e, FC_OP_METER, "CP1",
       "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
       "{\"value\":\"11001.31\"},"
-      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\",\"phase\":\"L1\"}]}]}",
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\",\"phase\":\"L1\"}]}"
+      "]}",
       NULL);
   fc_write_t *w = fc_write_new();
   add_op(w, FC_OP_TX_START, "CP1", START, "Accepted");
@@ -681,7 +683,8 @@ static void test_read_meter_values(void **state)
   one(e, FC_OP_METER, "CP1",
       "{\"connectorId\":2,\"transactionId\":1,\"meterValue\":[{\"timestamp\":\"" T2
       "\",\"sampledValue\":[{\"value\":\"42\",\"measurand\":\"SoC\",\"context\":"
-      "\"Transaction.Begin\",\"location\":\"EV\"},{\"value\":\"n/a\",\"measurand\":\"Voltage\"}]}]}",
+      "\"Transaction.Begin\",\"location\":\"EV\"},{\"value\":\"n/"
+      "a\",\"measurand\":\"Voltage\"}]}]}",
       NULL);
   one(e, FC_OP_METER, "CP2",
       "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":"
@@ -692,23 +695,22 @@ static void test_read_meter_values(void **state)
   assert_int_equal(x.status, 0);
   /* the shape, oldest first, with 1.6's defaults filled in */
   assert_string_equal(
-      x.text,
-      "[{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","
-      "\"measurand\":\"Energy.Active.Import.Register\",\"phase\":null,\"unit\":\"Wh\","
-      "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"11001.31\","
-      "\"valueNum\":11001.31},"
-      "{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","
-      "\"measurand\":\"Power.Active.Import\",\"phase\":\"L1\",\"unit\":\"W\","
-      "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"7200\","
-      "\"valueNum\":7200.0},"
-      "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","
-      "\"measurand\":\"SoC\",\"phase\":null,\"unit\":null,"
-      "\"context\":\"Transaction.Begin\",\"location\":\"EV\",\"value\":\"42\","
-      "\"valueNum\":42.0},"
-      "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","
-      "\"measurand\":\"Voltage\",\"phase\":null,\"unit\":null,"
-      "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"n/a\","
-      "\"valueNum\":null}]");
+      x.text, "[{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","
+              "\"measurand\":\"Energy.Active.Import.Register\",\"phase\":null,\"unit\":\"Wh\","
+              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"11001.31\","
+              "\"valueNum\":11001.31},"
+              "{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","
+              "\"measurand\":\"Power.Active.Import\",\"phase\":\"L1\",\"unit\":\"W\","
+              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"7200\","
+              "\"valueNum\":7200.0},"
+              "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","
+              "\"measurand\":\"SoC\",\"phase\":null,\"unit\":null,"
+              "\"context\":\"Transaction.Begin\",\"location\":\"EV\",\"value\":\"42\","
+              "\"valueNum\":42.0},"
+              "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","
+              "\"measurand\":\"Voltage\",\"phase\":null,\"unit\":null,"
+              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"n/a\","
+              "\"valueNum\":null}]");
   jres_free(&x);
 
   /* from is inclusive, to exclusive */
@@ -769,7 +771,8 @@ static void test_read_transactions(void **state)
                  "Accepted");
   assert_int_equal(r.out_id, 1);
   one(e, FC_OP_TX_STOP, "CP1",
-      "{\"transactionId\":1,\"timestamp\":\"" T2 "\",\"meterStop\":2500,\"reason\":\"EVDisconnected\"}",
+      "{\"transactionId\":1,\"timestamp\":\"" T2
+      "\",\"meterStop\":2500,\"reason\":\"EVDisconnected\"}",
       NULL);
   r = one(e, FC_OP_TX_START, "CP2",
           "{\"connectorId\":2,\"idTag\":\"TAG2\",\"timestamp\":\"" T2 "\",\"meterStart\":50}",
@@ -920,18 +923,18 @@ static void test_retention(void **state)
     int conn, flag;
     long long ts;
   } evs[] = {
-      {"CP1", "meter", 1, 0, old},             /* 1: superseded */
-      {"CP1", "meter", 1, 0, old},             /* 2: superseded */
-      {"CP1", "meter", 1, 0, old},             /* 3: superseded */
-      {"CP1", "status", 1, 0, old},            /* 4: old, but the latest of its key */
-      {"CP1", "meter", 1, FC_EVENT_LATE, old}, /* 5: late, superseded by 9 */
-      {"CP1", "meter", 2, 0, old},             /* 6: superseded */
-      {"CP1", "meter", 2, 0, old},             /* 7: superseded */
-      {"CP1", "meter", 2, 0, now},             /* 8: recent */
-      {"CP1", "meter", 1, 0, now},             /* 9: recent */
-      {"CP1", "status", 2, 0, now},            /* 10: recent */
-      {"CP1", "status", 2, FC_EVENT_LATE, old},/* 11: late, the newest of its key: kept */
-      {"CP2", "meter", 1, 0, old},             /* CP2 1: old, the latest of its key */
+      {"CP1", "meter", 1, 0, old},              /* 1: superseded */
+      {"CP1", "meter", 1, 0, old},              /* 2: superseded */
+      {"CP1", "meter", 1, 0, old},              /* 3: superseded */
+      {"CP1", "status", 1, 0, old},             /* 4: old, but the latest of its key */
+      {"CP1", "meter", 1, FC_EVENT_LATE, old},  /* 5: late, superseded by 9 */
+      {"CP1", "meter", 2, 0, old},              /* 6: superseded */
+      {"CP1", "meter", 2, 0, old},              /* 7: superseded */
+      {"CP1", "meter", 2, 0, now},              /* 8: recent */
+      {"CP1", "meter", 1, 0, now},              /* 9: recent */
+      {"CP1", "status", 2, 0, now},             /* 10: recent */
+      {"CP1", "status", 2, FC_EVENT_LATE, old}, /* 11: late, the newest of its key: kept */
+      {"CP2", "meter", 1, 0, old},              /* CP2 1: old, the latest of its key */
   };
   for (size_t i = 0; i < FC_ARRAY_SIZE(evs); i++)
     event1(e, evs[i].cp, evs[i].type, evs[i].conn, "{}", evs[i].ts, evs[i].flag);
