@@ -80,9 +80,18 @@ static void test_parse_value_valid(void **state)
     const char *s;
     double v;
   } ok[] = {
-      {"11001.31", 11001.31}, {"0", 0},        {"-5", -5},     {"+7.5", 7.5},
-      {"1e3", 1000},          {"2.5E-1", 0.25}, {".5", 0.5},    {"230 ", 230},
-      {"42", 42},             {"0.000", 0},    {"-0.1", -0.1}, {"123456789.125", 123456789.125},
+      {"11001.31", 11001.31},
+      {"0", 0},
+      {"-5", -5},
+      {"+7.5", 7.5},
+      {"1e3", 1000},
+      {"2.5E-1", 0.25},
+      {".5", 0.5},
+      {"230 ", 230},
+      {"42", 42},
+      {"0.000", 0},
+      {"-0.1", -0.1},
+      {"123456789.125", 123456789.125},
   };
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
     double v = -12345;
@@ -98,8 +107,8 @@ static void test_parse_value_refused(void **state)
 {
   (void)state;
   static const char *const bad[] = {
-      "",    "abc", "12abc", "1.2.3", "12 34", "12,5", "--1", "-",   ".",    "e5",
-      "inf", "INF", "-inf",  "Infinity", "nan", "NaN", "-nan", "1e999", "-1e999", "1\n",
+      "",    "abc", "12abc", "1.2.3",    "12 34", "12,5", "--1",  "-",     ".",      "e5",
+      "inf", "INF", "-inf",  "Infinity", "nan",   "NaN",  "-nan", "1e999", "-1e999", "1\n",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     double v = -12345;
@@ -171,9 +180,10 @@ static void test_default_measurand_is_energy_register(void **state)
 static void test_units_scaled(void **state)
 {
   (void)state;
-  json_t *out = summary("[{\"value\":\"7.4\",\"measurand\":\"Power.Active.Import\",\"unit\":\"kW\"},"
-                        "{\"value\":\"12.345\",\"measurand\":\"Energy.Active.Import.Register\","
-                        "\"unit\":\"kWh\"}]");
+  json_t *out =
+      summary("[{\"value\":\"7.4\",\"measurand\":\"Power.Active.Import\",\"unit\":\"kW\"},"
+              "{\"value\":\"12.345\",\"measurand\":\"Energy.Active.Import.Register\","
+              "\"unit\":\"kWh\"}]");
   assert_num(out, "power", 7400);
   assert_num(out, "energyWh", 12345);
   json_decref(out);
@@ -213,10 +223,10 @@ static void test_phases_aggregated(void **state)
       "{\"value\":\"100\",\"measurand\":\"Energy.Active.Import.Register\",\"phase\":\"L1\"},"
       "{\"value\":\"200\",\"measurand\":\"Energy.Active.Import.Register\",\"phase\":\"L2\"},"
       "{\"value\":\"300\",\"measurand\":\"Energy.Active.Import.Register\",\"phase\":\"L3\"}]");
-  assert_num(out, "voltage", 232);     /* mean */
-  assert_num(out, "current", 12);      /* mean */
-  assert_num(out, "power", 8362);      /* sum */
-  assert_num(out, "energyWh", 600);    /* sum */
+  assert_num(out, "voltage", 232);  /* mean */
+  assert_num(out, "current", 12);   /* mean */
+  assert_num(out, "power", 8362);   /* sum */
+  assert_num(out, "energyWh", 600); /* sum */
   json_t *ph = json_object_get(out, "phases");
   assert_true(json_is_object(ph));
   assert_int_equal(json_object_size(ph), 3);
@@ -239,10 +249,9 @@ static void test_phases_aggregated(void **state)
 static void test_some_phases(void **state)
 {
   (void)state;
-  json_t *out =
-      summary("[{\"value\":\"229\",\"measurand\":\"Voltage\",\"phase\":\"L1-N\"},"
-              "{\"value\":\"233\",\"measurand\":\"Voltage\",\"phase\":\"L3-N\"},"
-              "{\"value\":\"16\",\"measurand\":\"Current.Import\",\"phase\":\"L1\"}]");
+  json_t *out = summary("[{\"value\":\"229\",\"measurand\":\"Voltage\",\"phase\":\"L1-N\"},"
+                        "{\"value\":\"233\",\"measurand\":\"Voltage\",\"phase\":\"L3-N\"},"
+                        "{\"value\":\"16\",\"measurand\":\"Current.Import\",\"phase\":\"L1\"}]");
   assert_num(out, "voltage", 231);
   assert_num(out, "current", 16);
   json_t *ph = json_object_get(out, "phases");
@@ -300,13 +309,12 @@ static void test_neutral_phase_ignored(void **state)
 static void test_line_to_line_ignored(void **state)
 {
   (void)state;
-  json_t *out =
-      summary("[{\"value\":\"230\",\"measurand\":\"Voltage\",\"phase\":\"L1-N\"},"
-              "{\"value\":\"232\",\"measurand\":\"Voltage\",\"phase\":\"L2-N\"},"
-              "{\"value\":\"234\",\"measurand\":\"Voltage\",\"phase\":\"L3-N\"},"
-              "{\"value\":\"400\",\"measurand\":\"Voltage\",\"phase\":\"L1-L2\"},"
-              "{\"value\":\"401\",\"measurand\":\"Voltage\",\"phase\":\"L2-L3\"},"
-              "{\"value\":\"402\",\"measurand\":\"Voltage\",\"phase\":\"L3-L1\"}]");
+  json_t *out = summary("[{\"value\":\"230\",\"measurand\":\"Voltage\",\"phase\":\"L1-N\"},"
+                        "{\"value\":\"232\",\"measurand\":\"Voltage\",\"phase\":\"L2-N\"},"
+                        "{\"value\":\"234\",\"measurand\":\"Voltage\",\"phase\":\"L3-N\"},"
+                        "{\"value\":\"400\",\"measurand\":\"Voltage\",\"phase\":\"L1-L2\"},"
+                        "{\"value\":\"401\",\"measurand\":\"Voltage\",\"phase\":\"L2-L3\"},"
+                        "{\"value\":\"402\",\"measurand\":\"Voltage\",\"phase\":\"L3-L1\"}]");
   /* read, then release, then check: no leak when a check fails */
   json_t *ph = json_object_get(out, "phases");
   double v = json_number_value(json_object_get(out, "voltage"));
@@ -328,16 +336,17 @@ static void test_line_to_line_ignored(void **state)
 static void test_unknown_measurands_ignored(void **state)
 {
   (void)state;
-  json_t *out = summary("[{\"value\":\"25\",\"measurand\":\"Temperature\",\"unit\":\"Celsius\"},"
-                        "{\"value\":\"50\",\"measurand\":\"Frequency\"},"
-                        "{\"value\":\"32\",\"measurand\":\"Current.Offered\"},"
-                        "{\"value\":\"11000\",\"measurand\":\"Power.Offered\"},"
-                        "{\"value\":\"77\",\"measurand\":\"Energy.Active.Export.Register\"},"
-                        "{\"value\":\"3\",\"measurand\":\"Power.Reactive.Import\",\"unit\":\"kvar\"},"
-                        "{\"value\":\"1\",\"measurand\":\"Current.Export\"},"
-                        "{\"value\":\"0.9\",\"measurand\":\"Power.Factor\"},"
-                        "{\"value\":\"230\",\"measurand\":\"voltage\"},"
-                        "{\"value\":\"81\",\"measurand\":\"SoC\"}]");
+  json_t *out =
+      summary("[{\"value\":\"25\",\"measurand\":\"Temperature\",\"unit\":\"Celsius\"},"
+              "{\"value\":\"50\",\"measurand\":\"Frequency\"},"
+              "{\"value\":\"32\",\"measurand\":\"Current.Offered\"},"
+              "{\"value\":\"11000\",\"measurand\":\"Power.Offered\"},"
+              "{\"value\":\"77\",\"measurand\":\"Energy.Active.Export.Register\"},"
+              "{\"value\":\"3\",\"measurand\":\"Power.Reactive.Import\",\"unit\":\"kvar\"},"
+              "{\"value\":\"1\",\"measurand\":\"Current.Export\"},"
+              "{\"value\":\"0.9\",\"measurand\":\"Power.Factor\"},"
+              "{\"value\":\"230\",\"measurand\":\"voltage\"},"
+              "{\"value\":\"81\",\"measurand\":\"SoC\"}]");
   assert_int_equal(json_object_size(out), 1);
   assert_num(out, "soc", 81);
   json_decref(out);

@@ -115,9 +115,9 @@ static void test_order_and_accounting(void **state)
   fc_outq_t q;
   fc_outq_init(&q, BIG, BIG, 1000);
   fc_event_t *want[6] = {
-      ev(FC_EV_HELLO, "", 0, 0, 40),           ev(FC_EV_SNAPSHOT, "CP1", 0, 3, 300),
-      ev(FC_EV_STATUS, "CP1", 1, 4, 17),       ev(FC_EV_METER, "CP1", 1, 5, 64),
-      ev(FC_EV_TX_STARTED, "CP1", 1, 6, 99),   ev(FC_EV_METER, "CP2", 2, 1, 8),
+      ev(FC_EV_HELLO, "", 0, 0, 40),         ev(FC_EV_SNAPSHOT, "CP1", 0, 3, 300),
+      ev(FC_EV_STATUS, "CP1", 1, 4, 17),     ev(FC_EV_METER, "CP1", 1, 5, 64),
+      ev(FC_EV_TX_STARTED, "CP1", 1, 6, 99), ev(FC_EV_METER, "CP2", 2, 1, 8),
   };
   size_t bytes = 0;
   for (size_t i = 0; i < 6; i++) {
@@ -216,11 +216,11 @@ static void test_over_soft_distinct_keys_kept(void **state)
   fc_outq_t q;
   fc_outq_init(&q, 0, BIG, 1000);
   fc_event_t *want[] = {
-      ev(FC_EV_METER, "CP1", 1, 1, 10),   ev(FC_EV_METER, "CP1", 2, 2, 10),
-      ev(FC_EV_METER, "CP1", 0, 3, 10),   ev(FC_EV_METER, "CP2", 1, 1, 10),
-      ev(FC_EV_METER, "CP10", 1, 1, 10),  ev(FC_EV_METER, "CP", 1, 1, 10),
-      ev(FC_EV_STATUS, "CP1", 1, 4, 10),  ev(FC_EV_ENERGY, "CP1", 1, 5, 10),
-      ev(FC_EV_COST, "CP1", 1, 6, 10),    ev(FC_EV_PRECHARGE, "CP1", 1, 7, 10),
+      ev(FC_EV_METER, "CP1", 1, 1, 10),  ev(FC_EV_METER, "CP1", 2, 2, 10),
+      ev(FC_EV_METER, "CP1", 0, 3, 10),  ev(FC_EV_METER, "CP2", 1, 1, 10),
+      ev(FC_EV_METER, "CP10", 1, 1, 10), ev(FC_EV_METER, "CP", 1, 1, 10),
+      ev(FC_EV_STATUS, "CP1", 1, 4, 10), ev(FC_EV_ENERGY, "CP1", 1, 5, 10),
+      ev(FC_EV_COST, "CP1", 1, 6, 10),   ev(FC_EV_PRECHARGE, "CP1", 1, 7, 10),
       ev(FC_EV_METER, "", 1, 0, 10),
   };
   size_t n = sizeof(want) / sizeof(want[0]);
@@ -375,8 +375,7 @@ static void test_coalescing_keeps_under_hard(void **state)
   fc_outq_t q;
   fc_outq_init(&q, 20, 40, 4);
   for (int64_t seq = 1; seq <= 200; seq++)
-    assert_int_equal(fc_outq_push(&q, ev(FC_EV_METER, "CP1", (int)(seq % 3), seq, 10)),
-                     FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, ev(FC_EV_METER, "CP1", (int)(seq % 3), seq, 10)), FC_OUTQ_OK);
   assert_int_equal(q.count, 3);
   fc_outq_cleanup(&q);
 }
@@ -474,7 +473,8 @@ static void test_refs_and_cleanup(void **state)
   const char *chargers[] = {"CP1", "CP2", "CP3"};
   size_t pushed = 0;
   for (int64_t seq = 1; seq <= 400; seq++) {
-    fc_event_t *e = ev(mix[seq % 9], chargers[seq % 3], (int)(seq % 2) + 1, seq, 10 + (size_t)(seq % 7));
+    fc_event_t *e =
+        ev(mix[seq % 9], chargers[seq % 3], (int)(seq % 2) + 1, seq, 10 + (size_t)(seq % 7));
     fc_outq_push(&q, e);
     pushed++;
     if (seq % 50 == 0) { /* take some along the way */
