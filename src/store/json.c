@@ -57,7 +57,7 @@ static int put_json_flags(sbuf_t *b, const json_t *v, size_t flags)
 
 static int put_json(sbuf_t *b, const json_t *v)
 {
-  return put_json_flags(b, v, 0);
+  return put_json_flags(b, v, JSON_REAL_PRECISION(12)); /* 123.4, not 123.40000000000001 */
 }
 
 /* s as a JSON string; -1 if it is not valid UTF-8. */
