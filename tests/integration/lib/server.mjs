@@ -62,8 +62,8 @@ export function cli(args, { env = {}, timeout = 10000 } = {}) {
     timeout,
     env: { ...process.env, ...env },
   });
-  if (r.error) throw r.error;
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  if (r.error && r.error.code !== 'ETIMEDOUT') throw r.error;
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, timedOut: !!r.error };
 }
 
 // Like cli() but throws with the output when the command does not exit 0.
@@ -93,7 +93,8 @@ export function parseLogfmt(line) {
 
 export class Server {
   // opts: chargers: [{id, password?, registration?}], tags: [{tag, status?, expiry?, parent?}],
-  //       args: extra `serve` arguments, env: extra environment.
+  //       args: extra `serve` arguments, env: extra environment,
+  //       serveArgs: the whole `serve` argument list instead of the defaults + args.
   constructor(opts = {}) {
     this.opts = opts;
     this.dir = mkdtempSync(path.join(tmpdir(), 'fc-itest-'));
@@ -145,6 +146,7 @@ export class Server {
   }
 
   serveArgs() {
+    if (this.opts.serveArgs) return ['serve', ...this.opts.serveArgs];
     return ['serve', '--db', this.db, '--ocpp-port', '0', '--http-port', '0',
       '--bind', '127.0.0.1', '--log-level', 'debug', ...(this.opts.args ?? [])];
   }
