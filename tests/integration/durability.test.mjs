@@ -29,7 +29,7 @@ test('kill -9 right after StopTransaction is confirmed: every confirmed row surv
   for (let round = 0; round < 3; round++) {
     const cp = await srv.connect('CP-DUR');
     if (round === 0) assert.equal((await boot(cp)).status, 'Accepted');
-    const base = Date.now() - 60_000;
+    const base = Date.now() - 600_000 + round * 100_000; // rounds never share a time stamp
     const start = { connectorId: 1, idTag: 'TAG-D', meterStart: 100 * round, timestamp: iso(base) };
     const { transactionId } = await cp.call('StartTransaction', start);
     assert.ok(Number.isInteger(transactionId));

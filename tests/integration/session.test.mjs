@@ -176,7 +176,7 @@ test('SQLite: one transaction, stopped, with meter start and stop', () => {
   assert.equal(field(tx, 'id_tag', 'idtag', 'start_id_tag'), 'TAG-OK');
   assert.equal(Number(field(tx, 'meter_start', 'meter_start_wh')), 1000);
   assert.equal(Number(field(tx, 'meter_stop', 'meter_stop_wh')), 4500);
-  assert.ok(field(tx, 'stop_ts', 'stopped_at', 'stop_timestamp', 'stop_time', 'ended_at') != null, 'stop time set');
+  assert.ok(field(tx, 'stop_at', 'stop_ts', 'stopped_at', 'stop_timestamp', 'stop_time', 'ended_at') != null, 'stop time set');
   assert.equal(field(tx, 'stop_reason', 'reason'), 'EVDisconnected');
 });
 
