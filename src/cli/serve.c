@@ -284,17 +284,19 @@ int fc_cli__serve(int argc, char **argv)
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=ocpp err=%s", fc_strerror(rc));
     goto out_store;
   }
-  if (load_jwt(&sv) < 0) goto out_ocpp;
-  sv.push = fc_push_new(&sv.loop, &sv.cfg, sv.have_jwt ? &sv.jwt : NULL, sv.bus, sv.store);
-  sv.api = fc_api_new(sv.store, sv.ocpp, sv.bus, sv.push, sv.have_jwt ? &sv.jwt : NULL);
-  if ((rc = fc_net_start(&sv.loop, &sv.cfg, sv.ocpp, sv.api, sv.push, &sv.net)) < 0) goto out_ocpp;
-
+  /* Signals are ours before the listening lines are printed: whoever
+   * waits for them may signal at once. */
   uv_signal_init(&sv.loop, &sv.sigint);
   uv_signal_init(&sv.loop, &sv.sigterm);
   uv_timer_init(&sv.loop, &sv.shutdown_timer);
   sv.sigint.data = sv.sigterm.data = sv.shutdown_timer.data = &sv;
   uv_signal_start(&sv.sigint, signal_cb, SIGINT);
   uv_signal_start(&sv.sigterm, signal_cb, SIGTERM);
+  if (load_jwt(&sv) < 0) goto out_ocpp;
+  sv.push = fc_push_new(&sv.loop, &sv.cfg, sv.have_jwt ? &sv.jwt : NULL, sv.bus, sv.store);
+  sv.api = fc_api_new(sv.store, sv.ocpp, sv.bus, sv.push, sv.have_jwt ? &sv.jwt : NULL);
+  if ((rc = fc_net_start(&sv.loop, &sv.cfg, sv.ocpp, sv.api, sv.push, &sv.net)) < 0) goto out_ocpp;
+
   fc_log(FC_LOG_NOTICE, NULL, "event=started db=%s", sv.cfg.db);
 
   uv_run(&sv.loop, UV_RUN_DEFAULT);
@@ -307,6 +309,9 @@ int fc_cli__serve(int argc, char **argv)
   goto out_loop;
 
 out_ocpp:
+  uv_close((uv_handle_t *)&sv.sigint, NULL);
+  uv_close((uv_handle_t *)&sv.sigterm, NULL);
+  uv_close((uv_handle_t *)&sv.shutdown_timer, NULL);
   fc_api_free(sv.api);
   if (sv.push) fc_push_free(sv.push);
   fc_ocpp_free(sv.ocpp);

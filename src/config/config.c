@@ -76,7 +76,7 @@ static const opt_t opts[] = {
      "failed commits in a row that open the circuit breaker"},
     {"store-probe-interval", T_INT, O(store_probe_interval), S, "3000", 100, 600000, NULL,
      "ms between probe writes while the breaker is open"},
-    {"registry-refresh", T_INT, O(registry_refresh), S, "2000", 100, 600000, NULL,
+    {"registry-refresh", T_INT, O(registry_refresh), S, "500", 100, 600000, NULL,
      "ms between checks for charger registry changes"},
     {"shutdown-timeout", T_INT, O(shutdown_timeout), S, "5000", 0, 600000, NULL,
      "ms to finish pending writes at shutdown"},

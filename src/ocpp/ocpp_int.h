@@ -77,6 +77,8 @@ typedef struct fc_session {
 
   uint64_t last_rx_ms;
   bool closing;
+  int close_code;
+  const char *close_reason; /* static */
   bool replaced;
   UT_hash_handle hh; /* o->sessions, by id */
 } fc_session_t;

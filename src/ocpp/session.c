@@ -18,6 +18,7 @@
 #include "ocpp/ocpp_lws.h"
 
 #include "auth/auth.h"
+#include "net/ws.h"
 
 #include <string.h>
 
@@ -216,19 +217,23 @@ void fc_ocpp__session_close(fc_session_t *s, int code, const char *reason)
 {
   if (!s->wsi || s->closing) return;
   s->closing = true;
+  s->close_code = code;
+  s->close_reason = reason;
   fc_log(FC_LOG_INFO, &s->log, "event=closing code=%d reason=\"%s\"", code, reason);
   /* The close frame goes out from SERVER_WRITEABLE, after what is queued. */
-  lws_close_reason(s->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
   lws_callback_on_writable(s->wsi);
 }
 
 static void seen(fc_session_t *s, bool online)
 {
   fc_write_t *w = fc_write_new();
-  fc_regent_t *e = fc_ocpp__registry_find(s->o, s->id);
-  const char *reg = e ? fc_ocpp__reg_name(e->reg)
-                      : (s->o->cfg->unknown_chargers == FC_UNKNOWN_ACCEPT ? "Accepted" : "Pending");
-  fc_op_t *op = fc_write_add(w, FC_OP_CHARGER_SEEN, s->id, NULL, reg, strlen(reg));
+  /* Only a charger let in as unknown (policy pending or accept) is created
+   * by its connection; a registered one is only updated, so that one removed
+   * meanwhile stays removed. */
+  const char *reg = NULL;
+  if (!s->in_registry)
+    reg = s->o->cfg->unknown_chargers == FC_UNKNOWN_ACCEPT ? "Accepted" : "Pending";
+  fc_op_t *op = fc_write_add(w, FC_OP_CHARGER_SEEN, s->id, NULL, reg, reg ? strlen(reg) : 0);
   op->flag = online;
   op->i64 = (int64_t)s->conn_id;
   op->ts_ms = fc_ocpp__wall_ms();
@@ -405,7 +410,8 @@ static int writeable(fc_session_t *s)
     lws_callback_on_writable(wsi);
     return 0;
   }
-  return s->closing ? -1 : 0;
+  if (!s->closing) return 0;
+  return fc_ws_send_close(wsi, s->close_code, s->close_reason);
 }
 
 int fc_ocpp_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

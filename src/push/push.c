@@ -21,6 +21,7 @@
 #include "push/push_lws.h"
 
 #include "auth/request.h"
+#include "net/ws.h"
 
 #include "core/err.h"
 #include "core/mem.h"
@@ -688,11 +689,7 @@ static int writeable(client_t *c)
     lws_callback_on_writable(wsi);
     return 0;
   }
-  if (c->closing) {
-    lws_close_reason(wsi, (enum lws_close_status)c->close_code, (unsigned char *)c->close_reason,
-                     strlen(c->close_reason));
-    return -1;
-  }
+  if (c->closing) return fc_ws_send_close(wsi, c->close_code, c->close_reason);
   return 0;
 }
 

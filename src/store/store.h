@@ -101,7 +101,9 @@ typedef enum {
    * row if unknown (with that registration), else updates its boot details. */
   FC_OP_BOOT,
   /* Connection state. str: charger; flag: 1 online, 0 offline; i64: conn id.
-   * Creates the row (registration from text) if unknown. Going offline only
+   * With text, creates the row (registration from text) if unknown; with
+   * text NULL it only updates a row that exists (a charger removed while
+   * connected is not brought back by its disconnection). Going offline only
    * applies if i64 is the charger's current connection (or 0): the close of a
    * connection that a newer one replaced does not mark the charger offline.
    * Every call is logged in the connections table. */
@@ -152,7 +154,9 @@ typedef enum {
    * op's flag has bit 2 set (FC_EVENT_SKIP_REPEAT) and that TX_START/TX_STOP
    * was a repeat (out_flag != 0 for a start, == 2 for a stop), the event is
    * not stored and gets no seq (out_text stays NULL): a retried message
-   * raises no second event. */
+   * raises no second event. An event of a charger that has no row (removed
+   * from the registry) is not stored either: events do not create chargers.
+   */
   FC_OP_EVENT,
 } fc_op_kind_t;
 

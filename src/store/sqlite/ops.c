@@ -84,7 +84,10 @@ static int ensure_charger(fc_store_conn_t *c, const char *id, const char *regist
   sqlite3_stmt *st;
   STMT(c, st, FC_SQL_ENSURE_CHARGER);
   bind_str(st, 1, id);
-  bind_str(st, 2, registration ? registration : "Accepted");
+  /* A row that data alone creates (a charger removed while its messages
+   * were in flight) is kept, but not approved: Pending until an operator
+   * says otherwise. */
+  bind_str(st, 2, registration ? registration : "Pending");
   sqlite3_bind_int64(st, 3, now);
   return run(c, st, "ensure charger");
 }
@@ -128,7 +131,7 @@ static int op_seen(fc_store_conn_t *c, fc_op_t *op)
 {
   sqlite3_stmt *st;
   long long now = arrival(op);
-  int rc = ensure_charger(c, op->str, op->text, now);
+  int rc = op->text ? ensure_charger(c, op->str, op->text, now) : 0;
   if (rc) return rc;
   STMT(c, st, op->flag ? FC_SQL_SEEN_ONLINE : FC_SQL_SEEN_OFFLINE);
   bind_str(st, 1, op->str);
@@ -442,13 +445,16 @@ static int op_event(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
   FC_FREE(op->out_text);
   op->out_len = 0;
   if (!op->text) return FC_ERR_STORE;
-  if ((rc = ensure_charger(c, op->str, NULL, arrival(op)))) return rc;
 
+  /* The charger row exists when the write's data op made it; an event
+   * alone (charger.online/offline) of a charger that is no longer
+   * registered is not stored and gets no seq. */
   STMT(c, st, FC_SQL_EVENT_SEQ);
   bind_str(st, 1, op->str);
   src = sqlite3_step(st);
   if (src == SQLITE_ROW) seq = sqlite3_column_int64(st, 0);
   sqlite3_reset(st); /* RETURNING: the update was done by the first step */
+  if (src == SQLITE_DONE) return 0;
   if (src != SQLITE_ROW) return fc_store__sqlite_err(c, src, "event seq");
 
   size_t len;

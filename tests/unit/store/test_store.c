@@ -126,6 +126,13 @@ static void test_op_boot_seen_heartbeat(void **state)
   assert_string_equal(q1(e, "SELECT online FROM chargers WHERE id = 'CP1'"), "0");
   assert_int_equal(qint(e, "SELECT count(*) FROM connections WHERE charger_id = 'CP1'"), 3);
 
+  /* CHARGER_SEEN without text does not create a charger */
+  w = fc_write_new();
+  op = add_op(w, FC_OP_CHARGER_SEEN, "CPX", NULL, NULL);
+  op->flag = 1;
+  assert_int_equal(submit_wait(e, w).status, 0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE id = 'CPX'"), 0);
+
   /* CHARGER_SEEN of an unknown charger creates it with text's registration */
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CP2", NULL, "Rejected");
@@ -141,9 +148,10 @@ static void test_op_boot_seen_heartbeat(void **state)
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT last_heartbeat_at FROM chargers WHERE id = 'CP1'"),
                       "1795687200000");
-  /* a heartbeat of an unknown charger creates it (Accepted) */
+  /* a heartbeat of an unknown charger keeps its data: the charger is
+   * created, but not approved (Pending) */
   assert_int_equal(one(e, FC_OP_HEARTBEAT, "CP3", NULL, NULL).status, 0);
-  assert_string_equal(q1(e, "SELECT registration FROM chargers WHERE id = 'CP3'"), "Accepted");
+  assert_string_equal(q1(e, "SELECT registration FROM chargers WHERE id = 'CP3'"), "Pending");
 }
 
 static void test_op_misc(void **state)
