@@ -134,6 +134,7 @@ void fc_write_free(fc_write_t *w)
     fc_op_t *op = w->ops[i];
     fc_free(op->str);
     fc_free(op->text);
+    fc_free(op->out_text);
     json_decref(op->json);
     fc_free(op);
   }
@@ -227,6 +228,38 @@ static void stats_add(fc_store_t *s, uint64_t commit_failures, uint64_t writes_f
   uv_mutex_unlock(&s->stats_mu);
 }
 
+/* A write's results go when it did not commit: an event that was rolled back
+ * has no seq and no text (the bus publishes an event only with its text). */
+static void clear_results(fc_write_t *w)
+{
+  for (size_t i = 0; i < w->n; i++) {
+    fc_op_t *op = w->ops[i];
+    op->out_id = 0;
+    op->out_flag = 0;
+    FC_FREE(op->out_text);
+    op->out_len = 0;
+  }
+}
+
+/* The rules of store.h that tie event i of w to a transaction op earlier in
+ * the same write. Returns true if the event is to be skipped (its
+ * TX_START/TX_STOP was a repeat); *tx_id = the latest earlier TX_START's
+ * out_id, for "transactionId": null, or 0. */
+static bool event_rules(const fc_write_t *w, size_t i, int64_t *tx_id)
+{
+  const fc_op_t *start = NULL, *last = NULL;
+  for (size_t j = 0; j < i; j++) {
+    const fc_op_t *o = w->ops[j];
+    if (o->kind == FC_OP_TX_START)
+      start = last = o;
+    else if (o->kind == FC_OP_TX_STOP)
+      last = o;
+  }
+  *tx_id = start ? start->out_id : 0;
+  if (!(w->ops[i]->flag & FC_EVENT_SKIP_REPEAT) || !last) return false;
+  return last->kind == FC_OP_TX_START ? last->out_flag != 0 : last->out_flag == 2;
+}
+
 /* One attempt at the batch. 0 = committed (each write's status says whether
  * it made it); else the transaction failed as a whole. */
 static int try_batch(fc_store_t *s, fc_write_t *batch)
@@ -237,17 +270,20 @@ static int try_batch(fc_store_t *s, fc_write_t *batch)
   if (rc) return rc;
   for (fc_write_t *w = batch; w; w = w->next) {
     w->status = 0;
+    clear_results(w); /* a retried batch starts afresh */
     if ((rc = be->savepoint(c))) return rc;
     for (size_t i = 0; i < w->n && rc == 0; i++) {
-      w->ops[i]->out_id = 0;
-      w->ops[i]->out_flag = 0;
-      rc = be->exec_op(c, w->ops[i]);
+      fc_op_t *op = w->ops[i];
+      int64_t tx_id = 0;
+      if (op->kind == FC_OP_EVENT && event_rules(w, i, &tx_id)) continue;
+      rc = be->exec_op(c, op, tx_id);
     }
     if (rc == 0) {
       if ((rc = be->release(c))) return rc;
     } else if (rc == FC_ERR_STORE) {
       if ((rc = be->rollback_to(c))) return rc;
       w->status = FC_ERR_STORE;
+      clear_results(w);
     } else {
       return rc;
     }
@@ -280,8 +316,10 @@ static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
     if (atomic_load(&s->health) == FC_STORE_OK) health_set(s, FC_STORE_DEGRADED);
     uv_sleep(s->opts.retry_base_ms << (attempt < 16 ? attempt : 16));
   }
-  for (fc_write_t *w = batch; w; w = w->next)
+  for (fc_write_t *w = batch; w; w = w->next) {
     w->status = FC_ERR_STORE;
+    clear_results(w);
+  }
   stats_add(s, 0, n);
   fc_log(FC_LOG_ERROR, NULL, "event=store_batch_failed writes=%zu err=%s", n, fc_err_name(rc));
   return ++s->failed_batches >= s->opts.breaker_threshold;
@@ -735,4 +773,17 @@ void fc_charger_recs_free(fc_charger_rec_t *recs, size_t count)
   for (size_t i = 0; i < count; i++)
     fc_free(recs[i].auth);
   fc_free(recs);
+}
+
+int fc_store_load_latest_events(fc_store_t *s,
+                                void (*cb)(const char *charger, int64_t seq, const char *json,
+                                           void *arg),
+                                void *arg)
+{
+  fc_store_conn_t *c;
+  int rc = s->be->open(&s->opts, FC_STORE__READER, &c);
+  if (rc) return rc;
+  rc = s->be->load_latest_events(c, cb, arg);
+  s->be->close(c);
+  return rc ? FC_ERR_STORE : 0;
 }

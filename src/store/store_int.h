@@ -55,12 +55,20 @@ typedef struct fc_store_backend {
   int (*savepoint)(fc_store_conn_t *c);
   int (*release)(fc_store_conn_t *c);
   int (*rollback_to)(fc_store_conn_t *c); /* rolls back and releases */
-  /* Runs one op inside the open transaction, filling op->out_*. */
-  int (*exec_op)(fc_store_conn_t *c, fc_op_t *op);
+  /* Runs one op inside the open transaction, filling op->out_*. tx_id: for
+   * FC_OP_EVENT, the out_id of the latest FC_OP_TX_START earlier in the same
+   * write, or 0 (store.c applies the event rules of store.h; a skipped event
+   * never gets here). */
+  int (*exec_op)(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id);
   /* Runs one read (its own implicit transaction), filling r->out_*. */
   int (*exec_read)(fc_store_conn_t *c, fc_read_t *r);
   /* A small write transaction of its own, to test whether writes work again. */
   int (*probe)(fc_store_conn_t *c);
+  /* fc_store_load_latest_events on a reader connection, in one snapshot. */
+  int (*load_latest_events)(fc_store_conn_t *c,
+                            void (*cb)(const char *charger, int64_t seq, const char *json,
+                                       void *arg),
+                            void *arg);
 } fc_store_backend_t;
 
 extern const fc_store_backend_t fc_store__sqlite;
@@ -69,7 +77,19 @@ extern const fc_store_backend_t fc_store__sqlite;
  * ' ' as separator; no offset is read as UTC. Returns 0 and *ms_out (ms since
  * the epoch), or FC_ERR_INVAL. */
 int fc_store__parse_time(const char *s, long long *ms_out);
+/* The inverse: "2026-11-26T10:00:00.123Z" (UTC, always milliseconds) into
+ * buf. Years outside 0000-9999 still format, with more digits or a sign. */
+#define FC_STORE__TIME_LEN 32
+void fc_store__format_time(long long ms, char buf[FC_STORE__TIME_LEN]);
 /* Wall-clock time, ms since the epoch. */
 long long fc_store__now_ms(void);
+
+/* json.c. An FC_OP_EVENT's one serialisation (store.h), with seq, and
+ * "transactionId": null in its data written as tx_id when tx_id > 0; reads
+ * op->json only. fc_malloc'd (caller frees), *len its length; NULL if a
+ * string is not valid UTF-8. */
+char *fc_store__event_json(const fc_op_t *op, int64_t seq, int64_t tx_id, size_t *len);
+/* Compact JSON text of j, fc_malloc'd (caller frees); NULL on failure. */
+char *fc_store__json_dump(const json_t *j, size_t *len);
 
 #endif

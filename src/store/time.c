@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 
+#include <stdio.h>
 #include <time.h>
 
 long long fc_store__now_ms(void)
@@ -24,6 +25,40 @@ static long long days_from_civil(long long y, unsigned m, unsigned d)
   unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + (long long)doe - 719468;
+}
+
+/* The inverse (Hinnant's civil_from_days). */
+static void civil_from_days(long long z, long long *y, unsigned *m, unsigned *d)
+{
+  z += 719468;
+  long long era = (z >= 0 ? z : z - 146096) / 146097;
+  unsigned doe = (unsigned)(z - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = (long long)yoe + era * 400 + (*m <= 2);
+}
+
+void fc_store__format_time(long long ms, char buf[FC_STORE__TIME_LEN])
+{
+  /* floor division: instants before 1970 format correctly too */
+  long long secs = ms / 1000, rem = ms % 1000;
+  if (rem < 0) {
+    rem += 1000;
+    secs--;
+  }
+  long long days = secs / 86400, sod = secs % 86400;
+  if (sod < 0) {
+    sod += 86400;
+    days--;
+  }
+  long long y;
+  unsigned m, d;
+  civil_from_days(days, &y, &m, &d);
+  snprintf(buf, FC_STORE__TIME_LEN, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d,
+           (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)rem);
 }
 
 /* Reads exactly n digits. */

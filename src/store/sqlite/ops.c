@@ -430,7 +430,51 @@ static int op_status_text(fc_store_conn_t *c, fc_op_t *op, fc_sql_id_t id)
   return run(c, st, "firmware/diagnostics status");
 }
 
-int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op)
+/* A bus event: the charger's next seq, the one serialisation, the row. On
+ * a batch retry the op runs again: its old text goes, a new seq is taken. */
+static int op_event(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
+{
+  sqlite3_stmt *st;
+  int64_t seq = 0;
+  int rc, src;
+
+  FC_FREE(op->out_text);
+  op->out_len = 0;
+  if (!op->text) return FC_ERR_STORE;
+  if ((rc = ensure_charger(c, op->str, NULL, arrival(op)))) return rc;
+
+  STMT(c, st, FC_SQL_EVENT_SEQ);
+  bind_str(st, 1, op->str);
+  src = sqlite3_step(st);
+  if (src == SQLITE_ROW) seq = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st); /* RETURNING: the update was done by the first step */
+  if (src != SQLITE_ROW) return fc_store__sqlite_err(c, src, "event seq");
+
+  size_t len;
+  char *text = fc_store__event_json(op, seq, tx_id, &len);
+  if (!text || len > INT_MAX) {
+    fc_free(text);
+    return FC_ERR_STORE;
+  }
+  STMT(c, st, FC_SQL_EVENT_INS);
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, seq);
+  bind_str(st, 3, op->text);
+  sqlite3_bind_int64(st, 4, op->i64);
+  sqlite3_bind_int64(st, 5, op->ts_ms);
+  sqlite3_bind_int(st, 6, (op->flag & FC_EVENT_LATE) ? 1 : 0);
+  sqlite3_bind_text(st, 7, text, (int)len, SQLITE_STATIC);
+  if ((rc = run(c, st, "event"))) {
+    fc_free(text);
+    return rc;
+  }
+  op->out_id = seq;
+  op->out_text = text;
+  op->out_len = len;
+  return 0;
+}
+
+int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
 {
   int rc;
   if (!op->str) return FC_ERR_STORE;
@@ -467,6 +511,9 @@ int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op)
     break;
   case FC_OP_DIAGNOSTICS_STATUS:
     rc = op_status_text(c, op, FC_SQL_DIAGNOSTICS);
+    break;
+  case FC_OP_EVENT:
+    rc = op_event(c, op, tx_id);
     break;
   default:
     rc = FC_ERR_STORE;

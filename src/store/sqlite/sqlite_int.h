@@ -80,6 +80,16 @@ extern const struct fc_store__migration fc_store__migrations[];
                   " updated_at = ?3 WHERE id = ?1")                                                \
   XX(PROBE, "INSERT INTO probe (id, n, at) VALUES (1, 1, ?1)"                                      \
             " ON CONFLICT (id) DO UPDATE SET n = n + 1, at = excluded.at")                         \
+  /* events (002_events.sql) */                                                                     \
+  XX(EVENT_SEQ, "UPDATE chargers SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq") \
+  XX(EVENT_INS, "INSERT INTO events (charger_id, seq, type, connector_id, ts, late, json)"         \
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                            \
+  XX(LATEST_CHARGERS, "SELECT id, event_seq FROM chargers ORDER BY id")                            \
+  /* the next (type, connector) of a charger after (?2, ?3): a skip scan of events_latest */       \
+  XX(LATEST_NEXT_KEY, "SELECT type, connector_id FROM events WHERE charger_id = ?1 AND late = 0"   \
+                      " AND (type, connector_id) > (?2, ?3) ORDER BY type, connector_id LIMIT 1")  \
+  XX(LATEST_OF_KEY, "SELECT seq, json FROM events WHERE charger_id = ?1 AND type = ?2"             \
+                    " AND connector_id = ?3 AND late = 0 ORDER BY seq DESC LIMIT 1")               \
   XX(READ_CHARGERS, "SELECT id, registration, auth FROM chargers ORDER BY id")                     \
   XX(READ_TAG, "SELECT id_tag, status, expiry, parent_id_tag FROM id_tags WHERE id_tag = ?1")      \
   XX(READ_REGISTRY_VERSION, "SELECT value FROM meta WHERE key = 'registry_version'")
@@ -107,7 +117,11 @@ sqlite3_stmt *fc_store__stmt(fc_store_conn_t *c, fc_sql_id_t id);
  * for errors of the connection or transaction. Logs it with the statement. */
 int fc_store__sqlite_err(fc_store_conn_t *c, int rc, const char *what);
 
-int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op);
+int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id);
+int fc_store__sqlite_load_latest_events(fc_store_conn_t *c,
+                                        void (*cb)(const char *charger, int64_t seq,
+                                                   const char *json, void *arg),
+                                        void *arg);
 int fc_store__sqlite_exec_read(fc_store_conn_t *c, fc_read_t *r);
 /* Fills out[count] (fc_malloc'd array) from the chargers table. */
 int fc_store__sqlite_chargers(fc_store_conn_t *c, fc_charger_rec_t **out, size_t *count);

@@ -1,0 +1,543 @@
+/* The store's events (FC_OP_EVENT): sequence numbers, the one serialisation,
+ * the transaction rules, retries; fc_store_load_latest_events; migration 002
+ * on a version-1 database; the JSON reads; event retention. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "store_test_util.h"
+
+#include "core/mem.h"
+#include "store/sqlite/sqlite_int.h"
+
+#include <sqlite3.h>
+
+#define T1 "2026-11-26T10:00:00.000Z"
+#define T2 "2026-11-26T10:00:05.000Z"
+#define T1_MS 1795687200000LL
+#define FAULT_SETTLE_MS 80 /* the fault file is re-read at most every 50 ms */
+
+static int setup(void **state)
+{
+  env_t *e = malloc(sizeof(*e));
+  env_init(e);
+  *state = e;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  env_t *e = *state;
+  env_cleanup(e);
+  free(e);
+  return 0;
+}
+
+/* ---- helpers ---- */
+
+#define MAX_OPS 8
+
+/* What a write's callback saw, op by op (texts copied: the write is freed
+ * after the callback). */
+typedef struct eres {
+  int done, status;
+  int64_t id[MAX_OPS];
+  int flag[MAX_OPS];
+  char *text[MAX_OPS];
+  size_t len[MAX_OPS];
+  char data_after[MAX_OPS][256]; /* the op's json as the loop sees it after the write */
+} eres_t;
+
+static void eres_cb(fc_write_t *w, int status, void *arg)
+{
+  eres_t *r = arg;
+  r->done++;
+  r->status = status;
+  for (size_t i = 0; i < fc_write_count(w) && i < MAX_OPS; i++) {
+    fc_op_t *op = fc_write_op(w, i);
+    r->id[i] = op->out_id;
+    r->flag[i] = op->out_flag;
+    r->text[i] = op->out_text ? strdup(op->out_text) : NULL;
+    r->len[i] = op->out_len;
+    if (op->out_text) assert_int_equal(op->out_len, strlen(op->out_text));
+    if (op->json) {
+      char *d = json_dumps(op->json, JSON_COMPACT);
+      snprintf(r->data_after[i], sizeof(r->data_after[i]), "%s", d);
+      free(d);
+    }
+  }
+}
+
+static void eres_free(eres_t *r)
+{
+  for (int i = 0; i < MAX_OPS; i++)
+    free(r->text[i]);
+  memset(r, 0, sizeof(*r));
+}
+
+/* Adds an event op. */
+static fc_op_t *add_event(fc_write_t *w, const char *cp, const char *type, int connector,
+                          const char *data, long long ts_ms, int flag)
+{
+  fc_op_t *op = add_op(w, FC_OP_EVENT, cp, data, type);
+  op->i64 = connector;
+  op->ts_ms = ts_ms;
+  op->flag = flag;
+  return op;
+}
+
+static eres_t submit_e(env_t *e, fc_write_t *w)
+{
+  eres_t r = {0};
+  assert_int_equal(fc_store_submit(e->s, w, eres_cb, &r), 0);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  assert_int_equal(r.done, 1);
+  return r;
+}
+
+/* One write of one event; returns its seq (0 if it failed or was skipped). */
+static int64_t event1(env_t *e, const char *cp, const char *type, int connector, const char *data,
+                      long long ts_ms, int flag)
+{
+  fc_write_t *w = fc_write_new();
+  add_event(w, cp, type, connector, data, ts_ms, flag);
+  eres_t r = submit_e(e, w);
+  assert_int_equal(r.status, 0);
+  int64_t seq = r.id[0];
+  eres_free(&r);
+  return seq;
+}
+
+/* ---- FC_OP_EVENT ---- */
+
+static void test_event_json(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+
+  fc_write_t *w = fc_write_new();
+  add_event(w, "CP1", "meter", 1, "{\"power\":7200,\"soc\":42.5,\"name\":\"x\\\"y\\u00e9\"}",
+            T1_MS + 123, 0);
+  eres_t r = submit_e(e, w);
+  const char *want = "{\"type\":\"meter\",\"charger\":\"CP1\",\"connector\":1,\"seq\":1,"
+                     "\"ts\":\"2026-11-26T10:00:00.123Z\","
+                     "\"data\":{\"power\":7200,\"soc\":42.5,\"name\":\"x\\\"y\xc3\xa9\"}}";
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.id[0], 1);
+  assert_non_null(r.text[0]);
+  assert_string_equal(r.text[0], want);
+  assert_int_equal(r.len[0], strlen(want));
+  /* stored as sent, with its columns */
+  assert_string_equal(q1(e, "SELECT json FROM events"), want);
+  assert_string_equal(q1(e, "SELECT charger_id, seq, type, connector_id, ts, late FROM events"),
+                      "CP1|1|meter|1|1795687200123|0");
+  assert_string_equal(q1(e, "SELECT event_seq FROM chargers WHERE id = 'CP1'"), "1");
+  eres_free(&r);
+
+  /* connector 0, a late event, a time before 1970, and no data at all */
+  w = fc_write_new();
+  add_event(w, "CP1", "status", 0, "{\"status\":\"Available\"}", -1, FC_EVENT_LATE);
+  add_event(w, "CP1", "charger.online", 0, NULL, 0, 0);
+  r = submit_e(e, w);
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.text[0], "{\"type\":\"status\",\"charger\":\"CP1\",\"connector\":0,"
+                                 "\"seq\":2,\"ts\":\"1969-12-31T23:59:59.999Z\","
+                                 "\"data\":{\"status\":\"Available\"}}");
+  assert_string_equal(r.text[1], "{\"type\":\"charger.online\",\"charger\":\"CP1\",\"connector\":0,"
+                                 "\"seq\":3,\"ts\":\"1970-01-01T00:00:00.000Z\",\"data\":{}}");
+  assert_string_equal(q1(e, "SELECT late FROM events WHERE seq = 2"), "1");
+  eres_free(&r);
+
+  /* an event without a type fails its write */
+  w = fc_write_new();
+  add_op(w, FC_OP_EVENT, "CP1", "{}", NULL);
+  r = submit_e(e, w);
+  assert_int_equal(r.status, FC_ERR_STORE);
+  assert_null(r.text[0]);
+  eres_free(&r);
+}
+
+static void test_event_seq(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+
+  /* per charger, from 1; the charger row is created */
+  assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 1);
+  assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 2);
+  assert_int_equal(event1(e, "CP2", "meter", 1, "{}", T1_MS, 0), 1);
+  assert_int_equal(event1(e, "CP1", "status", 1, "{}", T1_MS, 0), 3);
+  assert_string_equal(q1(e, "SELECT group_concat(id || ':' || event_seq, ',') FROM"
+                            " (SELECT id, event_seq FROM chargers ORDER BY id)"),
+                      "CP1:3,CP2:1");
+
+  /* A failing write's event is rolled back with it: no text, no seq taken.
+   * Several events in one write get consecutive numbers. */
+  fc_write_t *w = fc_write_new();
+  add_event(w, "CP1", "meter", 1, "{}", T1_MS, 0);
+  add_op(w, (fc_op_kind_t)999, "CP1", NULL, NULL); /* fails */
+  eres_t r = submit_e(e, w);
+  assert_int_equal(r.status, FC_ERR_STORE);
+  assert_null(r.text[0]);
+  assert_int_equal(r.id[0], 0);
+  eres_free(&r);
+  w = fc_write_new();
+  add_event(w, "CP1", "meter", 1, "{}", T1_MS, 0);
+  add_event(w, "CP1", "meter", 2, "{}", T1_MS, 0);
+  r = submit_e(e, w);
+  assert_int_equal(r.id[0], 4);
+  assert_int_equal(r.id[1], 5);
+  eres_free(&r);
+}
+
+/* Writes 1..3 in one batch, 2 failing after its event: 1 and 3 get
+ * consecutive numbers. */
+static void test_event_seq_gap_free_in_batch(void **state)
+{
+  env_t *e = *state;
+  fc_store_opts_t o = {.fault_file = e->fault};
+  eres_t r[4] = {{0}};
+  fc_store_stats_t st;
+  assert_int_equal(env_open(e, &o), 0);
+
+  /* a slow disk keeps the writer busy with write 0 while 1..3 queue up */
+  write_file(e->fault, "stall 40");
+  uv_sleep(FAULT_SETTLE_MS);
+  for (int i = 0; i < 4; i++) {
+    fc_write_t *w = fc_write_new();
+    add_event(w, "CP1", "meter", 1, "{}", T1_MS, 0);
+    if (i == 2) add_op(w, (fc_op_kind_t)999, "CP1", NULL, NULL); /* fails */
+    assert_int_equal(fc_store_submit(e->s, w, eres_cb, &r[i]), 0);
+    if (i == 0) uv_sleep(20); /* let the writer take write 0 alone */
+  }
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  unlink(e->fault);
+  fc_store_stats(e->s, &st);
+  assert_int_equal(st.commits, 2); /* 1..3 were one batch */
+  assert_int_equal(r[0].id[0], 1);
+  assert_int_equal(r[1].id[0], 2);
+  assert_int_equal(r[2].status, FC_ERR_STORE);
+  assert_null(r[2].text[0]);
+  assert_int_equal(r[3].status, 0);
+  assert_int_equal(r[3].id[0], 3);
+  assert_non_null(strstr(r[3].text[0], "\"seq\":3,"));
+  assert_string_equal(q1(e, "SELECT group_concat(seq, ',') FROM (SELECT seq FROM events"
+                            " ORDER BY seq)"),
+                      "1,2,3");
+  assert_string_equal(q1(e, "SELECT event_seq FROM chargers"), "3");
+  for (int i = 0; i < 4; i++)
+    eres_free(&r[i]);
+}
+
+/* A batch whose commit fails and is retried runs its events again: the seq is
+ * taken afresh (the failed attempt's was rolled back) and the text replaced
+ * (ASan: the first attempt's text is not leaked). */
+static void test_event_batch_retry(void **state)
+{
+  env_t *e = *state;
+  fc_store_opts_t o = {.fault_file = e->fault, .retry_max = 4, .retry_base_ms = 100};
+  assert_int_equal(env_open(e, &o), 0);
+  assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 1);
+
+  write_file(e->fault, "fail");
+  uv_sleep(FAULT_SETTLE_MS);
+  eres_t r = {0};
+  fc_write_t *w = fc_write_new();
+  add_event(w, "CP1", "meter", 1, "{\"a\":1}", T1_MS, 0);
+  add_event(w, "CP1", "meter", 2, "{\"a\":2}", T1_MS, 0);
+  assert_int_equal(fc_store_submit(e->s, w, eres_cb, &r), 0);
+  uv_sleep(50); /* the first attempt fails, the writer backs off 100 ms */
+  unlink(e->fault);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  assert_int_equal(r.done, 1);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.id[0], 2);
+  assert_int_equal(r.id[1], 3);
+  assert_non_null(strstr(r.text[1], "\"seq\":3,"));
+  assert_string_equal(q1(e, "SELECT count(*), max(seq) FROM events"), "3|3");
+  eres_free(&r);
+}
+
+static const char *START =
+    "{\"connectorId\":1,\"idTag\":\"TAG1\",\"timestamp\":\"" T1 "\",\"meterStart\":1000}";
+
+/* A StartTransaction's write as ocpp/ makes it: the start, then its event
+ * whose data does not know the id yet. */
+static eres_t start_write(env_t *e, int flag)
+{
+  fc_write_t *w = fc_write_new();
+  add_op(w, FC_OP_TX_START, "CP1", START, "Accepted");
+  add_event(w, "CP1", "transaction.started", 1,
+            "{\"transactionId\":null,\"idTag\":\"TAG1\",\"meterStart\":1000}", T1_MS, flag);
+  return submit_e(e, w);
+}
+
+static eres_t stop_write(env_t *e, int64_t tx, int flag)
+{
+  char stop[256], data[128];
+  snprintf(stop, sizeof(stop),
+           "{\"transactionId\":%lld,\"timestamp\":\"" T2 "\",\"meterStop\":2500}", (long long)tx);
+  snprintf(data, sizeof(data), "{\"transactionId\":%lld,\"meterStop\":2500}", (long long)tx);
+  fc_write_t *w = fc_write_new();
+  add_op(w, FC_OP_TX_STOP, "CP1", stop, NULL);
+  add_event(w, "CP1", "transaction.stopped", 1, data, T1_MS + 5000, flag);
+  return submit_e(e, w);
+}
+
+static void test_event_transaction_rules(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  /* another transaction first, so that the id is not 1 by chance */
+  fc_write_t *w = fc_write_new();
+  add_op(w, FC_OP_TX_START, "CPX",
+         "{\"connectorId\":1,\"idTag\":\"T\",\"timestamp\":\"" T1 "\",\"meterStart\":1}", "Accepted");
+  eres_t r = submit_e(e, w);
+  eres_free(&r);
+
+  /* transactionId: null becomes the new transaction's id, in the text and
+   * the stored row only: the op's json (read by the loop) is unchanged */
+  r = start_write(e, FC_EVENT_SKIP_REPEAT);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.flag[0], 0);
+  int64_t tx = r.id[0];
+  assert_int_equal(tx, 2);
+  assert_int_equal(r.id[1], 1);
+  assert_string_equal(r.text[1],
+                      "{\"type\":\"transaction.started\",\"charger\":\"CP1\",\"connector\":1,"
+                      "\"seq\":1,\"ts\":\"" T1 "\",\"data\":{\"transactionId\":2,"
+                      "\"idTag\":\"TAG1\",\"meterStart\":1000}}");
+  assert_string_equal(r.data_after[1],
+                      "{\"transactionId\":null,\"idTag\":\"TAG1\",\"meterStart\":1000}");
+  assert_string_equal(q1(e, "SELECT json FROM events WHERE charger_id = 'CP1'"), r.text[1]);
+  eres_free(&r);
+
+  /* the retried StartTransaction: same id, and with SKIP_REPEAT no event, no
+   * seq taken */
+  r = start_write(e, FC_EVENT_SKIP_REPEAT);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.flag[0], 1);
+  assert_int_equal(r.id[0], tx);
+  assert_int_equal(r.id[1], 0);
+  assert_null(r.text[1]);
+  assert_int_equal(r.len[1], 0);
+  assert_string_equal(q1(e, "SELECT count(*) FROM events WHERE charger_id = 'CP1'"), "1");
+  assert_string_equal(q1(e, "SELECT event_seq FROM chargers WHERE id = 'CP1'"), "1");
+  eres_free(&r);
+  /* without SKIP_REPEAT, a repeat still raises its event (with the id) */
+  r = start_write(e, 0);
+  assert_int_equal(r.id[1], 2);
+  assert_non_null(strstr(r.text[1], "\"data\":{\"transactionId\":2,"));
+  eres_free(&r);
+
+  /* the stop, then its retry (out_flag 2) */
+  r = stop_write(e, tx, FC_EVENT_SKIP_REPEAT);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.flag[0], 0);
+  assert_int_equal(r.id[1], 3);
+  assert_non_null(r.text[1]);
+  assert_non_null(strstr(r.text[1], "\"data\":{\"transactionId\":2,\"meterStop\":2500}"));
+  eres_free(&r);
+  r = stop_write(e, tx, FC_EVENT_SKIP_REPEAT);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.flag[0], 2);
+  assert_int_equal(r.id[1], 0);
+  assert_null(r.text[1]);
+  eres_free(&r);
+  /* a stop for a transaction never seen (out_flag 1) is not a repeat */
+  r = stop_write(e, 77, FC_EVENT_SKIP_REPEAT);
+  assert_int_equal(r.flag[0], 1);
+  assert_int_equal(r.id[1], 4);
+  eres_free(&r);
+  assert_string_equal(q1(e, "SELECT count(*), max(seq) FROM events WHERE charger_id = 'CP1'"),
+                      "4|4");
+
+  /* "transactionId": null with no TX_START earlier in the write stays null */
+  w = fc_write_new();
+  add_event(w, "CP1", "meter", 1, "{\"transactionId\":null}", T1_MS, FC_EVENT_SKIP_REPEAT);
+  r = submit_e(e, w);
+  assert_non_null(strstr(r.text[0], "\"data\":{\"transactionId\":null}"));
+  eres_free(&r);
+}
+
+/* An unsubmitted write, and a write whose events got text, are freed whole
+ * (ASan/LSan would report the text otherwise). */
+static void test_event_text_freed(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  fc_write_t *w = fc_write_new();
+  add_event(w, "CP1", "meter", 1, "{}", T1_MS, 0);
+  fc_write_free(w);
+  w = fc_write_new();
+  for (int i = 0; i < 5; i++)
+    add_event(w, "CP1", "meter", i, "{\"big\":\"................................\"}", T1_MS, 0);
+  eres_t r = submit_e(e, w);
+  for (int i = 0; i < 5; i++)
+    assert_non_null(r.text[i]);
+  eres_free(&r);
+}
+
+/* ---- fc_store_load_latest_events ---- */
+
+typedef struct loaded {
+  int n;
+  char lines[32][320]; /* "charger|seq|json-or-NULL" */
+} loaded_t;
+
+static void load_cb(const char *charger, int64_t seq, const char *json, void *arg)
+{
+  loaded_t *l = arg;
+  assert_true(l->n < 32);
+  snprintf(l->lines[l->n++], sizeof(l->lines[0]), "%s|%lld|%s", charger, (long long)seq,
+           json ? json : "NULL");
+}
+
+/* "seq:type:connector" of an event text, for short assertions. */
+static const char *brief(const char *line, char *buf, size_t n)
+{
+  json_t *j = json_loads(strchr(strchr(line, '|') + 1, '|') + 1, 0, NULL);
+  assert_non_null(j);
+  snprintf(buf, n, "%lld:%s:%lld", (long long)json_integer_value(json_object_get(j, "seq")),
+           json_string_value(json_object_get(j, "type")),
+           (long long)json_integer_value(json_object_get(j, "connector")));
+  json_decref(j);
+  return buf;
+}
+
+static void test_load_latest_events(void **state)
+{
+  env_t *e = *state;
+  char b[64];
+  loaded_t l = {0};
+  assert_int_equal(env_open(e, NULL), 0);
+  /* no charger: no call */
+  assert_int_equal(fc_store_load_latest_events(e->s, load_cb, &l), 0);
+  assert_int_equal(l.n, 0);
+
+  /* CP1: status and meter on connectors 1 and 2, each several times, with
+   * late events that are newer by seq but must not count */
+  struct {
+    const char *type;
+    int conn, flag;
+  } evs[] = {
+      {"status", 1, 0},                  /* 1 */
+      {"meter", 1, 0},                   /* 2 */
+      {"status", 2, 0},                  /* 3 */
+      {"meter", 1, 0},                   /* 4 */
+      {"status", 1, 0},                  /* 5 */
+      {"meter", 1, FC_EVENT_LATE},       /* 6: late */
+      {"status", 2, FC_EVENT_LATE},      /* 7: late */
+      {"charger.online", 0, 0},          /* 8 */
+      {"meter", 2, FC_EVENT_LATE},       /* 9: a key with only a late event */
+      {"transaction.started", 1, 0},     /* 10 */
+  };
+  for (size_t i = 0; i < FC_ARRAY_SIZE(evs); i++)
+    assert_int_equal(event1(e, "CP1", evs[i].type, evs[i].conn, "{}", T1_MS, evs[i].flag),
+                     (int64_t)i + 1);
+  /* CP2: registered, no event; CP3: only a late event; CP0: one event */
+  fc_store_admin_t *a;
+  assert_int_equal(fc_store_admin_open(e->path, &a), 0);
+  assert_int_equal(fc_store_admin_charger_put(a, "CP2", NULL, NULL), 0);
+  fc_store_admin_close(a);
+  event1(e, "CP3", "meter", 1, "{}", T1_MS, FC_EVENT_LATE);
+  event1(e, "CP0", "status", 0, "{}", T1_MS, 0);
+
+  assert_int_equal(fc_store_load_latest_events(e->s, load_cb, &l), 0);
+  assert_int_equal(l.n, 8);
+  assert_true(strncmp(l.lines[0], "CP0|1|{", 7) == 0);
+  assert_string_equal(brief(l.lines[0], b, sizeof(b)), "1:status:0");
+  /* CP1, in seq order, one per (type, connector), late ones ignored */
+  assert_true(strncmp(l.lines[1], "CP1|10|", 7) == 0);
+  assert_string_equal(brief(l.lines[1], b, sizeof(b)), "3:status:2");
+  assert_string_equal(brief(l.lines[2], b, sizeof(b)), "4:meter:1");
+  assert_string_equal(brief(l.lines[3], b, sizeof(b)), "5:status:1");
+  assert_string_equal(brief(l.lines[4], b, sizeof(b)), "8:charger.online:0");
+  assert_string_equal(brief(l.lines[5], b, sizeof(b)), "10:transaction.started:1");
+  assert_string_equal(l.lines[6], "CP2|0|NULL");
+  assert_string_equal(l.lines[7], "CP3|1|NULL");
+
+  /* the stored text is passed as is */
+  assert_string_equal(strchr(strchr(l.lines[5], '|') + 1, '|') + 1,
+                      q1(e, "SELECT json FROM events WHERE charger_id = 'CP1' AND seq = 10"));
+}
+
+/* A charger removed from the registry and seen again continues its sequence
+ * after its stored events (the UNIQUE (charger, seq) would fail otherwise). */
+static void test_event_seq_after_charger_removed(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  for (int i = 1; i <= 3; i++)
+    assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), i);
+  fc_store_admin_t *a;
+  assert_int_equal(fc_store_admin_open(e->path, &a), 0);
+  assert_int_equal(fc_store_admin_charger_remove(a, "CP1"), 0);
+  assert_int_equal(fc_store_admin_charger_put(a, "CP1", NULL, NULL), 0);
+  fc_store_admin_close(a);
+  assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 4);
+}
+
+/* ---- migration 002 ---- */
+
+static void test_migration_002_on_version_1(void **state)
+{
+  env_t *e = *state;
+  sqlite3 *db;
+
+  /* a database as version 1 left it, with some data */
+  assert_int_equal(fc_store__migrations[0].version, 1);
+  assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, fc_store__migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "PRAGMA user_version = 1; PRAGMA journal_mode = WAL;"
+                   "INSERT INTO chargers (id, auth, registration, vendor, created_at, updated_at)"
+                   " VALUES ('OLD1', 'h', 'Pending', 'ACME', 1, 2);"
+                   "INSERT INTO transactions (charger_id, connector_id, id_tag, start_at,"
+                   " meter_start, created_at) VALUES ('OLD1', 1, 'TAG', 5, 100, 5);"
+                   "INSERT INTO meter_values (charger_id, connector_id, ts, value, received_at)"
+                   " VALUES ('OLD1', 1, 5, '100', 5);",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+
+  assert_int_equal(env_open(e, NULL), 0);
+  assert_string_equal(q1(e, "PRAGMA user_version"), "2");
+  assert_string_equal(q1(e, "SELECT id, auth, registration, vendor, event_seq FROM chargers"),
+                      "OLD1|h|Pending|ACME|0");
+  assert_string_equal(q1(e, "SELECT count(*) FROM transactions"), "1");
+  assert_string_equal(q1(e, "SELECT count(*) FROM meter_values"), "1");
+  assert_string_equal(q1(e, "SELECT value FROM meta WHERE key = 'registry_version'"), "2");
+  /* the old charger's first event is seq 1; the new transaction continues
+   * the ids */
+  assert_int_equal(event1(e, "OLD1", "meter", 1, "{}", T1_MS, 0), 1);
+  loaded_t l = {0};
+  assert_int_equal(fc_store_load_latest_events(e->s, load_cb, &l), 0);
+  assert_int_equal(l.n, 1);
+  assert_true(strncmp(l.lines[0], "OLD1|1|{\"type\":\"meter\",", 23) == 0);
+  /* and nothing is applied twice */
+  env_close_store(e);
+  assert_int_equal(env_open(e, NULL), 0);
+  assert_string_equal(q1(e, "PRAGMA user_version"), "2");
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_event_json, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_event_seq, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_event_seq_gap_free_in_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_event_batch_retry, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_event_transaction_rules, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_event_text_freed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_load_latest_events, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_event_seq_after_charger_removed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migration_002_on_version_1, setup, teardown),
+  };
+  fc_log_level = FC_LOG_ERROR; /* the failure tests log on purpose */
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
