@@ -1,0 +1,185 @@
+// A CALLRESULT is a promise that the data is on disk: kill -9 right after the
+// answers and find every confirmed row after a restart. And when the store
+// fails or stalls, every call is still answered (InternalError) in time.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Server, iso, field, until } from './lib/server.mjs';
+
+const servers = [];
+after(async () => {
+  for (const s of servers) await s.cleanup();
+});
+
+// opts may be a function of the Server (to name its fault file before it starts).
+async function start(opts) {
+  const s = new Server();
+  servers.push(s);
+  s.opts = typeof opts === 'function' ? opts(s) : opts;
+  s.register();
+  await s.spawn();
+  return s;
+}
+
+const boot = (c) => c.call('BootNotification', { chargePointVendor: 'flashCharge', chargePointModel: 'ESP32' });
+const txOf = (r) => field(r, 'transaction_id', 'tx_id');
+
+test('kill -9 right after StopTransaction is confirmed: every confirmed row survives', { timeout: 30_000 }, async () => {
+  const srv = await start({ chargers: [{ id: 'CP-DUR' }], tags: [{ tag: 'TAG-D' }] });
+  const rounds = [];
+  for (let round = 0; round < 3; round++) {
+    const cp = await srv.connect('CP-DUR');
+    if (round === 0) assert.equal((await boot(cp)).status, 'Accepted');
+    const base = Date.now() - 600_000 + round * 100_000; // rounds never share a time stamp
+    const start = { connectorId: 1, idTag: 'TAG-D', meterStart: 100 * round, timestamp: iso(base) };
+    const { transactionId } = await cp.call('StartTransaction', start);
+    assert.ok(Number.isInteger(transactionId));
+    const values = [];
+    for (let i = 0; i < 5; i++) {
+      const e = String(100 * round + 10 * (i + 1));
+      const p = String(1000 + i);
+      values.push(e, p);
+      assert.deepEqual(await cp.call('MeterValues', {
+        connectorId: 1, transactionId,
+        meterValue: [{ timestamp: iso(base + (i + 1) * 1000), sampledValue: [
+          { value: e, measurand: 'Energy.Active.Import.Register', unit: 'Wh' },
+          { value: p, measurand: 'Power.Active.Import', unit: 'W' }] }],
+      }), {});
+    }
+    const meterStop = 100 * round + 99;
+    // Kill the server the moment the StopTransaction answer reaches us.
+    let armed = true;
+    cp.on('message', ({ message, outbound }) => {
+      if (armed && !outbound && JSON.parse(String(message))[0] === 3) {
+        armed = false;
+        srv.proc.kill('SIGKILL');
+      }
+    });
+    const stopAnswer = await cp.call('StopTransaction', {
+      transactionId, meterStop, timestamp: iso(base + 10_000), reason: 'Local',
+      transactionData: [{ timestamp: iso(base + 9000), sampledValue: [
+        { value: String(meterStop), measurand: 'Energy.Active.Import.Register', unit: 'Wh', context: 'Transaction.End' }] }],
+    });
+    assert.ok(stopAnswer);
+    const e = await srv.exited;
+    assert.equal(e.signal, 'SIGKILL');
+    rounds.push({ transactionId, meterStop, values: [...values, String(meterStop)] });
+
+    await srv.spawn(); // same db, after a crash
+    const txs = srv.sql('SELECT * FROM transactions');
+    for (const r of rounds) {
+      const tx = txs.find((t) => field(t, 'id', 'transaction_id') === r.transactionId);
+      assert.ok(tx, `transaction ${r.transactionId} is in the db after kill -9 (round ${round})`);
+      assert.equal(Number(field(tx, 'meter_stop', 'meter_stop_wh')), r.meterStop,
+        `transaction ${r.transactionId} stopped with meter_stop after kill -9: ${JSON.stringify(tx)}`);
+      const mv = srv.sql('SELECT * FROM meter_values').filter((m) => txOf(m) === r.transactionId)
+        .map((m) => String(Number(field(m, 'value'))));
+      assert.deepEqual(mv.sort(), r.values.map((v) => String(Number(v))).sort(),
+        `every confirmed meter value of transaction ${r.transactionId} survived`);
+    }
+  }
+  // the restarted server still works and stops cleanly
+  const cp = await srv.connect('CP-DUR');
+  assert.ok((await cp.call('Heartbeat', {})).currentTime);
+  assert.deepEqual(await srv.stop(), { code: 0, signal: null }, srv.tail());
+});
+
+async function timed(p) {
+  const t0 = Date.now();
+  try {
+    const v = await p;
+    return { ok: true, value: v, ms: Date.now() - t0 };
+  } catch (e) {
+    return { ok: false, code: e.rpcErrorCode, error: e, ms: Date.now() - t0 };
+  }
+}
+
+const status = (cp, s = 'Available') =>
+  cp.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: s, timestamp: iso() });
+
+test('--fault-file fail: InternalError in time, healthz 503 while down, recovery after the file goes', { timeout: 45_000 }, async () => {
+  const AT = 2000;
+  // --fault-file is given through the environment here, to cover FLASHCHARGE_<NAME> too.
+  const srv = await start((s) => ({
+    chargers: [{ id: 'CP-FAIL' }], tags: [{ tag: 'TAG-F' }],
+    args: ['--answer-timeout', String(AT)],
+    env: { FLASHCHARGE_FAULT_FILE: s.faultFile },
+  }));
+
+  const h0 = await srv.http('/healthz');
+  assert.equal(h0.status, 200, h0.text);
+  assert.equal(h0.json?.status, 'ok', h0.text);
+
+  const cp = await srv.connect('CP-FAIL', { callTimeoutMs: AT + 5000 });
+  assert.equal((await boot(cp)).status, 'Accepted');
+
+  srv.writeFault('fail');
+  const first = await timed(status(cp));
+  assert.equal(first.ok, false, `StatusNotification answered ${JSON.stringify(first.value)} while every write fails`);
+  assert.equal(first.code, 'InternalError', String(first.error));
+  assert.ok(first.ms < AT + 2000, `answered after ${first.ms} ms (answer-timeout ${AT})`);
+
+  // MicroOcpp retries a refused StartTransaction with the identical payload.
+  const startReq = { connectorId: 1, idTag: 'TAG-F', meterStart: 1, timestamp: iso() };
+  const st = await timed(cp.call('StartTransaction', startReq));
+  assert.equal(st.code, 'InternalError', `StartTransaction during failure: ${JSON.stringify(st.value ?? st.code)}`);
+  assert.ok(st.ms < AT + 2000, `answered after ${st.ms} ms`);
+
+  // The breaker opens: healthz says the store is down, and calls fail at once.
+  const down = await until(async () => {
+    const r = await timed(status(cp, 'Preparing'));
+    assert.equal(r.code, 'InternalError', `while failing: ${JSON.stringify(r.value ?? r.code)}`);
+    assert.ok(r.ms < AT + 2000, `answered after ${r.ms} ms`);
+    const h = await srv.http('/healthz');
+    return h.status === 503 ? h : false;
+  }, { timeout: 15_000, interval: 200, what: 'healthz 503' });
+  assert.equal(down.json?.store, 'down', down.text);
+  const fast = await timed(status(cp, 'Preparing'));
+  assert.equal(fast.code, 'InternalError');
+  assert.ok(fast.ms < AT, `with the breaker open, answered after ${fast.ms} ms (answer-timeout ${AT})`);
+
+  // Recovery once the file is gone.
+  srv.clearFault();
+  await until(async () => (await timed(status(cp, 'Available'))).ok,
+    { timeout: 15_000, interval: 300, what: 'a StatusNotification to succeed after the fault is removed' });
+  const h1 = await until(async () => {
+    const h = await srv.http('/healthz');
+    return h.status === 200 ? h : false;
+  }, { timeout: 10_000, interval: 200, what: 'healthz 200 after recovery' });
+  assert.equal(h1.json?.status, 'ok', h1.text);
+
+  const ok = await cp.call('StartTransaction', startReq);
+  assert.ok(Number.isInteger(ok.transactionId));
+  const txs = srv.sql('SELECT * FROM transactions');
+  assert.equal(txs.length, 1, `the retried start is one transaction: ${JSON.stringify(txs)}`);
+  assert.equal(field(txs[0], 'id', 'transaction_id'), ok.transactionId);
+
+  assert.deepEqual(await srv.stop(), { code: 0, signal: null }, srv.tail());
+});
+
+test('--fault-file "stall 10000" with --answer-timeout 1000: answered InternalError within ~1 s', { timeout: 45_000 }, async () => {
+  const AT = 1000;
+  const srv = await start((s) => ({
+    chargers: [{ id: 'CP-STALL' }],
+    args: ['--answer-timeout', String(AT), '--fault-file', s.faultFile],
+  }));
+  const cp = await srv.connect('CP-STALL', { callTimeoutMs: 8000 });
+  assert.equal((await boot(cp)).status, 'Accepted');
+
+  srv.writeFault('stall 10000');
+  // The firmware blocks every later message behind an unanswered StatusNotification:
+  // it must be answered within the deadline, whatever the store does.
+  const r = await timed(status(cp, 'Preparing'));
+  assert.equal(r.ok, false, `answered ${JSON.stringify(r.value)} although the write cannot have committed`);
+  assert.equal(r.code, 'InternalError');
+  assert.ok(r.ms < AT + 2000, `answered after ${r.ms} ms (answer-timeout ${AT})`);
+  for (const call of [() => cp.call('Heartbeat', {}), () => status(cp, 'Charging')]) {
+    const x = await timed(call());
+    assert.ok(x.ok || x.code === 'InternalError', `answer: ${x.code} ${x.error}`);
+    assert.ok(x.ms < AT + 2000, `answered after ${x.ms} ms`);
+  }
+
+  srv.clearFault();
+  await until(async () => (await timed(status(cp, 'Available'))).ok,
+    { timeout: 25_000, interval: 500, what: 'a StatusNotification to succeed after the stall ends' });
+  assert.deepEqual(await srv.stop({ timeout: 20_000 }), { code: 0, signal: null }, srv.tail());
+});
