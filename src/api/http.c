@@ -1,6 +1,7 @@
 /* The web vhost's HTTP protocol: routes requests, and writes responses from
  * HTTP_WRITEABLE once they are ready (a REST read may take a store round
  * trip; the connection may be gone by then, which the request notices). */
+#include "core/json.h"
 #include "api/api_int.h"
 #include "api/api_lws.h"
 
@@ -58,7 +59,7 @@ void fc_api__respond(fc_req_t *r, unsigned status, const char *type, const char 
 void fc_api__error(fc_req_t *r, unsigned status, const char *error, const char *detail)
 {
   json_t *o = json_pack("{s:s, s:s}", "error", error, "detail", detail);
-  char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  char *text = json_dumps(o, FC_JSON_DUMP);
   json_decref(o);
   fc_api__respond_owned(r, status, "application/json", text, strlen(text));
 }

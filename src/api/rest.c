@@ -7,6 +7,7 @@
  * Snapshots come from the read model in memory; history from the store's
  * reader threads. Errors: {"error":…,"detail":…} with 400, 401, 403, 404,
  * 503 (store unavailable). */
+#include "core/json.h"
 #include "api/api_int.h"
 
 #include "auth/request.h"
@@ -25,9 +26,13 @@ static bool may_see_cb(const char *charger, void *arg)
 /* Query parameter name ("from") into buf; false when absent. */
 static bool arg_of(struct lws *wsi, const char *name, char *buf, size_t n)
 {
-  char key[32];
+  char key[32], tmp[512];
   snprintf(key, sizeof(key), "%s=", name);
-  return lws_get_urlarg_by_name(wsi, key, buf, (int)n) != NULL;
+  /* lws copies the whole "name=value" argument and points past the name */
+  const char *v = lws_get_urlarg_by_name(wsi, key, tmp, sizeof(tmp));
+  if (!v) return false;
+  snprintf(buf, n, "%s", v);
+  return true;
 }
 
 static bool parse_time(const char *s, long long *ms)
@@ -90,7 +95,7 @@ static void read_done(fc_read_t *rd, int status, void *arg)
       if (fc_principal_may_see(&r->who, json_string_value(json_object_get(v, "charger"))))
         json_array_append(out, v);
     }
-    char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(out, FC_JSON_DUMP);
     json_decref(arr);
     json_decref(out);
     fc_api__respond_owned(r, 200, "application/json", text, strlen(text));

@@ -16,8 +16,10 @@ int fc_auth_request(const fc_jwt_cfg_t *jwt, struct lws *wsi, fc_principal_t *wh
     t = tok + 7;
     while (*t == ' ')
       t++;
-  } else if (lws_get_urlarg_by_name(wsi, "token=", tok, sizeof(tok)) != NULL) {
-    t = tok;
+  } else {
+    /* lws copies the whole "token=…" argument into tok and points past
+     * the name. */
+    t = lws_get_urlarg_by_name(wsi, "token=", tok, sizeof(tok));
   }
   if (!t || !*t) {
     *why = "no token";

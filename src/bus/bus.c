@@ -6,6 +6,7 @@
  * push queue, typically). Subscribers may unsubscribe (themselves or others)
  * from inside a callback: removal is deferred until the outermost publish
  * returns, so the lists being walked never change under the walker. */
+#include "core/json.h"
 #include "bus/bus.h"
 
 #include "core/mem.h"
@@ -27,6 +28,7 @@ struct fc_bus_sub {
 
 struct chan {
   char id[49];
+  bool seen; /* the charger has had an event: it has a snapshot */
   fc_bus_sub_t *subs;
   json_t *snap;
   char *snap_text;
@@ -48,15 +50,27 @@ fc_bus_t *fc_bus_new(void)
   return fc_calloc(1, sizeof(fc_bus_t));
 }
 
+static void chan_free(fc_bus_t *b, chan_t *c)
+{
+  HASH_DEL(b->chans, c);
+  json_decref(c->snap);
+  free(c->snap_text);
+  fc_free(c);
+}
+
 static void unlink_sub(fc_bus_t *b, fc_bus_sub_t *s)
 {
-  fc_bus_sub_t **head = s->chan ? &s->chan->subs : &b->all;
+  chan_t *c = s->chan;
+  fc_bus_sub_t **head = c ? &c->subs : &b->all;
   if (s->prev)
     s->prev->next = s->next;
   else
     *head = s->next;
   if (s->next) s->next->prev = s->prev;
   fc_free(s);
+  /* A channel made only by subscribers (a charger never seen, or the
+   * system channel) goes with its last subscriber. */
+  if (c && !c->subs && !c->seen) chan_free(b, c);
 }
 
 void fc_bus_free(fc_bus_t *b)
@@ -67,12 +81,10 @@ void fc_bus_free(fc_bus_t *b)
   chan_t *c, *tmp;
   HASH_ITER(hh, b->chans, c, tmp)
   {
+    c->seen = true; /* freed here, not by unlink_sub */
     while (c->subs)
       unlink_sub(b, c->subs);
-    HASH_DEL(b->chans, c);
-    json_decref(c->snap);
-    free(c->snap_text);
-    fc_free(c);
+    chan_free(b, c);
   }
   fc_free(b);
 }
@@ -146,9 +158,12 @@ static void merge(json_t *dst, json_t *src)
 static void apply(chan_t *c, fc_event_type_t type, int connector, int64_t seq, const char *ts,
                   json_t *data)
 {
+  c->seen = true;
   if (seq > c->seq) {
     c->seq = seq;
     json_object_set_new(c->snap, "seq", json_integer(seq));
+    free(c->snap_text);
+    c->snap_text = NULL;
   }
   if (json_is_true(json_object_get(data, "late"))) return; /* reported, not state */
 
@@ -241,14 +256,26 @@ void fc_bus_publish(fc_bus_t *b, fc_event_t *e)
 void fc_bus_publish_write(fc_bus_t *b, fc_write_t *w)
 {
   size_t n = fc_write_count(w);
+  int64_t tx_id = 0;
   for (size_t i = 0; i < n; i++) {
     fc_op_t *op = fc_write_op(w, i);
+    if (op->kind == FC_OP_TX_START) tx_id = op->out_id;
     if (op->kind != FC_OP_EVENT || !op->out_text) continue;
     fc_event_type_t type = fc_event_type_parse(op->text);
     chan_t *c = chan_get(b, op->str, true);
     char ts[32];
     fc_ocpp__format_datetime(op->ts_ms, ts, sizeof(ts));
-    apply(c, type, (int)op->i64, op->out_id, ts, op->json);
+    /* A new transaction's id is the writer's (see FC_OP_EVENT): the read
+     * model takes it as the serialised event has it. */
+    json_t *data = op->json;
+    if (tx_id > 0 && json_is_null(json_object_get(data, "transactionId"))) {
+      data = json_copy(data);
+      json_object_set_new(data, "transactionId", json_integer(tx_id));
+    } else {
+      json_incref(data);
+    }
+    apply(c, type, (int)op->i64, op->out_id, ts, data);
+    json_decref(data);
     fc_event_t *e =
         fc_event_new(type, op->str, (int)op->i64, op->out_id, op->out_text, op->out_len);
     deliver(b, c, e);
@@ -262,6 +289,7 @@ static void load_cb(const char *charger, int64_t seq, const char *json, void *ar
 {
   fc_bus_t *b = arg;
   chan_t *c = chan_get(b, charger, true);
+  c->seen = true;
   if (json) {
     json_t *root = json_loads(json, 0, NULL);
     const char *type = NULL, *ts = NULL;
@@ -291,9 +319,9 @@ int fc_bus_load(fc_bus_t *b, fc_store_t *store)
 const char *fc_bus_snapshot(fc_bus_t *b, const char *charger, size_t *len, int64_t *seq_out)
 {
   chan_t *c = chan_get(b, charger, false);
-  if (!c) return NULL;
+  if (!c || !c->seen) return NULL;
   if (!c->snap_text) {
-    c->snap_text = json_dumps(c->snap, JSON_COMPACT);
+    c->snap_text = json_dumps(c->snap, FC_JSON_DUMP);
     c->snap_len = strlen(c->snap_text);
   }
   if (len) *len = c->snap_len;
@@ -308,9 +336,9 @@ char *fc_bus_snapshots(fc_bus_t *b, bool (*filter)(const char *charger, void *ar
   chan_t *c, *tmp;
   HASH_ITER(hh, b->chans, c, tmp)
   {
-    if (!filter || filter(c->id, arg)) json_array_append(arr, c->snap);
+    if (c->seen && (!filter || filter(c->id, arg))) json_array_append(arr, c->snap);
   }
-  char *text = json_dumps(arr, JSON_COMPACT);
+  char *text = json_dumps(arr, FC_JSON_DUMP);
   json_decref(arr);
   *len = strlen(text);
   return text;

@@ -37,13 +37,15 @@ static int quantity(const char *measurand)
   return -1;
 }
 
+/* L1, L2, L3 and the line-to-neutral L1-N… count as their line; N and the
+ * line-to-line voltages (L1-L2…) are not summarised. */
 static int phase_index(const char *phase)
 {
+  static const char *const lines[3][2] = {{"L1", "L1-N"}, {"L2", "L2-N"}, {"L3", "L3-N"}};
   if (!phase) return -1;
-  if (!strncmp(phase, "L1", 2)) return 0;
-  if (!strncmp(phase, "L2", 2)) return 1;
-  if (!strncmp(phase, "L3", 2)) return 2;
-  return -2; /* N, or a line-to-line voltage: not summarised */
+  for (int i = 0; i < 3; i++)
+    if (!strcmp(phase, lines[i][0]) || !strcmp(phase, lines[i][1])) return i;
+  return -2;
 }
 
 static double scale(const char *unit)

@@ -414,6 +414,10 @@ int fc_ocpp_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
   fc_session_t **slot = user;
 
   switch (reason) {
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    /* Whichever protocol the connection is bound to is asked. */
+    if (!in || strcmp((const char *)in, "websocket") != 0) return -1;
+    return confirm_upgrade(wsi, ocpp_of(wsi));
   case LWS_CALLBACK_ESTABLISHED:
     established(wsi, ocpp_of(wsi), slot);
     return 0;

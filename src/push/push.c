@@ -15,6 +15,7 @@
  * events with a higher seq follow. Each subscription remembers the last seq
  * it delivered, so nothing is sent twice and nothing is skipped. A replay
  * that finds a gap (events pruned by retention) falls back to a snapshot. */
+#include "core/json.h"
 #include "push/push.h"
 #include "push/deflate.h"
 #include "push/outq.h"
@@ -138,7 +139,7 @@ static fc_event_t *own_event(fc_event_type_t type, const char *type_name, const 
   json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:s, s:o}", "type", type_name, "charger",
                         charger ? charger : "", "connector", 0, "seq", (json_int_t)seq, "ts", ts,
                         "data", data ? data : json_object());
-  char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  char *text = json_dumps(o, FC_JSON_DUMP);
   json_decref(o);
   fc_event_t *e = fc_event_new(type, charger, 0, seq, text, strlen(text));
   free(text);
@@ -195,6 +196,12 @@ static void send_error(client_t *c, const char *charger, const char *code, const
 
 static void deliver(csub_t *s, fc_event_t *e)
 {
+  if (!e->charger[0]) {
+    /* System events reach admins, through their system-channel
+     * subscription only (a "*" subscription sees them too: skip there). */
+    if (!s->charger[0] && s->c->who.role == FC_ROLE_ADMIN) enqueue(s->c, e);
+    return;
+  }
   if (e->seq == 0) {
     enqueue(s->c, e);
     return;
@@ -576,8 +583,9 @@ static void established(fc_push_t *p, struct lws *wsi, client_t **slot)
   /* /ws?charger=A&charger=B,C&since=41 subscribes at once. */
   char arg[512];
   int64_t since = -1;
-  bool has_since = lws_get_urlarg_by_name(wsi, "since=", arg, sizeof(arg)) != NULL;
-  if (has_since) since = strtoll(arg, NULL, 10);
+  const char *sv = lws_get_urlarg_by_name(wsi, "since=", arg, sizeof(arg));
+  bool has_since = sv != NULL;
+  if (has_since) since = strtoll(sv, NULL, 10);
   for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
        i++) {
     if (strncmp(arg, "charger=", 8) != 0) continue;
@@ -735,6 +743,10 @@ int fc_push_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
   client_t **slot = user;
   fc_push_t *p = (fc_push_t *)lws_get_protocol(wsi)->user;
   switch (reason) {
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    /* lws asks the protocol the connection is bound to, which for a new
+     * connection on this vhost is this one (the default). */
+    return fc_push_confirm_upgrade(p, wsi);
   case LWS_CALLBACK_ADD_HEADERS: /* the handshake response */
     return fc_deflate_add_headers(wsi, in);
   case LWS_CALLBACK_ESTABLISHED:

@@ -50,9 +50,14 @@ static int dump_cb(const char *buf, size_t size, void *data)
   return 0;
 }
 
+static int put_json_flags(sbuf_t *b, const json_t *v, size_t flags)
+{
+  return json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY | flags) ? -1 : 0;
+}
+
 static int put_json(sbuf_t *b, const json_t *v)
 {
-  return json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY) ? -1 : 0;
+  return put_json_flags(b, v, JSON_REAL_PRECISION(12)); /* 123.4, not 123.40000000000001 */
 }
 
 /* s as a JSON string; -1 if it is not valid UTF-8. */
@@ -68,7 +73,10 @@ static int put_str(sbuf_t *b, const char *s)
 char *fc_store__json_dump(const json_t *j, size_t *len)
 {
   sbuf_t b = {0};
-  if (put_json(&b, j)) {
+  /* The reals of the reads come from decimal strings ("11001.31"); 15
+   * significant digits give those back as they were, where jansson's default
+   * 17 would show 11001.309999999999. */
+  if (put_json_flags(&b, j, JSON_REAL_PRECISION(15))) {
     fc_free(b.p);
     return NULL;
   }

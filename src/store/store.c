@@ -79,6 +79,7 @@ struct fc_store {
 
   /* ---- writer thread only ---- */
   unsigned failed_batches; /* consecutive */
+  long long prune_at_ms;   /* next event pruning due (0: with the first batch) */
 
   /* ---- loop thread only ---- */
   size_t outstanding;
@@ -260,14 +261,42 @@ static bool event_rules(const fc_write_t *w, size_t i, int64_t *tx_id)
   return last->kind == FC_OP_TX_START ? last->out_flag != 0 : last->out_flag == 2;
 }
 
+/* Event retention: with the first batch, then at most once an hour, the
+ * batch transaction also deletes up to PRUNE_LIMIT expired events, in a
+ * savepoint of its own so that its failure costs no write anything. While a
+ * pruning finds a full PRUNE_LIMIT, the next batch prunes again. */
+#define PRUNE_INTERVAL_MS (3600LL * 1000)
+#define PRUNE_LIMIT 5000
+
+static int prune(fc_store_t *s, unsigned *deleted)
+{
+  const fc_store_backend_t *be = s->be;
+  fc_store_conn_t *c = s->wconn;
+  long long before = fc_store__now_ms() - (long long)s->opts.event_retention_days * 86400000LL;
+  int rc = be->savepoint(c);
+  if (rc) return rc;
+  rc = be->prune_events(c, before, PRUNE_LIMIT, deleted);
+  if (rc == 0) return be->release(c);
+  if (rc != FC_ERR_STORE) return rc;
+  *deleted = 0;
+  return be->rollback_to(c); /* logged by the backend; tried again in an hour */
+}
+
 /* One attempt at the batch. 0 = committed (each write's status says whether
- * it made it); else the transaction failed as a whole. */
-static int try_batch(fc_store_t *s, fc_write_t *batch)
+ * it made it); else the transaction failed as a whole. *pruned: events
+ * deleted by retention (-1: none was due). */
+static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned)
 {
   const fc_store_backend_t *be = s->be;
   fc_store_conn_t *c = s->wconn;
   int rc = be->begin(c);
   if (rc) return rc;
+  *pruned = -1;
+  if (fc_store__now_ms() >= s->prune_at_ms) {
+    unsigned deleted = 0;
+    if ((rc = prune(s, &deleted))) return rc;
+    *pruned = deleted;
+  }
   for (fc_write_t *w = batch; w; w = w->next) {
     w->status = 0;
     clear_results(w); /* a retried batch starts afresh */
@@ -298,8 +327,13 @@ static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
   int rc = 0;
   for (unsigned attempt = 0;; attempt++) {
     uint64_t t0 = uv_hrtime();
-    rc = try_batch(s, batch);
+    long pruned = -1;
+    rc = try_batch(s, batch, &pruned);
     if (rc == 0) {
+      if (pruned >= 0) {
+        s->prune_at_ms = pruned >= PRUNE_LIMIT ? 0 : fc_store__now_ms() + PRUNE_INTERVAL_MS;
+        if (pruned > 0) fc_log(FC_LOG_INFO, NULL, "event=store_events_pruned count=%ld", pruned);
+      }
       size_t failed = 0;
       for (fc_write_t *w = batch; w; w = w->next)
         failed += w->status != 0;
@@ -464,6 +498,12 @@ static void reader_main(void *arg)
 static void read_free(fc_read_t *r)
 {
   fc_charger_recs_free(r->out_chargers, r->out_count);
+  fc_free(r->out_text);
+  if (r->out_texts) {
+    for (size_t i = 0; i < r->out_count; i++)
+      fc_free(r->out_texts[i]);
+    fc_free(r->out_texts);
+  }
   fc_free(r);
 }
 
@@ -581,6 +621,7 @@ int fc_store_open(uv_loop_t *loop, const fc_store_opts_t *opts, fc_store_t **out
   if (!s->opts.breaker_threshold) s->opts.breaker_threshold = 2;
   if (!s->opts.probe_interval_ms) s->opts.probe_interval_ms = 3000;
   if (!s->opts.readers) s->opts.readers = 2;
+  if (!s->opts.event_retention_days) s->opts.event_retention_days = 7;
   s->be = &fc_store__sqlite;
   s->nreaders = s->opts.readers;
   s->readers = fc_calloc(s->nreaders, sizeof(*s->readers));
@@ -722,6 +763,7 @@ fc_read_t *fc_read_new(fc_read_kind_t kind, const char *key)
 {
   fc_read_t *r = fc_calloc(1, sizeof(*r));
   r->kind = kind;
+  r->connector = -1; /* any */
   if (key) {
     size_t n = strnlen(key, sizeof(r->key) - 1);
     memcpy(r->key, key, n);

@@ -51,6 +51,10 @@ typedef struct fc_store_opts {
    * "fail", every database write or sync fails with an I/O error; "stall N"
    * makes each one sleep N ms first. Checked by the backend's VFS shim. */
   const char *fault_file;
+  /* Events older than this many days (by their ts) are pruned by the writer,
+   * at most hourly, but never the latest non-late one of a (charger, type,
+   * connector): start-up needs those (7). */
+  unsigned event_retention_days;
 } fc_store_opts_t;
 
 /* Breaker state, for health checks and metrics. */
@@ -220,14 +224,18 @@ typedef enum {
   FC_READ_REGISTRY_VERSION, /* out_i64: bumped whenever a charger's registration or
                                credentials change (by the CLI, for instance) */
   /* key: charger; arg_i64: since (exclusive); limit → out_texts[out_count]:
-   * the stored JSON of its events with seq > since, in seq order. */
+   * the stored JSON of its events with seq > since, in seq order (late ones
+   * included; none for an unknown charger). */
   FC_READ_EVENTS,
-  /* key: charger; from_ms/to_ms (0 = open); connector (-1 = any); limit →
+  /* key: charger; from_ms/to_ms (0 = open; from inclusive, to exclusive);
+   * connector (-1 = any, fc_read_new's default); limit →
    * out_text: a JSON array, oldest first, of
    * {"connectorId","transactionId"(or null),"timestamp","measurand","phase",
    *  "unit","context","location","value","valueNum"(or null)} */
   FC_READ_METER_VALUES,
-  /* key: charger ("" = any); from_ms/to_ms on the start time; limit →
+  /* key: charger ("" = any); from_ms/to_ms on the start time (as above; a
+   * transaction known only from its stop has none, and is listed only when
+   * neither is given, by its stop time); limit →
    * out_text: a JSON array, newest first, of transaction objects:
    * {"id","charger","connectorId","idTag","idTagStatus","startedAt","meterStart",
    *  "reservationId","stoppedAt","meterStop","stopReason","energyWh"} (stopped*,
@@ -253,10 +261,10 @@ typedef struct fc_read {
   int64_t arg_i64;
   long long from_ms, to_ms;
   int connector;
-  unsigned limit;        /* 0 = the backend's default (1000) */
-  char *out_text;        /* owned by the read */
+  unsigned limit;        /* 0 = the backend's default (1000); at most 10000 */
+  char *out_text;        /* owned by the read (fc_malloc'd, NUL-terminated) */
   size_t out_len;
-  char **out_texts;      /* owned by the read */
+  char **out_texts;      /* owned by the read: out_count fc_malloc'd strings */
   /* private */
   void *_priv[4];
 } fc_read_t;
@@ -268,7 +276,9 @@ typedef void (*fc_read_cb)(fc_read_t *r, int status, void *arg);
  * (FC_ERR_SHUTDOWN) in which case cb is never called and r is freed.
  * status: 0, FC_ERR_NOTFOUND (FC_READ_TAG), FC_ERR_STORE. To keep
  * out_chargers, take it in cb and set r->out_chargers = NULL, r->out_count = 0
- * (free it later with fc_charger_recs_free). */
+ * (free it later with fc_charger_recs_free). Likewise out_text / out_texts
+ * (set them NULL, and out_count 0; free with fc_free). Time stamps in the
+ * JSON results are "2026-11-26T10:00:00.000Z" (UTC), absent values null. */
 fc_read_t *fc_read_new(fc_read_kind_t kind, const char *key);
 int fc_store_read(fc_store_t *s, fc_read_t *r, fc_read_cb cb, void *arg);
 

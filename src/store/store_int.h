@@ -64,6 +64,10 @@ typedef struct fc_store_backend {
   int (*exec_read)(fc_store_conn_t *c, fc_read_t *r);
   /* A small write transaction of its own, to test whether writes work again. */
   int (*probe)(fc_store_conn_t *c);
+  /* Inside the open transaction: deletes at most limit events older than
+   * before_ms, never the latest non-late event of a (charger, type,
+   * connector). *deleted: how many went. */
+  int (*prune_events)(fc_store_conn_t *c, long long before_ms, unsigned limit, unsigned *deleted);
   /* fc_store_load_latest_events on a reader connection, in one snapshot. */
   int (*load_latest_events)(fc_store_conn_t *c,
                             void (*cb)(const char *charger, int64_t seq, const char *json,
@@ -89,7 +93,8 @@ long long fc_store__now_ms(void);
  * op->json only. fc_malloc'd (caller frees), *len its length; NULL if a
  * string is not valid UTF-8. */
 char *fc_store__event_json(const fc_op_t *op, int64_t seq, int64_t tx_id, size_t *len);
-/* Compact JSON text of j, fc_malloc'd (caller frees); NULL on failure. */
+/* Compact JSON text of j (reals with 15 significant digits), for the reads;
+ * fc_malloc'd (caller frees); NULL on failure. */
 char *fc_store__json_dump(const json_t *j, size_t *len);
 
 #endif

@@ -1,6 +1,7 @@
 /* Time stamps for the store: the schema keeps INTEGER ms since the epoch, and
  * OCPP payloads carry RFC 3339 strings. The store depends on nothing of ocpp/,
  * so it has its own small parser. */
+#include <string.h>
 #include "store/store_int.h"
 
 #include "core/err.h"
@@ -57,8 +58,15 @@ void fc_store__format_time(long long ms, char buf[FC_STORE__TIME_LEN])
   long long y;
   unsigned m, d;
   civil_from_days(days, &y, &m, &d);
-  snprintf(buf, FC_STORE__TIME_LEN, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d,
-           (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)rem);
+  /* Formatted into a buffer wide enough for any year, then copied: the
+   * compiler cannot prove the year has four digits. */
+  char tmp[64];
+  int n = snprintf(tmp, sizeof(tmp), "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d,
+                   (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)rem);
+  size_t len = n < 0 ? 0 : (size_t)n;
+  if (len > FC_STORE__TIME_LEN - 1) len = FC_STORE__TIME_LEN - 1;
+  memcpy(buf, tmp, len);
+  buf[len] = '\0';
 }
 
 /* Reads exactly n digits. */

@@ -131,6 +131,12 @@ test('nothing invalid reached the store (no status row for the refused notificat
   assert.equal(hist.length, 0, JSON.stringify(hist));
 });
 
+test('a WebSocket ping is answered with a pong (MicroOcpp pings every few seconds)', async () => {
+  const pong = new Promise((resolve) => c.ws.once('pong', (d) => resolve(d.toString())));
+  c.ws.ping('are-you-there');
+  assert.equal(await Promise.race([pong, new Promise((r) => setTimeout(() => r('no pong'), 3000))]), 'are-you-there');
+});
+
 test('a CALLRESULT / CALLERROR for an id the server never sent is ignored', async () => {
   c.send(JSON.stringify([3, 'never-sent-1', { status: 'Accepted' }]));
   c.send(JSON.stringify([4, 'never-sent-2', 'GenericError', '', {}]));

@@ -10,6 +10,7 @@
  * Time stamps: the payload's own when it has one that parses, else op->ts_ms
  * (arrival), else now. Strings are bound SQLITE_STATIC: they belong to the
  * op or its json, which outlive the statement's step (it is reset after). */
+#include "core/json.h"
 #include "store/sqlite/sqlite_int.h"
 
 #include "core/err.h"
@@ -407,7 +408,7 @@ static int op_data_transfer(fc_store_conn_t *c, fc_op_t *op)
     bind_str(st, 4, json_string_value(data));
   } else if (data) {
     /* a bare object (accepted too): keep it as JSON text */
-    dumped = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    dumped = json_dumps(data, FC_JSON_DUMP | JSON_ENCODE_ANY);
     bind_str(st, 4, dumped);
   }
   bind_str(st, 5, op->text);
@@ -471,6 +472,20 @@ static int op_event(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
   op->out_id = seq;
   op->out_text = text;
   op->out_len = len;
+  return 0;
+}
+
+int fc_store__sqlite_prune_events(fc_store_conn_t *c, long long before_ms, unsigned limit,
+                                  unsigned *deleted)
+{
+  sqlite3_stmt *st;
+  int rc;
+  *deleted = 0;
+  STMT(c, st, FC_SQL_EVENT_PRUNE);
+  sqlite3_bind_int64(st, 1, before_ms);
+  sqlite3_bind_int64(st, 2, limit);
+  if ((rc = run(c, st, "prune events"))) return rc;
+  *deleted = (unsigned)sqlite3_changes(c->db);
   return 0;
 }
 

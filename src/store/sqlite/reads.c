@@ -78,6 +78,204 @@ static int read_registry_version(fc_store_conn_t *c, fc_read_t *r)
   return rc == SQLITE_DONE ? FC_ERR_NOTFOUND : fc_store__sqlite_err(c, rc, "registry version");
 }
 
+/* ---- the JSON reads ---------------------------------------------------------
+ *
+ * Results are built with jansson here, on the reader thread, and dumped once
+ * into r->out_text (fc_malloc'd, freed with the read). Time stamps are
+ * ISO-8601 UTC strings with milliseconds; SQL NULL is JSON null. */
+
+#define LIMIT_DEFAULT 1000
+#define LIMIT_MAX 10000
+
+static unsigned limit_of(const fc_read_t *r)
+{
+  return !r->limit ? LIMIT_DEFAULT : r->limit > LIMIT_MAX ? LIMIT_MAX : r->limit;
+}
+
+static bool is_null(sqlite3_stmt *st, int i)
+{
+  return sqlite3_column_type(st, i) == SQLITE_NULL;
+}
+
+static json_t *j_text(sqlite3_stmt *st, int i)
+{
+  json_t *v = is_null(st, i) ? NULL : json_string(col(st, i));
+  return v ? v : json_null(); /* NULL, or (never from us) not UTF-8 */
+}
+
+static json_t *j_int(sqlite3_stmt *st, int i)
+{
+  return is_null(st, i) ? json_null() : json_integer(sqlite3_column_int64(st, i));
+}
+
+static json_t *j_time(sqlite3_stmt *st, int i)
+{
+  char buf[FC_STORE__TIME_LEN];
+  if (is_null(st, i)) return json_null();
+  fc_store__format_time(sqlite3_column_int64(st, i), buf);
+  return json_string(buf);
+}
+
+/* Steps st to its end, one JSON value per row from row(), into r->out_text as
+ * an array. */
+static int json_rows(fc_store_conn_t *c, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *st),
+                     fc_read_t *r, const char *what)
+{
+  json_t *arr = json_array();
+  int src;
+  while ((src = sqlite3_step(st)) == SQLITE_ROW)
+    json_array_append_new(arr, row(st));
+  sqlite3_reset(st);
+  if (src != SQLITE_DONE) {
+    json_decref(arr);
+    return fc_store__sqlite_err(c, src, what);
+  }
+  r->out_text = fc_store__json_dump(arr, &r->out_len);
+  json_decref(arr);
+  return r->out_text ? 0 : FC_ERR_STORE;
+}
+
+static int read_events(fc_store_conn_t *c, fc_read_t *r)
+{
+  sqlite3_stmt *st = fc_store__stmt(c, FC_SQL_READ_EVENTS);
+  char **v = NULL;
+  size_t n = 0, cap = 0;
+  int rc;
+  if (!st) return UV_EIO;
+  sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, r->arg_i64);
+  sqlite3_bind_int64(st, 3, limit_of(r));
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 64;
+      v = fc_realloc(v, cap * sizeof(*v));
+    }
+    v[n++] = fc_strdup(col(st, 0));
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE) {
+    for (size_t i = 0; i < n; i++)
+      fc_free(v[i]);
+    fc_free(v);
+    return fc_store__sqlite_err(c, rc, "read events");
+  }
+  r->out_texts = v;
+  r->out_count = n;
+  return 0;
+}
+
+static json_t *meter_row(sqlite3_stmt *st)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "connectorId", j_int(st, 0));
+  json_object_set_new(o, "transactionId", j_int(st, 1));
+  json_object_set_new(o, "timestamp", j_time(st, 2));
+  json_object_set_new(o, "measurand", j_text(st, 3));
+  json_object_set_new(o, "phase", j_text(st, 4));
+  json_object_set_new(o, "unit", j_text(st, 5));
+  json_object_set_new(o, "context", j_text(st, 6));
+  json_object_set_new(o, "location", j_text(st, 7));
+  json_object_set_new(o, "value", j_text(st, 8));
+  json_object_set_new(o, "valueNum",
+                      is_null(st, 9) ? json_null() : json_real(sqlite3_column_double(st, 9)));
+  return o;
+}
+
+static int read_meter_values(fc_store_conn_t *c, fc_read_t *r)
+{
+  sqlite3_stmt *st =
+      fc_store__stmt(c, r->connector >= 0 ? FC_SQL_READ_METER_CONN : FC_SQL_READ_METER_ANY);
+  if (!st) return UV_EIO;
+  sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, r->from_ms ? r->from_ms : INT64_MIN);
+  sqlite3_bind_int64(st, 3, r->to_ms ? r->to_ms : INT64_MAX);
+  sqlite3_bind_int64(st, 4, limit_of(r));
+  if (r->connector >= 0) sqlite3_bind_int(st, 5, r->connector);
+  return json_rows(c, st, meter_row, r, "read meter values");
+}
+
+static json_t *tx_row(sqlite3_stmt *st)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "id", j_int(st, 0));
+  json_object_set_new(o, "charger", j_text(st, 1));
+  json_object_set_new(o, "connectorId", j_int(st, 2));
+  json_object_set_new(o, "idTag", j_text(st, 3));
+  json_object_set_new(o, "idTagStatus", j_text(st, 4));
+  json_object_set_new(o, "startedAt", j_time(st, 5));
+  json_object_set_new(o, "meterStart", j_int(st, 6));
+  json_object_set_new(o, "reservationId", j_int(st, 7));
+  json_object_set_new(o, "stoppedAt", j_time(st, 8));
+  json_object_set_new(o, "meterStop", j_int(st, 9));
+  json_object_set_new(o, "stopReason", j_text(st, 10));
+  /* known only once stopped, and only if its start was seen */
+  if (!is_null(st, 8) && !is_null(st, 9) && !is_null(st, 6))
+    json_object_set_new(o, "energyWh",
+                        json_integer(sqlite3_column_int64(st, 9) - sqlite3_column_int64(st, 6)));
+  else
+    json_object_set_new(o, "energyWh", json_null());
+  return o;
+}
+
+static void bind_ms_or_null(sqlite3_stmt *st, int i, long long ms)
+{
+  if (ms)
+    sqlite3_bind_int64(st, i, ms);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static int read_transactions(fc_store_conn_t *c, fc_read_t *r)
+{
+  sqlite3_stmt *st = fc_store__stmt(c, r->key[0] ? FC_SQL_READ_TX_CP : FC_SQL_READ_TX_ANY);
+  if (!st) return UV_EIO;
+  if (r->key[0]) sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
+  bind_ms_or_null(st, 2, r->from_ms);
+  bind_ms_or_null(st, 3, r->to_ms);
+  sqlite3_bind_int64(st, 4, limit_of(r));
+  return json_rows(c, st, tx_row, r, "read transactions");
+}
+
+static int read_transaction(fc_store_conn_t *c, fc_read_t *r)
+{
+  sqlite3_stmt *st = fc_store__stmt(c, FC_SQL_READ_TX_ONE);
+  json_t *o = NULL;
+  int rc;
+  if (!st) return UV_EIO;
+  sqlite3_bind_int64(st, 1, r->arg_i64);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) o = tx_row(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW)
+    return rc == SQLITE_DONE ? FC_ERR_NOTFOUND : fc_store__sqlite_err(c, rc, "read transaction");
+  r->out_text = fc_store__json_dump(o, &r->out_len);
+  json_decref(o);
+  return r->out_text ? 0 : FC_ERR_STORE;
+}
+
+static json_t *charger_info_row(sqlite3_stmt *st)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "id", j_text(st, 0));
+  json_object_set_new(o, "registration", j_text(st, 1));
+  json_object_set_new(o, "vendor", j_text(st, 2));
+  json_object_set_new(o, "model", j_text(st, 3));
+  json_object_set_new(o, "serialNumber", j_text(st, 4));
+  json_object_set_new(o, "firmwareVersion", j_text(st, 5));
+  json_object_set_new(o, "lastBootAt", j_time(st, 6));
+  json_object_set_new(o, "lastSeenAt", j_time(st, 7));
+  json_object_set_new(o, "lastHeartbeatAt", j_time(st, 8));
+  json_object_set_new(o, "online", json_boolean(sqlite3_column_int(st, 9) != 0));
+  return o;
+}
+
+static int read_charger_info(fc_store_conn_t *c, fc_read_t *r)
+{
+  sqlite3_stmt *st = fc_store__stmt(c, FC_SQL_READ_CHARGER_INFO);
+  if (!st) return UV_EIO;
+  return json_rows(c, st, charger_info_row, r, "read charger info");
+}
+
 int fc_store__sqlite_exec_read(fc_store_conn_t *c, fc_read_t *r)
 {
   switch (r->kind) {
@@ -88,11 +286,15 @@ int fc_store__sqlite_exec_read(fc_store_conn_t *c, fc_read_t *r)
   case FC_READ_REGISTRY_VERSION:
     return read_registry_version(c, r);
   case FC_READ_EVENTS:
+    return read_events(c, r);
   case FC_READ_METER_VALUES:
+    return read_meter_values(c, r);
   case FC_READ_TRANSACTIONS:
+    return read_transactions(c, r);
   case FC_READ_TRANSACTION:
+    return read_transaction(c, r);
   case FC_READ_CHARGER_INFO:
-    return FC_ERR_NOTIMPL; /* not yet */
+    return read_charger_info(c, r);
   }
   return FC_ERR_INVAL;
 }

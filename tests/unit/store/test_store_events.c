@@ -11,6 +11,7 @@
 #include "store_test_util.h"
 
 #include "core/mem.h"
+#include "store/store_int.h"
 #include "store/sqlite/sqlite_int.h"
 
 #include <sqlite3.h>
@@ -294,7 +295,8 @@ static void test_event_transaction_rules(void **state)
   /* another transaction first, so that the id is not 1 by chance */
   fc_write_t *w = fc_write_new();
   add_op(w, FC_OP_TX_START, "CPX",
-         "{\"connectorId\":1,\"idTag\":\"T\",\"timestamp\":\"" T1 "\",\"meterStart\":1}", "Accepted");
+         "{\"connectorId\":1,\"idTag\":\"T\",\"timestamp\":\"" T1 "\",\"meterStart\":1}",
+         "Accepted");
   eres_t r = submit_e(e, w);
   eres_free(&r);
 
@@ -424,16 +426,16 @@ static void test_load_latest_events(void **state)
     const char *type;
     int conn, flag;
   } evs[] = {
-      {"status", 1, 0},                  /* 1 */
-      {"meter", 1, 0},                   /* 2 */
-      {"status", 2, 0},                  /* 3 */
-      {"meter", 1, 0},                   /* 4 */
-      {"status", 1, 0},                  /* 5 */
-      {"meter", 1, FC_EVENT_LATE},       /* 6: late */
-      {"status", 2, FC_EVENT_LATE},      /* 7: late */
-      {"charger.online", 0, 0},          /* 8 */
-      {"meter", 2, FC_EVENT_LATE},       /* 9: a key with only a late event */
-      {"transaction.started", 1, 0},     /* 10 */
+      {"status", 1, 0},              /* 1 */
+      {"meter", 1, 0},               /* 2 */
+      {"status", 2, 0},              /* 3 */
+      {"meter", 1, 0},               /* 4 */
+      {"status", 1, 0},              /* 5 */
+      {"meter", 1, FC_EVENT_LATE},   /* 6: late */
+      {"status", 2, FC_EVENT_LATE},  /* 7: late */
+      {"charger.online", 0, 0},      /* 8 */
+      {"meter", 2, FC_EVENT_LATE},   /* 9: a key with only a late event */
+      {"transaction.started", 1, 0}, /* 10 */
   };
   for (size_t i = 0; i < FC_ARRAY_SIZE(evs); i++)
     assert_int_equal(event1(e, "CP1", evs[i].type, evs[i].conn, "{}", T1_MS, evs[i].flag),
@@ -525,6 +527,482 @@ static void test_migration_002_on_version_1(void **state)
   assert_string_equal(q1(e, "PRAGMA user_version"), "2");
 }
 
+/* ---- the JSON reads ---- */
+
+typedef struct jres {
+  int done, status;
+  char *text; /* out_text, taken over */
+  size_t len;
+  char **texts; /* out_texts, taken over */
+  size_t count;
+} jres_t;
+
+static void jres_cb(fc_read_t *r, int status, void *arg)
+{
+  jres_t *x = arg;
+  x->done++;
+  x->status = status;
+  if (r->out_text) assert_int_equal(r->out_len, strlen(r->out_text));
+  /* take the results: the read frees what is left */
+  x->text = r->out_text;
+  x->len = r->out_len;
+  r->out_text = NULL;
+  x->texts = r->out_texts;
+  x->count = r->out_texts ? r->out_count : 0;
+  r->out_texts = NULL;
+  r->out_count = 0;
+}
+
+static void jres_free(jres_t *x)
+{
+  fc_free(x->text);
+  for (size_t i = 0; i < x->count; i++)
+    fc_free(x->texts[i]);
+  fc_free(x->texts);
+  memset(x, 0, sizeof(*x));
+}
+
+static void jres_cb_drop(fc_read_t *r, int status, void *arg)
+{
+  assert_int_equal(status, 0);
+  assert_true(r->out_count > 0);
+}
+
+static jres_t jread(env_t *e, fc_read_t *r)
+{
+  jres_t x = {0};
+  assert_int_equal(fc_store_read(e->s, r, jres_cb, &x), 0);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  assert_int_equal(x.done, 1);
+  return x;
+}
+
+static jres_t read_events(env_t *e, const char *cp, int64_t since, unsigned limit)
+{
+  fc_read_t *r = fc_read_new(FC_READ_EVENTS, cp);
+  r->arg_i64 = since;
+  r->limit = limit;
+  return jread(e, r);
+}
+
+static void test_read_events(void **state)
+{
+  env_t *e = *state;
+  char data[32];
+  assert_int_equal(env_open(e, NULL), 0);
+  for (int i = 1; i <= 5; i++) {
+    snprintf(data, sizeof(data), "{\"n\":%d}", i);
+    assert_int_equal(event1(e, "CP1", "meter", 1, data, T1_MS + i, i == 3 ? FC_EVENT_LATE : 0), i);
+  }
+  event1(e, "CP2", "meter", 1, "{}", T1_MS, 0);
+
+  jres_t x = read_events(e, "CP1", 0, 0);
+  assert_int_equal(x.status, 0);
+  assert_int_equal(x.count, 5); /* late ones too: a client replays everything */
+  for (int i = 0; i < 5; i++) {
+    char want[160];
+    snprintf(want, sizeof(want),
+             "{\"type\":\"meter\",\"charger\":\"CP1\",\"connector\":1,\"seq\":%d,"
+             "\"ts\":\"2026-11-26T10:00:00.%03dZ\",\"data\":{\"n\":%d}}",
+             i + 1, i + 1, i + 1);
+    assert_string_equal(x.texts[i], want);
+  }
+  jres_free(&x);
+  /* since is exclusive */
+  x = read_events(e, "CP1", 3, 0);
+  assert_int_equal(x.count, 2);
+  assert_non_null(strstr(x.texts[0], "\"seq\":4,"));
+  assert_non_null(strstr(x.texts[1], "\"seq\":5,"));
+  jres_free(&x);
+  /* limit: the oldest first */
+  x = read_events(e, "CP1", 1, 2);
+  assert_int_equal(x.count, 2);
+  assert_non_null(strstr(x.texts[0], "\"seq\":2,"));
+  assert_non_null(strstr(x.texts[1], "\"seq\":3,"));
+  jres_free(&x);
+  /* nothing newer, an unknown charger: no text, status 0 */
+  x = read_events(e, "CP1", 5, 0);
+  assert_int_equal(x.status, 0);
+  assert_int_equal(x.count, 0);
+  jres_free(&x);
+  x = read_events(e, "NOPE", 0, 0);
+  assert_int_equal(x.status, 0);
+  assert_int_equal(x.count, 0);
+  jres_free(&x);
+  /* a read whose results nobody takes is freed with them (ASan) */
+  assert_int_equal(fc_store_read(e->s, fc_read_new(FC_READ_EVENTS, "CP1"), jres_cb_drop, NULL), 0);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+}
+
+static fc_read_t *meter_read(const char *cp, long long from, long long to, int connector,
+                             unsigned limit)
+{
+  fc_read_t *r = fc_read_new(FC_READ_METER_VALUES, cp);
+  r->from_ms = from;
+  r->to_ms = to;
+  r->connector = connector;
+  r->limit = limit;
+  return r;
+}
+
+/* the array's length, and its elements' member key joined by ',' */
+static int jarr(const char *text, const char *key, char *out, size_t n)
+{
+  json_t *a = json_loads(text, 0, NULL);
+  size_t i, len = 0;
+  json_t *v;
+  assert_true(json_is_array(a));
+  out[0] = '\0';
+  json_array_foreach(a, i, v)
+  {
+    json_t *m = json_object_get(v, key);
+    char *d = json_dumps(m, JSON_ENCODE_ANY);
+    len += (size_t)snprintf(out + len, n - len, "%s%s", i ? "," : "", d);
+    free(d);
+  }
+  int count = (int)json_array_size(a);
+  json_decref(a);
+  return count;
+}
+
+static void test_read_meter_values(void **state)
+{
+  env_t *e = *state;
+  char got[512];
+  assert_int_equal(env_open(e, NULL), 0);
+
+  one(e, FC_OP_METER, "CP1",
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
+      "{\"value\":\"11001.31\"},"
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\",\"phase\":\"L1\"}]}"
+      "]}",
+      NULL);
+  fc_write_t *w = fc_write_new();
+  add_op(w, FC_OP_TX_START, "CP1", START, "Accepted");
+  submit_wait(e, w);
+  one(e, FC_OP_METER, "CP1",
+      "{\"connectorId\":2,\"transactionId\":1,\"meterValue\":[{\"timestamp\":\"" T2
+      "\",\"sampledValue\":[{\"value\":\"42\",\"measurand\":\"SoC\",\"context\":"
+      "\"Transaction.Begin\",\"location\":\"EV\"},{\"value\":\"n/"
+      "a\",\"measurand\":\"Voltage\"}]}]}",
+      NULL);
+  one(e, FC_OP_METER, "CP2",
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":"
+      "[{\"value\":\"5\"}]}]}",
+      NULL);
+
+  jres_t x = jread(e, meter_read("CP1", 0, 0, -1, 0));
+  assert_int_equal(x.status, 0);
+  /* the shape, oldest first, with 1.6's defaults filled in */
+  assert_string_equal(
+      x.text, "[{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","
+              "\"measurand\":\"Energy.Active.Import.Register\",\"phase\":null,\"unit\":\"Wh\","
+              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"11001.31\","
+              "\"valueNum\":11001.31},"
+              "{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","
+              "\"measurand\":\"Power.Active.Import\",\"phase\":\"L1\",\"unit\":\"W\","
+              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"7200\","
+              "\"valueNum\":7200.0},"
+              "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","
+              "\"measurand\":\"SoC\",\"phase\":null,\"unit\":null,"
+              "\"context\":\"Transaction.Begin\",\"location\":\"EV\",\"value\":\"42\","
+              "\"valueNum\":42.0},"
+              "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","
+              "\"measurand\":\"Voltage\",\"phase\":null,\"unit\":null,"
+              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"n/a\","
+              "\"valueNum\":null}]");
+  jres_free(&x);
+
+  /* from is inclusive, to exclusive */
+  x = jread(e, meter_read("CP1", T1_MS + 5000, 0, -1, 0));
+  assert_int_equal(jarr(x.text, "measurand", got, sizeof(got)), 2);
+  assert_string_equal(got, "\"SoC\",\"Voltage\"");
+  jres_free(&x);
+  x = jread(e, meter_read("CP1", 0, T1_MS + 5000, -1, 0));
+  assert_int_equal(jarr(x.text, "timestamp", got, sizeof(got)), 2);
+  assert_string_equal(got, "\"" T1 "\",\"" T1 "\"");
+  jres_free(&x);
+  x = jread(e, meter_read("CP1", T1_MS, T1_MS + 1, -1, 0));
+  assert_int_equal(jarr(x.text, "value", got, sizeof(got)), 2);
+  jres_free(&x);
+  /* one connector; connector 0 has none */
+  x = jread(e, meter_read("CP1", 0, 0, 2, 0));
+  assert_int_equal(jarr(x.text, "connectorId", got, sizeof(got)), 2);
+  assert_string_equal(got, "2,2");
+  jres_free(&x);
+  x = jread(e, meter_read("CP1", 0, 0, 0, 0));
+  assert_string_equal(x.text, "[]");
+  jres_free(&x);
+  /* limit */
+  x = jread(e, meter_read("CP1", 0, 0, -1, 3));
+  assert_int_equal(jarr(x.text, "value", got, sizeof(got)), 3);
+  assert_string_equal(got, "\"11001.31\",\"7200\",\"42\"");
+  jres_free(&x);
+  /* fc_read_new's default is any connector */
+  x = jread(e, fc_read_new(FC_READ_METER_VALUES, "CP2"));
+  assert_int_equal(jarr(x.text, "value", got, sizeof(got)), 1);
+  jres_free(&x);
+  x = jread(e, meter_read("NOPE", 0, 0, -1, 0));
+  assert_int_equal(x.status, 0);
+  assert_string_equal(x.text, "[]");
+  jres_free(&x);
+}
+
+static fc_read_t *tx_read(const char *cp, long long from, long long to, unsigned limit)
+{
+  fc_read_t *r = fc_read_new(FC_READ_TRANSACTIONS, cp);
+  r->from_ms = from;
+  r->to_ms = to;
+  r->limit = limit;
+  return r;
+}
+
+static void test_read_transactions(void **state)
+{
+  env_t *e = *state;
+  char got[512];
+  assert_int_equal(env_open(e, NULL), 0);
+
+  /* 1: CP1 at T1, stopped; 2: CP2 at T2, running; 77: CP1, known only from
+   * its stop (at T2 + 5 s) */
+  wres_t r = one(e, FC_OP_TX_START, "CP1",
+                 "{\"connectorId\":1,\"idTag\":\"TAG1\",\"timestamp\":\"" T1
+                 "\",\"meterStart\":1000,\"reservationId\":3}",
+                 "Accepted");
+  assert_int_equal(r.out_id, 1);
+  one(e, FC_OP_TX_STOP, "CP1",
+      "{\"transactionId\":1,\"timestamp\":\"" T2
+      "\",\"meterStop\":2500,\"reason\":\"EVDisconnected\"}",
+      NULL);
+  r = one(e, FC_OP_TX_START, "CP2",
+          "{\"connectorId\":2,\"idTag\":\"TAG2\",\"timestamp\":\"" T2 "\",\"meterStart\":50}",
+          "Blocked");
+  assert_int_equal(r.out_id, 2);
+  r = one(e, FC_OP_TX_STOP, "CP1",
+          "{\"transactionId\":77,\"timestamp\":\"2026-11-26T10:00:10.000Z\",\"meterStop\":9}",
+          NULL);
+  assert_int_equal(r.out_id, 77);
+
+  jres_t x = jread(e, fc_read_new(FC_READ_TRANSACTION, NULL));
+  assert_int_equal(x.status, FC_ERR_NOTFOUND); /* arg_i64 0 */
+  assert_null(x.text);
+  jres_free(&x);
+  fc_read_t *q = fc_read_new(FC_READ_TRANSACTION, NULL);
+  q->arg_i64 = 1;
+  x = jread(e, q);
+  assert_int_equal(x.status, 0);
+  assert_string_equal(x.text, "{\"id\":1,\"charger\":\"CP1\",\"connectorId\":1,\"idTag\":\"TAG1\","
+                              "\"idTagStatus\":\"Accepted\",\"startedAt\":\"" T1 "\","
+                              "\"meterStart\":1000,\"reservationId\":3,\"stoppedAt\":\"" T2 "\","
+                              "\"meterStop\":2500,\"stopReason\":\"EVDisconnected\","
+                              "\"energyWh\":1500}");
+  jres_free(&x);
+  q = fc_read_new(FC_READ_TRANSACTION, NULL);
+  q->arg_i64 = 2;
+  x = jread(e, q);
+  assert_string_equal(x.text, "{\"id\":2,\"charger\":\"CP2\",\"connectorId\":2,\"idTag\":\"TAG2\","
+                              "\"idTagStatus\":\"Blocked\",\"startedAt\":\"" T2 "\","
+                              "\"meterStart\":50,\"reservationId\":null,\"stoppedAt\":null,"
+                              "\"meterStop\":null,\"stopReason\":null,\"energyWh\":null}");
+  jres_free(&x);
+  q = fc_read_new(FC_READ_TRANSACTION, NULL);
+  q->arg_i64 = 77;
+  x = jread(e, q);
+  assert_string_equal(x.text, "{\"id\":77,\"charger\":\"CP1\",\"connectorId\":0,\"idTag\":null,"
+                              "\"idTagStatus\":null,\"startedAt\":null,\"meterStart\":null,"
+                              "\"reservationId\":null,\"stoppedAt\":\"2026-11-26T10:00:10.000Z\","
+                              "\"meterStop\":9,\"stopReason\":null,\"energyWh\":null}");
+  jres_free(&x);
+
+  /* every charger, newest first */
+  x = jread(e, tx_read("", 0, 0, 0));
+  assert_int_equal(x.status, 0);
+  assert_int_equal(jarr(x.text, "id", got, sizeof(got)), 3);
+  assert_string_equal(got, "77,2,1");
+  jres_free(&x);
+  /* one charger */
+  x = jread(e, tx_read("CP1", 0, 0, 0));
+  assert_int_equal(jarr(x.text, "id", got, sizeof(got)), 2);
+  assert_string_equal(got, "77,1");
+  jres_free(&x);
+  /* on the start time: from inclusive, to exclusive; no start, no match */
+  x = jread(e, tx_read("", T1_MS + 5000, 0, 0));
+  assert_int_equal(jarr(x.text, "id", got, sizeof(got)), 1);
+  assert_string_equal(got, "2");
+  jres_free(&x);
+  x = jread(e, tx_read("", 0, T1_MS + 5000, 0));
+  assert_int_equal(jarr(x.text, "id", got, sizeof(got)), 1);
+  assert_string_equal(got, "1");
+  jres_free(&x);
+  x = jread(e, tx_read("CP2", T1_MS, T1_MS + 1, 0));
+  assert_string_equal(x.text, "[]");
+  jres_free(&x);
+  /* limit */
+  x = jread(e, tx_read("", 0, 0, 2));
+  assert_int_equal(jarr(x.text, "id", got, sizeof(got)), 2);
+  assert_string_equal(got, "77,2");
+  jres_free(&x);
+}
+
+static void test_read_charger_info(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  fc_write_t *w = fc_write_new();
+  fc_op_t *op = add_op(w, FC_OP_BOOT, "CP1",
+                       "{\"chargePointVendor\":\"ACME\",\"chargePointModel\":\"Pro\","
+                       "\"chargePointSerialNumber\":\"S1\",\"firmwareVersion\":\"1.2\"}",
+                       "Accepted");
+  op->ts_ms = T1_MS;
+  op = add_op(w, FC_OP_CHARGER_SEEN, "CP1", NULL, NULL);
+  op->flag = 1;
+  op->i64 = 7;
+  op->ts_ms = T1_MS + 1;
+  op = add_op(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL);
+  op->ts_ms = T1_MS + 2;
+  submit_wait(e, w);
+  fc_store_admin_t *a;
+  assert_int_equal(fc_store_admin_open(e->path, &a), 0);
+  assert_int_equal(fc_store_admin_charger_put(a, "CP0", "secret-hash", "Pending"), 0);
+  fc_store_admin_close(a);
+
+  jres_t x = jread(e, fc_read_new(FC_READ_CHARGER_INFO, NULL));
+  assert_int_equal(x.status, 0);
+  /* no credential in it */
+  assert_string_equal(x.text,
+                      "[{\"id\":\"CP0\",\"registration\":\"Pending\",\"vendor\":null,"
+                      "\"model\":null,\"serialNumber\":null,\"firmwareVersion\":null,"
+                      "\"lastBootAt\":null,\"lastSeenAt\":null,\"lastHeartbeatAt\":null,"
+                      "\"online\":false},"
+                      "{\"id\":\"CP1\",\"registration\":\"Accepted\",\"vendor\":\"ACME\","
+                      "\"model\":\"Pro\",\"serialNumber\":\"S1\",\"firmwareVersion\":\"1.2\","
+                      "\"lastBootAt\":\"2026-11-26T10:00:00.000Z\","
+                      "\"lastSeenAt\":\"2026-11-26T10:00:00.002Z\","
+                      "\"lastHeartbeatAt\":\"2026-11-26T10:00:00.002Z\",\"online\":true}]");
+  jres_free(&x);
+}
+
+/* ---- retention ---- */
+
+#define DAY_MS 86400000LL
+
+static void snapshot_latest(env_t *e, loaded_t *l)
+{
+  memset(l, 0, sizeof(*l));
+  assert_int_equal(fc_store_load_latest_events(e->s, load_cb, l), 0);
+}
+
+static void heartbeat(env_t *e)
+{
+  wres_t r = one(e, FC_OP_HEARTBEAT, "CPH", NULL, NULL);
+  assert_int_equal(r.status, 0);
+}
+
+static const char *seqs(env_t *e, const char *cp)
+{
+  char sql[160];
+  snprintf(sql, sizeof(sql),
+           "SELECT ifnull(group_concat(seq, ','), '') FROM (SELECT seq FROM events"
+           " WHERE charger_id = '%s' ORDER BY seq)",
+           cp);
+  return q1(e, sql);
+}
+
+static void test_retention(void **state)
+{
+  env_t *e = *state;
+  long long old = fc_store__now_ms() - 10 * DAY_MS, now = fc_store__now_ms();
+  loaded_t before, after;
+
+  /* Session 1 prunes with its first batch, before anything is there; later
+   * batches within the hour do not. */
+  assert_int_equal(env_open(e, NULL), 0);
+  heartbeat(e);
+  struct {
+    const char *cp, *type;
+    int conn, flag;
+    long long ts;
+  } evs[] = {
+      {"CP1", "meter", 1, 0, old},              /* 1: superseded */
+      {"CP1", "meter", 1, 0, old},              /* 2: superseded */
+      {"CP1", "meter", 1, 0, old},              /* 3: superseded */
+      {"CP1", "status", 1, 0, old},             /* 4: old, but the latest of its key */
+      {"CP1", "meter", 1, FC_EVENT_LATE, old},  /* 5: late, superseded by 9 */
+      {"CP1", "meter", 2, 0, old},              /* 6: superseded */
+      {"CP1", "meter", 2, 0, old},              /* 7: superseded */
+      {"CP1", "meter", 2, 0, now},              /* 8: recent */
+      {"CP1", "meter", 1, 0, now},              /* 9: recent */
+      {"CP1", "status", 2, 0, now},             /* 10: recent */
+      {"CP1", "status", 2, FC_EVENT_LATE, old}, /* 11: late, the newest of its key: kept */
+      {"CP2", "meter", 1, 0, old},              /* CP2 1: old, the latest of its key */
+  };
+  for (size_t i = 0; i < FC_ARRAY_SIZE(evs); i++)
+    event1(e, evs[i].cp, evs[i].type, evs[i].conn, "{}", evs[i].ts, evs[i].flag);
+  assert_string_equal(seqs(e, "CP1"), "1,2,3,4,5,6,7,8,9,10,11");
+  snapshot_latest(e, &before);
+  env_close_store(e);
+
+  /* session 2: its first batch prunes */
+  assert_int_equal(env_open(e, NULL), 0);
+  heartbeat(e);
+  assert_string_equal(seqs(e, "CP1"), "4,8,9,10,11");
+  assert_string_equal(seqs(e, "CP2"), "1");
+  /* what start-up folds is the same as before */
+  snapshot_latest(e, &after);
+  assert_int_equal(after.n, before.n);
+  for (int i = 0; i < before.n; i++)
+    assert_string_equal(after.lines[i], before.lines[i]);
+  /* at most once an hour: a newer old event makes CP2's first redundant, but
+   * the next batches leave it */
+  event1(e, "CP2", "meter", 1, "{}", old, 0);
+  heartbeat(e);
+  assert_string_equal(seqs(e, "CP2"), "1,2");
+  env_close_store(e);
+
+  /* a longer retention keeps it */
+  fc_store_opts_t o = {.event_retention_days = 20};
+  assert_int_equal(env_open(e, &o), 0);
+  heartbeat(e);
+  assert_string_equal(seqs(e, "CP2"), "1,2");
+  env_close_store(e);
+  o.event_retention_days = 9;
+  assert_int_equal(env_open(e, &o), 0);
+  heartbeat(e);
+  assert_string_equal(seqs(e, "CP2"), "2");
+  assert_string_equal(seqs(e, "CP1"), "4,8,9,10,11");
+  /* sequence numbers go on where they were */
+  assert_int_equal(event1(e, "CP2", "meter", 1, "{}", now, 0), 3);
+}
+
+/* Pruning deletes in slices of 5000 per batch; while a slice is full, the
+ * next batch goes on. */
+static void test_retention_in_slices(void **state)
+{
+  env_t *e = *state;
+  long long old = fc_store__now_ms() - 10 * DAY_MS;
+  enum { N = 5000 + 120 };
+
+  assert_int_equal(env_open(e, NULL), 0);
+  heartbeat(e);
+  fc_write_t *w = fc_write_new();
+  for (int i = 0; i < N; i++) {
+    fc_op_t *op = fc_write_add(w, FC_OP_EVENT, "CP1", NULL, "meter", 5);
+    op->i64 = 1;
+    op->ts_ms = old;
+  }
+  eres_t r = submit_e(e, w);
+  assert_int_equal(r.status, 0);
+  eres_free(&r);
+  env_close_store(e);
+
+  assert_int_equal(env_open(e, NULL), 0);
+  heartbeat(e);
+  assert_int_equal(qint(e, "SELECT count(*) FROM events"), N - 5000);
+  heartbeat(e);
+  assert_int_equal(qint(e, "SELECT count(*) FROM events"), 1);
+  assert_int_equal(qint(e, "SELECT seq FROM events"), N);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -537,6 +1015,12 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_load_latest_events, setup, teardown),
       cmocka_unit_test_setup_teardown(test_event_seq_after_charger_removed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migration_002_on_version_1, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_events, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_meter_values, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_transactions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_charger_info, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retention_in_slices, setup, teardown),
   };
   fc_log_level = FC_LOG_ERROR; /* the failure tests log on purpose */
   return cmocka_run_group_tests(tests, NULL, NULL);
