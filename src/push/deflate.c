@@ -372,21 +372,31 @@ static long inflate_message(const unsigned char *in, size_t len)
   return (long)(cap - zinf.avail_out);
 }
 
-/* Closes the connection with code, from the loop (lws sends the close frame
- * with our reason); the rest of the message is discarded. */
+/* Fails the connection with code. An extension cannot close a connection
+ * with a close frame itself (a negative return drops the socket, and so does
+ * an lws_set_timeout kill): it sets the reason, and passes one byte on so that
+ * the protocol callback runs, sees fc_deflate_rx_failed and returns -1 —
+ * lws then sends the close frame. The rest of the message is discarded. */
 static int fail(struct lws *wsi, conn_t *st, ebufs_t *eb, enum lws_close_status code,
                 const char *why)
 {
+  static unsigned char nudge[2] = " ";
   fc_log(FC_LOG_INFO, NULL, "event=ui_deflate_rx_failed code=%d reason=\"%s\"", (int)code, why);
   lws_close_reason(wsi, code, (unsigned char *)(uintptr_t)why, strlen(why));
-  lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
   st->failed = true;
   st->compressing = false;
   FC_FREE(st->buf);
   st->len = 0;
   eb->eb_in.len = 0;
-  eb->eb_out.len = 0;
+  eb->eb_out.token = nudge;
+  eb->eb_out.len = 1;
   return PMDR_EMPTY_NONFINAL;
+}
+
+bool fc_deflate_rx_failed(struct lws *wsi)
+{
+  conn_t *st = conn_of(wsi);
+  return st && st->failed;
 }
 
 static int payload_rx(struct lws *wsi, conn_t *st, ebufs_t *eb)

@@ -14,6 +14,7 @@
 #include "bus/bus.h"
 
 #include <libwebsockets.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The largest message a client may send, after inflating (push.c's RX_MAX);
@@ -33,6 +34,11 @@ extern const struct lws_extension fc_deflate_extensions[];
 
 /* What was negotiated on wsi (a /ws connection, from ESTABLISHED on). */
 fc_deflate_mode_t fc_deflate_mode(struct lws *wsi);
+
+/* Whether a compressed message from the client failed (too large: 1009, or
+ * not valid deflate data: 1007). The close reason is set; the RECEIVE
+ * callback must then return -1 (lws sends the close frame). */
+bool fc_deflate_rx_failed(struct lws *wsi);
 
 /* For LWS_CALLBACK_ADD_HEADERS of the /ws protocol (in: the callback's
  * struct lws_process_html_args): completes our Sec-WebSocket-Extensions

@@ -713,6 +713,7 @@ static int writeable(client_t *c)
 static int receive(client_t *c, const void *in, size_t len)
 {
   struct lws *wsi = c->wsi;
+  if (c->deflate && fc_deflate_rx_failed(wsi)) return -1; /* deflate.c set the reason */
   if (lws_frame_is_binary(wsi)) {
     lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char *)"text only", 9);
     return -1;
