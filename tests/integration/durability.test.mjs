@@ -3,7 +3,7 @@
 // fails or stalls, every call is still answered (InternalError) in time.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, iso, field, until } from './lib/server.mjs';
+import { Server, iso, field, until, sleep } from './lib/server.mjs';
 
 const servers = [];
 after(async () => {
@@ -113,6 +113,7 @@ test('--fault-file fail: InternalError in time, healthz 503 while down, recovery
   assert.equal((await boot(cp)).status, 'Accepted');
 
   srv.writeFault('fail');
+  await sleep(200); // the fault file is re-read at most every 50 ms
   const first = await timed(status(cp));
   assert.equal(first.ok, false, `StatusNotification answered ${JSON.stringify(first.value)} while every write fails`);
   assert.equal(first.code, 'InternalError', String(first.error));
@@ -166,6 +167,7 @@ test('--fault-file "stall 10000" with --answer-timeout 1000: answered InternalEr
   assert.equal((await boot(cp)).status, 'Accepted');
 
   srv.writeFault('stall 10000');
+  await sleep(200); // the fault file is re-read at most every 50 ms
   // The firmware blocks every later message behind an unanswered StatusNotification:
   // it must be answered within the deadline, whatever the store does.
   const r = await timed(status(cp, 'Preparing'));

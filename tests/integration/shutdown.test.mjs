@@ -58,3 +58,16 @@ test('SIGTERM with nobody connected exits 0; the db opens again', async () => {
   assert.ok((await c.call('Heartbeat', {})).currentTime);
   assert.deepEqual(await srv.stop(), { code: 0, signal: null }, srv.tail());
 });
+
+test('SIGTERM the moment the listening lines appear (a supervisor may do this) → exit 0, every time', async () => {
+  // The listening lines are the server's "ready" signal: a SIGTERM after them must be
+  // handled (drain, exit 0), not kill the process through the default disposition.
+  const srv = await start({});
+  const outcomes = [];
+  for (let i = 0; i < 8; i++) {
+    if (i > 0) await srv.spawn();
+    outcomes.push(await srv.stop());
+  }
+  const bad = outcomes.filter((e) => e.code !== 0 || e.signal !== null);
+  assert.deepEqual(bad, [], `${bad.length}/8 starts died of the signal: ${JSON.stringify(outcomes)}`);
+});
