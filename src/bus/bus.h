@@ -47,13 +47,19 @@ const char *fc_event_type_name(fc_event_type_t t);
 fc_event_type_t fc_event_type_parse(const char *name); /* FC_EV_NONE if unknown */
 bool fc_event_type_is_state(fc_event_type_t t);
 
-/* One event, serialised. Immutable once made; reference-counted. */
+/* One event, serialised. Immutable once made (but for the compression cache
+ * below); reference-counted. */
 typedef struct fc_event {
   unsigned refs;
   fc_event_type_t type;
   int connector;
   int64_t seq; /* 0 for events that are not persisted (hello, error, lagged…) */
   char charger[49];
+  /* push/deflate.c's cache, filled on first use: json compressed for
+   * permessage-deflate, for each of its two window sizes (NULL until then).
+   * Loop thread only; freed with the event. */
+  unsigned char *deflated[2];
+  size_t dlen[2];
   size_t len;
   char json[]; /* len bytes of JSON, NUL-terminated */
 } fc_event_t;

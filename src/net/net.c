@@ -11,6 +11,7 @@
 #include "core/mem.h"
 #include "log/log.h"
 #include "ocpp/ocpp_lws.h"
+#include "push/deflate.h"
 #include "push/push_lws.h"
 
 #include <libwebsockets.h>
@@ -39,6 +40,8 @@ static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *
   info.retry_and_idle_policy = retry;
   info.pvo = pvo;
   info.mounts = mounts;
+  /* permessage-deflate on /ws, ours (push/deflate.c), not lws's. */
+  if (protocols == n->web_protocols) info.extensions = fc_deflate_extensions;
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
   info.keepalive_timeout = 10;
   info.timeout_secs = 10;

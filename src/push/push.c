@@ -17,6 +17,7 @@
  * that finds a gap (events pruned by retention) falls back to a snapshot. */
 #include "core/json.h"
 #include "push/push.h"
+#include "push/deflate.h"
 #include "push/outq.h"
 #include "push/push_lws.h"
 
@@ -76,7 +77,8 @@ struct client {
   double tokens;
   uint64_t tokens_at;
   bool throttled;
-  client_t *prev, *next; /* all clients */
+  fc_deflate_mode_t deflate; /* permessage-deflate negotiated (deflate.c) */
+  client_t *prev, *next;     /* all clients */
   client_t *throttle_next;
 };
 
@@ -535,6 +537,7 @@ static void established(fc_push_t *p, struct lws *wsi, client_t **slot)
   fc_outq_init(&c->q, (size_t)p->cfg->ui_queue_soft, (size_t)p->cfg->ui_queue_hard, 65536);
   c->tokens = p->cfg->ui_max_rate;
   c->tokens_at = uv_now(p->loop);
+  c->deflate = fc_deflate_mode(wsi);
   lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
   *slot = c;
   c->next = p->clients;
@@ -666,6 +669,16 @@ static int writeable(client_t *c)
     }
     fc_event_t *evs[FRAME_EVENTS];
     size_t n = fc_outq_take(&c->q, evs, FRAME_EVENTS, FRAME_BYTES);
+    if (c->deflate) {
+      /* The same frame from the events' cached compressed forms. */
+      int drc = fc_deflate_write(wsi, c->deflate, evs, n);
+      for (size_t i = 0; i < n; i++)
+        fc_event_unref(evs[i]);
+      if (drc < 0) return -1;
+      p->stats.frames_out++;
+      p->stats.events_out += n;
+      goto sent;
+    }
     size_t len = n > 1 ? n + 1 : 0; /* brackets and commas */
     for (size_t i = 0; i < n; i++)
       len += evs[i]->len;
@@ -684,6 +697,7 @@ static int writeable(client_t *c)
     if (rc < (int)len) return -1;
     p->stats.frames_out++;
     p->stats.events_out += n;
+  sent:;
   }
   if (!fc_outq_empty(&c->q)) {
     lws_callback_on_writable(wsi);
@@ -696,6 +710,7 @@ static int writeable(client_t *c)
 static int receive(client_t *c, const void *in, size_t len)
 {
   struct lws *wsi = c->wsi;
+  if (c->deflate && fc_deflate_rx_failed(wsi)) return -1; /* deflate.c set the reason */
   if (lws_frame_is_binary(wsi)) {
     lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char *)"text only", 9);
     return -1;
@@ -730,6 +745,8 @@ int fc_push_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
     /* lws asks the protocol the connection is bound to, which for a new
      * connection on this vhost is this one (the default). */
     return fc_push_confirm_upgrade(p, wsi);
+  case LWS_CALLBACK_ADD_HEADERS: /* the handshake response */
+    return fc_deflate_add_headers(wsi, in);
   case LWS_CALLBACK_ESTABLISHED:
     established(p, wsi, slot);
     return 0;
@@ -791,6 +808,7 @@ void fc_push_free(fc_push_t *p)
 {
   uv_timer_stop(&p->timer);
   throttle_cb(&p->timer);
+  fc_deflate_cleanup();
   uv_close((uv_handle_t *)&p->timer, timer_closed);
 }
 
