@@ -190,6 +190,8 @@ void fc_config_init(fc_config_t *c)
 
 void fc_config_cleanup(fc_config_t *c)
 {
+  json_decref(c->file_json);
+  c->file_json = NULL;
   for (size_t i = 0; i < FC_ARRAY_SIZE(opts); i++) {
     if (opts[i].type == T_STR) FC_FREE(*(char **)((char *)c + opts[i].off));
   }
@@ -253,7 +255,12 @@ static int load_file(fc_config_t *c, const char *path, unsigned groups)
     if ((rc = set_value(c, o, v, where)) < 0) goto out;
   }
 out:
-  json_decref(root);
+  if (rc == 0) {
+    json_decref(c->file_json);
+    c->file_json = root;
+  } else {
+    json_decref(root);
+  }
   return rc;
 }
 

@@ -50,6 +50,9 @@ typedef struct fc_config {
   int ui_max_per_ip;
   int ui_max_per_subject;
   char *web_root;
+  /* The config file as parsed (NULL without one), for the modules that read
+   * structured keys of their own ("models", "tariff"). Owned. */
+  void *file_json;
 } fc_config_t;
 
 /* Which options a command accepts (a bit set over the table's groups). */

@@ -24,4 +24,51 @@ json_t *fc_domain_meter_summary(const json_t *meter_value);
 /* Parses an OCPP sampled value string ("11001.31") into *out. */
 bool fc_domain_parse_value(const char *s, double *out);
 
+/* ---- vehicle models, PreChargeData, range ----------------------------------- */
+
+typedef struct fc_model {
+  char name[33];
+  double capacity_wh;
+  double km_per_kwh;
+} fc_model_t;
+
+/* The table of vehicle models: from the config file's "models" array
+ * ([{"name":"Pro","batteryCapacityWh":3700,"kmPerKwh":42},…]) or the
+ * defaults (Classic, Pro, Max). */
+typedef struct fc_models {
+  fc_model_t *v;
+  size_t n;
+} fc_models_t;
+
+/* Fills *m from cfg_json (the config file, borrowed; may be NULL). Returns 0,
+ * or FC_ERR_CONFIG with a message on stderr naming the bad entry. */
+int fc_models_load(fc_models_t *m, const json_t *cfg_json);
+void fc_models_cleanup(fc_models_t *m);
+/* By name (case-insensitive), or NULL. */
+const fc_model_t *fc_models_find(const fc_models_t *m, const char *name);
+/* The model whose capacity is nearest to capacity_wh, if within 15 % of it;
+ * else NULL (an unknown battery is not guessed). */
+const fc_model_t *fc_models_nearest(const fc_models_t *m, double capacity_wh);
+
+/* What a PreChargeData message says, parsed and checked. */
+typedef struct fc_precharge {
+  int connector;          /* 0 when absent */
+  double soc;             /* 0..100 */
+  double battery_voltage; /* < 0: absent */
+  double capacity_wh;     /* < 0: absent */
+  char model[33];         /* "": absent */
+} fc_precharge_t;
+
+/* Parses PreChargeData's data (a JSON object as text). Returns 0, or
+ * FC_ERR_INVAL with *why a static reason ("soc out of range"…). */
+int fc_precharge_parse(const char *data, fc_precharge_t *out, const char **why);
+
+/* Range in km = soc/100 × capacity kWh × km/kWh; < 0 when unknown. */
+double fc_range_km(double soc, double capacity_wh, double km_per_kwh);
+
+/* The data of a "precharge" event: {soc, batteryVoltage, batteryCapacityWh,
+ * model, rangeKm, source}, members null when unknown. model NULL: unknown. */
+json_t *fc_precharge_event_data(double soc, double battery_voltage, double capacity_wh,
+                                const fc_model_t *model, const char *source);
+
 #endif

@@ -31,6 +31,20 @@ static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
     json_t *m = json_object_get(c, "meter");
     at = json_string_value(json_object_get(m, "ts"));
     if (at && fc_ocpp__parse_datetime(at, &ms) == 0) k->meter_ts = ms;
+    json_t *pc = json_object_get(c, "precharge");
+    if (json_is_object(pc)) {
+      const char *name = json_string_value(json_object_get(pc, "model"));
+      const fc_model_t *known = fc_models_find(&o->models, name);
+      k->pc_known = true;
+      if (known)
+        k->pc_model = *known;
+      else if (name)
+        snprintf(k->pc_model.name, sizeof(k->pc_model.name), "%s", name);
+      json_t *cap = json_object_get(pc, "batteryCapacityWh");
+      json_t *v = json_object_get(pc, "batteryVoltage");
+      k->pc_capacity_wh = json_is_number(cap) ? json_number_value(cap) : -1;
+      k->pc_voltage = json_is_number(v) ? json_number_value(v) : -1;
+    }
     json_t *tx = json_object_get(c, "transaction");
     if (json_is_object(tx)) {
       k->tx_id = json_integer_value(json_object_get(tx, "transactionId"));

@@ -90,6 +90,10 @@ typedef struct fc_cpconn {
   int64_t tx_id;
   bool tx_active;
   double tx_prev_reg, tx_energy;
+  /* the vehicle, from PreChargeData */
+  bool pc_known;
+  fc_model_t pc_model; /* km_per_kwh <= 0: efficiency unknown; name "": unknown */
+  double pc_capacity_wh, pc_voltage;
 } fc_cpconn_t;
 
 typedef struct fc_cpstate {
@@ -149,6 +153,7 @@ struct fc_ocpp {
   fc_call_t *dl_head, *dl_tail;
   fc_session_t *paused;
   fc_dt_handler_t *dt_handlers;
+  fc_models_t models;
   uv_timer_t deadline_timer;
   uv_timer_t tick_timer; /* throttling, silence, registry refresh */
   uint64_t last_registry_check;
@@ -231,6 +236,13 @@ double fc_ocpp__energy_add(fc_cpconn_t *k, double reg);
 void fc_ocpp__cpstates_free(fc_ocpp_t *o);
 /* Callback of writes that carry events but no answer: publishes them. */
 void fc_ocpp__write_published(fc_write_t *w, int status, void *arg);
+
+/* h_precharge.c */
+void fc_ocpp__precharge_register(fc_ocpp_t *o);
+/* A precharge event for a SoC that arrived in MeterValues (the vehicle known
+ * from an earlier PreChargeData), added to w; nothing if unknown. */
+void fc_ocpp__precharge_soc(fc_ocpp_t *o, fc_write_t *w, const char *charger, fc_cpconn_t *k,
+                            double soc, long long ts_ms);
 
 /* "currentTime" etc.: now as an OCPP date-time string (a new json string). */
 json_t *fc_ocpp__json_now(void);

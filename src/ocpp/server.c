@@ -61,6 +61,12 @@ int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_b
   o->registry_version = -1; /* the first check reloads once more, harmlessly */
   o->last_registry_check = uv_now(loop);
   register_known_vendors(o);
+  if ((rc = fc_models_load(&o->models, cfg->file_json)) < 0) {
+    fc_ocpp__registry_free(o);
+    fc_free(o);
+    return rc;
+  }
+  fc_ocpp__precharge_register(o);
 
   uv_timer_init(loop, &o->deadline_timer);
   o->deadline_timer.data = o;
@@ -113,6 +119,7 @@ static void handle_closed(uv_handle_t *h)
   if (++o->closed_handles == 2) {
     fc_ocpp__registry_free(o);
     fc_ocpp__cpstates_free(o);
+    fc_models_cleanup(&o->models);
     fc_dt_handler_t *d = o->dt_handlers;
     while (d) {
       fc_dt_handler_t *next = d->next;

@@ -1,0 +1,64 @@
+/* flashCharge's PreChargeData (DataTransfer vendorId "flashCharge"): what
+ * the charger knows of the vehicle before charging. Stored with the
+ * DataTransfer, answered Accepted, raised as a "precharge" event (soc,
+ * batteryVoltage, batteryCapacityWh, model, rangeKm). Malformed or
+ * out-of-range data is answered Rejected with the reason logged.
+ *
+ * SoC arriving later in MeterValues (measurand SoC) updates soc and range:
+ * the meter handler raises another precharge event (source "MeterValues"). */
+#include "ocpp/ocpp_int.h"
+
+#include <string.h>
+
+static void add_event(fc_ocpp_t *o, fc_write_t *w, const char *charger, fc_cpconn_t *k, double soc,
+                      const char *source, long long ts_ms)
+{
+  const fc_model_t *m = k->pc_model.name[0] || k->pc_model.km_per_kwh > 0 ? &k->pc_model : NULL;
+  json_t *data = fc_precharge_event_data(soc, k->pc_voltage, k->pc_capacity_wh, m, source);
+  if (m && !m->name[0]) json_object_set_new(data, "model", json_null());
+  (void)o;
+  fc_bus_add(w, FC_EV_PRECHARGE, charger, k->id, data, ts_ms, false);
+}
+
+static const char *precharge(const char *charger, const char *data, fc_write_t *w, char **data_out,
+                             void *arg)
+{
+  fc_ocpp_t *o = arg;
+  fc_precharge_t pc;
+  const char *why;
+  fc_log_ctx_t ctx = {.cp = charger};
+  (void)data_out;
+  if (fc_precharge_parse(data, &pc, &why) < 0) {
+    fc_log(FC_LOG_WARN, &ctx, "event=precharge_rejected reason=\"%s\"", why);
+    return "Rejected";
+  }
+  fc_cpconn_t *k = fc_ocpp__cpconn(o, charger, pc.connector);
+  const fc_model_t *m = pc.model[0] ? fc_models_find(&o->models, pc.model)
+                                    : fc_models_nearest(&o->models, pc.capacity_wh);
+  memset(&k->pc_model, 0, sizeof(k->pc_model));
+  if (m) {
+    k->pc_model = *m;
+  } else if (pc.model[0]) {
+    /* A model the table does not know: its name, but no efficiency. */
+    snprintf(k->pc_model.name, sizeof(k->pc_model.name), "%s", pc.model);
+  }
+  k->pc_known = true;
+  k->pc_capacity_wh = pc.capacity_wh;
+  k->pc_voltage = pc.battery_voltage;
+  add_event(o, w, charger, k, pc.soc, "PreChargeData", fc_ocpp__wall_ms());
+  fc_log(FC_LOG_INFO, &ctx, "event=precharge connector=%d soc=%.1f model=%s", pc.connector, pc.soc,
+         k->pc_model.name[0] ? k->pc_model.name : "unknown");
+  return "Accepted";
+}
+
+void fc_ocpp__precharge_register(fc_ocpp_t *o)
+{
+  fc_ocpp_on_datatransfer(o, "flashCharge", "PreChargeData", precharge, o);
+}
+
+void fc_ocpp__precharge_soc(fc_ocpp_t *o, fc_write_t *w, const char *charger, fc_cpconn_t *k,
+                            double soc, long long ts_ms)
+{
+  if (!k->pc_known) return;
+  add_event(o, w, charger, k, soc, "MeterValues", ts_ms);
+}
