@@ -10,6 +10,7 @@
 
 #include "store_test_util.h"
 
+#include "core/mem.h"
 #include "store/store_int.h"
 
 #define T1 "2026-11-26T10:00:00.000Z"
@@ -126,12 +127,23 @@ static void test_op_boot_seen_heartbeat(void **state)
   assert_string_equal(q1(e, "SELECT online FROM chargers WHERE id = 'CP1'"), "0");
   assert_int_equal(qint(e, "SELECT count(*) FROM connections WHERE charger_id = 'CP1'"), 3);
 
-  /* CHARGER_SEEN without text does not create a charger */
+  /* CHARGER_SEEN without text does not create a charger, online or offline
+   * (a charger removed while connected is not brought back); the call is
+   * still logged */
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CPX", NULL, NULL);
   op->flag = 1;
+  op->i64 = 11;
+  assert_int_equal(submit_wait(e, w).status, 0);
+  w = fc_write_new();
+  op = add_op(w, FC_OP_CHARGER_SEEN, "CPX", NULL, NULL);
+  op->i64 = 11;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE id = 'CPX'"), 0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM chargers"), 1);
+  assert_string_equal(q1(e, "SELECT group_concat(online, ',') FROM (SELECT online FROM"
+                            " connections WHERE charger_id = 'CPX' ORDER BY id)"),
+                      "1,0");
 
   /* CHARGER_SEEN of an unknown charger creates it with text's registration */
   w = fc_write_new();
@@ -141,6 +153,14 @@ static void test_op_boot_seen_heartbeat(void **state)
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT registration, online FROM chargers WHERE id = 'CP2'"),
                       "Rejected|1");
+  /* with text, a known charger keeps its registration */
+  w = fc_write_new();
+  op = add_op(w, FC_OP_CHARGER_SEEN, "CP2", NULL, "Accepted");
+  op->flag = 1;
+  op->i64 = 10;
+  assert_int_equal(submit_wait(e, w).status, 0);
+  assert_string_equal(q1(e, "SELECT registration, online, conn_id FROM chargers WHERE id = 'CP2'"),
+                      "Rejected|1|10");
 
   w = fc_write_new();
   op = add_op(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL);
@@ -196,6 +216,53 @@ static void test_op_misc(void **state)
   assert_string_equal(q1(e, "SELECT direction, text FROM frames WHERE id = 2"), "out|[3,\"a\",{}]");
   /* frame logging alone does not invent a charger */
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE id = 'CP9'"), 0);
+}
+
+/* Data ops keep their data for a charger without a row (one removed while
+ * its messages were in flight): each creates the row, as Pending, never
+ * Accepted. A known charger's registration is left as it is. */
+static void test_data_creates_pending(void **state)
+{
+  env_t *e = *state;
+  static const struct {
+    const char *cp;
+    fc_op_kind_t kind;
+    const char *json, *text;
+  } ops[] = {
+      {"D_HB", FC_OP_HEARTBEAT, NULL, NULL},
+      {"D_ST", FC_OP_STATUS,
+       "{\"connectorId\":1,\"status\":\"Available\",\"errorCode\":\"NoError\"}", NULL},
+      {"D_MV", FC_OP_METER,
+       "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\","
+       "\"sampledValue\":[{\"value\":\"1\"}]}]}",
+       NULL},
+      {"D_TS", FC_OP_TX_START,
+       "{\"connectorId\":1,\"idTag\":\"T\",\"timestamp\":\"" T1 "\",\"meterStart\":0}", "Accepted"},
+      {"D_TP", FC_OP_TX_STOP, "{\"transactionId\":42,\"timestamp\":\"" T2 "\",\"meterStop\":5}",
+       NULL},
+      {"D_DT", FC_OP_DATA_TRANSFER, "{\"vendorId\":\"x\"}", "Accepted"},
+      {"D_FW", FC_OP_FIRMWARE_STATUS, NULL, "Installed"},
+      {"D_DG", FC_OP_DIAGNOSTICS_STATUS, NULL, "Uploaded"},
+  };
+  char sql[128];
+  assert_int_equal(env_open(e, NULL), 0);
+
+  fc_store_admin_t *a;
+  assert_int_equal(fc_store_admin_open(e->path, &a), 0);
+  assert_int_equal(fc_store_admin_charger_put(a, "REG", NULL, "Accepted"), 0);
+  fc_store_admin_close(a);
+
+  for (size_t i = 0; i < FC_ARRAY_SIZE(ops); i++) {
+    assert_int_equal(one(e, ops[i].kind, ops[i].cp, ops[i].json, ops[i].text).status, 0);
+    snprintf(sql, sizeof(sql), "SELECT registration FROM chargers WHERE id = '%s'", ops[i].cp);
+    assert_string_equal(q1(e, sql), "Pending");
+    /* the same op for a registered charger changes nothing of its registration */
+    assert_int_equal(one(e, ops[i].kind, "REG", ops[i].json, ops[i].text).status, 0);
+    assert_string_equal(q1(e, "SELECT registration FROM chargers WHERE id = 'REG'"), "Accepted");
+  }
+  assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE registration = 'Pending'"),
+                   (long long)FC_ARRAY_SIZE(ops));
+  assert_int_equal(qint(e, "SELECT count(*) FROM chargers"), (long long)FC_ARRAY_SIZE(ops) + 1);
 }
 
 static void test_op_status_stale(void **state)
@@ -717,6 +784,15 @@ static void test_registry_version(void **state)
                    0);
   assert_int_equal(one(e, FC_OP_HEARTBEAT, "CP1", NULL, NULL).status, 0);
   assert_int_equal(qint(e, v), 4);
+  /* nor does a connection or an event of a charger without a row: they
+   * create none */
+  fc_write_t *w = fc_write_new();
+  fc_op_t *op = add_op(w, FC_OP_CHARGER_SEEN, "GONE", NULL, NULL);
+  op->flag = 1;
+  add_op(w, FC_OP_EVENT, "GONE", "{}", "charger.online");
+  assert_int_equal(submit_wait(e, w).status, 0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE id = 'GONE'"), 0);
+  assert_int_equal(qint(e, v), 4);
   assert_int_equal(one(e, FC_OP_HEARTBEAT, "NEW", NULL, NULL).status, 0);
   assert_int_equal(qint(e, v), 5);
   rres_t x = read_wait(e, FC_READ_REGISTRY_VERSION, NULL);
@@ -734,6 +810,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_boot_seen_heartbeat, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_misc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_data_creates_pending, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_status_stale, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_meter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_transactions, setup, teardown),

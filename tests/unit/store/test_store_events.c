@@ -21,20 +21,20 @@
 #define T1_MS 1795687200000LL
 #define FAULT_SETTLE_MS 80 /* the fault file is re-read at most every 50 ms */
 
-/* Events never create chargers (store.h, FC_OP_EVENT): the chargers these
- * tests raise events for are registered first. */
-static int env_open_registered(env_t *e, const fc_store_opts_t *opts)
+/* Events never create chargers (store.h, FC_OP_EVENT): a test registers,
+ * through the admin API as the registry does, the chargers it raises events
+ * for. Call after env_open (the store creates the schema). NULL-terminated. */
+static void register_chargers(env_t *e, ...)
 {
   fc_store_admin_t *a;
-  int rc = fc_store_admin_open(e->path, &a);
-  if (rc < 0) return rc;
-  static const char *const ids[] = {"CP1", "CP2", "CP3"};
-  for (size_t i = 0; i < 3; i++)
-    fc_store_admin_charger_put(a, ids[i], NULL, "Accepted");
+  va_list ap;
+  assert_int_equal(fc_store_admin_open(e->path, &a), 0);
+  va_start(ap, e);
+  for (const char *id; (id = va_arg(ap, const char *));)
+    assert_int_equal(fc_store_admin_charger_put(a, id, NULL, "Accepted"), 0);
+  va_end(ap);
   fc_store_admin_close(a);
-  return env_open(e, opts);
 }
-#define env_open env_open_registered
 
 static int setup(void **state)
 {
@@ -133,6 +133,7 @@ static void test_event_json(void **state)
 {
   env_t *e = *state;
   assert_int_equal(env_open(e, NULL), 0);
+  register_chargers(e, "CP1", NULL);
 
   fc_write_t *w = fc_write_new();
   add_event(w, "CP1", "meter", 1, "{\"power\":7200,\"soc\":42.5,\"name\":\"x\\\"y\\u00e9\"}",
@@ -180,8 +181,9 @@ static void test_event_seq(void **state)
 {
   env_t *e = *state;
   assert_int_equal(env_open(e, NULL), 0);
+  register_chargers(e, "CP1", "CP2", NULL);
 
-  /* per charger, from 1; the charger row is created */
+  /* per charger, from 1 */
   assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 1);
   assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 2);
   assert_int_equal(event1(e, "CP2", "meter", 1, "{}", T1_MS, 0), 1);
@@ -207,6 +209,43 @@ static void test_event_seq(void **state)
   assert_int_equal(r.id[0], 4);
   assert_int_equal(r.id[1], 5);
   eres_free(&r);
+
+  /* An event of a charger without a row is skipped: status 0, no seq, no
+   * text, no row in events, and no charger created; the write's other
+   * events go on as usual. */
+  w = fc_write_new();
+  add_event(w, "CP9", "charger.online", 0, NULL, T1_MS, 0);
+  add_event(w, "CP1", "meter", 1, "{}", T1_MS, 0);
+  add_event(w, "CP9", "charger.offline", 0, NULL, T1_MS, 0);
+  r = submit_e(e, w);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.id[0], 0);
+  assert_null(r.text[0]);
+  assert_int_equal(r.len[0], 0);
+  assert_int_equal(r.id[1], 6);
+  assert_non_null(r.text[1]);
+  assert_int_equal(r.id[2], 0);
+  assert_null(r.text[2]);
+  eres_free(&r);
+  assert_int_equal(qint(e, "SELECT count(*) FROM events WHERE charger_id = 'CP9'"), 0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE id = 'CP9'"), 0);
+  assert_string_equal(q1(e, "SELECT group_concat(id || ':' || event_seq, ',') FROM"
+                            " (SELECT id, event_seq FROM chargers ORDER BY id)"),
+                      "CP1:6,CP2:1");
+
+  /* A data op earlier in the same write creates the charger (Pending): its
+   * event is then stored, from seq 1. */
+  w = fc_write_new();
+  add_op(w, FC_OP_HEARTBEAT, "CP9", NULL, NULL);
+  add_event(w, "CP9", "heartbeat", 0, NULL, T1_MS, 0);
+  r = submit_e(e, w);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.id[1], 1);
+  assert_non_null(strstr(r.text[1], "\"charger\":\"CP9\",\"connector\":0,\"seq\":1,"));
+  eres_free(&r);
+  assert_string_equal(q1(e, "SELECT registration, event_seq FROM chargers WHERE id = 'CP9'"),
+                      "Pending|1");
+  assert_int_equal(qint(e, "SELECT count(*) FROM events WHERE charger_id = 'CP9'"), 1);
 }
 
 /* Writes 1..3 in one batch, 2 failing after its event: 1 and 3 get
@@ -218,6 +257,7 @@ static void test_event_seq_gap_free_in_batch(void **state)
   eres_t r[4] = {{0}};
   fc_store_stats_t st;
   assert_int_equal(env_open(e, &o), 0);
+  register_chargers(e, "CP1", NULL);
 
   /* a slow disk keeps the writer busy with write 0 while 1..3 queue up */
   write_file(e->fault, "stall 40");
@@ -256,6 +296,7 @@ static void test_event_batch_retry(void **state)
   env_t *e = *state;
   fc_store_opts_t o = {.fault_file = e->fault, .retry_max = 4, .retry_base_ms = 100};
   assert_int_equal(env_open(e, &o), 0);
+  register_chargers(e, "CP1", NULL);
   assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 1);
 
   write_file(e->fault, "fail");
@@ -307,13 +348,17 @@ static void test_event_transaction_rules(void **state)
 {
   env_t *e = *state;
   assert_int_equal(env_open(e, NULL), 0);
+  register_chargers(e, "CP1", NULL);
   /* another transaction first, so that the id is not 1 by chance */
   fc_write_t *w = fc_write_new();
   add_op(w, FC_OP_TX_START, "CPX",
          "{\"connectorId\":1,\"idTag\":\"T\",\"timestamp\":\"" T1 "\",\"meterStart\":1}",
          "Accepted");
   eres_t r = submit_e(e, w);
+  assert_int_equal(r.status, 0);
   eres_free(&r);
+  /* the start made its unknown charger, Pending */
+  assert_string_equal(q1(e, "SELECT registration FROM chargers WHERE id = 'CPX'"), "Pending");
 
   /* transactionId: null becomes the new transaction's id, in the text and
    * the stored row only: the op's json (read by the loop) is unchanged */
@@ -386,6 +431,7 @@ static void test_event_text_freed(void **state)
 {
   env_t *e = *state;
   assert_int_equal(env_open(e, NULL), 0);
+  register_chargers(e, "CP1", NULL);
   fc_write_t *w = fc_write_new();
   add_event(w, "CP1", "meter", 1, "{}", T1_MS, 0);
   fc_write_free(w);
@@ -434,6 +480,7 @@ static void test_load_latest_events(void **state)
   /* no charger: no call */
   assert_int_equal(fc_store_load_latest_events(e->s, load_cb, &l), 0);
   assert_int_equal(l.n, 0);
+  register_chargers(e, "CP0", "CP1", "CP3", NULL);
 
   /* CP1: status and meter on connectors 1 and 2, each several times, with
    * late events that are newer by seq but must not count */
@@ -462,6 +509,8 @@ static void test_load_latest_events(void **state)
   fc_store_admin_close(a);
   event1(e, "CP3", "meter", 1, "{}", T1_MS, FC_EVENT_LATE);
   event1(e, "CP0", "status", 0, "{}", T1_MS, 0);
+  /* CP9: not registered, its event is skipped and it is not loaded */
+  assert_int_equal(event1(e, "CP9", "status", 0, "{}", T1_MS, 0), 0);
 
   assert_int_equal(fc_store_load_latest_events(e->s, load_cb, &l), 0);
   assert_int_equal(l.n, 8);
@@ -488,11 +537,18 @@ static void test_event_seq_after_charger_removed(void **state)
 {
   env_t *e = *state;
   assert_int_equal(env_open(e, NULL), 0);
+  register_chargers(e, "CP1", NULL);
   for (int i = 1; i <= 3; i++)
     assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), i);
   fc_store_admin_t *a;
   assert_int_equal(fc_store_admin_open(e->path, &a), 0);
   assert_int_equal(fc_store_admin_charger_remove(a, "CP1"), 0);
+  /* while it is removed, its events are skipped (and do not bring it back);
+   * the stored ones stay */
+  assert_int_equal(event1(e, "CP1", "charger.offline", 0, NULL, T1_MS, 0), 0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE id = 'CP1'"), 0);
+  assert_string_equal(q1(e, "SELECT count(*), max(seq) FROM events WHERE charger_id = 'CP1'"),
+                      "3|3");
   assert_int_equal(fc_store_admin_charger_put(a, "CP1", NULL, NULL), 0);
   fc_store_admin_close(a);
   assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 4);
@@ -605,6 +661,7 @@ static void test_read_events(void **state)
   env_t *e = *state;
   char data[32];
   assert_int_equal(env_open(e, NULL), 0);
+  register_chargers(e, "CP1", "CP2", NULL);
   for (int i = 1; i <= 5; i++) {
     snprintf(data, sizeof(data), "{\"n\":%d}", i);
     assert_int_equal(event1(e, "CP1", "meter", 1, data, T1_MS + i, i == 3 ? FC_EVENT_LATE : 0), i);
@@ -875,7 +932,14 @@ static void test_read_charger_info(void **state)
   op->ts_ms = T1_MS + 1;
   op = add_op(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL);
   op->ts_ms = T1_MS + 2;
-  submit_wait(e, w);
+  /* a connection of a charger without a row does not make one */
+  op = add_op(w, FC_OP_CHARGER_SEEN, "CP9", NULL, NULL);
+  op->flag = 1;
+  op->i64 = 8;
+  /* data does, Pending */
+  op = add_op(w, FC_OP_HEARTBEAT, "CP2", NULL, NULL);
+  op->ts_ms = T1_MS + 3;
+  assert_int_equal(submit_wait(e, w).status, 0);
   fc_store_admin_t *a;
   assert_int_equal(fc_store_admin_open(e->path, &a), 0);
   assert_int_equal(fc_store_admin_charger_put(a, "CP0", "secret-hash", "Pending"), 0);
@@ -893,7 +957,11 @@ static void test_read_charger_info(void **state)
                       "\"model\":\"Pro\",\"serialNumber\":\"S1\",\"firmwareVersion\":\"1.2\","
                       "\"lastBootAt\":\"2026-11-26T10:00:00.000Z\","
                       "\"lastSeenAt\":\"2026-11-26T10:00:00.002Z\","
-                      "\"lastHeartbeatAt\":\"2026-11-26T10:00:00.002Z\",\"online\":true}]");
+                      "\"lastHeartbeatAt\":\"2026-11-26T10:00:00.002Z\",\"online\":true},"
+                      "{\"id\":\"CP2\",\"registration\":\"Pending\",\"vendor\":null,"
+                      "\"model\":null,\"serialNumber\":null,\"firmwareVersion\":null,"
+                      "\"lastBootAt\":null,\"lastSeenAt\":\"2026-11-26T10:00:00.003Z\","
+                      "\"lastHeartbeatAt\":\"2026-11-26T10:00:00.003Z\",\"online\":false}]");
   jres_free(&x);
 }
 
@@ -932,6 +1000,7 @@ static void test_retention(void **state)
   /* Session 1 prunes with its first batch, before anything is there; later
    * batches within the hour do not. */
   assert_int_equal(env_open(e, NULL), 0);
+  register_chargers(e, "CP1", "CP2", NULL);
   heartbeat(e);
   struct {
     const char *cp, *type;
@@ -998,6 +1067,7 @@ static void test_retention_in_slices(void **state)
   enum { N = 5000 + 120 };
 
   assert_int_equal(env_open(e, NULL), 0);
+  register_chargers(e, "CP1", NULL);
   heartbeat(e);
   fc_write_t *w = fc_write_new();
   for (int i = 0; i < N; i++) {
