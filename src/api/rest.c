@@ -13,6 +13,7 @@
 #include "auth/request.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "log/log.h"
 #include "ocpp/rpc.h" /* date-time parsing */
 
 #include <stdlib.h>
@@ -78,6 +79,27 @@ static bool range_args(fc_req_t *r, struct lws *wsi, range_t *rd)
   return true;
 }
 
+/* What a token may see of a transaction: only its chargers', and the idTag
+ * (a card's number) in full only for operators and admins. */
+static bool shape_tx(fc_req_t *r, json_t *tx)
+{
+  if (!fc_principal_may_see(&r->who, json_string_value(json_object_get(tx, "charger"))))
+    return false;
+  if (r->who.role < FC_ROLE_OPERATOR) {
+    char masked[32];
+    const char *tag = json_string_value(json_object_get(tx, "idTag"));
+    if (tag)
+      json_object_set_new(tx, "idTag", json_string(fc_log_mask(tag, masked, sizeof(masked))));
+  }
+  return true;
+}
+
+static void respond_json(fc_req_t *r, json_t *j)
+{
+  char *text = json_dumps(j, FC_JSON_DUMP);
+  fc_api__respond_owned(r, 200, "application/json", text, strlen(text));
+}
+
 static void read_done(fc_read_t *rd, int status, void *arg)
 {
   fc_req_t *r = arg;
@@ -85,31 +107,26 @@ static void read_done(fc_read_t *rd, int status, void *arg)
     fc_api__error(r, 404, "not_found", "no such record");
   } else if (status < 0) {
     fc_api__error(r, 503, "unavailable", "the store cannot answer now");
-  } else if (rd->kind == FC_READ_TRANSACTIONS && !r->who.all_chargers) {
-    /* Only the chargers the token grants. */
+  } else if (rd->kind == FC_READ_TRANSACTIONS) {
     json_t *arr = json_loadb(rd->out_text, rd->out_len, 0, NULL), *out = json_array();
     size_t i;
     json_t *v;
     json_array_foreach(arr, i, v)
     {
-      if (fc_principal_may_see(&r->who, json_string_value(json_object_get(v, "charger"))))
-        json_array_append(out, v);
+      if (shape_tx(r, v)) json_array_append(out, v);
     }
-    char *text = json_dumps(out, FC_JSON_DUMP);
+    respond_json(r, out);
     json_decref(arr);
     json_decref(out);
-    fc_api__respond_owned(r, 200, "application/json", text, strlen(text));
   } else if (rd->kind == FC_READ_TRANSACTION) {
     json_t *o = json_loadb(rd->out_text, rd->out_len, 0, NULL);
-    if (!fc_principal_may_see(&r->who, json_string_value(json_object_get(o, "charger"))))
+    if (!shape_tx(r, o))
       fc_api__error(r, 403, "forbidden", "the token does not grant this charger");
     else
-      fc_api__respond(r, 200, "application/json", rd->out_text, rd->out_len);
+      respond_json(r, o);
     json_decref(o);
   } else {
     fc_api__respond(r, 200, "application/json", rd->out_text, rd->out_len);
-    rd->out_text = NULL;
-    rd->out_len = 0;
   }
   fc_api__req_unref(r);
 }

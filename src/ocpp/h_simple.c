@@ -61,6 +61,9 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
    * running transaction is theirs. */
   int64_t tx = txv ? json_integer_value(txv) : (k->tx_active ? k->tx_id : 0);
   bool other_tx = tx && (!k->tx_active || tx != k->tx_id);
+  /* …and they are stored as that transaction's too (the frame log keeps
+   * the message as it came). */
+  if (!txv && tx) json_object_set_new(p, "transactionId", json_integer(tx));
 
   fc_write_t *w = write_of(c, FC_OP_METER, NULL);
   size_t i;

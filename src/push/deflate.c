@@ -322,8 +322,11 @@ int fc_deflate_add_headers(struct lws *wsi, void *in)
   if (!st || st->answered) return 0;
   st->answered = true;
   char params[96];
-  int pl = snprintf(params, sizeof(params), "; server_no_context_takeover; client_no_context_takeover");
-  if (st->smwb) pl += snprintf(params + pl, sizeof(params) - (size_t)pl, "; server_max_window_bits=%u", st->smwb);
+  int pl =
+      snprintf(params, sizeof(params), "; server_no_context_takeover; client_no_context_takeover");
+  if (st->smwb)
+    pl +=
+        snprintf(params + pl, sizeof(params) - (size_t)pl, "; server_max_window_bits=%u", st->smwb);
   /* lws has just written "...Extensions: permessage-deflate\r\n" and left
    * a->p after it: insert our parameters before its CRLF. A layout we do not
    * recognise would leave the client free to compress with context takeover,
@@ -463,8 +466,7 @@ static int ext_cb(struct lws_context *ctx, const struct lws_extension *ext, stru
     return 0;
   case LWS_EXT_CB_NAMED_OPTION_SET: {
     const struct lws_ext_option_arg *oa = in;
-    if (!st || !oa->option_name || strcmp(oa->option_name, STATE_OPTION) || !oa->start)
-      return -1;
+    if (!st || !oa->option_name || strcmp(oa->option_name, STATE_OPTION) || !oa->start) return -1;
     *(conn_t **)(uintptr_t)oa->start = st;
     return 0;
   }

@@ -52,11 +52,11 @@ void fc_outq_cleanup(fc_outq_t *q)
   }
 }
 
-fc_outq_status_t fc_outq_push(fc_outq_t *q, fc_event_t *e)
+static fc_outq_status_t push(fc_outq_t *q, fc_event_t *e, bool kept)
 {
   fc_outq_node_t *n = fc_calloc(1, sizeof(*n));
   n->e = fc_event_ref(e);
-  if (fc_event_type_is_state(e->type)) {
+  if (!kept && fc_event_type_is_state(e->type)) {
     snprintf(n->key.charger, sizeof(n->key.charger), "%s", e->charger);
     n->key.connector = e->connector;
     n->key.type = (int)e->type;
@@ -84,6 +84,16 @@ fc_outq_status_t fc_outq_push(fc_outq_t *q, fc_event_t *e)
   q->bytes += e->len;
   q->count++;
   return (q->bytes > q->hard_bytes || q->count > q->hard_count) ? FC_OUTQ_OVER : FC_OUTQ_OK;
+}
+
+fc_outq_status_t fc_outq_push(fc_outq_t *q, fc_event_t *e)
+{
+  return push(q, e, false);
+}
+
+fc_outq_status_t fc_outq_push_kept(fc_outq_t *q, fc_event_t *e)
+{
+  return push(q, e, true);
 }
 
 size_t fc_outq_take(fc_outq_t *q, fc_event_t **out, size_t max, size_t max_bytes)

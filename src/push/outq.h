@@ -41,6 +41,10 @@ void fc_outq_cleanup(fc_outq_t *q);
  * queue is past its hard bound afterwards. */
 fc_outq_status_t fc_outq_push(fc_outq_t *q, fc_event_t *e);
 
+/* Like fc_outq_push, but e is never coalesced away, nor replaces another
+ * (events replayed for `since`: exactly what the client missed). */
+fc_outq_status_t fc_outq_push_kept(fc_outq_t *q, fc_event_t *e);
+
 /* Moves up to max events, at most max_bytes of JSON in all (at least one
  * event), from the front into out[]; the caller owns their references.
  * Returns how many. */

@@ -37,7 +37,9 @@
 #define RX_MAX 65536      /* largest message a browser may send */
 #define FRAME_EVENTS 256  /* events batched into one frame at most */
 #define FRAME_BYTES 65536 /* bytes of events batched into one frame at most */
-#define REPLAY_PAGE 1000  /* events per store read while replaying */
+#define REPLAY_PAGE                                                                                \
+  100                     /* events per store read while replaying; the next page is read          \
+                             only once the queue has drained below half its soft bound */
 #define PENDING_MAX 10000 /* live events buffered during a replay */
 
 typedef struct client client_t;
@@ -46,8 +48,11 @@ typedef struct csub {
   client_t *c;
   char charger[49]; /* "" for the system channel, "*" for all chargers */
   fc_bus_sub_t *bsub;
-  int64_t last_seq;
+  int64_t last_seq; /* the last seq queued */
+  int64_t sent_seq; /* the last seq written to the socket */
   bool replaying;
+  bool replay_more;    /* another page to read once the queue drains */
+  bool replay_reading; /* a page is being read */
   fc_event_t **pending;
   size_t npending;
   struct csub *next;
@@ -167,12 +172,23 @@ static void lagged(client_t *c)
   json_t *seqs = json_object();
   for (csub_t *s = c->subs; s; s = s->next)
     if (s->charger[0] && strcmp(s->charger, "*"))
-      json_object_set_new(seqs, s->charger, json_integer(s->last_seq));
+      json_object_set_new(seqs, s->charger, json_integer(s->sent_seq));
   json_object_set_new(data, "since", seqs);
   fc_event_t *e = own_event(FC_EV_LAGGED, "lagged", "", 0, data);
   fc_outq_push(&c->q, e);
   fc_event_unref(e);
   close_client(c, 1013 /* try again later */, "lagged");
+}
+
+/* Replayed events are exactly what the client missed: never coalesced. */
+static void enqueue_kept(client_t *c, fc_event_t *e)
+{
+  if (!c->wsi || c->closing) return;
+  if (fc_outq_push_kept(&c->q, e) == FC_OUTQ_OVER) {
+    lagged(c);
+    return;
+  }
+  if (!c->throttled) lws_callback_on_writable(c->wsi);
 }
 
 static void enqueue(client_t *c, fc_event_t *e)
@@ -264,6 +280,17 @@ static csub_t *find_sub(client_t *c, const char *charger)
 
 static void replay_read(csub_t *s);
 
+static void continue_replays(client_t *c)
+{
+  if (!c->wsi || c->closing || c->q.bytes > c->q.soft_bytes / 2) return;
+  for (csub_t *s = c->subs; s; s = s->next) {
+    if (s->replaying && s->replay_more && !s->replay_reading) {
+      s->replay_more = false;
+      replay_read(s);
+    }
+  }
+}
+
 static void finish_replay(csub_t *s)
 {
   s->replaying = false;
@@ -290,6 +317,7 @@ static void replayed(fc_read_t *r, int status, void *arg)
   client_t *c = rc->c;
   csub_t *s = c->wsi ? find_sub(c, rc->charger) : NULL;
   if (!s || !s->replaying) goto out;
+  s->replay_reading = false;
   if (status < 0) {
     /* The store cannot say what was missed: a snapshot is the next best. */
     send_snapshot(c, s, s->charger);
@@ -308,14 +336,17 @@ static void replayed(fc_read_t *r, int status, void *arg)
     }
     if (e->seq > s->last_seq) {
       s->last_seq = e->seq;
-      enqueue(c, e);
+      enqueue_kept(c, e);
     }
     fc_event_unref(e);
   }
-  if (r->out_count >= REPLAY_PAGE)
-    replay_read(s);
-  else
+  if (r->out_count >= REPLAY_PAGE) {
+    /* Paced by the client: the next page once this one has mostly gone. */
+    s->replay_more = true;
+    continue_replays(c);
+  } else {
     finish_replay(s);
+  }
 out:
   client_unref(c);
   fc_free(rc);
@@ -330,6 +361,7 @@ static void replay_read(csub_t *s)
   replay_ctx_t *rc = fc_calloc(1, sizeof(*rc));
   rc->c = c;
   snprintf(rc->charger, sizeof(rc->charger), "%s", s->charger);
+  s->replay_reading = true;
   c->refs++;
   if (fc_store_read(c->p->store, r, replayed, rc) < 0) {
     c->refs--;
@@ -392,9 +424,9 @@ static void subscribe(client_t *c, const char *charger, bool has_since, int64_t 
   if (!has_since || since < 0 || since > now_seq) {
     send_snapshot(c, s, charger);
   } else if (since == now_seq) {
-    s->last_seq = since; /* nothing missed */
+    s->last_seq = s->sent_seq = since; /* nothing missed */
   } else {
-    s->last_seq = since;
+    s->last_seq = s->sent_seq = since;
     s->replaying = true;
     replay_read(s);
   }
@@ -686,6 +718,10 @@ static int writeable(client_t *c)
     unsigned char *w = buf + LWS_PRE;
     if (n > 1) *w++ = '[';
     for (size_t i = 0; i < n; i++) {
+      if (evs[i]->seq > 0) {
+        csub_t *s = find_sub(c, evs[i]->charger);
+        if (s && evs[i]->seq > s->sent_seq) s->sent_seq = evs[i]->seq;
+      }
       if (i) *w++ = ',';
       memcpy(w, evs[i]->json, evs[i]->len);
       w += evs[i]->len;
@@ -699,6 +735,7 @@ static int writeable(client_t *c)
     p->stats.events_out += n;
   sent:;
   }
+  continue_replays(c);
   if (!fc_outq_empty(&c->q)) {
     lws_callback_on_writable(wsi);
     return 0;

@@ -462,6 +462,29 @@ static void test_take_at_least_one(void **state)
 
 /* ---- references and cleanup -------------------------------------------------- */
 
+/* Replayed events (fc_outq_push_kept) are exactly what the client missed:
+ * over the soft bound they are not replaced, and replace nothing. */
+static void test_kept_never_coalesced(void **state)
+{
+  (void)state;
+  fc_outq_t q;
+  fc_outq_init(&q, 10, BIG, 1000);
+  fc_event_t *a = ev(FC_EV_METER, "CP1", 1, 1, 100);
+  fc_event_t *b = ev(FC_EV_METER, "CP1", 1, 2, 100);
+  fc_event_t *c = ev(FC_EV_METER, "CP1", 1, 3, 100);
+  fc_event_t *d = ev(FC_EV_METER, "CP1", 1, 4, 100);
+  assert_int_equal(fc_outq_push_kept(&q, a), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push_kept(&q, b), FC_OUTQ_OK);
+  /* a live state event of the same key, over the soft bound, is queued
+   * after them, then replaced by the next live one; the kept ones stay */
+  assert_int_equal(fc_outq_push(&q, c), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, d), FC_OUTQ_OK);
+  assert_int_equal(q.coalesced, 1);
+  fc_event_t *want[] = {a, b, d};
+  expect_queue(&q, want, 3);
+  fc_outq_cleanup(&q);
+}
+
 static void test_refs_and_cleanup(void **state)
 {
   (void)state;
@@ -526,6 +549,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_hard_count, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coalescing_keeps_under_hard, setup, teardown),
       cmocka_unit_test_setup_teardown(test_take_max, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_kept_never_coalesced, setup, teardown),
       cmocka_unit_test_setup_teardown(test_take_max_bytes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_take_at_least_one, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refs_and_cleanup, setup, teardown),
