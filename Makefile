@@ -41,7 +41,7 @@ test-integration: build
 
 fuzz: deps
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DFC_FUZZ=ON -DFC_ASAN=ON -DFC_UBSAN=ON >/dev/null
-	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
+	@cmake --build $(BUILD_FUZZ) -j$(JOBS) --target $(notdir $(basename $(wildcard fuzz/fuzz_*.c)))
 	@for f in $(BUILD_FUZZ)/fuzz_*; do \
 	  t=$$(basename $$f); mkdir -p fuzz/corpus/$${t#fuzz_}; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \

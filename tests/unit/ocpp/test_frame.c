@@ -303,8 +303,8 @@ static void round_trips(void **state)
       "[2,\"a\",\"Heartbeat\",{}]",
       "[3,\"b\",{\"currentTime\":\"2026-11-26T10:00:00Z\"}]",
       "[4,\"c\",\"TypeConstraintViolation\",\"connectorId: expected integer\",{}]",
-      "[2,\"d\",\"MeterValues\",{\"connectorId\":1,\"meterValue\":[{\"timestamp\":"
-      "\"2026-11-26T10:00:00Z\",\"sampledValue\":[{\"value\":\"11001.31\"}]}]}]",
+      ("[2,\"d\",\"MeterValues\",{\"connectorId\":1,\"meterValue\":[{\"timestamp\":"
+       "\"2026-11-26T10:00:00Z\",\"sampledValue\":[{\"value\":\"11001.31\"}]}]}]"),
   };
   for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
     res_t *r = parse(frames[i]);
