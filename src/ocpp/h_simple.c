@@ -88,6 +88,10 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
                  json_pack("{s:I, s:f, s:f}", "transactionId", (json_int_t)tx, "energyWh", e,
                            "meterWh", reg_v),
                  ts, false);
+      /* The running cost follows each reading of the register (energy and
+       * time both advance it). */
+      fc_bus_add(w, FC_EV_COST, c->s->id, connector,
+                 fc_cost_event_data(&o->tariff, tx, e, fc_ocpp__tx_minutes(k, ts)), ts, false);
     }
   }
   fc_ocpp__commit(c, w, json_object(), NULL);
