@@ -81,7 +81,10 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
     json_t *soc = json_object_get(sum, "soc");
     double soc_v = soc ? json_number_value(soc) : -1;
     fc_bus_add(w, FC_EV_METER, c->s->id, connector, sum, ts, late);
-    if (!late && soc_v >= 0 && soc_v <= 100) fc_ocpp__precharge_soc(o, w, c->s->id, k, soc_v, ts);
+    if (!late && soc_v >= 0 && soc_v <= 100) {
+      fc_ocpp__precharge_soc(o, w, c->s->id, k, soc_v, ts);
+      if (tx && tx == k->tx_id) fc_ocpp__target_soc_check(o, c->s->id, k, soc_v);
+    }
     if (!late && reg && tx && k->tx_active && tx == k->tx_id) {
       double e = fc_ocpp__energy_add(k, reg_v);
       fc_bus_add(w, FC_EV_ENERGY, c->s->id, connector,

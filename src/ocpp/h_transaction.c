@@ -50,6 +50,7 @@ static void started(fc_call_t *c, fc_write_t *w, int status)
     long long ts = 0;
     fc_ocpp__parse_datetime(json_string_value(json_object_get(c->payload, "timestamp")), &ts);
     k->tx_start_ms = ts;
+    fc_ocpp__target_soc_started(k);
   }
   fc_log_ctx_t ctx = c->s->log;
   ctx.msg_id = c->id;
@@ -84,6 +85,10 @@ static void start_tag(fc_call_t *c, fc_read_t *r, int status)
                 fc_log_mask(json_string_value(json_object_get(p, "idTag")), masked, sizeof(masked)),
                 "idTagStatus", st, "startedAt", json_object_get(p, "timestamp"), "meterStart",
                 meter_start, "energyWh", 0.0, "meterWh", meter_start);
+  /* a target SoC given with the remote start that led here */
+  fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id,
+                                   (int)json_integer_value(json_object_get(p, "connectorId")));
+  if (k->target_next > 0) json_object_set_new(data, "targetSoc", json_real(k->target_next));
   fc_op_t *ev =
       fc_bus_add(w, FC_EV_TX_STARTED, c->s->id,
                  (int)json_integer_value(json_object_get(p, "connectorId")), data, ts, false);

@@ -260,6 +260,11 @@ void fc_ocpp__precharge_soc(fc_ocpp_t *o, fc_write_t *w, const char *charger, fc
 /* target_soc.c: adds "stoppedBy":"targetSoc" (and the target) to the data
  * of transaction tx's transaction.stopped event when the rule stopped it. */
 void fc_ocpp__target_soc_stopped(fc_cpconn_t *k, int64_t tx, json_t *data);
+/* A transaction started on k: it takes the target waiting for it. */
+void fc_ocpp__target_soc_started(fc_cpconn_t *k);
+/* A SoC reported for k's running transaction: sends RemoteStopTransaction
+ * (once) when it reaches the target. */
+void fc_ocpp__target_soc_check(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k, double soc);
 
 /* "currentTime" etc.: now as an OCPP date-time string (a new json string). */
 json_t *fc_ocpp__json_now(void);
