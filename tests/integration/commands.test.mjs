@@ -471,3 +471,9 @@ test('target SoC set while running, reached in PreChargeData; precharge events; 
   assert.equal(ev.data.stoppedBy, 'targetSoc');
   assert.equal(ev.data.targetSoc, 60);
 });
+
+test('the server shuts down cleanly after all this (no leak reports under ASan)', async () => {
+  const exit = await srv.stop();
+  assert.equal(exit.code, 0, srv.tail());
+  assert.ok(!/LeakSanitizer|AddressSanitizer|runtime error/.test(srv.stderr), srv.tail());
+});
