@@ -312,7 +312,6 @@ out_ocpp:
   uv_close((uv_handle_t *)&sv.sigint, NULL);
   uv_close((uv_handle_t *)&sv.sigterm, NULL);
   uv_close((uv_handle_t *)&sv.shutdown_timer, NULL);
-  fc_api_free(sv.api);
   if (sv.push) fc_push_free(sv.push);
   fc_ocpp_free(sv.ocpp);
 out_store:
@@ -320,6 +319,10 @@ out_store:
   uv_run(&sv.loop, UV_RUN_DEFAULT);
   fc_store_close(sv.store);
   uv_run(&sv.loop, UV_RUN_DEFAULT);
+  /* lws may still call the protocols while its context finishes closing:
+   * what they point to goes last. */
+  fc_net_free(sv.net);
+  if (sv.api) fc_api_free(sv.api);
   fc_bus_free(sv.bus);
 out_loop:
   if (uv_loop_close(&sv.loop) != 0)

@@ -43,6 +43,9 @@ static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *
   /* permessage-deflate on /ws, ours (push/deflate.c), not lws's. */
   if (protocols == n->web_protocols) info.extensions = fc_deflate_extensions;
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+  /* An IPv4 address to bind to: an IPv6 socket would not take it (lws then
+   * binds to every address), so this vhost is IPv4 only. */
+  if (info.iface && !strchr(info.iface, ':')) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   info.keepalive_timeout = 10;
   info.timeout_secs = 10;
   struct lws_vhost *vh = lws_create_vhost(n->ctx, &info);
@@ -136,8 +139,10 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
   if (!vhost(n, cfg, "ocpp", cfg->ocpp_port, n->ocpp_protocols, &n->ocpp_retry, NULL, NULL) ||
       !vhost(n, cfg, "http", cfg->http_port, n->web_protocols, &n->web_retry, &n->ui_pvo,
              n->mounts)) {
+    /* The context is half made: its destruction needs the loop to run, so
+     * the caller still frees n afterwards, as after a normal stop. */
     fc_net_stop(n);
-    fc_net_free(n);
+    *out = n;
     return UV_EADDRINUSE;
   }
   *out = n;

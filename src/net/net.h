@@ -14,7 +14,9 @@ typedef struct fc_net fc_net_t;
 
 /* Creates the context and both listening vhosts. Logs the ports it listens on
  * (event=listening kind=ocpp|http port=N). Borrowed: loop, cfg, ocpp, api.
- * Returns 0 and *out, or a negative error (logged). */
+ * Returns 0 and *out, or a negative error (logged); on an error after the
+ * context was made, *out is set too, already stopped: run the loop, then
+ * fc_net_free it. */
 int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
                  fc_push_t *push, fc_net_t **out);
 

@@ -614,18 +614,28 @@ static void established(fc_push_t *p, struct lws *wsi, client_t **slot)
   }
 
   /* /ws?charger=A&charger=B,C&since=41 subscribes at once. */
-  char arg[512];
+  char small[64];
   int64_t since = -1;
-  const char *sv = lws_get_urlarg_by_name(wsi, "since=", arg, sizeof(arg));
+  const char *sv = lws_get_urlarg_by_name(wsi, "since=", small, sizeof(small));
   bool has_since = sv != NULL;
   if (has_since) since = strtoll(sv, NULL, 10);
-  for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
-       i++) {
+  /* The arguments can be as long as lws let the request line be. */
+  int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+  if (total <= 0) return;
+  char *arg = fc_malloc((size_t)total + 1);
+  for (int i = 0;; i++) {
+    int n = lws_hdr_copy_fragment(wsi, arg, total + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (n < 0) {
+      send_error(c, "", "bad_request", "a query argument could not be read");
+      break;
+    }
+    if (n == 0) break;
     if (strncmp(arg, "charger=", 8) != 0) continue;
     char *save = NULL;
     for (char *id = strtok_r(arg + 8, ",", &save); id; id = strtok_r(NULL, ",", &save))
       subscribe(c, id, has_since, since);
   }
+  fc_free(arg);
 }
 
 static void closed(client_t *c)
