@@ -96,6 +96,7 @@ static ui_t *uis;
 static char ocpp_host[128], ocpp_path[256], ui_host[128], ui_path[256];
 static int ocpp_port, ui_port;
 static char **ui_targets; /* request path per UI client */
+static char **ui_subscribe; /* subscribe op sent on open, when the ids do not fit the URL */
 static uv_timer_t phase_timer;
 static int phase;
 static int next_charger, next_ui, connecting;
@@ -385,6 +386,11 @@ static void ui_open_cb(wsc_t *w, void *ud)
   u->open = true;
   connecting--;
   ui_open++;
+  if (ui_subscribe[u->idx]) {
+    wsc_send_text(w, ui_subscribe[u->idx], strlen(ui_subscribe[u->idx]));
+    free(ui_subscribe[u->idx]);
+    ui_subscribe[u->idx] = NULL;
+  }
 }
 
 static void ui_msg(wsc_t *w, void *ud, const char *d, size_t n, uint64_t now)
@@ -504,6 +510,7 @@ static void phase_tick(uv_timer_t *t)
     }
     if (next_ui == opt.ui && (ui_ready + ui_failed >= opt.ui || in_phase > 120)) {
       note("ui open=%d ready=%d failed=%d in %.1fs", ui_open, ui_ready, ui_failed, in_phase);
+      if (opt.ui && !ui_open) die("no UI client connected (wrong secret? see above)");
       phase = PH_SETTLE;
       phase_t_ns = uv_hrtime();
     }
@@ -777,6 +784,7 @@ int main(int argc, char **argv)
   ch = calloc((size_t)opt.chargers, sizeof(*ch));
   uis = calloc((size_t)(opt.ui ? opt.ui : 1), sizeof(*uis));
   ui_targets = calloc((size_t)(opt.ui ? opt.ui : 1), sizeof(char *));
+  ui_subscribe = calloc((size_t)(opt.ui ? opt.ui : 1), sizeof(char *));
   for (int i = 0; i < opt.chargers; i++) {
     ch[i].idx = i;
     snprintf(ch[i].id, sizeof(ch[i].id), "%s%04d", opt.prefix, i + 1);
@@ -788,14 +796,28 @@ int main(int argc, char **argv)
     char sub[40];
     snprintf(sub, sizeof(sub), "bench-%d", i);
     char *tok = mint(sub);
-    size_t cap = strlen(ui_path) + strlen(tok) + (size_t)opt.watch * 34 + 64;
+    size_t cap = strlen(ui_path) + strlen(tok) + (size_t)opt.watch * 40 + 64;
     char *p = malloc(cap);
-    int n = snprintf(p, cap, "%s?token=%s&charger=", ui_path, tok);
+    /* The server reads one `charger=` argument of up to 511 bytes: longer
+     * lists go in a subscribe message once the connection is open. */
+    bool in_url = opt.watch * (strlen(opt.prefix) + 5) < 400;
+    int n = snprintf(p, cap, "%s?token=%s%s", ui_path, tok, in_url ? "&charger=" : "");
+    char *sub_op = NULL;
+    int m = 0;
+    if (!in_url) {
+      sub_op = malloc(cap);
+      m = snprintf(sub_op, cap, "{\"op\":\"subscribe\",\"chargers\":[");
+    }
     for (int k = 0; k < opt.watch; k++) {
       int ci = (int)(((long long)i * opt.watch + k) % opt.chargers);
       ch[ci].watchers++;
-      n += snprintf(p + n, cap - (size_t)n, "%s%s", k ? "," : "", ch[ci].id);
+      if (in_url)
+        n += snprintf(p + n, cap - (size_t)n, "%s%s", k ? "," : "", ch[ci].id);
+      else
+        m += snprintf(sub_op + m, cap - (size_t)m, "%s\"%s\"", k ? "," : "", ch[ci].id);
     }
+    if (sub_op) snprintf(sub_op + m, cap - (size_t)m, "]}");
+    ui_subscribe[i] = sub_op;
     ui_targets[i] = p;
     free(tok);
   }
