@@ -624,12 +624,8 @@ static void established(fc_push_t *p, struct lws *wsi, client_t **slot)
   if (total <= 0) return;
   char *arg = fc_malloc((size_t)total + 1);
   for (int i = 0;; i++) {
-    int n = lws_hdr_copy_fragment(wsi, arg, total + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
-    if (n < 0) {
-      send_error(c, "", "bad_request", "a query argument could not be read");
-      break;
-    }
-    if (n == 0) break;
+    /* -1: no more arguments (the buffer holds any one of them) */
+    if (lws_hdr_copy_fragment(wsi, arg, total + 1, WSI_TOKEN_HTTP_URI_ARGS, i) <= 0) break;
     if (strncmp(arg, "charger=", 8) != 0) continue;
     char *save = NULL;
     for (char *id = strtok_r(arg + 8, ",", &save); id; id = strtok_r(NULL, ",", &save))
