@@ -218,8 +218,11 @@ static bool b_trigger(build_t *b)
 
 static bool b_get_configuration(build_t *b)
 {
-  char buf[2048];
-  const char *v = b->r->wsi ? lws_get_urlarg_by_name(b->r->wsi, "key=", buf, sizeof(buf)) : NULL;
+  /* A buffer that holds every query argument (lws gives up at one that
+   * does not fit, and a token may come before key=). */
+  int total = b->r->wsi ? lws_hdr_total_length(b->r->wsi, WSI_TOKEN_HTTP_URI_ARGS) : 0;
+  char *buf = fc_malloc(total > 0 ? (size_t)total + 1 : 1);
+  const char *v = total > 0 ? lws_get_urlarg_by_name(b->r->wsi, "key=", buf, total + 1) : NULL;
   if (v && *v) {
     json_t *keys = json_array();
     char *save = NULL, *copy = fc_strdup(v);
@@ -229,6 +232,7 @@ static bool b_get_configuration(build_t *b)
     json_object_set_new(b->payload, "key", keys);
   }
   b->params = json_deep_copy(b->payload);
+  fc_free(buf);
   return true;
 }
 

@@ -29,13 +29,18 @@ static bool may_see_cb(const char *charger, void *arg)
 /* Query parameter name ("from") into buf; false when absent. */
 static bool arg_of(struct lws *wsi, const char *name, char *buf, size_t n)
 {
-  char key[32], tmp[512];
+  char key[32];
   snprintf(key, sizeof(key), "%s=", name);
-  /* lws copies the whole "name=value" argument and points past the name */
-  const char *v = lws_get_urlarg_by_name(wsi, key, tmp, sizeof(tmp));
-  if (!v) return false;
-  snprintf(buf, n, "%s", v);
-  return true;
+  /* lws copies each whole "name=value" argument into the buffer and gives
+   * up at one that does not fit: the buffer holds them all (a token may be
+   * among them). It points past the name. */
+  int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+  if (total <= 0) return false;
+  char *tmp = fc_malloc((size_t)total + 1);
+  const char *v = lws_get_urlarg_by_name(wsi, key, tmp, total + 1);
+  if (v) snprintf(buf, n, "%s", v);
+  fc_free(tmp);
+  return v != NULL;
 }
 
 static bool parse_time(const char *s, long long *ms)

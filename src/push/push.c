@@ -614,15 +614,16 @@ static void established(fc_push_t *p, struct lws *wsi, client_t **slot)
   }
 
   /* /ws?charger=A&charger=B,C&since=41 subscribes at once. */
-  char small[64];
-  int64_t since = -1;
-  const char *sv = lws_get_urlarg_by_name(wsi, "since=", small, sizeof(small));
-  bool has_since = sv != NULL;
-  if (has_since) since = strtoll(sv, NULL, 10);
-  /* The arguments can be as long as lws let the request line be. */
+  /* The arguments can be as long as lws let the request line be; each is
+   * read into a buffer that holds them all (lws gives up on an argument
+   * longer than the buffer, and then on the ones after it). */
   int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
   if (total <= 0) return;
   char *arg = fc_malloc((size_t)total + 1);
+  int64_t since = -1;
+  const char *sv = lws_get_urlarg_by_name(wsi, "since=", arg, total + 1);
+  bool has_since = sv != NULL;
+  if (has_since) since = strtoll(sv, NULL, 10);
   for (int i = 0;; i++) {
     /* -1: no more arguments (the buffer holds any one of them) */
     if (lws_hdr_copy_fragment(wsi, arg, total + 1, WSI_TOKEN_HTTP_URI_ARGS, i) <= 0) break;
