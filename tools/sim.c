@@ -313,9 +313,8 @@ static void send_boot(charger_t *c)
   if (c->boot_queued) return;
   c->boot_queued = true;
   enqueue(c, "BootNotification",
-          json_pack("{s:s, s:s, s:s, s:s}", "chargePointVendor", "flashCharge",
-                    "chargePointModel", "Pro", "chargePointSerialNumber", c->id,
-                    "firmwareVersion", "1.2.0-sim"),
+          json_pack("{s:s, s:s, s:s, s:s}", "chargePointVendor", "flashCharge", "chargePointModel",
+                    "Pro", "chargePointSerialNumber", c->id, "firmwareVersion", "1.2.0-sim"),
           K_BOOT, -1);
 }
 
@@ -350,14 +349,14 @@ static void send_meter(charger_t *c, const char *context)
   snprintf(p, sizeof(p), "%.1f", c->power_w);
   snprintf(e, sizeof(e), "%.2f", c->energy_wh);
   snprintf(s, sizeof(s), "%.0f", floor(c->soc));
-  json_t *sv = json_pack(
-      "[{s:s,s:s,s:s,s:s}, {s:s,s:s,s:s,s:s}, {s:s,s:s,s:s,s:s}, {s:s,s:s,s:s,s:s}, "
-      "{s:s,s:s,s:s}]",
-      "value", v, "context", context, "measurand", "Voltage", "unit", "V", "value", i, "context",
-      context, "measurand", "Current.Import", "unit", "A", "value", p, "context", context,
-      "measurand", "Power.Active.Import", "unit", "W", "value", e, "context", context, "measurand",
-      "Energy.Active.Import.Register", "unit", "Wh", "value", s, "context", context, "measurand",
-      "SoC");
+  json_t *sv =
+      json_pack("[{s:s,s:s,s:s,s:s}, {s:s,s:s,s:s,s:s}, {s:s,s:s,s:s,s:s}, {s:s,s:s,s:s,s:s}, "
+                "{s:s,s:s,s:s}]",
+                "value", v, "context", context, "measurand", "Voltage", "unit", "V", "value", i,
+                "context", context, "measurand", "Current.Import", "unit", "A", "value", p,
+                "context", context, "measurand", "Power.Active.Import", "unit", "W", "value", e,
+                "context", context, "measurand", "Energy.Active.Import.Register", "unit", "Wh",
+                "value", s, "context", context, "measurand", "SoC");
   json_t *pl = json_pack("{s:i, s:[{s:o, s:o}]}", "connectorId", 1, "meterValue", "timestamp",
                          now_ts(), "sampledValue", sv);
   if (!opt.quiet)
@@ -672,11 +671,8 @@ static json_t *handle_call(charger_t *c, const char *action, json_t *p, const ch
     const char *purpose = json_string_value(json_object_get(prof, "chargingProfilePurpose"));
     json_t *sched = json_object_get(prof, "chargingSchedule");
     const char *unit = json_string_value(json_object_get(sched, "chargingRateUnit"));
-    double limit =
-        json_number_value(json_object_get(json_array_get(json_object_get(sched,
-                                                                         "chargingSchedulePeriod"),
-                                                         0),
-                                          "limit"));
+    double limit = json_number_value(json_object_get(
+        json_array_get(json_object_get(sched, "chargingSchedulePeriod"), 0), "limit"));
     if (!unit || limit <= 0) return json_pack("{s:s}", "status", "Rejected");
     if (purpose && !strcmp(purpose, "TxProfile") && c->tx_slot < 0)
       return json_pack("{s:s}", "status", "Rejected");
@@ -859,8 +855,8 @@ static void connect_charger(charger_t *c)
 {
   if (stopping || c->ws) return;
   char path[640];
-  snprintf(path, sizeof(path), "%s%s%s", url_path,
-           url_path[strlen(url_path) - 1] == '/' ? "" : "/", c->id);
+  snprintf(path, sizeof(path), "%s%s%s", url_path, url_path[strlen(url_path) - 1] == '/' ? "" : "/",
+           c->id);
   wsc_opts_t o = {.host = url_host,
                   .port = url_port,
                   .path = path,
@@ -887,6 +883,12 @@ static void close_walk(uv_handle_t *h, void *arg)
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+static void walk_later(uv_timer_t *t)
+{
+  (void)t;
+  uv_walk(loop, close_walk, NULL);
+}
+
 static void on_signal(uv_signal_t *s, int sig)
 {
   if (stopping) return;
@@ -895,36 +897,39 @@ static void on_signal(uv_signal_t *s, int sig)
   for (int i = 0; i < opt.count; i++) {
     confirmed += chargers[i].stats_confirmed_tx;
     queued += chargers[i].queued;
-    if (chargers[i].ws) wsc_close(chargers[i].ws);
+    /* Aborted, not closed politely: a polite close waits for the server's
+     * answer, and the process is leaving. The connections free themselves in
+     * their close callbacks, which run before the walk below. */
+    if (chargers[i].ws) wsc_abort(chargers[i].ws);
   }
-  logf_(NULL, "event=stopping signal=%d transactions_confirmed=%lld queued=%lld", sig,
-        confirmed, queued);
-  uv_walk(loop, close_walk, NULL);
+  logf_(NULL, "event=stopping signal=%d transactions_confirmed=%lld queued=%lld", sig, confirmed,
+        queued);
+  static uv_timer_t later;
+  uv_timer_init(loop, &later);
+  uv_timer_start(&later, walk_later, 50, 0);
 }
 
 static void usage(FILE *f)
 {
-  fprintf(f,
-          "usage: flashcharge-sim [options]\n"
-          "  --count N        chargers (default 1)\n"
-          "  --prefix P       ids P0001, P0002, … (default SIM)\n"
-          "  --interval S     simulated seconds between meter values (default 10)\n"
-          "  --speed F        simulated time runs F times faster (default 1)\n"
-          "  --url URL        OCPP base URL (default ws://127.0.0.1:8180/ocpp)\n"
-          "  --password P     AuthorizationKey for HTTP Basic auth (default: none)\n"
-          "  --tag T          idTag presented (default 04A1B2C3)\n"
-          "  --seed N         random seed (default 1)\n"
-          "  --idle MIN,MAX   simulated seconds a free connector waits for an EV (20,120)\n"
-          "  --quiet          no line per meter value\n");
+  fprintf(f, "usage: flashcharge-sim [options]\n"
+             "  --count N        chargers (default 1)\n"
+             "  --prefix P       ids P0001, P0002, … (default SIM)\n"
+             "  --interval S     simulated seconds between meter values (default 10)\n"
+             "  --speed F        simulated time runs F times faster (default 1)\n"
+             "  --url URL        OCPP base URL (default ws://127.0.0.1:8180/ocpp)\n"
+             "  --password P     AuthorizationKey for HTTP Basic auth (default: none)\n"
+             "  --tag T          idTag presented (default 04A1B2C3)\n"
+             "  --seed N         random seed (default 1)\n"
+             "  --idle MIN,MAX   simulated seconds a free connector waits for an EV (20,120)\n"
+             "  --quiet          no line per meter value\n");
 }
 
 int main(int argc, char **argv)
 {
   static const struct option lo[] = {
-      {"count", 1, 0, 'n'},  {"prefix", 1, 0, 'p'},   {"interval", 1, 0, 'i'},
-      {"speed", 1, 0, 's'},  {"url", 1, 0, 'u'},      {"password", 1, 0, 'P'},
-      {"tag", 1, 0, 't'},    {"seed", 1, 0, 'S'},     {"quiet", 0, 0, 'q'},
-      {"idle", 1, 0, 'I'},   {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+      {"count", 1, 0, 'n'}, {"prefix", 1, 0, 'p'},   {"interval", 1, 0, 'i'}, {"speed", 1, 0, 's'},
+      {"url", 1, 0, 'u'},   {"password", 1, 0, 'P'}, {"tag", 1, 0, 't'},      {"seed", 1, 0, 'S'},
+      {"quiet", 0, 0, 'q'}, {"idle", 1, 0, 'I'},     {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "hq", lo, NULL)) != -1) {
     switch (ch) {
@@ -971,8 +976,8 @@ int main(int argc, char **argv)
     }
   }
   if (opt.count < 1 || opt.count > 100000 || opt.speed <= 0 || opt.interval <= 0 ||
-      wsc_parse_url(opt.url, url_host, sizeof(url_host), &url_port, url_path,
-                    sizeof(url_path)) < 0) {
+      wsc_parse_url(opt.url, url_host, sizeof(url_host), &url_port, url_path, sizeof(url_path)) <
+          0) {
     usage(stderr);
     return 2;
   }
