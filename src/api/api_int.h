@@ -14,6 +14,11 @@ struct fc_api {
   const fc_jwt_cfg_t *jwt;
 };
 
+typedef enum { FC_HTTP_GET = 0, FC_HTTP_POST, FC_HTTP_PUT } fc_method_t;
+
+/* Largest request body accepted (JSON commands), bytes. */
+#define FC_API_BODY_MAX (64 * 1024)
+
 /* A response being prepared: lives on the heap so that a store read may
  * finish after its connection is gone (wsi is then NULL). */
 typedef struct fc_req {
@@ -25,7 +30,17 @@ typedef struct fc_req {
   char *body; /* malloc'd */
   size_t len;
   bool ready;
+  bool close_after; /* the request's body was not read: close after answering */
   fc_principal_t who;
+  /* POST and PUT: the path, the token's verdict (taken while the headers
+   * are at hand) and the body, read before the request is routed */
+  fc_method_t method;
+  char path[512];
+  int auth_rc;
+  const char *auth_why; /* static */
+  char *in;             /* fc_malloc'd, NUL-terminated; NULL when empty */
+  size_t in_len;
+  bool in_overflow;
 } fc_req_t;
 
 /* Per-connection data of the web vhost's HTTP protocol. */
@@ -44,7 +59,14 @@ void fc_api__req_unref(fc_req_t *r);
 void fc_api__healthz(fc_req_t *r);
 void fc_api__metrics(fc_req_t *r);
 
-/* rest.c: GET /api/… (path without the query). */
+/* rest.c: /api/… (path without the query): verifies the token, then routes.
+ * fc_api__rest_routed routes a request whose token was verified already
+ * (r->auth_rc, r->who). */
 void fc_api__rest(fc_req_t *r, const char *path);
+void fc_api__rest_routed(fc_req_t *r, const char *path);
+
+/* commands.c: /api/chargers/{id}/{verb}, the remote commands. */
+bool fc_api__is_command(const char *verb);
+void fc_api__command(fc_req_t *r, const char *charger, const char *verb);
 
 #endif

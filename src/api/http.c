@@ -1,14 +1,22 @@
 /* The web vhost's HTTP protocol: routes requests, and writes responses from
  * HTTP_WRITEABLE once they are ready (a REST read may take a store round
- * trip; the connection may be gone by then, which the request notices). */
+ * trip; the connection may be gone by then, which the request notices).
+ *
+ * GET is routed at once. POST and PUT (the remote commands) carry a JSON
+ * body: the token is checked and the path copied when the headers arrive,
+ * the body is collected (at most FC_API_BODY_MAX bytes; a larger declared
+ * one is refused with 413 before it is read, and the connection closed),
+ * and the request is routed once it is complete. */
 #include "core/json.h"
 #include "api/api_int.h"
 #include "api/api_lws.h"
 
 #include "core/mem.h"
 #include "log/log.h"
+#include "auth/request.h"
 #include "push/push_lws.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 fc_api_t *fc_api_new(fc_store_t *store, fc_ocpp_t *ocpp, fc_bus_t *bus, fc_push_t *push,
@@ -33,6 +41,7 @@ void fc_api__req_unref(fc_req_t *r)
   if (--r->refs > 0) return;
   fc_principal_cleanup(&r->who);
   free(r->body);
+  fc_free(r->in);
   fc_free(r);
 }
 
@@ -80,15 +89,64 @@ static int write_response(struct lws *wsi, fc_req_t *r)
   memcpy(buf + LWS_PRE, r->body, r->len);
   int n = lws_write(wsi, buf + LWS_PRE, r->len, LWS_WRITE_HTTP_FINAL);
   fc_free(buf);
-  if (n < (int)r->len) return -1;
+  if (n < (int)r->len || r->close_after) return -1;
   return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static bool is_api(const char *path)
+{
+  return !strncmp(path, "/api/", 5) || !strcmp(path, "/api");
+}
+
+/* POST/PUT: the token and the path now, the body later. Returns true when
+ * the request waits for its body. */
+static bool begin_body(fc_req_t *r, struct lws *wsi, enum lws_token_indexes uri)
+{
+  char clen[32];
+  if (lws_hdr_copy(wsi, r->path, sizeof(r->path), uri) <= 0) {
+    fc_api__error(r, 414, "uri_too_long", "the path is too long");
+    r->close_after = true;
+    return false;
+  }
+  /* lws keeps the query string apart: the path has none */
+  if (!is_api(r->path)) {
+    fc_api__error(r, 405, "method_not_allowed", "only GET is served here");
+    r->close_after = true;
+    return false;
+  }
+  r->auth_rc = fc_auth_request(r->a->jwt, wsi, &r->who, &r->auth_why);
+  long long declared = 0;
+  if (lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+    declared = strtoll(clen, NULL, 10);
+  if (declared > FC_API_BODY_MAX) {
+    fc_api__error(r, 413, "too_large", "the request body is over 64 KiB");
+    r->close_after = true;
+    return false;
+  }
+  if (declared <= 0) {
+    /* no body: lws calls no BODY callback */
+    fc_api__rest_routed(r, r->path);
+    return false;
+  }
+  return true;
 }
 
 static void route(fc_req_t *r, struct lws *wsi)
 {
   char path[512];
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+    r->method = FC_HTTP_POST;
+    begin_body(r, wsi, WSI_TOKEN_POST_URI);
+    return;
+  }
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0) {
+    r->method = FC_HTTP_PUT;
+    begin_body(r, wsi, WSI_TOKEN_PUT_URI);
+    return;
+  }
   if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
-    fc_api__error(r, 405, "method_not_allowed", "only GET is served here");
+    fc_api__error(r, 405, "method_not_allowed", "GET, POST or PUT");
+    r->close_after = true;
     return;
   }
   if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) {
@@ -99,7 +157,7 @@ static void route(fc_req_t *r, struct lws *wsi)
     fc_api__healthz(r);
   else if (!strcmp(path, "/metrics"))
     fc_api__metrics(r);
-  else if (!strncmp(path, "/api/", 5) || !strcmp(path, "/api"))
+  else if (is_api(path))
     fc_api__rest(r, path);
   else
     fc_api__error(r, 404, "not_found", "no such resource");
@@ -126,6 +184,28 @@ int fc_api_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
     r->refs = 1;
     pss->req = r;
     route(r, wsi);
+    return 0;
+  }
+  case LWS_CALLBACK_HTTP_BODY: {
+    fc_req_t *r = pss ? pss->req : NULL;
+    if (!r) return 0;
+    if (r->in_len + len > FC_API_BODY_MAX) {
+      r->in_overflow = true; /* keep reading, answer 413 at the end */
+      return 0;
+    }
+    r->in = fc_realloc(r->in, r->in_len + len + 1);
+    memcpy(r->in + r->in_len, in, len);
+    r->in_len += len;
+    r->in[r->in_len] = '\0';
+    return 0;
+  }
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+    fc_req_t *r = pss ? pss->req : NULL;
+    if (!r || r->ready) return 0;
+    if (r->in_overflow)
+      fc_api__error(r, 413, "too_large", "the request body is over 64 KiB");
+    else
+      fc_api__rest_routed(r, r->path);
     return 0;
   }
   case LWS_CALLBACK_HTTP_WRITEABLE: {

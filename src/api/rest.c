@@ -1,12 +1,14 @@
-/* REST reads (GET, JSON, JWT bearer):
+/* REST (JSON, JWT bearer). Reads (GET):
  *   /api/chargers                         every charger the token grants
  *   /api/chargers/{id}                    its snapshot (= the /ws snapshot)
  *   /api/chargers/{id}/meter-values       ?from=&to=&connector=&limit=
  *   /api/transactions                     ?charger=&from=&to=&limit=
  *   /api/transactions/{id}
  * Snapshots come from the read model in memory; history from the store's
- * reader threads. Errors: {"error":…,"detail":…} with 400, 401, 403, 404,
- * 503 (store unavailable). */
+ * reader threads. Remote commands (POST/PUT, and GET …/configuration) are
+ * commands.c's: /api/chargers/{id}/{start|stop|limit|reset|unlock|trigger|
+ * configuration|target-soc}. Errors: {"error":…,"detail":…} with 400, 401,
+ * 403, 404, 405, 503 (store unavailable). */
 #include "core/json.h"
 #include "api/api_int.h"
 
@@ -220,10 +222,15 @@ static void transaction_one(fc_req_t *r, const char *id)
 
 void fc_api__rest(fc_req_t *r, const char *path)
 {
+  r->auth_rc = fc_auth_request(r->a->jwt, r->wsi, &r->who, &r->auth_why);
+  fc_api__rest_routed(r, path);
+}
+
+void fc_api__rest_routed(fc_req_t *r, const char *path)
+{
   struct lws *wsi = r->wsi;
-  const char *why;
-  if (fc_auth_request(r->a->jwt, wsi, &r->who, &why) < 0) {
-    fc_api__error(r, 401, "unauthorized", why);
+  if (r->auth_rc < 0) {
+    fc_api__error(r, 401, "unauthorized", r->auth_why);
     return;
   }
   /* Split the path: /api/<a>/<b>/<c> */
@@ -235,7 +242,11 @@ void fc_api__rest(fc_req_t *r, const char *path)
   for (char *t = strtok_r(buf, "/", &save); t && n < 4; t = strtok_r(NULL, "/", &save))
     seg[n++] = t;
 
-  if (n == 1 && !strcmp(seg[0], "chargers"))
+  if (n == 3 && !strcmp(seg[0], "chargers") && fc_api__is_command(seg[2]))
+    fc_api__command(r, seg[1], seg[2]);
+  else if (r->method != FC_HTTP_GET)
+    fc_api__error(r, 405, "method_not_allowed", "only GET is served here");
+  else if (n == 1 && !strcmp(seg[0], "chargers"))
     charger_list(r);
   else if (n == 2 && !strcmp(seg[0], "chargers"))
     charger_one(r, seg[1]);

@@ -55,6 +55,8 @@ static const opt_t opts[] = {
      "heartbeat interval given to chargers, seconds"},
     {"answer-timeout", T_INT, O(answer_timeout), S, "5000", 100, 60000, NULL,
      "every charger call is answered within this many ms"},
+    {"command-timeout", T_INT, O(command_timeout), S, "15000", 100, 600000, NULL,
+     "ms a remote command (REST) waits for the charger's answer before 504"},
     {"max-frame", T_INT, O(max_frame), S, "65536", 1024, 16777216, NULL,
      "largest OCPP frame accepted, bytes (larger: close 1009)"},
     {"rate-limit", T_INT, O(rate_limit), S, "20", 1, 100000, NULL,

@@ -21,6 +21,7 @@ typedef struct fc_config {
   int unknown_tags;       /* fc_tag_policy_t */
   int heartbeat_interval; /* seconds, answered in BootNotification */
   int answer_timeout;     /* ms: every CALL answered within this */
+  int command_timeout;    /* ms: how long a remote command waits for the charger */
   int max_frame;          /* bytes */
   int rate_limit;         /* calls per second per charger */
   int max_inflight;       /* calls of one charger being processed at once */

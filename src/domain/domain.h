@@ -1,6 +1,6 @@
 /* flashCharge's rules on top of OCPP: what a meter reading means to a
- * driver (voltage, current, power, energy, state of charge), and later
- * PreChargeData, vehicle models and range, tariffs and cost.
+ * driver (voltage, current, power, energy, state of charge), PreChargeData,
+ * vehicle models and range, tariffs and cost.
  *
  * Pure functions on jansson values; loop thread or any thread. */
 #ifndef FC_DOMAIN_H
@@ -70,5 +70,28 @@ double fc_range_km(double soc, double capacity_wh, double km_per_kwh);
  * model, rangeKm, source}, members null when unknown. model NULL: unknown. */
 json_t *fc_precharge_event_data(double soc, double battery_voltage, double capacity_wh,
                                 const fc_model_t *model, const char *source);
+
+/* ---- tariffs and cost -------------------------------------------------------- */
+
+/* What charging costs, from the config file's "tariff" object:
+ * {"currency":"EUR","perKwh":0.30,"perMinute":0.02,"perSession":0.50}. */
+typedef struct fc_tariff {
+  char currency[4];                        /* three letters (ISO 4217), "EUR" by default */
+  double per_kwh, per_minute, per_session; /* >= 0; 0 by default */
+} fc_tariff_t;
+
+/* Fills *t from cfg_json (the config file, borrowed; may be NULL; no
+ * "tariff" key: the defaults, so every cost is 0). Returns 0, or
+ * FC_ERR_CONFIG with a message on stderr naming the bad member. */
+int fc_tariff_load(fc_tariff_t *t, const json_t *cfg_json);
+
+/* cost = perSession + perKwh x energy kWh + perMinute x minutes, rounded to
+ * the cent. Negative energy or minutes count as 0. */
+double fc_tariff_cost(const fc_tariff_t *t, double energy_wh, double minutes);
+
+/* The data of a "cost" event: {transactionId, energyWh, minutes, cost,
+ * currency} (minutes rounded to 0.01). A new object. */
+json_t *fc_cost_event_data(const fc_tariff_t *t, long long transaction_id, double energy_wh,
+                           double minutes);
 
 #endif

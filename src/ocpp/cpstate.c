@@ -49,6 +49,8 @@ static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
     if (json_is_object(tx)) {
       k->tx_id = json_integer_value(json_object_get(tx, "transactionId"));
       k->tx_active = k->tx_id > 0;
+      at = json_string_value(json_object_get(tx, "startedAt"));
+      if (at && fc_ocpp__parse_datetime(at, &ms) == 0) k->tx_start_ms = ms;
       k->tx_energy = json_number_value(json_object_get(tx, "energyWh"));
       json_t *last = json_object_get(tx, "meterWh");
       k->tx_prev_reg =
@@ -75,6 +77,12 @@ fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector)
   k->id = connector;
   seed(o, charger, k);
   return k;
+}
+
+double fc_ocpp__tx_minutes(const fc_cpconn_t *k, long long ts_ms)
+{
+  if (!k->tx_start_ms || ts_ms <= k->tx_start_ms) return 0;
+  return (double)(ts_ms - k->tx_start_ms) / 60000.0;
 }
 
 double fc_ocpp__energy_add(fc_cpconn_t *k, double reg)

@@ -84,13 +84,20 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
     json_t *soc = json_object_get(sum, "soc");
     double soc_v = soc ? json_number_value(soc) : -1;
     fc_bus_add(w, FC_EV_METER, c->s->id, connector, sum, ts, late);
-    if (!late && soc_v >= 0 && soc_v <= 100) fc_ocpp__precharge_soc(o, w, c->s->id, k, soc_v, ts);
+    if (!late && soc_v >= 0 && soc_v <= 100) {
+      fc_ocpp__precharge_soc(o, w, c->s->id, k, soc_v, ts);
+      if (tx && tx == k->tx_id) fc_ocpp__target_soc_check(o, c->s->id, k, soc_v);
+    }
     if (!late && reg && tx && k->tx_active && tx == k->tx_id) {
       double e = fc_ocpp__energy_add(k, reg_v);
       fc_bus_add(w, FC_EV_ENERGY, c->s->id, connector,
                  json_pack("{s:I, s:f, s:f}", "transactionId", (json_int_t)tx, "energyWh", e,
                            "meterWh", reg_v),
                  ts, false);
+      /* The running cost follows each reading of the register (energy and
+       * time both advance it). */
+      fc_bus_add(w, FC_EV_COST, c->s->id, connector,
+                 fc_cost_event_data(&o->tariff, tx, e, fc_ocpp__tx_minutes(k, ts)), ts, false);
     }
   }
   fc_ocpp__commit(c, w, json_object(), NULL);

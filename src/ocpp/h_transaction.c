@@ -47,6 +47,10 @@ static void started(fc_call_t *c, fc_write_t *w, int status)
     k->tx_active = true;
     k->tx_energy = 0;
     k->tx_prev_reg = (double)json_integer_value(json_object_get(c->payload, "meterStart"));
+    long long ts = 0;
+    fc_ocpp__parse_datetime(json_string_value(json_object_get(c->payload, "timestamp")), &ts);
+    k->tx_start_ms = ts;
+    fc_ocpp__target_soc_started(k);
   }
   fc_log_ctx_t ctx = c->s->log;
   ctx.msg_id = c->id;
@@ -81,6 +85,10 @@ static void start_tag(fc_call_t *c, fc_read_t *r, int status)
                 fc_log_mask(json_string_value(json_object_get(p, "idTag")), masked, sizeof(masked)),
                 "idTagStatus", st, "startedAt", json_object_get(p, "timestamp"), "meterStart",
                 meter_start, "energyWh", 0.0, "meterWh", meter_start);
+  /* a target SoC given with the remote start that led here */
+  fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id,
+                                   (int)json_integer_value(json_object_get(p, "connectorId")));
+  if (k->target_next > 0) json_object_set_new(data, "targetSoc", json_real(k->target_next));
   fc_op_t *ev =
       fc_bus_add(w, FC_EV_TX_STARTED, c->s->id,
                  (int)json_integer_value(json_object_get(p, "connectorId")), data, ts, false);
@@ -144,11 +152,7 @@ static void stop_write(fc_call_t *c)
   fc_ocpp_t *o = c->s->o;
   json_t *p = c->payload;
   int64_t tx = json_integer_value(json_object_get(p, "transactionId"));
-  fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_TX_STOP, c->s->id, p, NULL, 0);
-  op->ts_ms = fc_ocpp__wall_ms();
-
-  long long ts = op->ts_ms;
+  long long now = fc_ocpp__wall_ms(), ts = now;
   fc_ocpp__parse_datetime(json_string_value(json_object_get(p, "timestamp")), &ts);
   json_int_t meter_stop = json_integer_value(json_object_get(p, "meterStop"));
   fc_cpconn_t *k = conn_of_tx(o, c->s->id, tx);
@@ -156,10 +160,30 @@ static void stop_write(fc_call_t *c)
                            meter_stop, "stoppedAt", json_object_get(p, "timestamp"));
   json_t *reason = json_object_get(p, "reason");
   json_object_set_new(data, "reason", reason ? json_incref(reason) : json_string("Local"));
+  char *final_cost = NULL;
   if (k && k->tx_active && k->tx_id == tx) {
-    json_object_set_new(data, "energyWh", json_real(fc_ocpp__energy_add(k, (double)meter_stop)));
+    double e = fc_ocpp__energy_add(k, (double)meter_stop);
+    double minutes = fc_ocpp__tx_minutes(k, ts);
+    json_object_set_new(data, "energyWh", json_real(e));
+    /* The final cost goes into the transaction's row (the op's text) and
+     * into the event; a stop of a transaction we never saw start has none. */
+    json_t *cost = fc_cost_event_data(&o->tariff, tx, e, minutes);
+    json_object_set(data, "minutes", json_object_get(cost, "minutes"));
+    json_object_set(data, "cost", json_object_get(cost, "cost"));
+    json_object_set(data, "currency", json_object_get(cost, "currency"));
+    json_object_del(cost, "transactionId");
+    json_object_del(cost, "energyWh");
+    json_object_del(cost, "minutes");
+    final_cost = json_dumps(cost, JSON_COMPACT);
+    json_decref(cost);
     k->tx_active = false;
   }
+  if (k) fc_ocpp__target_soc_stopped(k, tx, data);
+  fc_write_t *w = fc_write_new();
+  fc_op_t *op =
+      fc_write_add(w, FC_OP_TX_STOP, c->s->id, p, final_cost, final_cost ? strlen(final_cost) : 0);
+  op->ts_ms = now;
+  free(final_cost);
   fc_op_t *ev = fc_bus_add(w, FC_EV_TX_STOPPED, c->s->id, k ? k->id : 0, data, ts, false);
   ev->flag |= FC_EVENT_SKIP_REPEAT;
   fc_ocpp__commit(c, w, NULL, stopped);

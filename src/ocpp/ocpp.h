@@ -63,6 +63,67 @@ typedef void (*fc_ocpp_call_cb)(int status, json_t *result, const char *err_code
 int fc_ocpp_call(fc_ocpp_t *o, const char *charger, const char *action, json_t *payload,
                  unsigned timeout_ms, fc_ocpp_call_cb cb, void *arg);
 
+/* ---- remote commands ---------------------------------------------------------
+ *
+ * A command is a server-initiated call with a record: its outcome is stored
+ * (FC_OP_COMMAND) and raised as a "command" event before the caller hears of
+ * it. Secrets never reach the record: the caller passes params without them,
+ * and AuthorizationKey values in a GetConfiguration answer are masked (value
+ * null, "masked": true) in the record, the event and the result handed back. */
+
+typedef struct fc_ocpp_outcome {
+  /* 0: the charger answered (result); FC_ERR_OFFLINE, FC_ERR_TIMEOUT,
+   * FC_ERR_PROTO (a CALLERROR or an answer that violates the schema:
+   * err_code, err_desc), FC_ERR_BUSY (too many calls queued),
+   * FC_ERR_SHUTDOWN. */
+  int status;
+  /* What the record says: the answer's "status" ("Accepted", "Rejected",
+   * "Unlocked"…; "Accepted" for answers without one), or "Offline",
+   * "Timeout", "CallError", "Busy", "ShuttingDown". */
+  const char *state;
+  json_t *result; /* borrowed for the callback; NULL unless status is 0 */
+  const char *err_code, *err_desc;
+  unsigned timeout_ms; /* the timeout the call had */
+} fc_ocpp_outcome_t;
+
+typedef void (*fc_ocpp_command_cb)(const fc_ocpp_outcome_t *out, void *arg);
+
+/* Sends action(payload) to charger as command name ("start", "stop"…) on
+ * behalf of by (a token's sub, or "system:…"), then records the outcome.
+ * payload and params (what the record and event show; no secrets) are
+ * borrowed; strings are copied. timeout_ms 0: the configured
+ * command-timeout. cb is called exactly once, after the record has
+ * committed (or failed to: the outcome stands either way); only when the
+ * record cannot even be queued (store down, shutdown) is it called before
+ * this returns. */
+void fc_ocpp_command(fc_ocpp_t *o, const char *charger, const char *name, const char *action,
+                     json_t *payload, json_t *params, const char *by, unsigned timeout_ms,
+                     fc_ocpp_command_cb cb, void *arg);
+
+/* Records a command that needs no call to the charger (such as setting a
+ * target SoC): state and result (borrowed; may be NULL) are its outcome.
+ * cb as for fc_ocpp_command (status 0). */
+void fc_ocpp_command_local(fc_ocpp_t *o, const char *charger, const char *name, json_t *params,
+                           const char *by, const char *state, json_t *result, fc_ocpp_command_cb cb,
+                           void *arg);
+
+/* The running transaction on connector (0: the charger's only one).
+ * Returns 0 with *connector_out and *tx_out; FC_ERR_NOTFOUND when none runs
+ * there; FC_ERR_INVAL when connector is 0 and several run. */
+int fc_ocpp_running_tx(fc_ocpp_t *o, const char *charger, int connector, int *connector_out,
+                       int64_t *tx_out);
+
+/* Target SoC (0 < soc <= 100; 0 clears it). Applies to the transaction
+ * running on connector, or, when none runs there or next is true, to the
+ * next transaction started on it. connector 0: the connector of the
+ * charger's only running transaction. Once a reported SoC (MeterValues, or
+ * PreChargeData) of that transaction reaches it, RemoteStopTransaction is
+ * sent, once, and its transaction.stopped event says "stoppedBy":
+ * "targetSoc". Returns 0 with *connector_out and *tx_out (0 when it waits
+ * for the next transaction); errors as fc_ocpp_running_tx for connector 0. */
+int fc_ocpp_target_soc(fc_ocpp_t *o, const char *charger, int connector, double soc, bool next,
+                       int *connector_out, int64_t *tx_out);
+
 /* ---- DataTransfer vendor extensions ---------------------------------------- */
 
 /* A handler of DataTransfer(vendorId, messageId) from a charger. It returns

@@ -90,6 +90,15 @@ typedef struct fc_cpconn {
   int64_t tx_id;
   bool tx_active;
   double tx_prev_reg, tx_energy;
+  long long tx_start_ms; /* the running transaction's own start time; 0 unknown */
+  /* Target SoC (target_soc.c): the running transaction's target (<= 0:
+   * none) and whether its RemoteStopTransaction went out; the target that
+   * the next transaction started on this connector takes; the transaction
+   * it stopped, for its transaction.stopped event. */
+  double target_soc, target_next;
+  int64_t target_tx, target_stopped_tx;
+  double target_stopped_at; /* the SoC that reached it */
+  bool target_sent;
   /* the vehicle, from PreChargeData */
   bool pc_known;
   fc_model_t pc_model; /* km_per_kwh <= 0: efficiency unknown; name "": unknown */
@@ -154,6 +163,7 @@ struct fc_ocpp {
   fc_session_t *paused;
   fc_dt_handler_t *dt_handlers;
   fc_models_t models;
+  fc_tariff_t tariff;
   uv_timer_t deadline_timer;
   uv_timer_t tick_timer; /* throttling, silence, registry refresh */
   uint64_t last_registry_check;
@@ -233,6 +243,9 @@ json_t *fc_ocpp__id_tag_info(fc_ocpp_t *o, const fc_tag_rec_t *tag, int status);
 fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector);
 /* Adds a register reading to the running transaction's energy; returns it. */
 double fc_ocpp__energy_add(fc_cpconn_t *k, double reg);
+/* Minutes from the running transaction's start to ts_ms (0 when unknown):
+ * the charging time the tariff charges for, by the messages' own clocks. */
+double fc_ocpp__tx_minutes(const fc_cpconn_t *k, long long ts_ms);
 void fc_ocpp__cpstates_free(fc_ocpp_t *o);
 /* Callback of writes that carry events but no answer: publishes them. */
 void fc_ocpp__write_published(fc_write_t *w, int status, void *arg);
@@ -243,6 +256,15 @@ void fc_ocpp__precharge_register(fc_ocpp_t *o);
  * from an earlier PreChargeData), added to w; nothing if unknown. */
 void fc_ocpp__precharge_soc(fc_ocpp_t *o, fc_write_t *w, const char *charger, fc_cpconn_t *k,
                             double soc, long long ts_ms);
+
+/* target_soc.c: adds "stoppedBy":"targetSoc" (and the target) to the data
+ * of transaction tx's transaction.stopped event when the rule stopped it. */
+void fc_ocpp__target_soc_stopped(fc_cpconn_t *k, int64_t tx, json_t *data);
+/* A transaction started on k: it takes the target waiting for it. */
+void fc_ocpp__target_soc_started(fc_cpconn_t *k);
+/* A SoC reported for k's running transaction: sends RemoteStopTransaction
+ * (once) when it reaches the target. */
+void fc_ocpp__target_soc_check(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k, double soc);
 
 /* "currentTime" etc.: now as an OCPP date-time string (a new json string). */
 json_t *fc_ocpp__json_now(void);

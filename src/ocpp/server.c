@@ -66,6 +66,12 @@ int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_b
     fc_free(o);
     return rc;
   }
+  if ((rc = fc_tariff_load(&o->tariff, cfg->file_json)) < 0) {
+    fc_models_cleanup(&o->models);
+    fc_ocpp__registry_free(o);
+    fc_free(o);
+    return rc;
+  }
   fc_ocpp__precharge_register(o);
 
   uv_timer_init(loop, &o->deadline_timer);

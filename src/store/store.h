@@ -129,7 +129,10 @@ typedef enum {
    * unknown (a stop for a transaction we never saw is still stored), 2 if it
    * had been stopped already (idempotent retry; the first stop is kept).
    * out_id = the row the stop went to: the transaction id, or for an unknown
-   * one the charger's transactionId if that id is free, else a new id. */
+   * one the charger's transactionId if that id is free, else a new id.
+   * text: NULL, or the transaction's final cost as a JSON object
+   * {"cost":1.23,"currency":"EUR"}, stored with the stop (a repeated stop
+   * keeps the first stop's). */
   FC_OP_TX_STOP,
   /* DataTransfer. str: charger; json: payload; text: the status we answer. */
   FC_OP_DATA_TRANSFER,
@@ -158,6 +161,12 @@ typedef enum {
    * from the registry) is not stored either: events do not create chargers.
    */
   FC_OP_EVENT,
+  /* A remote command and its outcome. str: charger; json: {"command",
+   * "action" (or null), "params", "status", "result" (or null), "error" (or
+   * null), "by", "requestedAt" (ms since the epoch)}, secrets already
+   * removed; ts_ms: when the outcome was known. Does not create the
+   * charger's row. */
+  FC_OP_COMMAND,
 } fc_op_kind_t;
 
 #define FC_EVENT_LATE 0x1 /* FC_OP_EVENT flag bits */
@@ -242,8 +251,9 @@ typedef enum {
    * neither is given, by its stop time); limit →
    * out_text: a JSON array, newest first, of transaction objects:
    * {"id","charger","connectorId","idTag","idTagStatus","startedAt","meterStart",
-   *  "reservationId","stoppedAt","meterStop","stopReason","energyWh"} (stopped*,
-   *  meterStop, stopReason and energyWh null while it runs). */
+   *  "reservationId","stoppedAt","meterStop","stopReason","energyWh","cost",
+   *  "currency"} (stopped*, meterStop, stopReason, energyWh, cost and currency
+   *  null while it runs; cost and currency null when unknown). */
   FC_READ_TRANSACTIONS,
   /* arg_i64: transaction id → out_text: one such object; FC_ERR_NOTFOUND. */
   FC_READ_TRANSACTION,

@@ -356,13 +356,25 @@ static int op_tx_stop(fc_store_conn_t *c, fc_op_t *op)
   }
   if (found) {
     STMT(c, st, FC_SQL_TX_STOP);
+    /* the final cost, when the loop thread knew the transaction */
+    json_t *cost = op->text ? json_loadb(op->text, op->text_len, 0, NULL) : NULL;
+    if (op->text && !json_is_number(json_object_get(cost, "cost"))) {
+      json_decref(cost);
+      return FC_ERR_STORE;
+    }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, at);
     sqlite3_bind_int64(st, 3, meter_stop);
     bind_str(st, 4, jstr(p, "reason"));
     bind_str(st, 5, jstr(p, "idTag"));
     sqlite3_bind_int64(st, 6, now);
-    if ((rc = run(c, st, "tx stop"))) return rc;
+    if (cost) {
+      sqlite3_bind_double(st, 7, json_number_value(json_object_get(cost, "cost")));
+      bind_str(st, 8, jstr(cost, "currency"));
+    }
+    rc = run(c, st, "tx stop");
+    json_decref(cost);
+    if (rc) return rc;
     op->out_id = id;
     op->out_flag = 0;
   } else {
@@ -418,6 +430,40 @@ static int op_data_transfer(fc_store_conn_t *c, fc_op_t *op)
   sqlite3_bind_int64(st, 6, arrival(op));
   rc = run(c, st, "data transfer");
   free(dumped); /* jansson's allocator */
+  return rc;
+}
+
+/* A JSON member as text to store (NULL for absent or null); caller frees. */
+static char *jdump(json_t *o, const char *key)
+{
+  json_t *v = json_object_get(o, key);
+  return v && !json_is_null(v) ? json_dumps(v, FC_JSON_DUMP | JSON_ENCODE_ANY) : NULL;
+}
+
+static int op_command(fc_store_conn_t *c, fc_op_t *op)
+{
+  sqlite3_stmt *st;
+  json_t *p = op->json;
+  long long requested;
+  int rc;
+  if (!json_is_object(p) || !jstr(p, "command") || !jstr(p, "status")) return FC_ERR_STORE;
+  if (jint(p, "requestedAt", &requested)) requested = arrival(op);
+  char *params = jdump(p, "params"), *result = jdump(p, "result"), *error = jdump(p, "error");
+  STMT(c, st, FC_SQL_COMMAND_INS);
+  bind_str(st, 1, op->str);
+  bind_str(st, 2, jstr(p, "command"));
+  bind_str(st, 3, jstr(p, "action"));
+  bind_str(st, 4, params);
+  bind_str(st, 5, jstr(p, "status"));
+  bind_str(st, 6, result);
+  bind_str(st, 7, error);
+  bind_str(st, 8, jstr(p, "by"));
+  sqlite3_bind_int64(st, 9, requested);
+  sqlite3_bind_int64(st, 10, arrival(op));
+  rc = run(c, st, "command");
+  free(params); /* jansson's allocator */
+  free(result);
+  free(error);
   return rc;
 }
 
@@ -535,6 +581,9 @@ int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
     break;
   case FC_OP_EVENT:
     rc = op_event(c, op, tx_id);
+    break;
+  case FC_OP_COMMAND:
+    rc = op_command(c, op);
     break;
   default:
     rc = FC_ERR_STORE;

@@ -214,6 +214,9 @@ static json_t *tx_row(sqlite3_stmt *st)
                         json_integer(sqlite3_column_int64(st, 9) - sqlite3_column_int64(st, 6)));
   else
     json_object_set_new(o, "energyWh", json_null());
+  json_object_set_new(o, "cost",
+                      is_null(st, 11) ? json_null() : json_real(sqlite3_column_double(st, 11)));
+  json_object_set_new(o, "currency", j_text(st, 12));
   return o;
 }
 

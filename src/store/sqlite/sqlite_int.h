@@ -21,7 +21,7 @@ extern const struct fc_store__migration fc_store__migrations[];
   "connector_id, transaction_id, ts, measurand, phase, unit, context, location, value, value_num"
 #define FC_SQL_TX_COLS                                                                             \
   "id, charger_id, connector_id, id_tag, id_tag_status, start_at, meter_start, reservation_id,"    \
-  " stop_at, meter_stop, stop_reason"
+  " stop_at, meter_stop, stop_reason, cost, currency"
 #define FC_SQL_TX_RANGE "(?2 IS NULL OR start_at >= ?2) AND (?3 IS NULL OR start_at < ?3)"
 
 /* Every statement the backend runs more than once, prepared on first use and
@@ -76,7 +76,11 @@ extern const struct fc_store__migration fc_store__migrations[];
               " WHERE id = ?1 AND charger_id = ?2")                                                \
   XX(TX_ID_TAKEN, "SELECT 1 FROM transactions WHERE id = ?1")                                      \
   XX(TX_STOP, "UPDATE transactions SET stop_at = ?2, meter_stop = ?3, stop_reason = ?4,"           \
-              " stop_id_tag = ?5, updated_at = ?6 WHERE id = ?1")                                  \
+              " stop_id_tag = ?5, updated_at = ?6, cost = ?7, currency = ?8 WHERE id = ?1")        \
+  /* 003_cost_commands.sql */                                                                      \
+  XX(COMMAND_INS, "INSERT INTO commands (charger_id, command, action, params, status, result,"    \
+                  " error, by_sub, requested_at, finished_at)"                                     \
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                             \
   /* a stop for a transaction we never saw: keep it, under its own id if free */                   \
   XX(TX_INS_STOPPED,                                                                               \
      "INSERT INTO transactions (id, charger_id, connector_id, stop_at, meter_stop, stop_reason,"   \

@@ -579,7 +579,7 @@ static void test_migration_002_on_version_1(void **state)
   sqlite3_close(db);
 
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "2");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "3");
   assert_string_equal(q1(e, "SELECT id, auth, registration, vendor, event_seq FROM chargers"),
                       "OLD1|h|Pending|ACME|0");
   assert_string_equal(q1(e, "SELECT count(*) FROM transactions"), "1");
@@ -595,7 +595,7 @@ static void test_migration_002_on_version_1(void **state)
   /* and nothing is applied twice */
   env_close_store(e);
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "2");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "3");
 }
 
 /* ---- the JSON reads ---- */
@@ -867,7 +867,7 @@ static void test_read_transactions(void **state)
                               "\"idTagStatus\":\"Accepted\",\"startedAt\":\"" T1 "\","
                               "\"meterStart\":1000,\"reservationId\":3,\"stoppedAt\":\"" T2 "\","
                               "\"meterStop\":2500,\"stopReason\":\"EVDisconnected\","
-                              "\"energyWh\":1500}");
+                              "\"energyWh\":1500,\"cost\":null,\"currency\":null}");
   jres_free(&x);
   q = fc_read_new(FC_READ_TRANSACTION, NULL);
   q->arg_i64 = 2;
@@ -875,7 +875,8 @@ static void test_read_transactions(void **state)
   assert_string_equal(x.text, "{\"id\":2,\"charger\":\"CP2\",\"connectorId\":2,\"idTag\":\"TAG2\","
                               "\"idTagStatus\":\"Blocked\",\"startedAt\":\"" T2 "\","
                               "\"meterStart\":50,\"reservationId\":null,\"stoppedAt\":null,"
-                              "\"meterStop\":null,\"stopReason\":null,\"energyWh\":null}");
+                              "\"meterStop\":null,\"stopReason\":null,\"energyWh\":null,"
+                              "\"cost\":null,\"currency\":null}");
   jres_free(&x);
   q = fc_read_new(FC_READ_TRANSACTION, NULL);
   q->arg_i64 = 77;
@@ -883,7 +884,8 @@ static void test_read_transactions(void **state)
   assert_string_equal(x.text, "{\"id\":77,\"charger\":\"CP1\",\"connectorId\":0,\"idTag\":null,"
                               "\"idTagStatus\":null,\"startedAt\":null,\"meterStart\":null,"
                               "\"reservationId\":null,\"stoppedAt\":\"2026-11-26T10:00:10.000Z\","
-                              "\"meterStop\":9,\"stopReason\":null,\"energyWh\":null}");
+                              "\"meterStop\":9,\"stopReason\":null,\"energyWh\":null,"
+                              "\"cost\":null,\"currency\":null}");
   jres_free(&x);
 
   /* every charger, newest first */
