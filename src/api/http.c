@@ -35,6 +35,8 @@ void fc_api_free(fc_api_t *a)
 {
   if (!a) return;
   fc_api__login_free(a);
+  if (!a) return;
+  fc_api__login_free(a);
   fc_free(a);
 }
 
@@ -86,6 +88,13 @@ static int write_response(struct lws *wsi, fc_req_t *r)
   if (r->status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
                                                        (const unsigned char *)"Bearer", 6, &p, end))
     return -1;
+  if (r->retry_after) {
+    char ra[16];
+    int n = snprintf(ra, sizeof(ra), "%u", r->retry_after);
+    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, (unsigned char *)ra, n, &p,
+                                     end))
+      return -1;
+  }
   if (r->retry_after) {
     char ra[16];
     int n = snprintf(ra, sizeof(ra), "%u", r->retry_after);
