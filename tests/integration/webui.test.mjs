@@ -73,7 +73,6 @@ async function shot(page, t, name) {
   const file = path.join(OUT, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   t.diagnostic(`screenshot: ${file}`);
-  process.stdout.write(`# screenshot: ${file}\n`);
   return file;
 }
 

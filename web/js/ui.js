@@ -28,6 +28,11 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+// replaceChildren without the null/false entries (which it would print)
+export function fill(el, ...kids) {
+  el.replaceChildren(...kids.flat().filter((k) => k != null && k !== false));
+}
+
 export const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 export function fmt(v, digits = 0, unit = '') {
@@ -171,7 +176,7 @@ export function chart() {
     const g = canvas.getContext('2d');
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, hgt);
-    const pad = { l: 44, r: 40, t: 12, b: 24 };
+    const pad = { l: 44, r: 40, t: 22, b: 24 };
     const pw = w - pad.l - pad.r, ph = hgt - pad.t - pad.b;
     const fg = css('--muted', '#777'), grid = css('--grid', '#ddd');
     const cPower = css('--power', '#2563eb'), cSoc = css('--soc', '#16a34a');
@@ -207,7 +212,9 @@ export function chart() {
       g.fillText(label, x(t), hgt - 6);
     }
     g.textAlign = 'left';
-    g.fillText('kW', 4, pad.t + 4);
+    g.fillText('kW', 4, 11);
+    g.textAlign = 'right';
+    g.fillText('SoC', w - 4, 11);
 
     const line = (key, y, color) => {
       g.strokeStyle = color;

@@ -3,7 +3,7 @@
 // session, a live chart of power and SoC over the session, and the recent
 // transactions.
 import { api } from '../api.js';
-import { h, badge, gauge, chart, fmt, fmtPower, fmtEnergy, fmtMoney, fmtDuration, fmtTime, socOf, num } from '../ui.js';
+import { h, fill, badge, gauge, chart, fmt, fmtPower, fmtEnergy, fmtMoney, fmtDuration, fmtTime, socOf, num } from '../ui.js';
 
 // Meter-value rows (REST) → chart points, one per time stamp.
 function pointsFromRows(rows) {
@@ -69,15 +69,18 @@ export function render(main, { live, id, query }) {
 
   let txId = null;
   let txsTimer = null;
+  let lastTx = null; // the connector's latest transaction from the history (REST)
 
   async function loadChart(tx) {
     txId = tx ? tx.transactionId : null;
     ch.set([]);
-    chartNote.textContent = tx ? '' : 'No session running: the chart starts with the next one.';
-    if (!tx) return;
+    chartNote.textContent = !tx ? 'No session yet: the chart starts with the next one.'
+      : tx.stoppedAt ? `The last session, ended ${fmtTime(tx.stoppedAt)}.` : '';
+    if (!tx || !tx.startedAt) return;
     try {
       const from = encodeURIComponent(tx.startedAt);
-      const rows = await api(`/api/chargers/${encodeURIComponent(id)}/meter-values?connector=${connector}&from=${from}&limit=10000`);
+      const to = tx.stoppedAt ? `&to=${encodeURIComponent(new Date(Date.parse(tx.stoppedAt) + 1000).toISOString())}` : '';
+      const rows = await api(`/api/chargers/${encodeURIComponent(id)}/meter-values?connector=${connector}&from=${from}${to}&limit=10000`);
       if (txId !== tx.transactionId) return;
       for (const p of pointsFromRows(rows)) ch.add(p);
     } catch { /* the live points still come */ }
@@ -86,7 +89,10 @@ export function render(main, { live, id, query }) {
   async function loadTransactions() {
     try {
       const list = await api(`/api/transactions?charger=${encodeURIComponent(id)}&limit=10`);
-      txs.replaceChildren(...(list.length ? list.map((t) => h('tr',
+      const t0 = list.find((t) => t.connectorId === connector && t.startedAt);
+      lastTx = t0 ? { transactionId: t0.id, startedAt: t0.startedAt, stoppedAt: t0.stoppedAt } : null;
+      draw();
+      fill(txs, ...(list.length ? list.map((t) => h('tr',
         h('td', fmtTime(t.startedAt ?? t.stoppedAt)),
         h('td', `#${t.connectorId ?? '—'}`),
         h('td', fmtEnergy(t.energyWh)),
@@ -110,7 +116,7 @@ export function render(main, { live, id, query }) {
     const nconn = s.connectors.length;
     if (head.dataset.n !== String(nconn)) {
       head.dataset.n = String(nconn);
-      head.replaceChildren(
+      fill(head, 
         h('h1#charger-title', s.id, h('span.sub', ` · connector ${connector}`)),
         h('div.head-side', h('span.online'),
           h('a.button', { href: `#/chargers/${encodeURIComponent(id)}/configure?c=${connector}` }, 'Configure charge')),
@@ -120,11 +126,11 @@ export function render(main, { live, id, query }) {
     on.className = `online ${s.online ? 'is-online' : 'is-offline'}`;
     on.textContent = s.online ? 'Online' : 'Offline';
     g.update(soc, tx?.targetSoc);
-    g.el.nextSibling.replaceChildren(
+    fill(g.el.nextSibling, 
       badge(conn.status, s.online),
       h('span.model', { dataset: { k: 'model' } }, pre.model || 'Unknown vehicle'),
       h('span.range', { dataset: { k: 'range' } }, pre.rangeKm != null ? `${fmt(pre.rangeKm, 0)} km range` : ''));
-    stats.replaceChildren(
+    fill(stats, 
       stat('Status', conn.status || '—', 'status'),
       stat('SoC', soc == null ? '—' : `${fmt(soc, 1)}%`, 'soc'),
       stat('Vehicle', pre.model || '—', 'model'),
@@ -136,7 +142,8 @@ export function render(main, { live, id, query }) {
       stat('Cost', tx ? fmtMoney(tx.cost, tx.currency) : fmtMoney(conn.lastTransaction?.cost, conn.lastTransaction?.currency), 'cost'),
       stat('Elapsed', tx ? fmtDuration(Date.now() - Date.parse(tx.startedAt)) : '—', 'elapsed'),
       tx?.targetSoc != null ? stat('Target SoC', `${fmt(tx.targetSoc, 0)}%`, 'target') : null);
-    if ((tx ? tx.transactionId : null) !== txId) loadChart(tx);
+    const shown = tx || lastTx;
+    if ((shown ? shown.transactionId : null) !== txId) loadChart(shown);
   }
 
   draw();
@@ -144,7 +151,8 @@ export function render(main, { live, id, query }) {
   const off = live.subscribe((msg) => {
     if (msg.kind === 'charger' && msg.id === id) {
       const ev = msg.event;
-      if (ev && ev.type === 'meter' && ev.connector === connector && txId != null && !ev.data?.late) {
+      const running = live.chargers.get(id)?.snap.connectors.find((x) => x.connectorId === connector)?.transaction;
+      if (ev && ev.type === 'meter' && ev.connector === connector && running && running.transactionId === txId && !ev.data?.late) {
         ch.add({ t: Date.parse(ev.ts), power: num(ev.data.power), soc: num(ev.data.soc) });
       }
       draw();

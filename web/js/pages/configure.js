@@ -4,7 +4,7 @@
 // is shown (aria-live) once it comes.
 import { api } from '../api.js';
 import { current, canOperate } from '../session.js';
-import { h, badge, fmt, fmtPower, socOf, num } from '../ui.js';
+import { h, fill, badge, fmt, fmtPower, socOf, num } from '../ui.js';
 import { pickConnector, connectorTabs } from './charger.js';
 
 const STOPPABLE = ['Charging', 'SuspendedEV', 'SuspendedEVSE'];
@@ -130,7 +130,7 @@ export function render(main, { live, id, query }) {
     const nconn = s.connectors.length;
     if (head.dataset.n !== String(nconn)) {
       head.dataset.n = String(nconn);
-      head.replaceChildren(
+      fill(head, 
         h('h1#cfg-title', `Configure charge · ${s.id}`, h('span.sub', ` · connector ${connector}`)),
         h('div.head-side', h('span.online'), h('a.button', { href: `#/chargers/${encodeURIComponent(id)}?c=${connector}` }, 'Live view')),
         connectorTabs(id, s, connector, '/configure'));
@@ -140,7 +140,7 @@ export function render(main, { live, id, query }) {
     on.textContent = s.online ? 'Online' : 'Offline';
     const soc = socOf(conn);
     const tx = conn.transaction;
-    state.replaceChildren(
+    fill(state, 
       h('p', 'Status: ', h('span#cfg-status', badge(conn.status, s.online))),
       h('p', 'State of charge: ', h('strong#cfg-soc', soc == null ? '—' : `${fmt(soc, 1)}%`)),
       h('p', 'Power: ', h('strong', fmtPower(num(conn.meter?.power)))),

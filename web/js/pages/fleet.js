@@ -1,6 +1,6 @@
 // Fleet page: every charger the user may see, with its online state, each
 // connector's status, power and running session, updated live.
-import { h, badge, fmtPower, fmtEnergy, fmt, fmtDuration, socOf, num } from '../ui.js';
+import { h, fill, badge, fmtPower, fmtEnergy, fmt, fmtDuration, socOf, num } from '../ui.js';
 
 function connectorRow(id, c, online) {
   const tx = c.transaction;
