@@ -24,8 +24,10 @@ build-asan: deps
 # Starts the server on its embedded default (SQLite in ./flashcharge.db).
 # Unknown chargers are accepted here, as on a development bench; production
 # keeps the default policy, reject.
+# A few simulated chargers (flashcharge-sim) start once the server listens;
+# Ctrl-C stops both.
 run: build
-	FLASHCHARGE_UNKNOWN_CHARGERS=$${FLASHCHARGE_UNKNOWN_CHARGERS:-accept} ./$(BUILD)/flashcharge serve
+	@tools/run-with-sim.sh $(BUILD)
 
 # Every test: unit and integration, on the normal build and under ASan+UBSan.
 test: build build-asan
@@ -47,6 +49,11 @@ fuzz: deps
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/ocpp.dict -max_len=4096 fuzz/corpus/$${t#fuzz_} || exit 1; \
 	done
+
+# The standard load and latency set (flashcharge-bench against a fresh server
+# per scenario); results in bench/results/<date>.json. Not part of `make test`.
+bench: build
+	@bench/run.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

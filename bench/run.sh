@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The standard benchmark set (`make bench`): for each scenario a fresh server
+# (temporary database, generated JWT secret, unknown chargers accepted,
+# connection limits raised so that the load generator's own addresses and
+# token subjects are not refused), then flashcharge-bench against it.
+# Results: bench/results/<date>.json (machine description + one object per
+# run) and the tables on stdout.
+#
+# usage: bench/run.sh [BUILD_DIR]   env: BENCH_DURATION (s, default 30),
+#        BENCH_ONLY (a scenario name), BENCH_OCPP_PORT, BENCH_HTTP_PORT
+set -euo pipefail
+BUILD=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+BIN="$root/$BUILD/flashcharge"
+BENCH="$root/$BUILD/flashcharge-bench"
+DUR=${BENCH_DURATION:-30}
+OCPP_PORT=${BENCH_OCPP_PORT:-18180}
+HTTP_PORT=${BENCH_HTTP_PORT:-18080}
+tmp=$(mktemp -d /tmp/fc-bench.XXXXXX)
+server_pid=
+
+# The secret only ever sits in the environment of our two processes.
+export FLASHCHARGE_JWT_SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=
+}
+cleanup() { stop_server; rm -rf "$tmp"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_server() {
+  rm -f "$tmp"/bench.db*
+  # Only connection limits are raised; everything else is the server's default.
+  "$BIN" serve --db "$tmp/bench.db" --bind 127.0.0.1 \
+    --ocpp-port "$OCPP_PORT" --http-port "$HTTP_PORT" \
+    --unknown-chargers accept --log-level warn \
+    --rate-limit 1000 --ui-max-clients 200000 --ui-max-per-ip 200000 \
+    --ui-max-per-subject 200000 --web-root "$root/web" 2>"$tmp/server-$1.log" &
+  server_pid=$!
+  for _ in $(seq 100); do
+    kill -0 "$server_pid" 2>/dev/null || break # e.g. a port already in use
+    if (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "bench: the server did not start; its log:" >&2
+  cat "$tmp/server-$1.log" >&2
+  exit 1
+}
+
+run() { # name, bench args…
+  local name=$1
+  shift
+  if [ -n "${BENCH_ONLY:-}" ] && [ "$BENCH_ONLY" != "$name" ]; then return 0; fi
+  start_server "$name"
+  echo "bench: $name (server pid $server_pid)" >&2
+  "$BENCH" --ocpp-url "ws://127.0.0.1:$OCPP_PORT/ocpp" --ui-url "ws://127.0.0.1:$HTTP_PORT/ws" \
+    --server-pid "$server_pid" --name "$name" --json "$tmp/run-$name.json" "$@" ||
+    echo "bench: $name: not every UI client connected or got its snapshots (see above)" >&2
+  stop_server
+  grep -E 'level=(error|warn)' "$tmp/server-$name.log" | sort | uniq -c | sort -rn | head -5 >&2 || true
+}
+
+run meter-1000x1-ui10000   --chargers 1000 --rate 1  --ui 10000 --watch 1   --duration "$DUR"
+run fanout-100x10-ui15000  --chargers 100  --rate 10 --ui 15000 --watch 1   --duration "$DUR"
+run fanout-100x10-ui150x100 --chargers 100 --rate 10 --ui 150   --watch 100 --duration "$DUR"
+# How many idle UI connections one server holds: as many as the per-process
+# file limit allows (20,000 here, and it cannot be raised in this container).
+run hold-ui19800           --chargers 10   --rate 0  --ui 19800 --watch 1   --duration 5
+
+mkdir -p "$here/results"
+out="$here/results/$(date -u +%Y-%m-%dT%H%M%SZ).json"
+OUT="$out" node -e '
+  const fs = require("fs");
+  const files = process.argv.slice(2).filter((f) => fs.existsSync(f));
+  const runs = files.map((f) => JSON.parse(fs.readFileSync(f, "utf8")));
+  const machine = runs.length ? runs[0].machine : {};
+  for (const r of runs) delete r.machine;
+  fs.writeFileSync(process.env.OUT, JSON.stringify({ date: new Date().toISOString(), machine, runs }, null, 2) + "\n");
+' "$tmp"/run-*.json
+echo "bench: results in ${out#$root/}" >&2

@@ -1,0 +1,132 @@
+// flashcharge-sim against the real server: three simulated chargers boot,
+// start transactions, send PreChargeData and meter values that reach a UI
+// WebSocket and the REST API; then the server is killed (SIGKILL) and
+// restarted on the same ports, and the simulator must reconnect and flush
+// its offline queue: meter values time-stamped during the outage end up in
+// the database, and no transaction the simulator saw confirmed is missing.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { Server, BIN, cliOk, until, sleep, parseLogfmt, withTimeout } from './lib/server.mjs';
+
+const SIM = process.env.FLASHCHARGE_SIM
+  ? path.resolve(process.env.FLASHCHARGE_SIM)
+  : path.join(path.dirname(BIN), 'flashcharge-sim');
+const SECRET = 'sim-test-secret-0123456789-abcdefghijklmnop';
+const TAG = '04A1B2C3';
+const IDS = ['SIMT0001', 'SIMT0002', 'SIMT0003'];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+let server;
+let sim;
+after(async () => {
+  if (sim && sim.exitCode == null) sim.kill('SIGKILL');
+  await server?.cleanup();
+});
+
+test('flashcharge-sim: boot, transactions, events, offline queue across a server restart',
+  { skip: !existsSync(SIM) && `no simulator at ${SIM}`, timeout: 90000 }, async () => {
+    const ocppPort = await freePort();
+    const httpPort = await freePort();
+    server = new Server({ tags: [{ tag: TAG }], env: { FLASHCHARGE_JWT_SECRET: SECRET } });
+    server.opts.serveArgs = ['--db', server.db, '--bind', '127.0.0.1',
+      '--ocpp-port', String(ocppPort), '--http-port', String(httpPort),
+      '--unknown-chargers', 'accept', '--log-level', 'info'];
+    server.register();
+    await server.spawn();
+
+    const token = cliOk(['token', '--sub', 'simtest', '--chargers', '*', '--role', 'viewer',
+      '--ttl', '1h'], { env: { FLASHCHARGE_JWT_SECRET: SECRET } }).stdout.trim();
+
+    // A browser watching the three chargers.
+    const events = [];
+    const ui = new WebSocket(`ws://127.0.0.1:${httpPort}/ws?token=${token}&charger=${IDS.join(',')}`);
+    server.clients.add(ui);
+    ui.on('message', (d) => {
+      const m = JSON.parse(d.toString());
+      for (const e of Array.isArray(m) ? m : [m]) events.push(e);
+    });
+    await withTimeout(new Promise((res, rej) => { ui.once('open', res); ui.once('error', rej); }),
+      5000, 'the UI WebSocket');
+
+    // The simulator; its stderr is one logfmt line per event.
+    const simLines = [];
+    sim = spawn(SIM, ['--count', '3', '--speed', '20', '--prefix', 'SIMT', '--tag', TAG,
+      '--idle', '2,5', '--url', `ws://127.0.0.1:${ocppPort}/ocpp`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let buf = '';
+    sim.stderr.on('data', (d) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        simLines.push({ t: Date.now(), ...parseLogfmt(buf.slice(0, nl)) });
+        buf = buf.slice(nl + 1);
+      }
+    });
+    const simLog = () => simLines.slice(-30).map((l) => JSON.stringify(l)).join('\n');
+    const has = (type, id) => events.some((e) => e.type === type && e.charger === id);
+
+    await until(() => IDS.every((id) => has('transaction.started', id) && has('meter', id) &&
+      has('precharge', id)), { timeout: 20000, what: 'transactions, meter and precharge events of every charger' })
+      .catch((e) => { e.message += `\n${simLog()}\n${server.tail()}`; throw e; });
+
+    const meter = events.find((e) => e.type === 'meter' && e.charger === IDS[0]);
+    assert.ok(meter.data.soc > 0 && meter.data.soc <= 100, `soc ${meter.data.soc}`);
+    assert.ok(meter.data.power > 0, 'power while charging');
+    const pre = events.find((e) => e.type === 'precharge' && e.charger === IDS[0]);
+    assert.equal(pre.data.model, 'Pro');
+
+    for (const id of IDS) {
+      const r = await server.http(`/api/chargers/${id}`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(r.status, 200, r.text);
+    }
+    assert.equal(server.sql(`SELECT count(*) AS n FROM chargers WHERE id LIKE 'SIMT%'`)[0].n, 3);
+    const boots = simLines.filter((l) => l.event === 'boot');
+    assert.equal(boots.length, 3, 'one BootNotification per charger');
+
+    // Outage: the server dies; the chargers keep charging and queue.
+    await sleep(500);
+    await server.kill9();
+    const downAt = Date.now();
+    await sleep(2500);
+    const upAt = Date.now();
+    await server.spawn();
+
+    // Reconnected, and the offline queue flushed: meter values stamped
+    // during the outage are stored.
+    await until(() => {
+      const r = server.sql(`SELECT count(DISTINCT charger_id) AS n FROM meter_values
+        WHERE charger_id LIKE 'SIMT%' AND ts > ${downAt + 100} AND ts < ${upAt - 100}`);
+      return r[0].n === 3;
+    }, { timeout: 30000, what: 'meter values of the outage from every charger' })
+      .catch((e) => { e.message += `\n${simLog()}\n${server.tail()}`; throw e; });
+    const reconnects = simLines.filter((l) => l.event === 'connected' && l.t > upAt);
+    assert.ok(reconnects.length >= 3, `reconnected: ${reconnects.length}`);
+    assert.equal(simLines.filter((l) => l.event === 'boot').length, 3, 'no boot on reconnect');
+
+    // Every transaction the simulator saw confirmed is in the database.
+    await sleep(1000);
+    const confirmed = simLines.filter((l) => l.event === 'confirmed' && l.action === 'StartTransaction')
+      .map((l) => Number(l.transactionId));
+    assert.ok(confirmed.length >= 3, `confirmed starts: ${confirmed.length}`);
+    const stored = new Set(server.sql(`SELECT id FROM transactions`).map((r) => r.id));
+    for (const id of confirmed) assert.ok(stored.has(id), `transaction ${id} confirmed but not stored`);
+    assert.equal(simLines.filter((l) => l.event === 'message_discarded').length, 0);
+
+    sim.kill('SIGTERM');
+    const code = await withTimeout(new Promise((r) => sim.once('exit', r)), 5000, 'the simulator to exit');
+    assert.equal(code, 0);
+  });
