@@ -95,13 +95,6 @@ static int write_response(struct lws *wsi, fc_req_t *r)
                                      end))
       return -1;
   }
-  if (r->retry_after) {
-    char ra[16];
-    int n = snprintf(ra, sizeof(ra), "%u", r->retry_after);
-    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, (unsigned char *)ra, n, &p,
-                                     end))
-      return -1;
-  }
   if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
   unsigned char *buf = fc_malloc(LWS_PRE + r->len + 1);
   memcpy(buf + LWS_PRE, r->body, r->len);

@@ -159,7 +159,7 @@ test('a whole session arrives in order, and a snapshot at subscribe time equals 
   const evs = u.seqEvents('SESS');
   const types = evs.map((e) => e.type);
   const want = ['charger.online', 'status', 'status', 'transaction.started', 'status', 'meter', 'energy',
-    'status', 'transaction.stopped', 'status', 'charger.offline'];
+    'cost', 'status', 'transaction.stopped', 'status', 'charger.offline'];
   assert.deepEqual(types, want, `event types in order: ${types.join(', ')}`);
   assertConsecutive(evs, 'session');
   assert.equal(evs[0].seq, snap0.seq + 1);
@@ -206,18 +206,18 @@ test('resume: since=last replays exactly the missed events, then live ones; sinc
   for (let i = 1; i <= 5; i++) await cp.call('MeterValues', meterPayload({ transactionId, energy: i * 100 }));
   await statusN(cp, 'SuspendedEV');
   const current = (await get(srv, '/api/chargers/RES', tok)).json.seq;
-  assert.equal(current, last + 11, `5 MeterValues (meter+energy) and a status after seq ${last}`);
+  assert.equal(current, last + 16, `5 MeterValues (meter+energy+cost) and a status after seq ${last}`);
 
   const u2 = await uiOpen(srv, { token: tok, charger: 'RES', since: last });
   await u2.waitFor((e) => e.charger === 'RES' && e.seq === current, { what: `the replay up to seq ${current}` });
   // then live
   await cp.call('MeterValues', meterPayload({ transactionId, energy: 700 }));
-  await u2.waitFor((e) => e.charger === 'RES' && e.seq === current + 2, { what: 'the live events after the replay' });
+  await u2.waitFor((e) => e.charger === 'RES' && e.seq === current + 3, { what: 'the live events after the replay' });
   await sleep(200);
   const got = u2.events.filter((e) => e.charger === 'RES');
   assert.equal(got.filter((e) => e.type === 'snapshot').length, 0, 'no snapshot when resuming');
-  assert.deepEqual(got.map((e) => e.seq), Array.from({ length: current + 2 - last }, (_, i) => last + 1 + i),
-    `exactly seq ${last + 1}..${current + 2}, no gap, no duplicate: ${got.map((e) => `${e.seq}:${e.type}`).join(' ')}`);
+  assert.deepEqual(got.map((e) => e.seq), Array.from({ length: current + 3 - last }, (_, i) => last + 1 + i),
+    `exactly seq ${last + 1}..${current + 3}, no gap, no duplicate: ${got.map((e) => `${e.seq}:${e.type}`).join(' ')}`);
   assert.deepEqual(got.filter((e) => e.type === 'meter').map((e) => e.data.energyWh), [100, 200, 300, 400, 500, 700]);
   assert.equal(got.find((e) => e.type === 'status')?.data.status, 'SuspendedEV');
   await u2.close();
@@ -228,21 +228,21 @@ test('resume: since=last replays exactly the missed events, then live ones; sinc
   await sleep(300);
   assert.deepEqual(u3.events.filter((e) => e.charger === 'RES'), [], 'since = current seq: nothing replayed');
   await cp.call('MeterValues', meterPayload({ transactionId, energy: 800 }));
-  await u3.waitFor((e) => e.seq === cur2 + 2);
-  assert.deepEqual(u3.events.filter((e) => e.charger === 'RES').map((e) => e.seq), [cur2 + 1, cur2 + 2]);
+  await u3.waitFor((e) => e.seq === cur2 + 3);
+  assert.deepEqual(u3.events.filter((e) => e.charger === 'RES').map((e) => e.seq), [cur2 + 1, cur2 + 2, cur2 + 3]);
   await u3.close();
 
   // The same through the subscribe op on an open connection.
   const u4 = await uiOpen(srv, { token: tok });
   u4.send({ op: 'subscribe', chargers: ['RES'], since: { RES: cur2 } });
-  await u4.waitFor((e) => e.charger === 'RES' && e.seq === cur2 + 2, { what: 'replay through the subscribe op' });
+  await u4.waitFor((e) => e.charger === 'RES' && e.seq === cur2 + 3, { what: 'replay through the subscribe op' });
   await sleep(200);
-  assert.deepEqual(u4.events.filter((e) => e.charger === 'RES').map((e) => e.seq), [cur2 + 1, cur2 + 2]);
+  assert.deepEqual(u4.events.filter((e) => e.charger === 'RES').map((e) => e.seq), [cur2 + 1, cur2 + 2, cur2 + 3]);
 
   // No since: a snapshot with the current seq.
   const u5 = await uiOpen(srv, { token: tok, charger: 'RES' });
   const snap = await u5.waitType('snapshot');
-  assert.equal(snap.seq, cur2 + 2);
+  assert.equal(snap.seq, cur2 + 3);
   await sleep(200);
   assert.deepEqual(u5.events.filter((e) => e.charger === 'RES').map((e) => e.type), ['snapshot']);
   await cp.call('StopTransaction', { transactionId, meterStop: 900, timestamp: iso(), reason: 'Local' });
