@@ -95,6 +95,7 @@ test('first start: a one-time URL signs in once as admin; a random secret when n
     await srv.spawn();
     const again = await srv.http('/api/chargers', { headers: { authorization: `Bearer ${ok.json.token}` } });
     assert.equal(again.status, 401);
+    await until(() => /#login=/.test(srv.stderr), { what: 'the second first-start line' });
     const code2 = srv.stderr.match(/#login=(\S+)/)[1];
     assert.notEqual(code2, code);
     // once a user exists, the new code no longer works
