@@ -332,18 +332,6 @@ done:
 
 /* ---- life ---- */
 
-/* The dummy hash is made once, on a worker, before the first sign-in needs
- * it: the first wrong name then costs what every later one costs. */
-static void warm_cb(uv_work_t *w)
-{
-  fc_auth_password_burn("", 0);
-}
-
-static void warmed_cb(uv_work_t *w, int status)
-{
-  fc_free(w);
-}
-
 int fc_api_login_init(fc_api_t *a, uv_loop_t *loop, const char *db_path)
 {
   if (!a->jwt || a->jwt->alg != FC_JWT_HS256) {
@@ -362,8 +350,6 @@ int fc_api_login_init(fc_api_t *a, uv_loop_t *loop, const char *db_path)
   l->loop = loop;
   l->jwt = a->jwt;
   a->login = l;
-  uv_work_t *w = fc_calloc(1, sizeof(*w));
-  if (uv_queue_work(loop, w, warm_cb, warmed_cb) < 0) fc_free(w);
   return 0;
 }
 
