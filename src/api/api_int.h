@@ -12,6 +12,7 @@ struct fc_api {
   fc_bus_t *bus;
   fc_push_t *push;
   const fc_jwt_cfg_t *jwt;
+  struct fc_login *login; /* sign-in (login.c), NULL when not available */
 };
 
 typedef enum { FC_HTTP_GET = 0, FC_HTTP_POST, FC_HTTP_PUT } fc_method_t;
@@ -31,6 +32,7 @@ typedef struct fc_req {
   size_t len;
   bool ready;
   bool close_after; /* the request's body was not read: close after answering */
+  unsigned retry_after; /* seconds, sent as Retry-After when not 0 */
   fc_principal_t who;
   /* POST and PUT: the path, the token's verdict (taken while the headers
    * are at hand) and the body, read before the request is routed */
@@ -64,6 +66,10 @@ void fc_api__metrics(fc_req_t *r);
  * (r->auth_rc, r->who). */
 void fc_api__rest(fc_req_t *r, const char *path);
 void fc_api__rest_routed(fc_req_t *r, const char *path);
+
+/* login.c: POST /api/login (no token needed). */
+void fc_api__login(fc_req_t *r);
+void fc_api__login_free(fc_api_t *a);
 
 /* commands.c: /api/chargers/{id}/{verb}, the remote commands. */
 bool fc_api__is_command(const char *verb);

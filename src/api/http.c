@@ -33,6 +33,10 @@ fc_api_t *fc_api_new(fc_store_t *store, fc_ocpp_t *ocpp, fc_bus_t *bus, fc_push_
 
 void fc_api_free(fc_api_t *a)
 {
+  if (!a) return;
+  fc_api__login_free(a);
+  if (!a) return;
+  fc_api__login_free(a);
   fc_free(a);
 }
 
@@ -84,6 +88,13 @@ static int write_response(struct lws *wsi, fc_req_t *r)
   if (r->status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
                                                        (const unsigned char *)"Bearer", 6, &p, end))
     return -1;
+  if (r->retry_after) {
+    char ra[16];
+    int n = snprintf(ra, sizeof(ra), "%u", r->retry_after);
+    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, (unsigned char *)ra, n, &p,
+                                     end))
+      return -1;
+  }
   if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
   unsigned char *buf = fc_malloc(LWS_PRE + r->len + 1);
   memcpy(buf + LWS_PRE, r->body, r->len);

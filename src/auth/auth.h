@@ -31,4 +31,24 @@ bool fc_auth_key_verify(const char *stored, const char *key, size_t len);
 int fc_auth_basic_parse(const char *header, char *user, size_t usersz, char *pass, size_t passsz,
                         size_t *passlen);
 
+/* ---- people's passwords (users.c): argon2id, blocking ----
+ * Each call takes about a tenth of a second and 64 MiB: never on the loop
+ * thread (the server runs them on libuv's worker threads). */
+#define FC_AUTH_PASSWORD_MIN 8    /* shortest password accepted, bytes */
+#define FC_AUTH_PASSWORD_MAX 1024 /* longest password accepted, bytes */
+
+/* Hashes password (len bytes) into out (>= FC_AUTH_HASH_MAX): a
+ * crypto_pwhash_str string with its own random salt. Returns 0, FC_ERR_INVAL
+ * for a password shorter than FC_AUTH_PASSWORD_MIN or longer than
+ * FC_AUTH_PASSWORD_MAX, or UV_ENOMEM. */
+int fc_auth_password_hash(const char *password, size_t len, char *out, size_t outsz);
+
+/* True when password matches stored (an argon2id crypto_pwhash_str string).
+ * Anything else stored (empty, another scheme) never matches. */
+bool fc_auth_password_verify(const char *stored, const char *password, size_t len);
+
+/* Costs what fc_auth_password_verify costs, and verifies nothing: for a name
+ * that has no user, so that the time of the answer does not tell. */
+void fc_auth_password_burn(const char *password, size_t len);
+
 #endif

@@ -13,7 +13,8 @@ static void usage(FILE *f)
              "  serve     run the server (OCPP central system, web endpoints)\n"
              "  charger   add | list | remove chargers in the registry\n"
              "  tag       add | list | remove idTags\n"
-             "  token     mint a JWT for the UI WebSocket and the REST API\n\n"
+             "  token     mint a JWT for the UI WebSocket and the REST API\n"
+             "  user      add | list | remove the web UI's users\n\n"
              "Run 'flashcharge <command> --help' for a command's options.\n");
 }
 
@@ -28,6 +29,7 @@ int fc_cli_main(int argc, char **argv)
   if (!strcmp(cmd, "charger")) return fc_cli__charger(argc - 1, argv + 1);
   if (!strcmp(cmd, "tag")) return fc_cli__tag(argc - 1, argv + 1);
   if (!strcmp(cmd, "token")) return fc_cli__token(argc - 1, argv + 1);
+  if (!strcmp(cmd, "user")) return fc_cli__user(argc - 1, argv + 1);
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;

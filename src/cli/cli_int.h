@@ -7,6 +7,8 @@ int fc_cli__charger(int argc, char **argv);
 int fc_cli__tag(int argc, char **argv);
 /* flashcharge token: mints a UI/REST JWT and prints it on stdout (token.c). */
 int fc_cli__token(int argc, char **argv);
+/* flashcharge user: the web UI's users (user.c). */
+int fc_cli__user(int argc, char **argv);
 
 /* True when argv holds --help (or -h). */
 int fc_cli__wants_help(int argc, char **argv);

@@ -26,6 +26,7 @@
 #include "store/store.h"
 
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
@@ -141,8 +142,12 @@ static unsigned char *read_file(const char *path, size_t *len)
 }
 
 /* The JWT key, as configured: HS256 with a secret (FLASHCHARGE_JWT_SECRET
- * or --jwt-secret-file), RS256/ES256 with a PEM public key. Without one, /ws
- * and /api refuse every request (logged once). */
+ * or --jwt-secret-file), RS256/ES256 with a PEM public key. HS256 without a
+ * configured secret: a random one made now, in memory only, so that the
+ * server's own sign-in (POST /api/login) works out of the box; its tokens
+ * die with the process, and `flashcharge token` cannot mint for it (set a
+ * secret for that). RS256/ES256 without a key: /ws and /api refuse every
+ * request (logged once). */
 static int load_jwt(server_t *sv)
 {
   const fc_config_t *c = &sv->cfg;
@@ -161,6 +166,18 @@ static int load_jwt(server_t *sv)
     } else if (c->jwt_secret) {
       len = strlen(c->jwt_secret);
       sv->jwt_key = (unsigned char *)fc_strdup(c->jwt_secret);
+    }
+    if (!sv->jwt_key) {
+      unsigned char raw[32];
+      randombytes_buf(raw, sizeof(raw));
+      len = 2 * sizeof(raw);
+      sv->jwt_key = fc_malloc(len + 1);
+      sodium_bin2hex((char *)sv->jwt_key, len + 1, raw, sizeof(raw));
+      sodium_memzero(raw, sizeof(raw));
+      fc_log(FC_LOG_NOTICE, NULL,
+             "event=jwt_secret_generated msg=\"no JWT secret configured: signing with a random "
+             "one made at start (tokens end with the process; set FLASHCHARGE_JWT_SECRET to keep "
+             "them and to mint with flashcharge token)\"");
     }
     if (sv->jwt_key && len < FC_JWT_HS_KEY_MIN) {
       fc_log(FC_LOG_ERROR, NULL,
@@ -295,7 +312,13 @@ int fc_cli__serve(int argc, char **argv)
   if (load_jwt(&sv) < 0) goto out_ocpp;
   sv.push = fc_push_new(&sv.loop, &sv.cfg, sv.have_jwt ? &sv.jwt : NULL, sv.bus, sv.store);
   sv.api = fc_api_new(sv.store, sv.ocpp, sv.bus, sv.push, sv.have_jwt ? &sv.jwt : NULL);
+  if ((rc = fc_api_login_init(sv.api, &sv.loop, sv.cfg.db)) < 0) {
+    fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=login err=%s", fc_strerror(rc));
+    goto out_ocpp;
+  }
   if ((rc = fc_net_start(&sv.loop, &sv.cfg, sv.ocpp, sv.api, sv.push, &sv.net)) < 0) goto out_ocpp;
+  fc_api_login_announce(sv.api, strcmp(sv.cfg.bind, "0.0.0.0") ? sv.cfg.bind : "localhost",
+                        fc_net_http_port(sv.net));
 
   fc_log(FC_LOG_NOTICE, NULL, "event=started db=%s", sv.cfg.db);
 

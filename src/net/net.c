@@ -24,6 +24,7 @@ struct fc_net {
   lws_retry_bo_t ocpp_retry, web_retry;
   struct lws_protocol_vhost_options ui_default, ui_pvo;
   struct lws_http_mount mounts[4];
+  int http_port; /* the web vhost's, as listening */
 };
 
 static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *name, int port,
@@ -136,17 +137,24 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
     fc_free(n);
     return FC_ERR_CONFIG;
   }
+  struct lws_vhost *web = NULL;
   if (!vhost(n, cfg, "ocpp", cfg->ocpp_port, n->ocpp_protocols, &n->ocpp_retry, NULL, NULL) ||
-      !vhost(n, cfg, "http", cfg->http_port, n->web_protocols, &n->web_retry, &n->ui_pvo,
-             n->mounts)) {
+      !(web = vhost(n, cfg, "http", cfg->http_port, n->web_protocols, &n->web_retry, &n->ui_pvo,
+                    n->mounts))) {
     /* The context is half made: its destruction needs the loop to run, so
      * the caller still frees n afterwards, as after a normal stop. */
     fc_net_stop(n);
     *out = n;
     return UV_EADDRINUSE;
   }
+  n->http_port = lws_get_vhost_listen_port(web);
   *out = n;
   return 0;
+}
+
+int fc_net_http_port(const fc_net_t *n)
+{
+  return n->http_port;
 }
 
 void fc_net_stop(fc_net_t *n)

@@ -24,6 +24,9 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
  * afterwards for lws's handles to finish closing; then fc_net_free (lws keeps
  * pointers into n until it has). */
 void fc_net_stop(fc_net_t *n);
+
+/* The port the web vhost listens on (the one chosen when configured 0). */
+int fc_net_http_port(const fc_net_t *n);
 void fc_net_free(fc_net_t *n);
 
 #endif

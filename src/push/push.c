@@ -798,6 +798,12 @@ int fc_push_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
     return slot && *slot ? receive(*slot, in, len) : -1;
   case LWS_CALLBACK_SERVER_WRITEABLE:
     return slot && *slot ? writeable(*slot) : -1;
+  case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+    /* This is the web vhost's default protocol, so the "/" mount's static
+     * files are served on it: a finished file must end the HTTP transaction,
+     * or the next request on the keep-alive connection gets the previous
+     * file's headers and no body. */
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
   case LWS_CALLBACK_CLOSED:
     if (slot && *slot) {
       closed(*slot);

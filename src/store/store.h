@@ -337,6 +337,33 @@ int fc_store_admin_tag_remove(fc_store_admin_t *a, const char *id_tag); /* FC_ER
 int fc_store_admin_tag_list(fc_store_admin_t *a, void (*cb)(const fc_tag_rec_t *t, void *arg),
                             void *arg);
 
+/* Users of the web UI (sign-in). name: 1-63 bytes, no control characters;
+ * hash: a crypto_pwhash_str string (auth/users.c); role: "viewer",
+ * "operator" or "admin". These may also be called from a worker thread of
+ * the server (api/login.c), on an admin handle used by one thread at a time. */
+#define FC_USER_NAME_MAX 63
+#define FC_USER_HASH_MAX 128
+typedef struct fc_user_rec {
+  char name[FC_USER_NAME_MAX + 1];
+  char hash[FC_USER_HASH_MAX];
+  char role[9];
+  long long created_ms;
+} fc_user_rec_t;
+
+/* Adds or updates (password and role) a user. FC_ERR_INVAL for a bad name,
+ * hash or role. */
+int fc_store_admin_user_put(fc_store_admin_t *a, const char *name, const char *hash,
+                            const char *role);
+/* Fills *out (caller-allocated). FC_ERR_NOTFOUND when there is no such user. */
+int fc_store_admin_user_get(fc_store_admin_t *a, const char *name, fc_user_rec_t *out);
+int fc_store_admin_user_remove(fc_store_admin_t *a, const char *name); /* FC_ERR_NOTFOUND */
+/* Calls cb for each user, by name (rec borrowed for the call; its hash is
+ * left empty). */
+int fc_store_admin_user_list(fc_store_admin_t *a, void (*cb)(const fc_user_rec_t *u, void *arg),
+                             void *arg);
+/* *n = how many users there are. */
+int fc_store_admin_user_count(fc_store_admin_t *a, long long *n);
+
 /* Runs a read-only SQL query and calls cb per row with column names and text
  * values (for tests and diagnostics; sqlite only). */
 int fc_store_admin_query(fc_store_admin_t *a, const char *sql,

@@ -12,10 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-struct fc_store_admin {
-  fc_store_conn_t *c;
-};
-
 static const char *col(sqlite3_stmt *st, int i)
 {
   const unsigned char *v = sqlite3_column_text(st, i);

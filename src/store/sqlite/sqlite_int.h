@@ -151,6 +151,11 @@ sqlite3_stmt *fc_store__stmt(fc_store_conn_t *c, fc_sql_id_t id);
  * for errors of the connection or transaction. Logs it with the statement. */
 int fc_store__sqlite_err(fc_store_conn_t *c, int rc, const char *what);
 
+/* The administration handle (admin.c, users.c): a connection of its own. */
+struct fc_store_admin {
+  fc_store_conn_t *c;
+};
+
 int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id);
 int fc_store__sqlite_prune_events(fc_store_conn_t *c, long long before_ms, unsigned limit,
                                   unsigned *deleted);

@@ -579,7 +579,7 @@ static void test_migration_002_on_version_1(void **state)
   sqlite3_close(db);
 
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "3");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "4");
   assert_string_equal(q1(e, "SELECT id, auth, registration, vendor, event_seq FROM chargers"),
                       "OLD1|h|Pending|ACME|0");
   assert_string_equal(q1(e, "SELECT count(*) FROM transactions"), "1");
@@ -595,7 +595,7 @@ static void test_migration_002_on_version_1(void **state)
   /* and nothing is applied twice */
   env_close_store(e);
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "3");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "4");
 }
 
 /* ---- the JSON reads ---- */

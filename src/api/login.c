@@ -1,0 +1,389 @@
+/* Sign-in: POST /api/login.
+ *
+ *   {"username":"alice","password":"…"}  → 200 {"token","expiresAt","role","sub"}
+ *   {"code":"…"}                          → the same, once, for the first-start code
+ *
+ * The token is a JWT minted with the server's own key (the HS256 secret it
+ * verifies with), for every charger, with the user's role, valid
+ * FC_LOGIN_TTL_S. A server that verifies RS256/ES256 holds only a public key
+ * and cannot mint: it answers 501 and its tokens come from elsewhere.
+ *
+ * Passwords are argon2id (auth/users.c): verifying one takes ~0.1 s and
+ * 64 MiB, so the lookup, the verification and the minting run on a libuv
+ * worker thread (uv_queue_work), on an administration connection of our own
+ * that one worker uses at a time (the mutex). The loop thread only parses,
+ * rate-limits and answers.
+ *
+ * Failures answer alike: 401 "wrong username or password" whether the name
+ * exists or not, after the same work (a name without a user verifies against
+ * a dummy hash). Failed attempts are counted per name and per peer address
+ * over a window; past the limit the answer is 429 with Retry-After, before
+ * any hashing, so guessing is slow and cannot exhaust the workers. At most
+ * LOGIN_INFLIGHT verifications run at once (503 beyond).
+ *
+ * First start: when no user exists, fc_api_login_announce logs a URL with a
+ * random one-time code (…/#login=CODE). The page exchanges it once for an
+ * admin token; it stops working when used, when the server stops, or once a
+ * user exists. */
+#include "core/json.h"
+#include "api/api_int.h"
+
+#include "auth/auth.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/time.h"
+#include "log/log.h"
+#include "ocpp/rpc.h" /* date-time formatting */
+
+#include <sodium.h>
+#include <string.h>
+#include <uthash.h>
+
+#define LOGIN_WINDOW_MS (15 * 60 * 1000) /* failures are counted over this window */
+#define LOGIN_MAX_PER_NAME 5             /* failures of one name in a window */
+#define LOGIN_MAX_PER_IP 20              /* failures from one address in a window */
+#define LOGIN_TRACKED_MAX 10000          /* names and addresses tracked at most */
+#define LOGIN_INFLIGHT 4                 /* verifications running at once at most */
+#define CODE_BYTES 24                    /* the first-start code: 32 base64url chars */
+
+typedef struct failures {
+  char key[FC_USER_NAME_MAX + 8]; /* "u:name" or "ip:address" */
+  unsigned count;
+  uint64_t first_ms; /* when the window started */
+  UT_hash_handle hh;
+} failures_t;
+
+struct fc_login {
+  uv_loop_t *loop;
+  const fc_jwt_cfg_t *jwt;
+  fc_store_admin_t *db; /* used by one worker at a time (lock) */
+  uv_mutex_t lock;
+  failures_t *failures;
+  unsigned inflight;
+  char code[64]; /* "" when there is none (any more) */
+};
+
+typedef struct job {
+  uv_work_t work;
+  fc_login_t *l;
+  fc_req_t *r;
+  char ip[64];
+  bool by_code;
+  char name[FC_USER_NAME_MAX + 1];
+  char *password; /* fc_malloc'd, wiped after use */
+  size_t password_len;
+  /* results */
+  int status; /* 0, FC_ERR_AUTH, FC_ERR_STORE, FC_ERR_INVAL (cannot mint) */
+  char role[9];
+  char *token; /* malloc'd (libjwt) */
+  long long exp_s;
+} job_t;
+
+/* ---- failure counting (loop thread) ---- */
+
+static failures_t *failures_get(fc_login_t *l, const char *prefix, const char *what, bool create)
+{
+  char key[sizeof(((failures_t *)0)->key)];
+  snprintf(key, sizeof(key), "%s%s", prefix, what);
+  failures_t *f = NULL;
+  HASH_FIND_STR(l->failures, key, f);
+  uint64_t now = uv_now(l->loop);
+  if (f && now - f->first_ms > LOGIN_WINDOW_MS) {
+    HASH_DEL(l->failures, f);
+    fc_free(f);
+    f = NULL;
+  }
+  if (!f && create) {
+    if (HASH_COUNT(l->failures) >= LOGIN_TRACKED_MAX) {
+      /* Forget the stale ones first; if none is stale, the oldest entry. */
+      failures_t *e, *tmp;
+      HASH_ITER(hh, l->failures, e, tmp)
+      {
+        if (now - e->first_ms > LOGIN_WINDOW_MS) {
+          HASH_DEL(l->failures, e);
+          fc_free(e);
+        }
+      }
+      if (HASH_COUNT(l->failures) >= LOGIN_TRACKED_MAX) {
+        e = l->failures;
+        HASH_DEL(l->failures, e);
+        fc_free(e);
+      }
+    }
+    f = fc_calloc(1, sizeof(*f));
+    snprintf(f->key, sizeof(f->key), "%s", key);
+    f->first_ms = now;
+    HASH_ADD_STR(l->failures, key, f);
+  }
+  return f;
+}
+
+/* Seconds until key may try again, or 0 when it may now. */
+static unsigned blocked_for(fc_login_t *l, const char *prefix, const char *what, unsigned max)
+{
+  failures_t *f = failures_get(l, prefix, what, false);
+  if (!f || f->count < max) return 0;
+  uint64_t until = f->first_ms + LOGIN_WINDOW_MS, now = uv_now(l->loop);
+  return until > now ? (unsigned)((until - now + 999) / 1000) : 1;
+}
+
+static void failed(fc_login_t *l, const job_t *j)
+{
+  failures_get(l, "ip:", j->ip, true)->count++;
+  if (!j->by_code) failures_get(l, "u:", j->name, true)->count++;
+}
+
+static void succeeded(fc_login_t *l, const job_t *j)
+{
+  failures_t *f = j->by_code ? NULL : failures_get(l, "u:", j->name, false);
+  if (f) {
+    HASH_DEL(l->failures, f);
+    fc_free(f);
+  }
+}
+
+/* ---- the worker ---- */
+
+static void mint(fc_login_t *l, job_t *j, const char *sub, fc_role_t role)
+{
+  long long now = (long long)(fc_wall_ms() / 1000);
+  j->exp_s = now + FC_LOGIN_TTL_S;
+  if (fc_jwt_mint(l->jwt->alg, l->jwt->key, l->jwt->key_len, sub, NULL, 0, role, now,
+                  FC_LOGIN_TTL_S, l->jwt->iss, l->jwt->aud, &j->token) != 0)
+    j->status = FC_ERR_INVAL;
+}
+
+static void work_cb(uv_work_t *w)
+{
+  job_t *j = w->data;
+  fc_login_t *l = j->l;
+  fc_user_rec_t u;
+  fc_role_t role;
+  int rc;
+
+  if (j->by_code) {
+    long long n = 0;
+    uv_mutex_lock(&l->lock);
+    rc = fc_store_admin_user_count(l->db, &n);
+    uv_mutex_unlock(&l->lock);
+    if (rc < 0) {
+      j->status = FC_ERR_STORE;
+    } else if (n > 0) {
+      j->status = FC_ERR_AUTH; /* the code was for a server without users */
+    } else {
+      snprintf(j->role, sizeof(j->role), "admin");
+      mint(l, j, "first-start", FC_ROLE_ADMIN);
+    }
+    return;
+  }
+  uv_mutex_lock(&l->lock);
+  rc = fc_store_admin_user_get(l->db, j->name, &u);
+  uv_mutex_unlock(&l->lock);
+  if (rc == FC_ERR_NOTFOUND) {
+    fc_auth_password_burn(j->password, j->password_len);
+    j->status = FC_ERR_AUTH;
+  } else if (rc < 0) {
+    j->status = FC_ERR_STORE;
+  } else if (!fc_auth_password_verify(u.hash, j->password, j->password_len) ||
+             fc_jwt_parse_role(u.role, &role) != 0) {
+    j->status = FC_ERR_AUTH;
+  } else {
+    snprintf(j->role, sizeof(j->role), "%s", u.role);
+    mint(l, j, u.name, role);
+  }
+  sodium_memzero(&u, sizeof(u));
+}
+
+static void after_cb(uv_work_t *w, int status)
+{
+  job_t *j = w->data;
+  fc_login_t *l = j->l;
+  fc_req_t *r = j->r;
+  l->inflight--;
+  if (status < 0) j->status = FC_ERR_STORE; /* cancelled */
+  if (j->status == 0 && j->token) {
+    char exp[32];
+    fc_ocpp__format_datetime(j->exp_s * 1000, exp, sizeof(exp));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "token", j->token, "expiresAt", exp, "role",
+                          j->role, "sub", j->by_code ? "first-start" : j->name);
+    char *text = json_dumps(o, FC_JSON_DUMP);
+    json_decref(o);
+    fc_api__respond_owned(r, 200, "application/json", text, strlen(text));
+    succeeded(l, j);
+    fc_log(FC_LOG_NOTICE, NULL, "event=login result=ok sub=%s role=%s peer=%s",
+           j->by_code ? "first-start" : j->name, j->role, j->ip);
+  } else if (j->status == FC_ERR_AUTH) {
+    failed(l, j);
+    fc_log(FC_LOG_WARN, NULL, "event=login result=refused by=%s peer=%s",
+           j->by_code ? "code" : "password", j->ip);
+    fc_api__error(r, 401, "unauthorized",
+                  j->by_code ? "this sign-in code is not valid (any more)"
+                             : "wrong username or password");
+  } else if (j->status == FC_ERR_INVAL) {
+    fc_api__error(r, 500, "internal", "the server cannot make a token");
+  } else {
+    fc_api__error(r, 503, "unavailable", "the store cannot answer now");
+  }
+  if (j->token) {
+    sodium_memzero(j->token, strlen(j->token));
+    free(j->token);
+  }
+  if (j->password) {
+    sodium_memzero(j->password, j->password_len);
+    fc_free(j->password);
+  }
+  fc_api__req_unref(r);
+  fc_free(j);
+}
+
+/* ---- the request (loop thread) ---- */
+
+static void too_many(fc_req_t *r, unsigned secs)
+{
+  fc_api__error(r, 429, "too_many_attempts", "too many failed sign-ins; try again later");
+  r->retry_after = secs;
+}
+
+void fc_api__login(fc_req_t *r)
+{
+  fc_login_t *l = r->a->login;
+  if (r->method != FC_HTTP_POST) {
+    fc_api__error(r, 405, "method_not_allowed", "sign in with POST");
+    return;
+  }
+  if (!l) {
+    fc_api__error(r, 501, "not_available",
+                  "this server verifies tokens it cannot make (RS256/ES256 public key): "
+                  "sign-in is not available");
+    return;
+  }
+  json_t *body = r->in ? json_loadb(r->in, r->in_len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+  const char *name = json_string_value(json_object_get(body, "username"));
+  const char *code = json_string_value(json_object_get(body, "code"));
+  json_t *pw = json_object_get(body, "password");
+  if (!json_is_object(body) || (code ? name != NULL : (!name || !json_is_string(pw)))) {
+    json_decref(body);
+    fc_api__error(r, 400, "bad_request",
+                  "expected {\"username\":…, \"password\":…} or {\"code\":…}");
+    return;
+  }
+  job_t *j = fc_calloc(1, sizeof(*j));
+  j->l = l;
+  j->r = r;
+  j->by_code = code != NULL;
+  if (r->wsi) lws_get_peer_simple(r->wsi, j->ip, sizeof(j->ip));
+  if (name) snprintf(j->name, sizeof(j->name), "%s", name);
+
+  unsigned wait = blocked_for(l, "ip:", j->ip, LOGIN_MAX_PER_IP);
+  if (!wait && name) wait = blocked_for(l, "u:", j->name, LOGIN_MAX_PER_NAME);
+  if (wait) {
+    fc_log(FC_LOG_WARN, NULL, "event=login result=throttled peer=%s retry_after=%u", j->ip, wait);
+    too_many(r, wait);
+    goto done;
+  }
+  if (name && (strlen(name) > FC_USER_NAME_MAX || json_string_length(pw) > FC_AUTH_PASSWORD_MAX)) {
+    /* Cannot be a user: counts as a failure, answered alike. */
+    failed(l, j);
+    fc_api__error(r, 401, "unauthorized", "wrong username or password");
+    goto done;
+  }
+  if (code) {
+    /* The code is checked here, in constant time, and spent at once: it
+     * works once even when two requests race. */
+    size_t n = strlen(l->code);
+    bool ok = n && strlen(code) == n && sodium_memcmp(code, l->code, n) == 0;
+    if (!ok) {
+      failed(l, j);
+      fc_log(FC_LOG_WARN, NULL, "event=login result=refused by=code peer=%s", j->ip);
+      fc_api__error(r, 401, "unauthorized", "this sign-in code is not valid (any more)");
+      goto done;
+    }
+    sodium_memzero(l->code, sizeof(l->code));
+  }
+  if (l->inflight >= LOGIN_INFLIGHT) {
+    fc_api__error(r, 503, "busy", "too many sign-ins at once; try again in a moment");
+    r->retry_after = 1;
+    goto done;
+  }
+  if (!code) {
+    j->password_len = json_string_length(pw);
+    j->password = fc_malloc(j->password_len + 1);
+    memcpy(j->password, json_string_value(pw), j->password_len + 1);
+  }
+  j->work.data = j;
+  r->refs++;
+  l->inflight++;
+  if (uv_queue_work(l->loop, &j->work, work_cb, after_cb) < 0) {
+    r->refs--;
+    l->inflight--;
+    fc_api__error(r, 503, "unavailable", "cannot sign in now");
+    goto done;
+  }
+  json_decref(body);
+  return;
+done:
+  json_decref(body);
+  if (j->password) {
+    sodium_memzero(j->password, j->password_len);
+    fc_free(j->password);
+  }
+  fc_free(j);
+}
+
+/* ---- life ---- */
+
+int fc_api_login_init(fc_api_t *a, uv_loop_t *loop, const char *db_path)
+{
+  if (!a->jwt || a->jwt->alg != FC_JWT_HS256) {
+    fc_log(FC_LOG_NOTICE, NULL,
+           "event=login_disabled msg=\"tokens are verified with a public key: the server cannot "
+           "make its own, POST /api/login answers 501\"");
+    return 0;
+  }
+  fc_login_t *l = fc_calloc(1, sizeof(*l));
+  int rc = fc_store_admin_open(db_path, &l->db);
+  if (rc < 0) {
+    fc_free(l);
+    return rc;
+  }
+  uv_mutex_init(&l->lock);
+  l->loop = loop;
+  l->jwt = a->jwt;
+  a->login = l;
+  return 0;
+}
+
+void fc_api_login_announce(fc_api_t *a, const char *host, int port)
+{
+  fc_login_t *l = a->login;
+  long long n = 0;
+  if (!l || fc_store_admin_user_count(l->db, &n) < 0 || n > 0) return;
+  unsigned char raw[CODE_BYTES];
+  randombytes_buf(raw, sizeof(raw));
+  sodium_bin2base64(l->code, sizeof(l->code), raw, sizeof(raw),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(raw, sizeof(raw));
+  /* The one secret we log, on purpose: it is how a new server is first
+   * opened, it works once, and only while no user exists. */
+  fc_log(FC_LOG_NOTICE, NULL,
+         "event=first_start url=http://%s:%d/#login=%s msg=\"no user yet: open this URL to sign "
+         "in once as admin, then add users with: flashcharge user add NAME --role admin\"",
+         host, port, l->code);
+}
+
+void fc_api__login_free(fc_api_t *a)
+{
+  fc_login_t *l = a->login;
+  if (!l) return;
+  failures_t *e, *tmp;
+  HASH_ITER(hh, l->failures, e, tmp)
+  {
+    HASH_DEL(l->failures, e);
+    fc_free(e);
+  }
+  fc_store_admin_close(l->db);
+  uv_mutex_destroy(&l->lock);
+  sodium_memzero(l->code, sizeof(l->code));
+  fc_free(l);
+  a->login = NULL;
+}
