@@ -6,10 +6,15 @@
  *    told its message was taken; NORMAL could lose the last commits on power
  *    loss.
  *  - busy_timeout 5 s: the CLI writes to the same file now and then.
- *  - The writer replaces SQLite's automatic checkpoint with its own wal hook
- *    and checkpoints after COMMIT, ignoring errors. With the automatic one, a
- *    checkpoint that fails (disk trouble) makes COMMIT return an error even
- *    though the transaction *is* committed, and we would run the batch twice.
+ *  - The writer replaces SQLite's automatic checkpoint with its own wal hook.
+ *    With the automatic one, a checkpoint that fails (disk trouble) makes
+ *    COMMIT return an error even though the transaction *is* committed, and we
+ *    would run the batch twice. And a checkpoint copies megabytes and fsyncs
+ *    the database file: on the writer thread it would hold up every write
+ *    queued behind it (the tail of the latency chargers see). So a thread of
+ *    its own, with its own connection, runs PASSIVE checkpoints when the WAL
+ *    has grown past CHECKPOINT_FRAMES; PASSIVE never blocks the writer, and
+ *    its failures are only retried at the next request.
  *  - Statements are prepared once per connection (FC_SQL_MAP) and kept. */
 #include "store/sqlite/sqlite_int.h"
 
@@ -17,7 +22,9 @@
 #include "core/mem.h"
 #include "log/log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <uv.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +104,67 @@ static int pragma_text(fc_store_conn_t *c, const char *sql, char *out, size_t ou
   return rc == SQLITE_DONE ? 0 : fc_store__sqlite_err(c, rc, sql);
 }
 
+typedef struct fc_store_ckpt {
+  uv_thread_t thread;
+  uv_mutex_t mu;
+  uv_cond_t cv;
+  bool want, stop;
+  sqlite3 *db;
+} fc_store_ckpt_t;
+
+static void ckpt_main(void *arg)
+{
+  fc_store_ckpt_t *k = arg;
+  for (;;) {
+    uv_mutex_lock(&k->mu);
+    while (!k->want && !k->stop)
+      uv_cond_wait(&k->cv, &k->mu);
+    bool stop = k->stop;
+    k->want = false;
+    uv_mutex_unlock(&k->mu);
+    if (stop) return;
+    sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  }
+}
+
+static void ckpt_stop(fc_store_ckpt_t *k)
+{
+  if (!k) return;
+  uv_mutex_lock(&k->mu);
+  k->stop = true;
+  uv_cond_signal(&k->cv);
+  uv_mutex_unlock(&k->mu);
+  uv_thread_join(&k->thread);
+  uv_cond_destroy(&k->cv);
+  uv_mutex_destroy(&k->mu);
+  sqlite3_close(k->db);
+  fc_free(k);
+}
+
+/* The checkpointer: same file, same VFS (the fault shim applies to it too). */
+static int ckpt_start(const char *path, const char *vfs, fc_store_ckpt_t **out)
+{
+  fc_store_ckpt_t *k = fc_calloc(1, sizeof(*k));
+  if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE, vfs) != SQLITE_OK) {
+    sqlite3_close(k->db);
+    fc_free(k);
+    return UV_EIO;
+  }
+  sqlite3_busy_timeout(k->db, BUSY_TIMEOUT_MS);
+  sqlite3_exec(k->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+  uv_mutex_init(&k->mu);
+  uv_cond_init(&k->cv);
+  if (uv_thread_create(&k->thread, ckpt_main, k) != 0) {
+    uv_cond_destroy(&k->cv);
+    uv_mutex_destroy(&k->mu);
+    sqlite3_close(k->db);
+    fc_free(k);
+    return UV_EIO;
+  }
+  *out = k;
+  return 0;
+}
+
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
   ((fc_store_conn_t *)arg)->wal_frames = frames;
@@ -106,6 +174,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 static void conn_close(fc_store_conn_t *c)
 {
   if (!c) return;
+  ckpt_stop(c->ckpt);
   for (int i = 0; i < FC_SQL__COUNT; i++)
     sqlite3_finalize(c->stmts[i]);
   if (c->db) sqlite3_close(c->db);
@@ -146,7 +215,10 @@ static int conn_open(const fc_store_opts_t *opts, fc_store_role_t role, fc_store
   }
   if ((rc = exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"))) goto fail;
   if (role == FC_STORE__READER && (rc = exec(c, "PRAGMA query_only=ON"))) goto fail;
-  if (role == FC_STORE__WRITER) sqlite3_wal_hook(c->db, wal_hook, c);
+  if (role == FC_STORE__WRITER) {
+    sqlite3_wal_hook(c->db, wal_hook, c);
+    if ((rc = ckpt_start(opts->path, vfs, &c->ckpt))) goto fail;
+  }
   *out = c;
   return 0;
 
@@ -202,11 +274,11 @@ static int conn_begin(fc_store_conn_t *c)
 static int conn_commit(fc_store_conn_t *c)
 {
   int rc = exec(c, "COMMIT");
-  if (rc == 0 && c->wal_frames >= CHECKPOINT_FRAMES) {
-    /* Committed already: a failing checkpoint is only logged (by sqlite's
-     * error log, if any) and tried again after the next commit. */
-    if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK)
-      c->wal_frames = 0;
+  if (rc == 0 && c->wal_frames >= CHECKPOINT_FRAMES && c->ckpt) {
+    uv_mutex_lock(&c->ckpt->mu);
+    c->ckpt->want = true;
+    uv_cond_signal(&c->ckpt->cv);
+    uv_mutex_unlock(&c->ckpt->mu);
   }
   return rc;
 }

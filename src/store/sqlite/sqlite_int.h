@@ -140,6 +140,7 @@ struct fc_store_conn {
   sqlite3_stmt *stmts[FC_SQL__COUNT];
   sqlite3_vfs *fault_vfs; /* the writer's VFS shim, or NULL */
   int wal_frames;         /* WAL size after the last commit (our wal hook) */
+  struct fc_store_ckpt *ckpt; /* the writer's checkpointer thread, or NULL */
 };
 
 /* The cached statement id, reset and with its bindings cleared; NULL on error
