@@ -93,16 +93,16 @@ static void datetime(const uint8_t *data, size_t size)
   if (size >= sizeof(s)) return;
   memcpy(s, data, size);
   s[size] = '\0';
-  if (fc_ocpp__parse_datetime(s, &ms) != 0) {
-    CHECK(!fc_ocpp__is_datetime(s));
+  if (fc_datetime_parse(s, &ms) != 0) {
+    CHECK(!fc_datetime_valid(s));
     return;
   }
-  CHECK(fc_ocpp__is_datetime(s));
+  CHECK(fc_datetime_valid(s));
   char out[40];
-  fc_ocpp__format_datetime(ms, out, sizeof(out));
+  fc_datetime_format(ms, out, sizeof(out));
   /* Inside years 0000..9999 the canonical form parses back to the same ms. */
   if (ms >= -62167219200000LL && ms <= 253402300799999LL) {
-    CHECK(fc_ocpp__parse_datetime(out, &ms2) == 0);
+    CHECK(fc_datetime_parse(out, &ms2) == 0);
     CHECK(ms2 == ms);
   }
 }

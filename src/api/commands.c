@@ -29,7 +29,6 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "log/log.h"
-#include "ocpp/rpc.h" /* schema validation */
 
 #include <math.h>
 #include <stdlib.h>
@@ -76,7 +75,7 @@ static bool opt_int(build_t *b, const char *key, long long *out, const char *det
   json_t *v = json_object_get(b->body, key);
   *out = 0;
   if (!v || json_is_null(v)) return true;
-  if (!fc_ocpp__int_value(v, out) || *out < 0) return bad(b, detail);
+  if (!fc_ocpp_int_value(v, out) || *out < 0) return bad(b, detail);
   return true;
 }
 
@@ -410,13 +409,13 @@ void fc_api__command(fc_req_t *r, const char *charger, const char *verb)
   }
 
   build_t b = {.r = r, .charger = charger, .body = body, .payload = json_object()};
-  fc_ocpp_verr_t err;
+  char why[192];
   if (!v->build(&b)) {
     fc_api__error(r, b.status, b.error, b.detail);
     goto out;
   }
-  if (fc_ocpp__validate(v->action, false, b.payload, 0, &err) < 0) {
-    fc_api__error(r, 400, "bad_request", err.desc);
+  if (fc_ocpp_check_request(v->action, b.payload, why, sizeof(why)) < 0) {
+    fc_api__error(r, 400, "bad_request", why);
     goto out;
   }
   if (b.target_connector) {

@@ -33,7 +33,7 @@
 #include "core/mem.h"
 #include "core/time.h"
 #include "log/log.h"
-#include "ocpp/rpc.h" /* date-time formatting */
+#include "core/datetime.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -203,7 +203,7 @@ static void after_cb(uv_work_t *w, int status)
   if (status < 0) j->status = FC_ERR_STORE; /* cancelled */
   if (j->status == 0 && j->token) {
     char exp[32];
-    fc_ocpp__format_datetime(j->exp_s * 1000, exp, sizeof(exp));
+    fc_datetime_format(j->exp_s * 1000, exp, sizeof(exp));
     json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "token", j->token, "expiresAt", exp, "role",
                           j->role, "sub", j->by_code ? "first-start" : j->name);
     char *text = json_dumps(o, FC_JSON_DUMP);

@@ -16,7 +16,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "log/log.h"
-#include "ocpp/rpc.h" /* date-time parsing */
+#include "core/datetime.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +45,7 @@ static bool arg_of(struct lws *wsi, const char *name, char *buf, size_t n)
 
 static bool parse_time(const char *s, long long *ms)
 {
-  return fc_ocpp__parse_datetime(s, ms) == 0;
+  return fc_datetime_parse(s, ms) == 0;
 }
 
 static bool parse_uint(const char *s, long long max, long long *out)

@@ -11,7 +11,7 @@
 
 #include "core/mem.h"
 #include "log/log.h"
-#include "ocpp/rpc.h" /* date-time formatting */
+#include "core/datetime.h"
 
 #include <string.h>
 #include <uthash.h>
@@ -264,7 +264,7 @@ void fc_bus_publish_write(fc_bus_t *b, fc_write_t *w)
     fc_event_type_t type = fc_event_type_parse(op->text);
     chan_t *c = chan_get(b, op->str, true);
     char ts[32];
-    fc_ocpp__format_datetime(op->ts_ms, ts, sizeof(ts));
+    fc_datetime_format(op->ts_ms, ts, sizeof(ts));
     /* A new transaction's id is the writer's (see FC_OP_EVENT): the read
      * model takes it as the serialised event has it. */
     json_t *data = op->json;

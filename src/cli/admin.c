@@ -6,7 +6,7 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "core/err.h"
-#include "ocpp/rpc.h" /* date-time parsing */
+#include "core/datetime.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -21,8 +21,7 @@ int fc_cli__wants_help(int argc, char **argv)
   return 0;
 }
 
-/* Takes "--name value" out of argv; returns the value (borrowed) or NULL. */
-static const char *take_opt(int *argc, char **argv, const char *name)
+const char *fc_cli__take_opt(int *argc, char **argv, const char *name)
 {
   for (int i = 1; i < *argc; i++) {
     size_t n = strlen(name);
@@ -127,8 +126,8 @@ int fc_cli__charger(int argc, char **argv)
   const char *verb = argv[1];
   argc--;
   argv++;
-  const char *password = take_opt(&argc, argv, "--password");
-  const char *reg = take_opt(&argc, argv, "--registration");
+  const char *password = fc_cli__take_opt(&argc, argv, "--password");
+  const char *reg = fc_cli__take_opt(&argc, argv, "--registration");
   if (!password) password = getenv("FLASHCHARGE_CHARGER_PASSWORD");
   if ((rc = open_db(&cfg, &argc, argv, &a)) != 0) goto out;
   rc = 1;
@@ -232,9 +231,9 @@ int fc_cli__tag(int argc, char **argv)
   const char *verb = argv[1];
   argc--;
   argv++;
-  const char *status = take_opt(&argc, argv, "--status");
-  const char *expiry = take_opt(&argc, argv, "--expiry");
-  const char *parent = take_opt(&argc, argv, "--parent");
+  const char *status = fc_cli__take_opt(&argc, argv, "--status");
+  const char *expiry = fc_cli__take_opt(&argc, argv, "--expiry");
+  const char *parent = fc_cli__take_opt(&argc, argv, "--parent");
   if ((rc = open_db(&cfg, &argc, argv, &a)) != 0) goto out;
   rc = 1;
 
@@ -254,7 +253,7 @@ int fc_cli__tag(int argc, char **argv)
       goto out;
     }
     snprintf(t.status, sizeof(t.status), "%s", status);
-    if (expiry && fc_ocpp__parse_datetime(expiry, &t.expiry_ms) < 0) {
+    if (expiry && fc_datetime_parse(expiry, &t.expiry_ms) < 0) {
       fprintf(stderr, "flashcharge: --expiry must be a date-time such as 2027-01-01T00:00:00Z\n");
       goto out;
     }

@@ -10,6 +10,10 @@ int fc_cli__token(int argc, char **argv);
 /* flashcharge user: the web UI's users (user.c). */
 int fc_cli__user(int argc, char **argv);
 
+/* Takes "--name value" (or --name=value) out of argv, compacting it, and
+ * returns the value (borrowed from argv) or NULL. */
+const char *fc_cli__take_opt(int *argc, char **argv, const char *name);
+
 /* True when argv holds --help (or -h). */
 int fc_cli__wants_help(int argc, char **argv);
 

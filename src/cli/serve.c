@@ -22,7 +22,7 @@
 #include "log/log.h"
 #include "net/net.h"
 #include "ocpp/ocpp.h"
-#include "ocpp/rpc.h" /* date-time formatting */
+#include "core/datetime.h"
 #include "store/store.h"
 
 #include <signal.h>
@@ -236,7 +236,7 @@ static void health_cb(fc_store_health_t state, void *arg)
   sv->health = state;
   if (type == FC_EV_NONE) return;
   char ts[32], json[256];
-  fc_ocpp__format_datetime(fc_wall_ms(), ts, sizeof(ts));
+  fc_datetime_format(fc_wall_ms(), ts, sizeof(ts));
   int n = snprintf(json, sizeof(json),
                    "{\"type\":\"%s\",\"charger\":\"\",\"connector\":0,\"seq\":0,\"ts\":\"%s\","
                    "\"data\":{\"store\":\"%s\"}}",

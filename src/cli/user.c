@@ -37,29 +37,6 @@ static void usage(FILE *f)
   fc_config_usage(f, FC_OPT_DB);
 }
 
-/* Takes "--name value" (or --name=value) out of argv. */
-static const char *take(int *argc, char **argv, const char *name)
-{
-  size_t n = strlen(name);
-  for (int i = 1; i < *argc; i++) {
-    const char *v = NULL;
-    int used = 0;
-    if (!strcmp(argv[i], name) && i + 1 < *argc) {
-      v = argv[i + 1];
-      used = 2;
-    } else if (!strncmp(argv[i], name, n) && argv[i][n] == '=') {
-      v = argv[i] + n + 1;
-      used = 1;
-    }
-    if (v) {
-      memmove(&argv[i], &argv[i + used], (size_t)(*argc - i - used + 1) * sizeof(char *));
-      *argc -= used;
-      return v;
-    }
-  }
-  return NULL;
-}
-
 /* Reads one line from the terminal without echo. 0, or -1 without a terminal. */
 static int ask(const char *prompt, char *buf, size_t n)
 {
@@ -157,8 +134,8 @@ int fc_cli__user(int argc, char **argv)
   const char *verb = argv[1];
   argc--;
   argv++;
-  const char *role = take(&argc, argv, "--role");
-  const char *password = take(&argc, argv, "--password");
+  const char *role = fc_cli__take_opt(&argc, argv, "--role");
+  const char *password = fc_cli__take_opt(&argc, argv, "--password");
   if (!password) password = getenv("FLASHCHARGE_USER_PASSWORD");
   fc_config_init(&cfg);
   if (fc_config_load(&cfg, FC_OPT_DB, &argc, argv) < 0) {

@@ -154,7 +154,7 @@ void fc_ocpp__commit(fc_call_t *c, fc_write_t *w, json_t *result, fc_commit_fn f
     fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, s->id, NULL, c->raw, c->raw_len);
     op->i64 = (int64_t)s->conn_id;
     op->flag = 1;
-    op->ts_ms = fc_ocpp__wall_ms();
+    op->ts_ms = fc_wall_ms();
   }
   json_decref(c->result);
   c->result = result;

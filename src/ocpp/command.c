@@ -115,7 +115,7 @@ static void record(cmd_t *c)
   else if (!json_is_null(error))
     json_object_set(data, "error", error);
   json_decref(error);
-  long long now = fc_ocpp__wall_ms();
+  long long now = fc_wall_ms();
   json_t *conn = json_object_get(c->params, "connectorId");
   fc_write_t *w = fc_write_new();
   fc_op_t *op = fc_write_add(w, FC_OP_COMMAND, c->charger, rec, NULL, 0);
@@ -161,7 +161,7 @@ static cmd_t *cmd_new(fc_ocpp_t *o, const char *charger, const char *name, json_
   snprintf(c->name, sizeof(c->name), "%s", name);
   snprintf(c->by, sizeof(c->by), "%s", by ? by : "");
   c->params = params ? json_incref(params) : json_object();
-  c->requested_ms = fc_ocpp__wall_ms();
+  c->requested_ms = fc_wall_ms();
   c->cb = cb;
   c->arg = arg;
   return c;

@@ -27,10 +27,10 @@ static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
     if (json_integer_value(json_object_get(c, "connectorId")) != k->id) continue;
     long long ms;
     const char *at = json_string_value(json_object_get(c, "statusAt"));
-    if (at && fc_ocpp__parse_datetime(at, &ms) == 0) k->status_ts = ms;
+    if (at && fc_datetime_parse(at, &ms) == 0) k->status_ts = ms;
     json_t *m = json_object_get(c, "meter");
     at = json_string_value(json_object_get(m, "ts"));
-    if (at && fc_ocpp__parse_datetime(at, &ms) == 0) k->meter_ts = ms;
+    if (at && fc_datetime_parse(at, &ms) == 0) k->meter_ts = ms;
     json_t *pc = json_object_get(c, "precharge");
     if (json_is_object(pc)) {
       const char *name = json_string_value(json_object_get(pc, "model"));
@@ -50,7 +50,7 @@ static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
       k->tx_id = json_integer_value(json_object_get(tx, "transactionId"));
       k->tx_active = k->tx_id > 0;
       at = json_string_value(json_object_get(tx, "startedAt"));
-      if (at && fc_ocpp__parse_datetime(at, &ms) == 0) k->tx_start_ms = ms;
+      if (at && fc_datetime_parse(at, &ms) == 0) k->tx_start_ms = ms;
       k->tx_energy = json_number_value(json_object_get(tx, "energyWh"));
       json_t *last = json_object_get(tx, "meterWh");
       k->tx_prev_reg =

@@ -69,6 +69,6 @@ void fc_ocpp__h_data_transfer(fc_call_t *c)
 
   fc_op_t *op =
       fc_write_add(w, FC_OP_DATA_TRANSFER, c->s->id, c->payload, d->status, strlen(d->status));
-  op->ts_ms = fc_ocpp__wall_ms();
+  op->ts_ms = fc_wall_ms();
   fc_ocpp__commit(c, w, NULL, done);
 }

@@ -45,7 +45,7 @@ static const char *precharge(const char *charger, const char *data, fc_write_t *
   k->pc_known = true;
   k->pc_capacity_wh = pc.capacity_wh;
   k->pc_voltage = pc.battery_voltage;
-  add_event(o, w, charger, k, pc.soc, "PreChargeData", fc_ocpp__wall_ms());
+  add_event(o, w, charger, k, pc.soc, "PreChargeData", fc_wall_ms());
   fc_ocpp__target_soc_check(o, charger, k, pc.soc);
   fc_log(FC_LOG_INFO, &ctx, "event=precharge connector=%d soc=%.1f model=%s", pc.connector, pc.soc,
          k->pc_model.name[0] ? k->pc_model.name : "unknown");

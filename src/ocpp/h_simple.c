@@ -15,7 +15,7 @@ static fc_write_t *write_of(fc_call_t *c, fc_op_kind_t kind, const char *text)
 {
   fc_write_t *w = fc_write_new();
   fc_op_t *op = fc_write_add(w, kind, c->s->id, c->payload, text, text ? strlen(text) : 0);
-  op->ts_ms = fc_ocpp__wall_ms();
+  op->ts_ms = fc_wall_ms();
   return w;
 }
 
@@ -24,8 +24,8 @@ static long long stamp(json_t *obj)
 {
   long long ms;
   const char *ts = json_string_value(json_object_get(obj, "timestamp"));
-  if (ts && fc_ocpp__parse_datetime(ts, &ms) == 0) return ms;
-  return fc_ocpp__wall_ms();
+  if (ts && fc_datetime_parse(ts, &ms) == 0) return ms;
+  return fc_wall_ms();
 }
 
 void fc_ocpp__h_status_notification(fc_call_t *c)

@@ -48,7 +48,7 @@ static void started(fc_call_t *c, fc_write_t *w, int status)
     k->tx_energy = 0;
     k->tx_prev_reg = (double)json_integer_value(json_object_get(c->payload, "meterStart"));
     long long ts = 0;
-    fc_ocpp__parse_datetime(json_string_value(json_object_get(c->payload, "timestamp")), &ts);
+    fc_datetime_parse(json_string_value(json_object_get(c->payload, "timestamp")), &ts);
     k->tx_start_ms = ts;
     fc_ocpp__target_soc_started(k);
   }
@@ -74,11 +74,11 @@ static void start_tag(fc_call_t *c, fc_read_t *r, int status)
   json_t *p = c->payload;
   fc_write_t *w = fc_write_new();
   fc_op_t *op = fc_write_add(w, FC_OP_TX_START, c->s->id, p, st, strlen(st));
-  op->ts_ms = fc_ocpp__wall_ms();
+  op->ts_ms = fc_wall_ms();
 
   char masked[32];
   long long ts = op->ts_ms;
-  fc_ocpp__parse_datetime(json_string_value(json_object_get(p, "timestamp")), &ts);
+  fc_datetime_parse(json_string_value(json_object_get(p, "timestamp")), &ts);
   json_int_t meter_start = json_integer_value(json_object_get(p, "meterStart"));
   json_t *data =
       json_pack("{s:n, s:s, s:s, s:O, s:I, s:f, s:I}", "transactionId", "idTag",
@@ -152,8 +152,8 @@ static void stop_write(fc_call_t *c)
   fc_ocpp_t *o = c->s->o;
   json_t *p = c->payload;
   int64_t tx = json_integer_value(json_object_get(p, "transactionId"));
-  long long now = fc_ocpp__wall_ms(), ts = now;
-  fc_ocpp__parse_datetime(json_string_value(json_object_get(p, "timestamp")), &ts);
+  long long now = fc_wall_ms(), ts = now;
+  fc_datetime_parse(json_string_value(json_object_get(p, "timestamp")), &ts);
   json_int_t meter_stop = json_integer_value(json_object_get(p, "meterStop"));
   fc_cpconn_t *k = conn_of_tx(o, c->s->id, tx);
   json_t *data = json_pack("{s:I, s:I, s:O}", "transactionId", (json_int_t)tx, "meterStop",

@@ -4,13 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-long long fc_ocpp__wall_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 uint64_t fc_ocpp__now(const fc_ocpp_t *o)
 {
   return uv_now(o->loop);
@@ -19,7 +12,7 @@ uint64_t fc_ocpp__now(const fc_ocpp_t *o)
 json_t *fc_ocpp__json_now(void)
 {
   char buf[32];
-  fc_ocpp__format_datetime(fc_ocpp__wall_ms(), buf, sizeof(buf));
+  fc_datetime_format(fc_wall_ms(), buf, sizeof(buf));
   return json_string(buf);
 }
 
@@ -31,11 +24,10 @@ json_t *fc_ocpp__id_tag_info(fc_ocpp_t *o, const fc_tag_rec_t *tag, int status)
                      o->cfg->unknown_tags == FC_TAGS_ACCEPT ? "Accepted" : "Invalid");
   }
   const char *st = tag->status;
-  if (!strcmp(st, "Accepted") && tag->expiry_ms && tag->expiry_ms <= fc_ocpp__wall_ms())
-    st = "Expired";
+  if (!strcmp(st, "Accepted") && tag->expiry_ms && tag->expiry_ms <= fc_wall_ms()) st = "Expired";
   json_t *info = json_pack("{s:s}", "status", st);
   if (tag->expiry_ms) {
-    fc_ocpp__format_datetime(tag->expiry_ms, buf, sizeof(buf));
+    fc_datetime_format(tag->expiry_ms, buf, sizeof(buf));
     json_object_set_new(info, "expiryDate", json_string(buf));
   }
   if (tag->parent[0]) json_object_set_new(info, "parentIdTag", json_string(tag->parent));

@@ -124,6 +124,15 @@ int fc_ocpp_running_tx(fc_ocpp_t *o, const char *charger, int connector, int *co
 int fc_ocpp_target_soc(fc_ocpp_t *o, const char *charger, int connector, double soc, bool next,
                        int *connector_out, int64_t *tx_out);
 
+/* Validates payload (borrowed) as the request of action, against the OCPP
+ * 1.6 schema, before a caller sends it. 0; FC_ERR_SCHEMA with why filled (a
+ * short description naming the field); FC_ERR_NOTIMPL for an unknown action. */
+int fc_ocpp_check_request(const char *action, const json_t *payload, char *why, size_t whysz);
+
+/* Reads a whole number given as a JSON integer or as a real without a
+ * fraction (5.0). False for anything else. */
+bool fc_ocpp_int_value(const json_t *v, long long *out);
+
 /* ---- DataTransfer vendor extensions ---------------------------------------- */
 
 /* A handler of DataTransfer(vendorId, messageId) from a charger. It returns

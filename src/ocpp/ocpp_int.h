@@ -3,6 +3,7 @@
 #define FC_OCPP_INT_H
 
 #include "core/err.h"
+#include "core/time.h"
 #include "core/mem.h"
 #include "log/log.h"
 #include "ocpp/ocpp.h"
@@ -174,9 +175,8 @@ struct fc_ocpp {
   uint64_t last_silence_check;
 };
 
-/* Milliseconds on the loop's clock (monotonic) and on the wall clock. */
+/* Milliseconds on the loop's clock (monotonic); the wall clock is fc_wall_ms(). */
 uint64_t fc_ocpp__now(const fc_ocpp_t *o);
-long long fc_ocpp__wall_ms(void);
 
 /* session.c */
 void fc_ocpp__session_ref(fc_session_t *s);

@@ -7,6 +7,8 @@
 #ifndef FC_OCPP_RPC_H
 #define FC_OCPP_RPC_H
 
+#include "core/datetime.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -101,15 +103,6 @@ int fc_ocpp__validate(const char *action, bool response, const json_t *payload, 
  * Returns false (and leaves *out alone) for anything else. */
 bool fc_ocpp__int_value(const json_t *v, long long *out);
 
-/* True when s is an RFC 3339 date-time as OCPP uses it
- * ("2026-11-26T10:00:00Z", "2026-11-26T10:00:00.123+01:00"). */
-bool fc_ocpp__is_datetime(const char *s);
-
-/* Parses such a date-time into milliseconds since the epoch (UTC). Returns 0
- * or FC_ERR_INVAL. */
-int fc_ocpp__parse_datetime(const char *s, long long *ms_out);
-
-/* Formats ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (>= 25 bytes). */
-void fc_ocpp__format_datetime(long long ms, char *buf, size_t bufsz);
+/* Date-times: core/datetime.h. */
 
 #endif

@@ -159,3 +159,16 @@ void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out)
 {
   *out = o->stats;
 }
+
+int fc_ocpp_check_request(const char *action, const json_t *payload, char *why, size_t whysz)
+{
+  fc_ocpp_verr_t err;
+  int rc = fc_ocpp__validate(action, false, payload, 0, &err);
+  if (rc < 0 && why && whysz) snprintf(why, whysz, "%s", err.desc);
+  return rc;
+}
+
+bool fc_ocpp_int_value(const json_t *v, long long *out)
+{
+  return fc_ocpp__int_value(v, out);
+}

@@ -191,7 +191,7 @@ void fc_ocpp__log_frame(fc_session_t *s, bool inbound, const char *text, size_t 
   fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, s->id, NULL, text, len);
   op->i64 = (int64_t)s->conn_id;
   op->flag = inbound;
-  op->ts_ms = fc_ocpp__wall_ms();
+  op->ts_ms = fc_wall_ms();
   if (fc_store_submit(o->store, w, fc_ocpp__write_ignored, NULL) < 0) fc_write_free(w);
 }
 
@@ -236,7 +236,7 @@ static void seen(fc_session_t *s, bool online)
   fc_op_t *op = fc_write_add(w, FC_OP_CHARGER_SEEN, s->id, NULL, reg, reg ? strlen(reg) : 0);
   op->flag = online;
   op->i64 = (int64_t)s->conn_id;
-  op->ts_ms = fc_ocpp__wall_ms();
+  op->ts_ms = fc_wall_ms();
   fc_bus_add(w, online ? FC_EV_ONLINE : FC_EV_OFFLINE, s->id, 0, NULL, op->ts_ms, false);
   if (fc_store_submit(s->o->store, w, fc_ocpp__write_published, s->o) < 0) fc_write_free(w);
 }

@@ -19,7 +19,7 @@
  *    keeps it a real, so handlers read integers with fc_ocpp__int_value().
  *  - maxLength counts Unicode code points, as JSON Schema defines it.
  *  - multipleOf allows a relative error of 1e-9 (16.5 / 0.1 is not exactly 165).
- *  - format "date-time" is fc_ocpp__is_datetime(); "uri" only requires a scheme.
+ *  - format "date-time" is fc_datetime_valid(); "uri" only requires a scheme.
  *  - The payload must be an object: anything else is a FormationViolation.
  *  - Codes: missing required property → OccurenceConstraintViolation; wrong
  *    JSON type → TypeConstraintViolation; enum, maxLength, minimum, maximum,
@@ -515,7 +515,7 @@ static int check(vctx *c, const node *n, const json_t *v)
     if ((n->flags & F_MINLEN) && utf8_len(s, bytes) < n->minlen)
       return verr(c, FC_OCPP_PROPERTY_CONSTRAINT_VIOLATION, NULL, "shorter than %zu characters",
                   n->minlen);
-    if ((n->flags & F_DATETIME) && !fc_ocpp__is_datetime(s))
+    if ((n->flags & F_DATETIME) && !fc_datetime_valid(s))
       return verr(c, FC_OCPP_PROPERTY_CONSTRAINT_VIOLATION, NULL, "not an RFC 3339 date-time");
     if ((n->flags & F_URI) && !is_uri(s))
       return verr(c, FC_OCPP_PROPERTY_CONSTRAINT_VIOLATION, NULL, "not a URI");

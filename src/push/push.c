@@ -28,7 +28,7 @@
 #include "core/mem.h"
 #include "core/time.h"
 #include "log/log.h"
-#include "ocpp/rpc.h" /* date-time formatting */
+#include "core/datetime.h"
 
 #include <libwebsockets.h>
 #include <string.h>
@@ -141,7 +141,7 @@ static fc_event_t *own_event(fc_event_type_t type, const char *type_name, const 
                              int64_t seq, json_t *data)
 {
   char ts[32];
-  fc_ocpp__format_datetime(fc_wall_ms(), ts, sizeof(ts));
+  fc_datetime_format(fc_wall_ms(), ts, sizeof(ts));
   json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:s, s:o}", "type", type_name, "charger",
                         charger ? charger : "", "connector", 0, "seq", (json_int_t)seq, "ts", ts,
                         "data", data ? data : json_object());

@@ -77,9 +77,8 @@ typedef struct fc_store_backend {
 
 extern const fc_store_backend_t fc_store__sqlite;
 
-/* "2026-11-26T10:00:00.123Z", "...+02:00", fractions of any length, 't' or
- * ' ' as separator; no offset is read as UTC. Returns 0 and *ms_out (ms since
- * the epoch), or FC_ERR_INVAL. */
+/* An RFC 3339 date-time (core/datetime.h) into ms since the epoch. Returns 0
+ * and *ms_out, or FC_ERR_INVAL. */
 int fc_store__parse_time(const char *s, long long *ms_out);
 /* The inverse: "2026-11-26T10:00:00.123Z" (UTC, always milliseconds) into
  * buf. Years outside 0000-9999 still format, with more digits or a sign. */

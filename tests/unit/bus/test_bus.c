@@ -7,7 +7,7 @@
  * gets its out_id (the seq) and out_text/out_len (the serialised event, from
  * malloc) by hand; fc_write_free frees out_text (src/store/store.c). */
 #include "bus/bus.h"
-#include "ocpp/rpc.h" /* fc_ocpp__format_datetime */
+#include "ocpp/rpc.h" /* fc_datetime_format */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -459,7 +459,7 @@ static fc_op_t *add_ev(fc_write_t *w, fc_event_type_t type, const char *charger,
 {
   fc_op_t *op = fc_bus_add(w, type, charger, connector, data, ts_ms, late);
   char ts[32];
-  fc_ocpp__format_datetime(ts_ms, ts, sizeof(ts));
+  fc_datetime_format(ts_ms, ts, sizeof(ts));
   json_t *ev = json_pack("{s:s, s:s, s:i, s:I, s:s, s:O}", "type", fc_event_type_name(type),
                          "charger", charger, "connector", connector, "seq", (json_int_t)seq, "ts",
                          ts, "data", op->json);

@@ -9,7 +9,7 @@
  * The conversion to ms since the epoch is done by hand (days_from_civil, after
  * Howard Hinnant's algorithm) rather than with timegm()/mktime(): no locale,
  * no TZ, no libc differences, and it is pure, so the parser can run anywhere. */
-#include "ocpp/rpc.h"
+#include "core/datetime.h"
 
 #include "core/err.h"
 
@@ -72,7 +72,7 @@ static bool lit(const char **p, char c)
   return true;
 }
 
-int fc_ocpp__parse_datetime(const char *s, long long *ms_out)
+int fc_datetime_parse(const char *s, long long *ms_out)
 {
   unsigned y, mo, d, h, mi, sec, ms = 0;
   const char *p = s;
@@ -122,12 +122,12 @@ int fc_ocpp__parse_datetime(const char *s, long long *ms_out)
   return 0;
 }
 
-bool fc_ocpp__is_datetime(const char *s)
+bool fc_datetime_valid(const char *s)
 {
-  return fc_ocpp__parse_datetime(s, NULL) == 0;
+  return fc_datetime_parse(s, NULL) == 0;
 }
 
-void fc_ocpp__format_datetime(long long ms, char *buf, size_t bufsz)
+void fc_datetime_format(long long ms, char *buf, size_t bufsz)
 {
   /* Floor division, so that instants before 1970 format correctly too. */
   long long secs = ms / 1000, rem = ms % 1000;

@@ -25,7 +25,7 @@ static void accepted_forms(void **state)
       "9999-12-31T23:59:59.999Z",  "2026-01-31T00:00:00+23:59",
   };
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-    if (!fc_ocpp__is_datetime(ok[i])) fail_msg("refused %s", ok[i]);
+    if (!fc_datetime_valid(ok[i])) fail_msg("refused %s", ok[i]);
   }
 }
 
@@ -65,18 +65,18 @@ static void refused_forms(void **state)
       "２026-01-01T00:00:00Z",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    if (fc_ocpp__is_datetime(bad[i])) fail_msg("accepted %s", bad[i]);
+    if (fc_datetime_valid(bad[i])) fail_msg("accepted %s", bad[i]);
   }
-  assert_false(fc_ocpp__is_datetime(NULL));
+  assert_false(fc_datetime_valid(NULL));
   long long ms = 42;
-  assert_int_equal(fc_ocpp__parse_datetime("2026-02-30T00:00:00Z", &ms), FC_ERR_INVAL);
+  assert_int_equal(fc_datetime_parse("2026-02-30T00:00:00Z", &ms), FC_ERR_INVAL);
   assert_true(ms == 42);
 }
 
 static long long parse(const char *s)
 {
   long long ms = 0;
-  if (fc_ocpp__parse_datetime(s, &ms) != 0) fail_msg("refused %s", s);
+  if (fc_datetime_parse(s, &ms) != 0) fail_msg("refused %s", s);
   return ms;
 }
 
@@ -114,7 +114,7 @@ static void against_timegm(void **state)
     assert_true((long long)timegm(&tm) == t);
 
     char out[32];
-    fc_ocpp__format_datetime(t * 1000 + 7, out, sizeof(out));
+    fc_datetime_format(t * 1000 + 7, out, sizeof(out));
     assert_int_equal(strlen(out), 24);
     assert_true(parse(out) == t * 1000 + 7);
     assert_memory_equal(out, s, 19);
@@ -124,20 +124,20 @@ static void against_timegm(void **state)
 static void formatting(void **state)
 {
   char buf[32];
-  fc_ocpp__format_datetime(0, buf, sizeof(buf));
+  fc_datetime_format(0, buf, sizeof(buf));
   assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
-  fc_ocpp__format_datetime(-1, buf, sizeof(buf));
+  fc_datetime_format(-1, buf, sizeof(buf));
   assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
-  fc_ocpp__format_datetime(1795683600123LL, buf, sizeof(buf));
+  fc_datetime_format(1795683600123LL, buf, sizeof(buf));
   assert_string_equal(buf, "2026-11-26T09:00:00.123Z");
-  fc_ocpp__format_datetime(951782400000LL, buf, sizeof(buf)); /* 2000-02-29 */
+  fc_datetime_format(951782400000LL, buf, sizeof(buf)); /* 2000-02-29 */
   assert_string_equal(buf, "2000-02-29T00:00:00.000Z");
   /* 25 bytes is the documented minimum; less truncates but stays terminated. */
   char small[25];
-  fc_ocpp__format_datetime(0, small, sizeof(small));
+  fc_datetime_format(0, small, sizeof(small));
   assert_string_equal(small, "1970-01-01T00:00:00.000Z");
   char tiny[8];
-  fc_ocpp__format_datetime(0, tiny, sizeof(tiny));
+  fc_datetime_format(0, tiny, sizeof(tiny));
   assert_string_equal(tiny, "1970-01");
 }
 
