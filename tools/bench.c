@@ -39,10 +39,10 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define HIST_US 10                 /* histogram bucket width, µs */
+#define HIST_US 10                          /* histogram bucket width, µs */
 #define HIST_N (10 * 1000 * 1000 / HIST_US) /* up to 10 s */
-#define CONNECTING_MAX 256         /* connections being set up at once */
-#define INFLIGHT_MAX 8             /* MeterValues of one charger awaiting their answer */
+#define CONNECTING_MAX 256                  /* connections being set up at once */
+#define INFLIGHT_MAX 8                      /* MeterValues of one charger awaiting their answer */
 
 static struct {
   const char *ocpp_url, *ui_url, *name, *json, *prefix, *secret;
@@ -95,7 +95,7 @@ static bcharger_t *ch;
 static ui_t *uis;
 static char ocpp_host[128], ocpp_path[256], ui_host[128], ui_path[256];
 static int ocpp_port, ui_port;
-static char **ui_targets; /* request path per UI client */
+static char **ui_targets;   /* request path per UI client */
 static char **ui_subscribe; /* subscribe op sent on open, when the ids do not fit the URL */
 static uv_timer_t phase_timer;
 static int phase;
@@ -231,8 +231,8 @@ static char *mint(const char *sub)
   char claims[256], h64[128], c64[512], sig64[64];
   long long now = (long long)time(NULL);
   snprintf(claims, sizeof(claims),
-           "{\"sub\":\"%s\",\"chargers\":\"*\",\"role\":\"viewer\",\"iat\":%lld,\"exp\":%lld}",
-           sub, now, now + 6 * 3600);
+           "{\"sub\":\"%s\",\"chargers\":\"*\",\"role\":\"viewer\",\"iat\":%lld,\"exp\":%lld}", sub,
+           now, now + 6 * 3600);
   b64url(h64, sizeof(h64), hdr, strlen(hdr));
   b64url(c64, sizeof(c64), claims, strlen(claims));
   char signing[700];
@@ -462,8 +462,7 @@ static void start_traffic(void)
   for (int i = 0; i < opt.chargers; i++) {
     bcharger_t *c = &ch[i];
     if (!c->booted) continue;
-    uv_timer_start(&c->t, send_meter, 1 + (uint64_t)randombytes_uniform((uint32_t)period),
-                   period);
+    uv_timer_start(&c->t, send_meter, 1 + (uint64_t)randombytes_uniform((uint32_t)period), period);
   }
 }
 
@@ -498,7 +497,9 @@ static void phase_tick(uv_timer_t *t)
   case PH_UI:
     while (next_ui < opt.ui && connecting < CONNECTING_MAX) {
       ui_t *u = &uis[next_ui++];
-      wsc_opts_t o = {.host = ui_host, .port = ui_port, .path = ui_targets[u->idx],
+      wsc_opts_t o = {.host = ui_host,
+                      .port = ui_port,
+                      .path = ui_targets[u->idx],
                       .bind_ip = source(u->idx + 7)};
       u->ws = wsc_connect(loop, &o, &ui_cbs, u);
       if (u->ws)
@@ -652,8 +653,8 @@ static void report(void)
            srv_hwm_kb / 1024.0);
     printf("| server memory per idle UI connection (KiB) | %.2f |\n", per_conn_kb);
   }
-  printf("| UI connections held / failed / closed by server | %d / %d / %d |\n", ui_open,
-         ui_failed, ui_closed_early);
+  printf("| UI connections held / failed / closed by server | %d / %d / %d |\n", ui_open, ui_failed,
+         ui_closed_early);
   printf("| bench CPU (%% of one core) | %.0f |\n", self_c);
   fflush(stdout);
 
@@ -694,52 +695,95 @@ static void report(void)
 
 static void usage(FILE *f)
 {
-  fprintf(f,
-          "usage: flashcharge-bench [options]\n"
-          "  --ocpp-url URL     (ws://127.0.0.1:8180/ocpp)\n"
-          "  --ui-url URL       (ws://127.0.0.1:8080/ws)\n"
-          "  --chargers C       chargers (100)\n"
-          "  --rate R           MeterValues per second per charger (1; 0 = no traffic)\n"
-          "  --ui U             UI clients (1000)\n"
-          "  --watch W          chargers watched by each UI client (1)\n"
-          "  --warmup S, --duration S, --drain S   seconds (3, 20, 3)\n"
-          "  --server-pid PID   read the server's CPU time and memory from /proc\n"
-          "  --secret S         HS256 secret (default env FLASHCHARGE_JWT_SECRET)\n"
-          "  --sources N        source addresses 127.0.0.2… (16; 0 = let the kernel pick)\n"
-          "  --prefix P         charger ids P0001… (BENCH)\n"
-          "  --name NAME        run name in the report\n"
-          "  --json FILE        write the results as JSON\n");
+  fprintf(f, "usage: flashcharge-bench [options]\n"
+             "  --ocpp-url URL     (ws://127.0.0.1:8180/ocpp)\n"
+             "  --ui-url URL       (ws://127.0.0.1:8080/ws)\n"
+             "  --chargers C       chargers (100)\n"
+             "  --rate R           MeterValues per second per charger (1; 0 = no traffic)\n"
+             "  --ui U             UI clients (1000)\n"
+             "  --watch W          chargers watched by each UI client (1)\n"
+             "  --warmup S, --duration S, --drain S   seconds (3, 20, 3)\n"
+             "  --server-pid PID   read the server's CPU time and memory from /proc\n"
+             "  --secret S         HS256 secret (default env FLASHCHARGE_JWT_SECRET)\n"
+             "  --sources N        source addresses 127.0.0.2… (16; 0 = let the kernel pick)\n"
+             "  --prefix P         charger ids P0001… (BENCH)\n"
+             "  --name NAME        run name in the report\n"
+             "  --json FILE        write the results as JSON\n");
 }
 
 int main(int argc, char **argv)
 {
-  static const struct option lo[] = {
-      {"ocpp-url", 1, 0, 'o'}, {"ui-url", 1, 0, 'u'},   {"chargers", 1, 0, 'c'},
-      {"rate", 1, 0, 'r'},     {"ui", 1, 0, 'U'},       {"watch", 1, 0, 'w'},
-      {"warmup", 1, 0, 'W'},   {"duration", 1, 0, 'd'}, {"drain", 1, 0, 'D'},
-      {"server-pid", 1, 0, 'p'}, {"secret", 1, 0, 's'}, {"sources", 1, 0, 'S'},
-      {"prefix", 1, 0, 'P'},   {"name", 1, 0, 'n'},     {"json", 1, 0, 'j'},
-      {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+  static const struct option lo[] = {{"ocpp-url", 1, 0, 'o'},
+                                     {"ui-url", 1, 0, 'u'},
+                                     {"chargers", 1, 0, 'c'},
+                                     {"rate", 1, 0, 'r'},
+                                     {"ui", 1, 0, 'U'},
+                                     {"watch", 1, 0, 'w'},
+                                     {"warmup", 1, 0, 'W'},
+                                     {"duration", 1, 0, 'd'},
+                                     {"drain", 1, 0, 'D'},
+                                     {"server-pid", 1, 0, 'p'},
+                                     {"secret", 1, 0, 's'},
+                                     {"sources", 1, 0, 'S'},
+                                     {"prefix", 1, 0, 'P'},
+                                     {"name", 1, 0, 'n'},
+                                     {"json", 1, 0, 'j'},
+                                     {"help", 0, 0, 'h'},
+                                     {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
     switch (c) {
-    case 'o': opt.ocpp_url = optarg; break;
-    case 'u': opt.ui_url = optarg; break;
-    case 'c': opt.chargers = atoi(optarg); break;
-    case 'r': opt.rate = atof(optarg); break;
-    case 'U': opt.ui = atoi(optarg); break;
-    case 'w': opt.watch = atoi(optarg); break;
-    case 'W': opt.warmup = atof(optarg); break;
-    case 'd': opt.duration = atof(optarg); break;
-    case 'D': opt.drain = atof(optarg); break;
-    case 'p': opt.server_pid = atoi(optarg); break;
-    case 's': opt.secret = optarg; break;
-    case 'S': opt.sources = atoi(optarg); break;
-    case 'P': opt.prefix = optarg; break;
-    case 'n': opt.name = optarg; break;
-    case 'j': opt.json = optarg; break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'o':
+      opt.ocpp_url = optarg;
+      break;
+    case 'u':
+      opt.ui_url = optarg;
+      break;
+    case 'c':
+      opt.chargers = atoi(optarg);
+      break;
+    case 'r':
+      opt.rate = atof(optarg);
+      break;
+    case 'U':
+      opt.ui = atoi(optarg);
+      break;
+    case 'w':
+      opt.watch = atoi(optarg);
+      break;
+    case 'W':
+      opt.warmup = atof(optarg);
+      break;
+    case 'd':
+      opt.duration = atof(optarg);
+      break;
+    case 'D':
+      opt.drain = atof(optarg);
+      break;
+    case 'p':
+      opt.server_pid = atoi(optarg);
+      break;
+    case 's':
+      opt.secret = optarg;
+      break;
+    case 'S':
+      opt.sources = atoi(optarg);
+      break;
+    case 'P':
+      opt.prefix = optarg;
+      break;
+    case 'n':
+      opt.name = optarg;
+      break;
+    case 'j':
+      opt.json = optarg;
+      break;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
   if (!opt.secret) opt.secret = getenv("FLASHCHARGE_JWT_SECRET");
@@ -749,7 +793,8 @@ int main(int argc, char **argv)
     return 2;
   }
   if (opt.ui && (!opt.secret || strlen(opt.secret) < 32))
-    die("UI clients need the server's HS256 secret (--secret or FLASHCHARGE_JWT_SECRET, >= 32 bytes)");
+    die("UI clients need the server's HS256 secret (--secret or FLASHCHARGE_JWT_SECRET, >= 32 "
+        "bytes)");
   if (wsc_parse_url(opt.ocpp_url, ocpp_host, sizeof(ocpp_host), &ocpp_port, ocpp_path,
                     sizeof(ocpp_path)) < 0 ||
       wsc_parse_url(opt.ui_url, ui_host, sizeof(ui_host), &ui_port, ui_path, sizeof(ui_path)) < 0)

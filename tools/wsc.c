@@ -428,8 +428,7 @@ wsc_t *wsc_connect(uv_loop_t *loop, const wsc_opts_t *o, const wsc_cbs_t *cbs, v
   return c;
 }
 
-int wsc_parse_url(const char *url, char *host, size_t hostsz, int *port, char *path,
-                  size_t pathsz)
+int wsc_parse_url(const char *url, char *host, size_t hostsz, int *port, char *path, size_t pathsz)
 {
   if (strncmp(url, "ws://", 5) != 0) return -1;
   const char *h = url + 5;

@@ -34,13 +34,13 @@ typedef struct wsc_cbs {
 } wsc_cbs_t;
 
 typedef struct wsc_opts {
-  const char *host;     /* IPv4 address of the server, e.g. "127.0.0.1" */
+  const char *host; /* IPv4 address of the server, e.g. "127.0.0.1" */
   int port;
-  const char *path;     /* request target, e.g. "/ocpp/CP0001" (borrowed) */
-  const char *protocol; /* Sec-WebSocket-Protocol, or NULL */
-  const char *user;     /* Basic auth user, or NULL for none */
-  const char *password; /* Basic auth password */
-  const char *bind_ip;  /* local source address, or NULL */
+  const char *path;        /* request target, e.g. "/ocpp/CP0001" (borrowed) */
+  const char *protocol;    /* Sec-WebSocket-Protocol, or NULL */
+  const char *user;        /* Basic auth user, or NULL for none */
+  const char *password;    /* Basic auth password */
+  const char *bind_ip;     /* local source address, or NULL */
   const char *host_header; /* Host: value; default host:port */
 } wsc_opts_t;
 
@@ -66,7 +66,6 @@ int wsc_is_open(const wsc_t *c);
 
 /* Parses "ws://host:port/path" into host (an IPv4 literal or "localhost"),
  * port and path; buffers are caller-provided. 0 or -1. */
-int wsc_parse_url(const char *url, char *host, size_t hostsz, int *port, char *path,
-                  size_t pathsz);
+int wsc_parse_url(const char *url, char *host, size_t hostsz, int *port, char *path, size_t pathsz);
 
 #endif

@@ -31,7 +31,7 @@ typedef struct fc_req {
   char *body; /* malloc'd */
   size_t len;
   bool ready;
-  bool close_after; /* the request's body was not read: close after answering */
+  bool close_after;     /* the request's body was not read: close after answering */
   unsigned retry_after; /* seconds, sent as Retry-After when not 0 */
   fc_principal_t who;
   /* POST and PUT: the path, the token's verdict (taken while the headers

@@ -22,12 +22,12 @@
  * limits as ours, and thrown away): verifying against it costs what a real
  * verification costs, without computing a hash at run time. */
 static const char dummy_hash[crypto_pwhash_STRBYTES] =
-    "$argon2id$v=19$m=65536,t=2,p=1$QY1agjfnsAwf8smikbmwEA$rHN3TgVHBtqNUaVRLZnzIcFu6ZiCCLa7XdeRo4FQjR4";
+    "$argon2id$v=19$m=65536,t=2,p=1$QY1agjfnsAwf8smikbmwEA$"
+    "rHN3TgVHBtqNUaVRLZnzIcFu6ZiCCLa7XdeRo4FQjR4";
 
 int fc_auth_password_hash(const char *password, size_t len, char *out, size_t outsz)
 {
-  if (len < FC_AUTH_PASSWORD_MIN || len > FC_AUTH_PASSWORD_MAX ||
-      outsz < crypto_pwhash_STRBYTES)
+  if (len < FC_AUTH_PASSWORD_MIN || len > FC_AUTH_PASSWORD_MAX || outsz < crypto_pwhash_STRBYTES)
     return FC_ERR_INVAL;
   if (crypto_pwhash_str(out, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)

@@ -40,13 +40,13 @@ typedef struct fc_store fc_store_t;
 
 /* Numeric options: 0 means the default given in brackets. */
 typedef struct fc_store_opts {
-  const char *path;            /* database file (sqlite); borrowed */
-  unsigned batch_max;          /* writes per transaction at most (default 512) */
-  unsigned retry_max;          /* retries of a failed commit before failing its writes (3) */
-  unsigned retry_base_ms;      /* backoff: base, doubled per retry (25) */
-  unsigned breaker_threshold;  /* consecutive failed batches that open the breaker (2) */
-  unsigned probe_interval_ms;  /* probe write period while open (3000) */
-  unsigned readers;            /* reader threads (2) */
+  const char *path;           /* database file (sqlite); borrowed */
+  unsigned batch_max;         /* writes per transaction at most (default 512) */
+  unsigned retry_max;         /* retries of a failed commit before failing its writes (3) */
+  unsigned retry_base_ms;     /* backoff: base, doubled per retry (25) */
+  unsigned breaker_threshold; /* consecutive failed batches that open the breaker (2) */
+  unsigned probe_interval_ms; /* probe write period while open (3000) */
+  unsigned readers;           /* reader threads (2) */
   /* Fault injection for tests, or NULL: while this file exists and holds
    * "fail", every database write or sync fails with an I/O error; "stall N"
    * makes each one sleep N ms first. Checked by the backend's VFS shim. */
@@ -84,9 +84,9 @@ fc_store_health_t fc_store_health(const fc_store_t *s);
  * commit_failures counts failed attempts (each retry, each failed probe). */
 typedef struct fc_store_stats {
   uint64_t writes_ok, writes_failed, commits, commit_failures;
-  uint64_t queue_depth;           /* writes waiting now */
-  uint64_t commit_us_sum;         /* total commit latency */
-  uint64_t commit_us_hist[12];    /* <=100us,250,500,1ms,2.5,5,10,25,50,100,250,+Inf */
+  uint64_t queue_depth;        /* writes waiting now */
+  uint64_t commit_us_sum;      /* total commit latency */
+  uint64_t commit_us_hist[12]; /* <=100us,250,500,1ms,2.5,5,10,25,50,100,250,+Inf */
 } fc_store_stats_t;
 void fc_store_stats(const fc_store_t *s, fc_store_stats_t *out);
 
@@ -176,10 +176,10 @@ typedef enum {
  * fc_write_add: the writer thread reads it until the callback runs. */
 typedef struct fc_op {
   fc_op_kind_t kind;
-  char *str;       /* owned copy */
-  char *text;      /* owned copy, or NULL */
+  char *str;  /* owned copy */
+  char *text; /* owned copy, or NULL */
   size_t text_len;
-  json_t *json;    /* owned reference (json_incref'd), or NULL; only read by the writer */
+  json_t *json; /* owned reference (json_incref'd), or NULL; only read by the writer */
   int64_t i64;
   int flag;
   long long ts_ms; /* when it happened as we saw it (arrival time), ms since epoch */
@@ -226,14 +226,14 @@ typedef struct fc_charger_rec {
 
 typedef struct fc_tag_rec {
   char id_tag[21];
-  char status[13];      /* "Accepted", "Blocked", "Expired", "Invalid" */
-  long long expiry_ms;  /* 0 = none */
-  char parent[21];      /* "" = none */
+  char status[13];     /* "Accepted", "Blocked", "Expired", "Invalid" */
+  long long expiry_ms; /* 0 = none */
+  char parent[21];     /* "" = none */
 } fc_tag_rec_t;
 
 typedef enum {
-  FC_READ_CHARGERS = 1, /* every charger: out_chargers[out_count] */
-  FC_READ_TAG,          /* key: idTag → out_tag; status FC_ERR_NOTFOUND if unknown */
+  FC_READ_CHARGERS = 1,     /* every charger: out_chargers[out_count] */
+  FC_READ_TAG,              /* key: idTag → out_tag; status FC_ERR_NOTFOUND if unknown */
   FC_READ_REGISTRY_VERSION, /* out_i64: bumped whenever a charger's registration or
                                credentials change (by the CLI, for instance) */
   /* key: charger; arg_i64: since (exclusive); limit → out_texts[out_count]:
@@ -275,10 +275,10 @@ typedef struct fc_read {
   int64_t arg_i64;
   long long from_ms, to_ms;
   int connector;
-  unsigned limit;        /* 0 = the backend's default (1000); at most 10000 */
-  char *out_text;        /* owned by the read (fc_malloc'd, NUL-terminated) */
+  unsigned limit; /* 0 = the backend's default (1000); at most 10000 */
+  char *out_text; /* owned by the read (fc_malloc'd, NUL-terminated) */
   size_t out_len;
-  char **out_texts;      /* owned by the read: out_count fc_malloc'd strings */
+  char **out_texts; /* owned by the read: out_count fc_malloc'd strings */
   /* private */
   void *_priv[4];
 } fc_read_t;

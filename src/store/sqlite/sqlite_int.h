@@ -78,7 +78,7 @@ extern const struct fc_store__migration fc_store__migrations[];
   XX(TX_STOP, "UPDATE transactions SET stop_at = ?2, meter_stop = ?3, stop_reason = ?4,"           \
               " stop_id_tag = ?5, updated_at = ?6, cost = ?7, currency = ?8 WHERE id = ?1")        \
   /* 003_cost_commands.sql */                                                                      \
-  XX(COMMAND_INS, "INSERT INTO commands (charger_id, command, action, params, status, result,"    \
+  XX(COMMAND_INS, "INSERT INTO commands (charger_id, command, action, params, status, result,"     \
                   " error, by_sub, requested_at, finished_at)"                                     \
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                             \
   /* a stop for a transaction we never saw: keep it, under its own id if free */                   \
@@ -93,7 +93,7 @@ extern const struct fc_store__migration fc_store__migrations[];
                   " updated_at = ?3 WHERE id = ?1")                                                \
   XX(PROBE, "INSERT INTO probe (id, n, at) VALUES (1, 1, ?1)"                                      \
             " ON CONFLICT (id) DO UPDATE SET n = n + 1, at = excluded.at")                         \
-  /* events (002_events.sql) */                                                                     \
+  /* events (002_events.sql) */                                                                    \
   XX(EVENT_SEQ, "UPDATE chargers SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq") \
   XX(EVENT_INS, "INSERT INTO events (charger_id, seq, type, connector_id, ts, late, json)"         \
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                            \
@@ -110,19 +110,20 @@ extern const struct fc_store__migration fc_store__migrations[];
                     " AND connector_id = ?3 AND late = 0 ORDER BY seq DESC LIMIT 1")               \
   XX(READ_CHARGERS, "SELECT id, registration, auth FROM chargers ORDER BY id")                     \
   XX(READ_TAG, "SELECT id_tag, status, expiry, parent_id_tag FROM id_tags WHERE id_tag = ?1")      \
-  XX(READ_REGISTRY_VERSION, "SELECT value FROM meta WHERE key = 'registry_version'")            \
+  XX(READ_REGISTRY_VERSION, "SELECT value FROM meta WHERE key = 'registry_version'")               \
   /* the JSON reads: from/to are bound as the open bounds when not given */                        \
   XX(READ_EVENTS, "SELECT json FROM events WHERE charger_id = ?1 AND seq > ?2 ORDER BY seq"        \
                   " LIMIT ?3")                                                                     \
-  XX(READ_METER_ANY, "SELECT " FC_SQL_METER_COLS " FROM meter_values WHERE charger_id = ?1"       \
+  XX(READ_METER_ANY, "SELECT " FC_SQL_METER_COLS " FROM meter_values WHERE charger_id = ?1"        \
                      " AND ts >= ?2 AND ts < ?3 ORDER BY ts, id LIMIT ?4")                         \
-  XX(READ_METER_CONN, "SELECT " FC_SQL_METER_COLS " FROM meter_values WHERE charger_id = ?1"      \
+  XX(READ_METER_CONN, "SELECT " FC_SQL_METER_COLS " FROM meter_values WHERE charger_id = ?1"       \
                       " AND connector_id = ?5 AND ts >= ?2 AND ts < ?3 ORDER BY ts, id LIMIT ?4")  \
-  /* a transaction known only from its stop (no start_at) is listed by its stop time */        \
-  XX(READ_TX_ANY, "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE " FC_SQL_TX_RANGE            \
+  /* a transaction known only from its stop (no start_at) is listed by its stop time */            \
+  XX(READ_TX_ANY, "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE " FC_SQL_TX_RANGE             \
                   " ORDER BY coalesce(start_at, stop_at) DESC, id DESC LIMIT ?4")                  \
-  XX(READ_TX_CP, "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE charger_id = ?1 AND "         \
-                 FC_SQL_TX_RANGE " ORDER BY coalesce(start_at, stop_at) DESC, id DESC LIMIT ?4")   \
+  XX(READ_TX_CP,                                                                                   \
+     "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE charger_id = ?1 AND " FC_SQL_TX_RANGE      \
+     " ORDER BY coalesce(start_at, stop_at) DESC, id DESC LIMIT ?4")                               \
   XX(READ_TX_ONE, "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE id = ?1")                     \
   XX(READ_CHARGER_INFO, "SELECT id, registration, vendor, model, serial_number, firmware_version," \
                         " last_boot_at, last_seen_at, last_heartbeat_at, online FROM chargers"     \
@@ -138,8 +139,8 @@ typedef enum {
 struct fc_store_conn {
   sqlite3 *db;
   sqlite3_stmt *stmts[FC_SQL__COUNT];
-  sqlite3_vfs *fault_vfs; /* the writer's VFS shim, or NULL */
-  int wal_frames;         /* WAL size after the last commit (our wal hook) */
+  sqlite3_vfs *fault_vfs;     /* the writer's VFS shim, or NULL */
+  int wal_frames;             /* WAL size after the last commit (our wal hook) */
   struct fc_store_ckpt *ckpt; /* the writer's checkpointer thread, or NULL */
 };
 

@@ -49,8 +49,7 @@ int fc_store_admin_user_put(fc_store_admin_t *a, const char *name, const char *h
                             const char *role)
 {
   sqlite3_stmt *st;
-  if (!valid_name(name) || !hash || !*hash || strlen(hash) >= FC_USER_HASH_MAX ||
-      !valid_role(role))
+  if (!valid_name(name) || !hash || !*hash || strlen(hash) >= FC_USER_HASH_MAX || !valid_role(role))
     return FC_ERR_INVAL;
   if (prepare(a,
               "INSERT INTO users (name, password_hash, role, created_at, updated_at)"

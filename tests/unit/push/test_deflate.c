@@ -16,7 +16,8 @@
 static fc_event_t *snapshot_event(void)
 {
   char json[4096];
-  int n = snprintf(json, sizeof(json), "{\"type\":\"snapshot\",\"charger\":\"CP1\",\"data\":{\"connectors\":[");
+  int n = snprintf(json, sizeof(json),
+                   "{\"type\":\"snapshot\",\"charger\":\"CP1\",\"data\":{\"connectors\":[");
   for (int i = 1; i <= 4; i++)
     n += snprintf(json + n, sizeof(json) - (size_t)n,
                   "%s{\"id\":%d,\"status\":\"Charging\",\"errorCode\":\"NoError\",\"meter\":{"
@@ -132,8 +133,8 @@ static void test_offers(void **state)
   assert_true(pick_offer("permessage-deflate; client_max_window_bits", &smwb));
   assert_true(pick_offer("permessage-deflate;server_no_context_takeover;client_no_context_takeover",
                          &smwb));
-  assert_true(pick_offer("permessage-deflate; server_max_window_bits=10; client_max_window_bits=9",
-                         &smwb));
+  assert_true(
+      pick_offer("permessage-deflate; server_max_window_bits=10; client_max_window_bits=9", &smwb));
   assert_int_equal(smwb, 10);
   assert_true(pick_offer("permessage-deflate; server_max_window_bits=\"8\"", &smwb));
   assert_int_equal(smwb, 8);
@@ -145,12 +146,12 @@ static void test_offers(void **state)
   assert_false(pick_offer("permessage-deflate; server_max_window_bits=16", &smwb));
   assert_false(pick_offer("permessage-deflate; client_max_window_bits=x", &smwb));
   assert_false(pick_offer("permessage-deflate; client_no_context_takeover=1", &smwb));
-  assert_false(pick_offer("permessage-deflate; server_no_context_takeover; server_no_context_takeover",
-                          &smwb));
+  assert_false(pick_offer(
+      "permessage-deflate; server_no_context_takeover; server_no_context_takeover", &smwb));
   assert_false(pick_offer("x-webkit-deflate-frame", &smwb));
   /* The first honourable one of several. */
-  assert_true(pick_offer("x-foo, permessage-deflate; bar, permessage-deflate; server_max_window_bits=12",
-                         &smwb));
+  assert_true(pick_offer(
+      "x-foo, permessage-deflate; bar, permessage-deflate; server_max_window_bits=12", &smwb));
   assert_int_equal(smwb, 12);
 }
 
