@@ -7,42 +7,25 @@
  *   ./build-fuzz/fuzz_frame -dict=fuzz/ocpp.dict fuzz/corpus/frame */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "ocpp/rpc.h"
 
-static const char *const actions[] = {
-    "Authorize",
-    "BootNotification",
-    "CancelReservation",
-    "ChangeAvailability",
-    "ChangeConfiguration",
-    "ClearCache",
-    "ClearChargingProfile",
-    "DataTransfer",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "GetCompositeSchedule",
-    "GetConfiguration",
-    "GetDiagnostics",
-    "GetLocalListVersion",
-    "Heartbeat",
-    "MeterValues",
-    "RemoteStartTransaction",
-    "RemoteStopTransaction",
-    "ReserveNow",
-    "Reset",
-    "SendLocalList",
-    "SetChargingProfile",
-    "StartTransaction",
-    "StatusNotification",
-    "StopTransaction",
-    "TriggerMessage",
-    "UnlockConnector",
-    "UpdateFirmware",
-};
+/* The embedded schema table (cmake/embed_schemas.cmake): every action has
+ * <Action> and <Action>Response; the requests' names are the actions. */
+extern const struct fc_schema_src {
+  const char *name;
+  const char *json;
+} fc_ocpp16_schemas[];
+
+static bool is_response(const char *name)
+{
+  size_t n = strlen(name);
+  return n > 8 && !strcmp(name + n - 8, "Response");
+}
 
 #define CHECK(cond)                                                                                \
   do {                                                                                             \
@@ -65,9 +48,10 @@ static void validate(const char *action, bool response, const json_t *payload)
 
 static void validate_all(const json_t *payload)
 {
-  for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
-    validate(actions[i], false, payload);
-    validate(actions[i], true, payload);
+  for (const struct fc_schema_src *sc = fc_ocpp16_schemas; sc->name; sc++) {
+    if (is_response(sc->name)) continue;
+    validate(sc->name, false, payload);
+    validate(sc->name, true, payload);
   }
 }
 

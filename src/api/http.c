@@ -13,6 +13,7 @@
 
 #include "core/mem.h"
 #include "log/log.h"
+#include "net/ws.h"
 #include "auth/request.h"
 #include "push/push_lws.h"
 
@@ -79,28 +80,10 @@ void fc_api__error(fc_req_t *r, unsigned status, const char *error, const char *
 
 static int write_response(struct lws *wsi, fc_req_t *r)
 {
-  unsigned char hdr[LWS_PRE + 1024];
-  unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-  if (lws_add_http_common_headers(wsi, r->status, r->type, r->len, &p, end) ||
-      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                   (const unsigned char *)"no-store", 8, &p, end))
+  if (fc_http_write(wsi, r->status, r->type, r->body, r->len, r->status == 401 ? "Bearer" : NULL,
+                    r->retry_after) < 0 ||
+      r->close_after)
     return -1;
-  if (r->status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
-                                                       (const unsigned char *)"Bearer", 6, &p, end))
-    return -1;
-  if (r->retry_after) {
-    char ra[16];
-    int n = snprintf(ra, sizeof(ra), "%u", r->retry_after);
-    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER, (unsigned char *)ra, n, &p,
-                                     end))
-      return -1;
-  }
-  if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
-  unsigned char *buf = fc_malloc(LWS_PRE + r->len + 1);
-  memcpy(buf + LWS_PRE, r->body, r->len);
-  int n = lws_write(wsi, buf + LWS_PRE, r->len, LWS_WRITE_HTTP_FINAL);
-  fc_free(buf);
-  if (n < (int)r->len || r->close_after) return -1;
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 

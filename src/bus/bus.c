@@ -329,6 +329,21 @@ const char *fc_bus_snapshot(fc_bus_t *b, const char *charger, size_t *len, int64
   return c->snap_text;
 }
 
+json_t *fc_bus_snapshot_json(fc_bus_t *b, const char *charger)
+{
+  chan_t *c = chan_get(b, charger, false);
+  return c && c->seen ? c->snap : NULL;
+}
+
+void fc_bus_foreach(fc_bus_t *b, void (*cb)(const char *charger, void *arg), void *arg)
+{
+  chan_t *c, *tmp;
+  HASH_ITER(hh, b->chans, c, tmp)
+  {
+    if (c->seen) cb(c->id, arg);
+  }
+}
+
 char *fc_bus_snapshots(fc_bus_t *b, bool (*filter)(const char *charger, void *arg), void *arg,
                        size_t *len)
 {

@@ -29,6 +29,7 @@
   XX(COMMAND, "command", 0)                                                                        \
   XX(LAGGED, "lagged", 0)                                                                          \
   XX(ERROR, "error", 0)                                                                            \
+  XX(PONG, "pong", 0)                                                                              \
   XX(DEGRADED, "system.degraded", 0)                                                               \
   XX(RECOVERED, "system.recovered", 0)
 
@@ -68,6 +69,11 @@ typedef struct fc_event {
  * system events. Returns it with one reference (caller's). */
 fc_event_t *fc_event_new(fc_event_type_t type, const char *charger, int connector, int64_t seq,
                          const char *json, size_t len);
+/* Makes an event that is not persisted (hello, snapshot, error, pong, lagged,
+ * system.*): the envelope with the current time, connector 0, and data
+ * (stolen; NULL: {}). charger may be "". */
+fc_event_t *fc_event_make(fc_event_type_t type, const char *charger, int64_t seq, json_t *data);
+
 /* Parses a stored event's JSON (from replay) into an event; NULL if it is not
  * one. */
 fc_event_t *fc_event_from_json(const char *json, size_t len);
@@ -121,6 +127,14 @@ int fc_bus_load(fc_bus_t *b, fc_store_t *store);
  * Borrowed; valid until the next event of that charger. NULL when the charger
  * has never been seen. *seq_out: the seq it reflects. */
 const char *fc_bus_snapshot(fc_bus_t *b, const char *charger, size_t *len, int64_t *seq_out);
+
+/* The same snapshot as a jansson object, for code on the loop thread that
+ * reads members of it: borrowed, read only, valid until the next event of
+ * that charger. NULL when the charger has never been seen. */
+json_t *fc_bus_snapshot_json(fc_bus_t *b, const char *charger);
+
+/* Calls cb for every charger that has a snapshot. */
+void fc_bus_foreach(fc_bus_t *b, void (*cb)(const char *charger, void *arg), void *arg);
 
 /* Every charger's snapshot as a JSON array (caller frees with free()). */
 char *fc_bus_snapshots(fc_bus_t *b, bool (*filter)(const char *charger, void *arg), void *arg,

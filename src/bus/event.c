@@ -1,8 +1,12 @@
 /* Events: the type table, construction and reference counting. */
 #include "bus/bus.h"
 
+#include "core/datetime.h"
+#include "core/json.h"
 #include "core/mem.h"
+#include "core/time.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const names[FC_EV__COUNT] = {[FC_EV_NONE] = "",
@@ -48,6 +52,20 @@ fc_event_t *fc_event_new(fc_event_type_t type, const char *charger, int connecto
   e->len = len;
   memcpy(e->json, json, len);
   e->json[len] = '\0';
+  return e;
+}
+
+fc_event_t *fc_event_make(fc_event_type_t type, const char *charger, int64_t seq, json_t *data)
+{
+  char ts[32];
+  fc_datetime_format(fc_wall_ms(), ts, sizeof(ts));
+  json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:s, s:o}", "type", fc_event_type_name(type),
+                        "charger", charger ? charger : "", "connector", 0, "seq", (json_int_t)seq,
+                        "ts", ts, "data", data ? data : json_object());
+  char *text = json_dumps(o, FC_JSON_DUMP);
+  json_decref(o);
+  fc_event_t *e = fc_event_new(type, charger, 0, seq, text, strlen(text));
+  free(text);
   return e;
 }
 

@@ -15,14 +15,12 @@
 #include "core/mem.h"
 #include "push/push.h"
 #include "bus/bus.h"
-#include "core/time.h"
 #include "auth/auth.h"
 #include "config/config.h"
 #include "core/err.h"
 #include "log/log.h"
 #include "net/net.h"
 #include "ocpp/ocpp.h"
-#include "core/datetime.h"
 #include "store/store.h"
 
 #include <signal.h>
@@ -235,13 +233,8 @@ static void health_cb(fc_store_health_t state, void *arg)
   if (state == FC_STORE_OK && sv->health == FC_STORE_DOWN) type = FC_EV_RECOVERED;
   sv->health = state;
   if (type == FC_EV_NONE) return;
-  char ts[32], json[256];
-  fc_datetime_format(fc_wall_ms(), ts, sizeof(ts));
-  int n = snprintf(json, sizeof(json),
-                   "{\"type\":\"%s\",\"charger\":\"\",\"connector\":0,\"seq\":0,\"ts\":\"%s\","
-                   "\"data\":{\"store\":\"%s\"}}",
-                   fc_event_type_name(type), ts, state == FC_STORE_DOWN ? "down" : "ok");
-  fc_event_t *e = fc_event_new(type, "", 0, 0, json, (size_t)n);
+  fc_event_t *e = fc_event_make(
+      type, "", 0, json_pack("{s:s}", "store", state == FC_STORE_DOWN ? "down" : "ok"));
   fc_bus_publish(sv->bus, e);
   fc_event_unref(e);
 }

@@ -16,10 +16,8 @@
 
 static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
 {
-  size_t len;
-  const char *snap = fc_bus_snapshot(o->bus, charger, &len, NULL);
-  if (!snap) return;
-  json_t *root = json_loadb(snap, len, 0, NULL);
+  json_t *root = fc_bus_snapshot_json(o->bus, charger);
+  if (!root) return;
   size_t i;
   json_t *c;
   json_array_foreach(json_object_get(root, "connectors"), i, c)
@@ -57,7 +55,6 @@ static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
           last ? json_number_value(last) : json_number_value(json_object_get(tx, "meterStart"));
     }
   }
-  json_decref(root);
 }
 
 fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector)

@@ -131,19 +131,15 @@ static fc_cpconn_t *conn_of_tx(fc_ocpp_t *o, const char *charger, int64_t tx)
   HASH_FIND_STR(o->cpstates, charger, st);
   for (size_t i = 0; st && i < st->n; i++)
     if (st->conns[i].tx_id == tx) return &st->conns[i];
-  size_t len;
-  const char *snap = fc_bus_snapshot(o->bus, charger, &len, NULL);
-  json_t *root = snap ? json_loadb(snap, len, 0, NULL) : NULL;
   size_t i;
   json_t *cj;
   int found = -1;
-  json_array_foreach(json_object_get(root, "connectors"), i, cj)
+  json_array_foreach(json_object_get(fc_bus_snapshot_json(o->bus, charger), "connectors"), i, cj)
   {
     json_t *t = json_object_get(cj, "transaction");
     if (json_integer_value(json_object_get(t, "transactionId")) == tx)
       found = (int)json_integer_value(json_object_get(cj, "connectorId"));
   }
-  json_decref(root);
   return found >= 0 ? fc_ocpp__cpconn(o, charger, found) : NULL;
 }
 

@@ -90,9 +90,6 @@ static bool offers_ocpp16(struct lws *wsi)
 static int refuse(struct lws *wsi, fc_ocpp_t *o, unsigned status, const char *body, const char *why,
                   const char *id)
 {
-  unsigned char buf[LWS_PRE + 512];
-  unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-  size_t blen = strlen(body);
   char peer[64] = "";
   fc_log_ctx_t ctx = {.cp = id};
 
@@ -100,16 +97,10 @@ static int refuse(struct lws *wsi, fc_ocpp_t *o, unsigned status, const char *bo
   fc_log(FC_LOG_WARN, &ctx, "event=handshake_refused status=%u reason=\"%s\" peer=%s", status, why,
          peer);
   o->stats.rejected_handshakes++;
-  if (lws_add_http_common_headers(wsi, status, "text/plain", blen, &p, end)) return -1;
-  if (status == 401) {
-    static const char realm[] = "Basic realm=\"flashcharge\", charset=\"UTF-8\"";
-    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
-                                     (const unsigned char *)realm, (int)sizeof(realm) - 1, &p, end))
-      return -1;
-  }
-  if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
-  memcpy(start, body, blen);
-  if (lws_write(wsi, start, blen, LWS_WRITE_HTTP_FINAL) != (int)blen) return -1;
+  static const char realm[] = "Basic realm=\"flashcharge\", charset=\"UTF-8\"";
+  if (fc_http_write(wsi, status, "text/plain", body, strlen(body), status == 401 ? realm : NULL,
+                    0) < 0)
+    return -1;
   return 1; /* lws completes the transaction */
 }
 

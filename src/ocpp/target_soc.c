@@ -20,17 +20,14 @@
  * before a restart is only there), so that the loop below sees them all. */
 static fc_cpstate_t *state_of(fc_ocpp_t *o, const char *charger)
 {
-  size_t len;
-  const char *snap = fc_bus_snapshot(o->bus, charger, &len, NULL);
-  json_t *root = snap ? json_loadb(snap, len, 0, NULL) : NULL;
+  json_t *snap = fc_bus_snapshot_json(o->bus, charger);
   size_t i;
   json_t *cj;
-  json_array_foreach(json_object_get(root, "connectors"), i, cj)
+  json_array_foreach(json_object_get(snap, "connectors"), i, cj)
   {
     json_t *id = json_object_get(cj, "connectorId");
     if (json_is_integer(id)) fc_ocpp__cpconn(o, charger, (int)json_integer_value(id));
   }
-  json_decref(root);
   fc_cpstate_t *st = NULL;
   HASH_FIND_STR(o->cpstates, charger, st);
   return st;

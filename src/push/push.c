@@ -26,10 +26,9 @@
 
 #include "core/err.h"
 #include "core/mem.h"
-#include "core/time.h"
 #include "log/log.h"
-#include "core/datetime.h"
 
+#include <assert.h>
 #include <libwebsockets.h>
 #include <string.h>
 #include <uthash.h>
@@ -135,23 +134,6 @@ static void count_drop(counter_t **map, const char *key)
   }
 }
 
-/* An event of our own (not persisted, seq 0): hello, error, pong, lagged,
- * snapshot. data is stolen. */
-static fc_event_t *own_event(fc_event_type_t type, const char *type_name, const char *charger,
-                             int64_t seq, json_t *data)
-{
-  char ts[32];
-  fc_datetime_format(fc_wall_ms(), ts, sizeof(ts));
-  json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:s, s:o}", "type", type_name, "charger",
-                        charger ? charger : "", "connector", 0, "seq", (json_int_t)seq, "ts", ts,
-                        "data", data ? data : json_object());
-  char *text = json_dumps(o, FC_JSON_DUMP);
-  json_decref(o);
-  fc_event_t *e = fc_event_new(type, charger, 0, seq, text, strlen(text));
-  free(text);
-  return e;
-}
-
 static void close_client(client_t *c, int code, const char *reason)
 {
   if (!c->wsi || c->closing) return;
@@ -174,7 +156,7 @@ static void lagged(client_t *c)
     if (s->charger[0] && strcmp(s->charger, "*"))
       json_object_set_new(seqs, s->charger, json_integer(s->sent_seq));
   json_object_set_new(data, "since", seqs);
-  fc_event_t *e = own_event(FC_EV_LAGGED, "lagged", "", 0, data);
+  fc_event_t *e = fc_event_make(FC_EV_LAGGED, "", 0, data);
   fc_outq_push(&c->q, e);
   fc_event_unref(e);
   close_client(c, 1013 /* try again later */, "lagged");
@@ -203,8 +185,8 @@ static void enqueue(client_t *c, fc_event_t *e)
 
 static void send_error(client_t *c, const char *charger, const char *code, const char *detail)
 {
-  fc_event_t *e = own_event(FC_EV_ERROR, "error", charger, 0,
-                            json_pack("{s:s, s:s}", "code", code, "detail", detail));
+  fc_event_t *e = fc_event_make(FC_EV_ERROR, charger, 0,
+                                json_pack("{s:s, s:s}", "code", code, "detail", detail));
   enqueue(c, e);
   fc_event_unref(e);
 }
@@ -256,19 +238,40 @@ static void drop_pending(csub_t *s)
   s->npending = 0;
 }
 
+/* The snapshot event wraps the read model's cached snapshot text as it is:
+ * the envelope is written with "data":null and the text put in its place, so
+ * a subscribe costs no parse and no second serialisation of the snapshot. */
 static void send_snapshot(client_t *c, csub_t *s, const char *charger)
 {
   size_t len;
   int64_t seq = 0;
   const char *snap = fc_bus_snapshot(c->p->bus, charger, &len, &seq);
-  json_t *data = snap ? json_loadb(snap, len, 0, NULL) : NULL;
-  if (!data)
-    data = json_pack("{s:s, s:b, s:I, s:n, s:[]}", "id", charger, "online", 0, "seq", (json_int_t)0,
-                     "lastSeen", "connectors");
-  fc_event_t *e = own_event(FC_EV_SNAPSHOT, "snapshot", charger, seq, data);
+  fc_event_t *e;
+  if (snap) {
+    fc_event_t *env = fc_event_make(FC_EV_SNAPSHOT, charger, seq, json_null());
+    static const char tail[] = "null}";
+    size_t keep = env->len - (sizeof(tail) - 1);
+    assert(env->len >= sizeof(tail) - 1 && !memcmp(env->json + keep, tail, sizeof(tail) - 1));
+    char *text = fc_malloc(keep + len + 1);
+    memcpy(text, env->json, keep);
+    memcpy(text + keep, snap, len);
+    text[keep + len] = '}';
+    e = fc_event_new(FC_EV_SNAPSHOT, charger, 0, seq, text, keep + len + 1);
+    fc_free(text);
+    fc_event_unref(env);
+  } else {
+    e = fc_event_make(FC_EV_SNAPSHOT, charger, seq,
+                      json_pack("{s:s, s:b, s:I, s:n, s:[]}", "id", charger, "online", 0, "seq",
+                                (json_int_t)0, "lastSeen", "connectors"));
+  }
   enqueue(c, e);
   fc_event_unref(e);
   if (s && seq > s->last_seq) s->last_seq = seq;
+}
+
+static void snapshot_each(const char *charger, void *arg)
+{
+  send_snapshot(arg, NULL, charger);
 }
 
 static csub_t *find_sub(client_t *c, const char *charger)
@@ -386,18 +389,7 @@ static void subscribe(client_t *c, const char *charger, bool has_since, int64_t 
     s->next = c->subs;
     c->subs = s;
     s->bsub = fc_bus_subscribe(p->bus, NULL, on_event, s);
-    size_t len;
-    char *all = fc_bus_snapshots(p->bus, NULL, NULL, &len);
-    json_t *arr = json_loadb(all, len, 0, NULL);
-    free(all);
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-      const char *id = json_string_value(json_object_get(v, "id"));
-      if (id) send_snapshot(c, NULL, id);
-    }
-    json_decref(arr);
+    fc_bus_foreach(p->bus, snapshot_each, c);
     return;
   }
   if (strlen(charger) == 0 || strlen(charger) > 48) {
@@ -467,7 +459,7 @@ static void handle_message(client_t *c, const char *text, size_t len)
     return;
   }
   if (!strcmp(op, "ping")) {
-    fc_event_t *e = own_event(FC_EV_NONE, "pong", "", 0, NULL);
+    fc_event_t *e = fc_event_make(FC_EV_PONG, "", 0, NULL);
     enqueue(c, e);
     fc_event_unref(e);
   } else if (!strcmp(op, "subscribe") || !strcmp(op, "unsubscribe")) {
@@ -506,18 +498,11 @@ static void handle_message(client_t *c, const char *text, size_t len)
 
 static int refuse(struct lws *wsi, unsigned status, const char *error, const char *detail)
 {
-  unsigned char buf[LWS_PRE + 1024];
-  unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
   char body[512];
   int blen = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\"}\n", error, detail);
-  if (lws_add_http_common_headers(wsi, status, "application/json", (lws_filepos_t)blen, &p, end))
+  if (fc_http_write(wsi, status, "application/json", body, (size_t)blen,
+                    status == 401 ? "Bearer" : NULL, 0) < 0)
     return -1;
-  if (status == 401 && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
-                                                    (const unsigned char *)"Bearer", 6, &p, end))
-    return -1;
-  if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
-  memcpy(start, body, (size_t)blen);
-  if (lws_write(wsi, start, (size_t)blen, LWS_WRITE_HTTP_FINAL) != blen) return -1;
   return 1;
 }
 
@@ -598,9 +583,9 @@ static void established(fc_push_t *p, struct lws *wsi, client_t **slot)
   }
   static const char *const roles[] = {"", "viewer", "operator", "admin"};
   fc_event_t *hello =
-      own_event(FC_EV_HELLO, "hello", "", 0,
-                json_pack("{s:s, s:s, s:o, s:i}", "sub", c->who.sub, "role", roles[c->who.role],
-                          "chargers", chargers, "heartbeat", p->cfg->ui_ping_interval));
+      fc_event_make(FC_EV_HELLO, "", 0,
+                    json_pack("{s:s, s:s, s:o, s:i}", "sub", c->who.sub, "role", roles[c->who.role],
+                              "chargers", chargers, "heartbeat", p->cfg->ui_ping_interval));
   enqueue(c, hello);
   fc_event_unref(hello);
 

@@ -45,6 +45,7 @@ static void test_type_names_round_trip(void **state)
       {FC_EV_COMMAND, "command", false},
       {FC_EV_LAGGED, "lagged", false},
       {FC_EV_ERROR, "error", false},
+      {FC_EV_PONG, "pong", false},
       {FC_EV_DEGRADED, "system.degraded", false},
       {FC_EV_RECOVERED, "system.recovered", false},
   };
