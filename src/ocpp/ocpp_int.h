@@ -10,6 +10,7 @@
 #include "ocpp/rpc.h"
 #include "bus/bus.h"
 #include "domain/domain.h"
+#include "net/soon.h"
 
 #include <libwebsockets.h>
 #include <stdbool.h>
@@ -60,9 +61,10 @@ typedef struct fc_session {
   size_t rx_len, rx_cap;
   bool rx_overflow;
 
-  /* transmit queue */
+  /* transmit queue, written at the end of the loop iteration (o->soon) */
   fc_txbuf_t *tx_head, *tx_tail;
   size_t tx_bytes;
+  fc_soon_link_t soon;
 
   /* calls of this charger being processed, and the rate limiter */
   unsigned inflight;
@@ -167,6 +169,7 @@ struct fc_ocpp {
   fc_tariff_t tariff;
   uv_timer_t deadline_timer;
   uv_timer_t tick_timer; /* throttling, silence, registry refresh */
+  fc_soon_t soon;        /* sessions with frames to write */
   uint64_t last_registry_check;
   bool shutting_down;
   fc_ocpp_stats_t stats;
@@ -184,6 +187,8 @@ void fc_ocpp__session_unref(fc_session_t *s);
 /* Queues text for sending (copied) and asks lws for writability. No-op when
  * the session is closed. Logs it in the frame log. */
 void fc_ocpp__send(fc_session_t *s, const char *text, size_t len);
+/* Writes a session's queued frames (o->soon's function). */
+void fc_ocpp__session_flush(fc_soon_link_t *link, void *arg);
 /* Closes the connection with code and reason (from the loop, asynchronously). */
 void fc_ocpp__session_close(fc_session_t *s, int code, const char *reason);
 /* Called when a call finishes: may resume reading. */

@@ -79,6 +79,7 @@ int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_b
   uv_timer_init(loop, &o->tick_timer);
   o->tick_timer.data = o;
   uv_timer_start(&o->tick_timer, tick_cb, TICK_MS, TICK_MS);
+  fc_soon_init(&o->soon, loop, fc_ocpp__session_flush, o);
   fc_log(FC_LOG_INFO, NULL, "event=registry_loaded chargers=%zu", n);
   *out = o;
   return 0;
@@ -122,7 +123,7 @@ void fc_ocpp_close_all(fc_ocpp_t *o)
 static void handle_closed(uv_handle_t *h)
 {
   fc_ocpp_t *o = h->data;
-  if (++o->closed_handles == 2) {
+  if (++o->closed_handles == 4) {
     fc_ocpp__registry_free(o);
     fc_ocpp__cpstates_free(o);
     fc_models_cleanup(&o->models);
@@ -148,6 +149,7 @@ void fc_ocpp_free(fc_ocpp_t *o)
   uv_timer_stop(&o->deadline_timer);
   uv_close((uv_handle_t *)&o->tick_timer, handle_closed);
   uv_close((uv_handle_t *)&o->deadline_timer, handle_closed);
+  fc_soon_close(&o->soon, handle_closed, o);
 }
 
 size_t fc_ocpp_connections(const fc_ocpp_t *o)

@@ -20,6 +20,7 @@
 #include "auth/auth.h"
 #include "net/ws.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static fc_ocpp_t *ocpp_of(struct lws *wsi)
@@ -201,7 +202,7 @@ void fc_ocpp__send(fc_session_t *s, const char *text, size_t len)
   s->tx_bytes += len;
   s->o->stats.frames_out++;
   fc_ocpp__log_frame(s, false, text, len);
-  lws_callback_on_writable(s->wsi);
+  if (fc_soon_add(&s->o->soon, &s->soon)) fc_ocpp__session_ref(s);
 }
 
 void fc_ocpp__session_close(fc_session_t *s, int code, const char *reason)
@@ -386,7 +387,9 @@ static int receive(fc_session_t *s, const void *in, size_t len)
   return 0;
 }
 
-static int writeable(fc_session_t *s)
+/* Writes queued frames while the socket has room (POLLOUT); once it has
+ * not, SERVER_WRITEABLE goes on. -1: broken. */
+static int write_queued(fc_session_t *s)
 {
   struct lws *wsi = s->wsi;
   while (s->tx_head && !lws_send_pipe_choked(wsi)) {
@@ -397,12 +400,31 @@ static int writeable(fc_session_t *s)
     s->tx_bytes -= b->len;
     fc_free(b);
   }
+  return 0;
+}
+
+void fc_ocpp__session_flush(fc_soon_link_t *link, void *arg)
+{
+  fc_session_t *s = (fc_session_t *)((char *)link - offsetof(fc_session_t, soon));
+  (void)arg;
+  if (s->wsi && !s->closing) {
+    if (write_queued(s) < 0)
+      lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    else if (s->tx_head)
+      lws_callback_on_writable(s->wsi);
+  }
+  fc_ocpp__session_unref(s);
+}
+
+static int writeable(fc_session_t *s)
+{
+  if (write_queued(s) < 0) return -1;
   if (s->tx_head) {
-    lws_callback_on_writable(wsi);
+    lws_callback_on_writable(s->wsi);
     return 0;
   }
   if (!s->closing) return 0;
-  return fc_ws_send_close(wsi, s->close_code, s->close_reason);
+  return fc_ws_send_close(s->wsi, s->close_code, s->close_reason);
 }
 
 int fc_ocpp_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

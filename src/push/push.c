@@ -22,6 +22,7 @@
 #include "push/push_lws.h"
 
 #include "auth/request.h"
+#include "net/soon.h"
 #include "net/ws.h"
 
 #include "core/err.h"
@@ -30,6 +31,7 @@
 
 #include <assert.h>
 #include <libwebsockets.h>
+#include <stddef.h>
 #include <string.h>
 #include <uthash.h>
 
@@ -82,6 +84,8 @@ struct client {
   uint64_t tokens_at;
   bool throttled;
   fc_deflate_mode_t deflate; /* permessage-deflate negotiated (deflate.c) */
+  unsigned replays;          /* subscriptions replaying */
+  fc_soon_link_t soon;       /* on p->soon: queued events to write */
   client_t *prev, *next;     /* all clients */
   client_t *throttle_next;
 };
@@ -97,7 +101,11 @@ struct fc_push {
   uint64_t next_id;
   counter_t *per_ip, *per_sub;
   client_t *throttled;
+  fc_soon_t soon; /* clients to write to at the end of this loop iteration */
   uv_timer_t timer;
+  int handles;          /* open libuv handles; the last one closed frees this */
+  unsigned char *frame; /* the frame being written (LWS_PRE, then the text) */
+  size_t frame_cap;
   fc_push_stats_t stats;
 };
 
@@ -157,30 +165,37 @@ static void lagged(client_t *c)
       json_object_set_new(seqs, s->charger, json_integer(s->sent_seq));
   json_object_set_new(data, "since", seqs);
   fc_event_t *e = fc_event_make(FC_EV_LAGGED, "", 0, data);
-  fc_outq_push(&c->q, e);
+  fc_outq_push(&c->q, e, NULL);
   fc_event_unref(e);
   close_client(c, 1013 /* try again later */, "lagged");
 }
 
-/* Replayed events are exactly what the client missed: never coalesced. */
-static void enqueue_kept(client_t *c, fc_event_t *e)
+/* Queued events are written at the end of the loop iteration (flush, and
+ * net/soon.h): everything the iteration queued for a client goes out as one
+ * frame. */
+static void mark_dirty(client_t *c)
+{
+  if (!c->throttled && fc_soon_add(&c->p->soon, &c->soon)) c->refs++;
+}
+
+/* owner: the charger's subscription (its sent_seq follows what is written),
+ * or NULL. Replayed events are exactly what the client missed: kept, never
+ * coalesced. */
+static void enqueue_as(client_t *c, fc_event_t *e, csub_t *owner, bool kept)
 {
   if (!c->wsi || c->closing) return;
-  if (fc_outq_push_kept(&c->q, e) == FC_OUTQ_OVER) {
+  if (owner && (!owner->charger[0] || !strcmp(owner->charger, "*"))) owner = NULL;
+  fc_outq_status_t st = kept ? fc_outq_push_kept(&c->q, e, owner) : fc_outq_push(&c->q, e, owner);
+  if (st == FC_OUTQ_OVER) {
     lagged(c);
     return;
   }
-  if (!c->throttled) lws_callback_on_writable(c->wsi);
+  mark_dirty(c);
 }
 
 static void enqueue(client_t *c, fc_event_t *e)
 {
-  if (!c->wsi || c->closing) return;
-  if (fc_outq_push(&c->q, e) == FC_OUTQ_OVER) {
-    lagged(c);
-    return;
-  }
-  if (!c->throttled) lws_callback_on_writable(c->wsi);
+  enqueue_as(c, e, NULL, false);
 }
 
 static void send_error(client_t *c, const char *charger, const char *code, const char *detail)
@@ -205,14 +220,14 @@ static void deliver(csub_t *s, fc_event_t *e)
     enqueue(s->c, e);
     return;
   }
-  if (!strcmp(s->charger, "*")) {
+  if (s->charger[0] == '*') {
     if (!fc_principal_may_see(&s->c->who, e->charger)) return;
     enqueue(s->c, e);
     return;
   }
   if (e->seq <= s->last_seq) return;
   s->last_seq = e->seq;
-  enqueue(s->c, e);
+  enqueue_as(s->c, e, s, false);
 }
 
 static void on_event(fc_event_t *e, void *arg)
@@ -264,7 +279,7 @@ static void send_snapshot(client_t *c, csub_t *s, const char *charger)
                       json_pack("{s:s, s:b, s:I, s:n, s:[]}", "id", charger, "online", 0, "seq",
                                 (json_int_t)0, "lastSeen", "connectors"));
   }
-  enqueue(c, e);
+  enqueue_as(c, e, s, false);
   fc_event_unref(e);
   if (s && seq > s->last_seq) s->last_seq = seq;
 }
@@ -285,7 +300,7 @@ static void replay_read(csub_t *s);
 
 static void continue_replays(client_t *c)
 {
-  if (!c->wsi || c->closing || c->q.bytes > c->q.soft_bytes / 2) return;
+  if (!c->replays || !c->wsi || c->closing || c->q.bytes > c->q.soft_bytes / 2) return;
   for (csub_t *s = c->subs; s; s = s->next) {
     if (s->replaying && s->replay_more && !s->replay_reading) {
       s->replay_more = false;
@@ -294,9 +309,17 @@ static void continue_replays(client_t *c)
   }
 }
 
+static void start_replay(csub_t *s)
+{
+  s->replaying = true;
+  s->c->replays++;
+  replay_read(s);
+}
+
 static void finish_replay(csub_t *s)
 {
   s->replaying = false;
+  s->c->replays--;
   size_t n = s->npending;
   fc_event_t **pend = s->pending;
   s->pending = NULL;
@@ -339,7 +362,7 @@ static void replayed(fc_read_t *r, int status, void *arg)
     }
     if (e->seq > s->last_seq) {
       s->last_seq = e->seq;
-      enqueue_kept(c, e);
+      enqueue_as(c, e, s, true);
     }
     fc_event_unref(e);
   }
@@ -419,8 +442,7 @@ static void subscribe(client_t *c, const char *charger, bool has_since, int64_t 
     s->last_seq = s->sent_seq = since; /* nothing missed */
   } else {
     s->last_seq = s->sent_seq = since;
-    s->replaying = true;
-    replay_read(s);
+    start_replay(s);
   }
 }
 
@@ -432,6 +454,8 @@ static void unsubscribe(client_t *c, const char *charger)
     if (!strcmp(s->charger, charger)) {
       *pp = s->next;
       fc_bus_unsubscribe(c->p->bus, s->bsub);
+      fc_outq_forget(&c->q, s);
+      if (s->replaying) c->replays--;
       drop_pending(s);
       fc_free(s);
       return;
@@ -663,7 +687,7 @@ static void throttle_cb(uv_timer_t *t)
     list = c->throttle_next;
     c->throttled = false;
     c->q.coalescing = false;
-    if (c->wsi) lws_callback_on_writable(c->wsi);
+    if (c->wsi && !c->closing && !fc_outq_empty(&c->q)) mark_dirty(c);
     client_unref(c);
   }
 }
@@ -682,58 +706,89 @@ static void throttle(client_t *c)
   }
 }
 
-static int writeable(client_t *c)
+/* Writes the queued events as one frame (a JSON object, or an array of
+ * them), if the client may have a frame now: the socket has room (POLLOUT;
+ * what a slow client has not taken stays here, where it can coalesce, and
+ * does not fill the kernel's buffers), and the frame-rate limit allows
+ * (closing clients are not limited). Returns -1 when the connection is
+ * broken. */
+static int write_queued(client_t *c)
 {
   fc_push_t *p = c->p;
   struct lws *wsi = c->wsi;
-  if (!fc_outq_empty(&c->q) && !lws_send_pipe_choked(wsi)) {
-    if (!c->closing && !take_token(c)) {
-      if (!c->throttled) throttle(c);
-      return 0;
-    }
-    fc_event_t *evs[FRAME_EVENTS];
-    size_t n = fc_outq_take(&c->q, evs, FRAME_EVENTS, FRAME_BYTES);
-    if (c->deflate) {
-      /* The same frame from the events' cached compressed forms. */
-      int drc = fc_deflate_write(wsi, c->deflate, evs, n);
-      for (size_t i = 0; i < n; i++)
-        fc_event_unref(evs[i]);
-      if (drc < 0) return -1;
-      p->stats.frames_out++;
-      p->stats.events_out += n;
-      goto sent;
-    }
+  if (fc_outq_empty(&c->q) || lws_send_pipe_choked(wsi)) return 0;
+  if (!c->closing && !take_token(c)) {
+    if (!c->throttled) throttle(c);
+    return 0;
+  }
+  fc_event_t *evs[FRAME_EVENTS];
+  void *owners[FRAME_EVENTS];
+  size_t n = fc_outq_take(&c->q, evs, owners, FRAME_EVENTS, FRAME_BYTES);
+  for (size_t i = 0; i < n; i++) {
+    csub_t *s = owners[i];
+    if (s && evs[i]->seq > s->sent_seq) s->sent_seq = evs[i]->seq;
+  }
+  int rc;
+  if (c->deflate) {
+    /* The same frame from the events' cached compressed forms. */
+    rc = fc_deflate_write(wsi, c->deflate, evs, n);
+  } else {
     size_t len = n > 1 ? n + 1 : 0; /* brackets and commas */
     for (size_t i = 0; i < n; i++)
       len += evs[i]->len;
-    unsigned char *buf = fc_malloc(LWS_PRE + len);
+    if (p->frame_cap < LWS_PRE + len) {
+      /* lws copies what the socket does not take: one buffer serves all */
+      p->frame_cap = LWS_PRE + len;
+      p->frame = fc_realloc(p->frame, p->frame_cap);
+    }
+    unsigned char *buf = p->frame;
     unsigned char *w = buf + LWS_PRE;
     if (n > 1) *w++ = '[';
     for (size_t i = 0; i < n; i++) {
-      if (evs[i]->seq > 0) {
-        csub_t *s = find_sub(c, evs[i]->charger);
-        if (s && evs[i]->seq > s->sent_seq) s->sent_seq = evs[i]->seq;
-      }
       if (i) *w++ = ',';
       memcpy(w, evs[i]->json, evs[i]->len);
       w += evs[i]->len;
-      fc_event_unref(evs[i]);
     }
     if (n > 1) *w++ = ']';
-    int rc = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT);
-    fc_free(buf);
-    if (rc < (int)len) return -1;
-    p->stats.frames_out++;
-    p->stats.events_out += n;
-  sent:;
+    rc = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len ? -1 : 0;
   }
+  for (size_t i = 0; i < n; i++)
+    fc_event_unref(evs[i]);
+  if (rc < 0) return -1;
+  p->stats.frames_out++;
+  p->stats.events_out += n;
+  return 0;
+}
+
+/* SERVER_WRITEABLE: lws has drained what it buffered, the throttle let go,
+ * or a frame did not take everything that was queued. */
+static int writeable(client_t *c)
+{
+  if (write_queued(c) < 0) return -1;
   continue_replays(c);
   if (!fc_outq_empty(&c->q)) {
-    lws_callback_on_writable(wsi);
+    if (!c->throttled) lws_callback_on_writable(c->wsi);
     return 0;
   }
-  if (c->closing) return fc_ws_send_close(wsi, c->close_code, c->close_reason);
+  if (c->closing) return fc_ws_send_close(c->wsi, c->close_code, c->close_reason);
   return 0;
+}
+
+/* The end of a loop iteration: one frame to each client that had events
+ * queued during it. */
+static void flush(fc_soon_link_t *link, void *arg)
+{
+  client_t *c = (client_t *)((char *)link - offsetof(client_t, soon));
+  (void)arg;
+  if (c->wsi && !c->closing) {
+    if (write_queued(c) < 0) {
+      lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    } else {
+      continue_replays(c);
+      if (!fc_outq_empty(&c->q) && !c->throttled) lws_callback_on_writable(c->wsi);
+    }
+  }
+  client_unref(c);
 }
 
 static int receive(client_t *c, const void *in, size_t len)
@@ -813,6 +868,8 @@ fc_push_t *fc_push_new(uv_loop_t *loop, const fc_config_t *cfg, const fc_jwt_cfg
   p->store = store;
   uv_timer_init(loop, &p->timer);
   p->timer.data = p;
+  fc_soon_init(&p->soon, loop, flush, p);
+  p->handles = 3;
   return p;
 }
 
@@ -822,9 +879,10 @@ void fc_push_close_all(fc_push_t *p)
     close_client(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 }
 
-static void timer_closed(uv_handle_t *h)
+static void handle_closed(uv_handle_t *h)
 {
   fc_push_t *p = h->data;
+  if (--p->handles > 0) return;
   counter_t *e, *tmp;
   HASH_ITER(hh, p->per_ip, e, tmp)
   {
@@ -836,6 +894,7 @@ static void timer_closed(uv_handle_t *h)
     HASH_DEL(p->per_sub, e);
     fc_free(e);
   }
+  fc_free(p->frame);
   fc_free(p);
 }
 
@@ -843,8 +902,9 @@ void fc_push_free(fc_push_t *p)
 {
   uv_timer_stop(&p->timer);
   throttle_cb(&p->timer);
+  fc_soon_close(&p->soon, handle_closed, p); /* writes nothing: all are closed */
   fc_deflate_cleanup();
-  uv_close((uv_handle_t *)&p->timer, timer_closed);
+  uv_close((uv_handle_t *)&p->timer, handle_closed);
 }
 
 void fc_push_stats(const fc_push_t *p, fc_push_stats_t *out)

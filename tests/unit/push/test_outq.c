@@ -68,7 +68,7 @@ static void expect_queue(fc_outq_t *q, fc_event_t *const *want, size_t n)
     bytes += want[i]->len;
   assert_int_equal(q->count, n);
   assert_int_equal(q->bytes, bytes);
-  size_t k = fc_outq_take(q, out, MAX_MADE, BIG);
+  size_t k = fc_outq_take(q, out, NULL, MAX_MADE, BIG);
   assert_int_equal(k, n);
   for (size_t i = 0; i < k; i++) {
     assert_ptr_equal(out[i], want[i]);
@@ -104,7 +104,7 @@ static void test_init_empty(void **state)
   assert_int_equal(q.coalesced, 0);
 
   fc_event_t *out[1];
-  assert_int_equal(fc_outq_take(&q, out, 1, BIG), 0);
+  assert_int_equal(fc_outq_take(&q, out, NULL, 1, BIG), 0);
   fc_outq_cleanup(&q); /* on an empty queue */
   assert_true(fc_outq_empty(&q));
 }
@@ -121,7 +121,7 @@ static void test_order_and_accounting(void **state)
   };
   size_t bytes = 0;
   for (size_t i = 0; i < 6; i++) {
-    assert_int_equal(fc_outq_push(&q, want[i]), FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, want[i], NULL), FC_OUTQ_OK);
     bytes += want[i]->len;
     assert_int_equal(q.count, i + 1);
     assert_int_equal(q.bytes, bytes);
@@ -132,7 +132,7 @@ static void test_order_and_accounting(void **state)
 
   /* Usable again after draining. */
   fc_event_t *again = ev(FC_EV_METER, "CP1", 1, 7, 20);
-  assert_int_equal(fc_outq_push(&q, again), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, again, NULL), FC_OUTQ_OK);
   assert_ptr_equal(q.head, q.tail);
   expect_queue(&q, &again, 1);
   assert_int_equal(q.coalesced, 0);
@@ -151,7 +151,7 @@ static void test_under_soft_nothing_coalesces(void **state)
   for (int64_t seq = 1; seq <= 10; seq++)
     want[n++] = ev(state_types[seq % 2], "CP1", 1, seq, 20); /* 200 bytes in all */
   for (size_t i = 0; i < n; i++)
-    assert_int_equal(fc_outq_push(&q, want[i]), FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, want[i], NULL), FC_OUTQ_OK);
   assert_int_equal(q.coalesced, 0);
   expect_queue(&q, want, n);
   fc_outq_cleanup(&q);
@@ -169,16 +169,16 @@ static void test_over_soft_replaces_same_key(void **state)
     fc_event_t *c = ev(type, "CP1", 1, 3, 10);
     fc_event_t *d = ev(FC_EV_COMMAND, "CP1", 1, 4, 10);
     fc_event_t *e = ev(type, "CP1", 1, 5, 10);
-    assert_int_equal(fc_outq_push(&q, a), FC_OUTQ_OK);
-    assert_int_equal(fc_outq_push(&q, b), FC_OUTQ_OK);
-    assert_int_equal(fc_outq_push(&q, c), FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, a, NULL), FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, b, NULL), FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, c, NULL), FC_OUTQ_OK);
     /* a was dropped (its queue reference released), c appended at the end */
     assert_int_equal(a->refs, 1);
     assert_int_equal(q.coalesced, 1);
     assert_int_equal(q.count, 2);
     assert_int_equal(q.bytes, 20);
-    assert_int_equal(fc_outq_push(&q, d), FC_OUTQ_OK);
-    assert_int_equal(fc_outq_push(&q, e), FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, d, NULL), FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, e, NULL), FC_OUTQ_OK);
     assert_int_equal(c->refs, 1);
     assert_int_equal(q.coalesced, 2);
     fc_event_t *want[] = {b, d, e}; /* seq order kept: 2, 4, 5 */
@@ -196,11 +196,11 @@ static void test_over_soft_keeps_latest(void **state)
   fc_outq_t q;
   fc_outq_init(&q, 0, BIG, 1000); /* always over the soft bound */
   fc_event_t *st = ev(FC_EV_STATUS, "CP1", 1, 1, 12);
-  assert_int_equal(fc_outq_push(&q, st), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, st, NULL), FC_OUTQ_OK);
   fc_event_t *last = NULL;
   for (int64_t seq = 2; seq <= 100; seq++) {
     last = ev(FC_EV_METER, "CP1", 1, seq, 30);
-    assert_int_equal(fc_outq_push(&q, last), FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, last, NULL), FC_OUTQ_OK);
     assert_int_equal(q.count, 2);
     assert_int_equal(q.bytes, 42);
   }
@@ -225,7 +225,7 @@ static void test_over_soft_distinct_keys_kept(void **state)
   };
   size_t n = sizeof(want) / sizeof(want[0]);
   for (size_t i = 0; i < n; i++)
-    assert_int_equal(fc_outq_push(&q, want[i]), FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, want[i], NULL), FC_OUTQ_OK);
   assert_int_equal(q.coalesced, 0);
   expect_queue(&q, want, n);
   fc_outq_cleanup(&q);
@@ -248,7 +248,7 @@ static void test_never_dropped(void **state)
     for (size_t t = 0; t < sizeof(kept) / sizeof(kept[0]); t++) {
       fc_event_t *e = ev(kept[t], "CP1", 1, seq++, 10);
       want[n++] = e;
-      assert_int_equal(fc_outq_push(&q, e), FC_OUTQ_OK);
+      assert_int_equal(fc_outq_push(&q, e, NULL), FC_OUTQ_OK);
     }
   }
   assert_int_equal(q.coalesced, 0);
@@ -262,7 +262,7 @@ static void test_never_dropped(void **state)
   fc_event_t *m3 = ev(FC_EV_METER, "CP1", 1, seq++, 10);
   fc_event_t *seqv[] = {m1, t1, m2, t2, m3};
   for (size_t i = 0; i < 5; i++)
-    assert_int_equal(fc_outq_push(&q, seqv[i]), FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, seqv[i], NULL), FC_OUTQ_OK);
   fc_event_t *want2[] = {t1, t2, m3};
   expect_queue(&q, want2, 3);
   assert_int_equal(q.coalesced, 2);
@@ -278,9 +278,9 @@ static void test_forced_coalescing(void **state)
   fc_event_t *a = ev(FC_EV_METER, "CP1", 1, 1, 10);
   fc_event_t *b = ev(FC_EV_STATUS, "CP1", 1, 2, 10);
   fc_event_t *c = ev(FC_EV_METER, "CP1", 1, 3, 10);
-  assert_int_equal(fc_outq_push(&q, a), FC_OUTQ_OK);
-  assert_int_equal(fc_outq_push(&q, b), FC_OUTQ_OK);
-  assert_int_equal(fc_outq_push(&q, c), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, a, NULL), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, b, NULL), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, c, NULL), FC_OUTQ_OK);
   assert_int_equal(q.coalesced, 1);
   fc_event_t *want[] = {b, c};
   expect_queue(&q, want, 2);
@@ -289,8 +289,8 @@ static void test_forced_coalescing(void **state)
   q.coalescing = false;
   fc_event_t *d = ev(FC_EV_METER, "CP1", 1, 4, 10);
   fc_event_t *e = ev(FC_EV_METER, "CP1", 1, 5, 10);
-  assert_int_equal(fc_outq_push(&q, d), FC_OUTQ_OK);
-  assert_int_equal(fc_outq_push(&q, e), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, d, NULL), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, e, NULL), FC_OUTQ_OK);
   fc_event_t *want2[] = {d, e};
   expect_queue(&q, want2, 2);
   assert_int_equal(q.coalesced, 1);
@@ -306,12 +306,12 @@ static void test_take_then_same_key(void **state)
   fc_outq_init(&q, 0, BIG, 1000);
   fc_event_t *a = ev(FC_EV_METER, "CP1", 1, 1, 10);
   fc_event_t *b = ev(FC_EV_METER, "CP1", 1, 2, 10);
-  assert_int_equal(fc_outq_push(&q, a), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, a, NULL), FC_OUTQ_OK);
   fc_event_t *out[2];
-  assert_int_equal(fc_outq_take(&q, out, 2, BIG), 1);
+  assert_int_equal(fc_outq_take(&q, out, NULL, 2, BIG), 1);
   assert_ptr_equal(out[0], a);
   fc_event_unref(out[0]);
-  assert_int_equal(fc_outq_push(&q, b), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, b, NULL), FC_OUTQ_OK);
   assert_int_equal(q.coalesced, 0);
   expect_queue(&q, &b, 1);
   fc_outq_cleanup(&q);
@@ -327,10 +327,10 @@ static void test_hard_bytes(void **state)
   fc_event_t *e[4];
   for (int i = 0; i < 4; i++)
     e[i] = ev(FC_EV_TX_STARTED, "CP1", 1, i + 1, 10);
-  assert_int_equal(fc_outq_push(&q, e[0]), FC_OUTQ_OK);
-  assert_int_equal(fc_outq_push(&q, e[1]), FC_OUTQ_OK);
-  assert_int_equal(fc_outq_push(&q, e[2]), FC_OUTQ_OK); /* 30: at the bound, not past it */
-  assert_int_equal(fc_outq_push(&q, e[3]), FC_OUTQ_OVER);
+  assert_int_equal(fc_outq_push(&q, e[0], NULL), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, e[1], NULL), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, e[2], NULL), FC_OUTQ_OK); /* 30: at the bound, not past it */
+  assert_int_equal(fc_outq_push(&q, e[3], NULL), FC_OUTQ_OVER);
   /* The event is queued all the same; cleanup releases it. */
   assert_int_equal(q.count, 4);
   assert_int_equal(q.bytes, 40);
@@ -341,7 +341,7 @@ static void test_hard_bytes(void **state)
 
   /* One event bigger than the hard bound on its own. */
   fc_outq_init(&q, 10, 30, 1000);
-  assert_int_equal(fc_outq_push(&q, ev(FC_EV_COMMAND, "CP1", 0, 9, 31)), FC_OUTQ_OVER);
+  assert_int_equal(fc_outq_push(&q, ev(FC_EV_COMMAND, "CP1", 0, 9, 31), NULL), FC_OUTQ_OVER);
   fc_outq_cleanup(&q);
 }
 
@@ -351,19 +351,19 @@ static void test_hard_count(void **state)
   fc_outq_t q;
   fc_outq_init(&q, BIG, BIG, 3);
   for (int i = 0; i < 3; i++)
-    assert_int_equal(fc_outq_push(&q, ev(FC_EV_COMMAND, "CP1", 0, i + 1, 10)), FC_OUTQ_OK);
-  assert_int_equal(fc_outq_push(&q, ev(FC_EV_COMMAND, "CP1", 0, 4, 10)), FC_OUTQ_OVER);
+    assert_int_equal(fc_outq_push(&q, ev(FC_EV_COMMAND, "CP1", 0, i + 1, 10), NULL), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, ev(FC_EV_COMMAND, "CP1", 0, 4, 10), NULL), FC_OUTQ_OVER);
   assert_int_equal(q.count, 4);
   /* Taking one brings it back under. */
   fc_event_t *out[1];
-  assert_int_equal(fc_outq_take(&q, out, 1, BIG), 1);
+  assert_int_equal(fc_outq_take(&q, out, NULL, 1, BIG), 1);
   fc_event_unref(out[0]);
-  assert_int_equal(fc_outq_push(&q, ev(FC_EV_COMMAND, "CP1", 0, 5, 10)), FC_OUTQ_OVER);
-  assert_int_equal(fc_outq_take(&q, out, 1, BIG), 1);
+  assert_int_equal(fc_outq_push(&q, ev(FC_EV_COMMAND, "CP1", 0, 5, 10), NULL), FC_OUTQ_OVER);
+  assert_int_equal(fc_outq_take(&q, out, NULL, 1, BIG), 1);
   fc_event_unref(out[0]);
-  assert_int_equal(fc_outq_take(&q, out, 1, BIG), 1);
+  assert_int_equal(fc_outq_take(&q, out, NULL, 1, BIG), 1);
   fc_event_unref(out[0]);
-  assert_int_equal(fc_outq_push(&q, ev(FC_EV_COMMAND, "CP1", 0, 6, 10)), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, ev(FC_EV_COMMAND, "CP1", 0, 6, 10), NULL), FC_OUTQ_OK);
   fc_outq_cleanup(&q);
 }
 
@@ -375,7 +375,8 @@ static void test_coalescing_keeps_under_hard(void **state)
   fc_outq_t q;
   fc_outq_init(&q, 20, 40, 4);
   for (int64_t seq = 1; seq <= 200; seq++)
-    assert_int_equal(fc_outq_push(&q, ev(FC_EV_METER, "CP1", (int)(seq % 3), seq, 10)), FC_OUTQ_OK);
+    assert_int_equal(fc_outq_push(&q, ev(FC_EV_METER, "CP1", (int)(seq % 3), seq, 10), NULL),
+                     FC_OUTQ_OK);
   assert_int_equal(q.count, 3);
   fc_outq_cleanup(&q);
 }
@@ -390,17 +391,17 @@ static void test_take_max(void **state)
   fc_event_t *e[5];
   for (int i = 0; i < 5; i++) {
     e[i] = ev(FC_EV_COMMAND, "CP1", 0, i + 1, 10 + (size_t)i);
-    fc_outq_push(&q, e[i]);
+    fc_outq_push(&q, e[i], NULL);
   }
   fc_event_t *out[5];
-  assert_int_equal(fc_outq_take(&q, out, 2, BIG), 2);
+  assert_int_equal(fc_outq_take(&q, out, NULL, 2, BIG), 2);
   assert_ptr_equal(out[0], e[0]);
   assert_ptr_equal(out[1], e[1]);
   fc_event_unref(out[0]);
   fc_event_unref(out[1]);
   assert_int_equal(q.count, 3);
   assert_int_equal(q.bytes, 12 + 13 + 14);
-  assert_int_equal(fc_outq_take(&q, out, 1, BIG), 1);
+  assert_int_equal(fc_outq_take(&q, out, NULL, 1, BIG), 1);
   assert_ptr_equal(out[0], e[2]);
   fc_event_unref(out[0]);
   fc_event_t *rest[] = {e[3], e[4]};
@@ -416,12 +417,12 @@ static void test_take_max_bytes(void **state)
   fc_event_t *e[6];
   for (int i = 0; i < 6; i++) {
     e[i] = ev(FC_EV_COMMAND, "CP1", 0, i + 1, 100);
-    fc_outq_push(&q, e[i]);
+    fc_outq_push(&q, e[i], NULL);
   }
   /* 350 bytes: three events of 100 fit (with any framing of a few bytes),
    * four do not. */
   fc_event_t *out[6];
-  size_t k = fc_outq_take(&q, out, 6, 350);
+  size_t k = fc_outq_take(&q, out, NULL, 6, 350);
   assert_int_equal(k, 3);
   for (size_t i = 0; i < k; i++) {
     assert_ptr_equal(out[i], e[i]);
@@ -430,7 +431,7 @@ static void test_take_max_bytes(void **state)
   assert_int_equal(q.count, 3);
   assert_int_equal(q.bytes, 300);
   /* max binds before max_bytes */
-  assert_int_equal(fc_outq_take(&q, out, 1, 10000), 1);
+  assert_int_equal(fc_outq_take(&q, out, NULL, 1, 10000), 1);
   assert_ptr_equal(out[0], e[3]);
   fc_event_unref(out[0]);
   fc_event_t *rest[] = {e[4], e[5]};
@@ -445,15 +446,15 @@ static void test_take_at_least_one(void **state)
   fc_outq_init(&q, BIG, BIG, 1000);
   fc_event_t *big = ev(FC_EV_SNAPSHOT, "CP1", 0, 1, 2000);
   fc_event_t *small = ev(FC_EV_COMMAND, "CP1", 0, 2, 10);
-  fc_outq_push(&q, big);
-  fc_outq_push(&q, small);
+  fc_outq_push(&q, big, NULL);
+  fc_outq_push(&q, small, NULL);
   fc_event_t *out[2];
   /* bigger than max_bytes on its own: taken alone */
-  assert_int_equal(fc_outq_take(&q, out, 2, 100), 1);
+  assert_int_equal(fc_outq_take(&q, out, NULL, 2, 100), 1);
   assert_ptr_equal(out[0], big);
   fc_event_unref(out[0]);
   /* max_bytes 0 still gives one */
-  assert_int_equal(fc_outq_take(&q, out, 2, 0), 1);
+  assert_int_equal(fc_outq_take(&q, out, NULL, 2, 0), 1);
   assert_ptr_equal(out[0], small);
   fc_event_unref(out[0]);
   assert_true(fc_outq_empty(&q));
@@ -473,12 +474,12 @@ static void test_kept_never_coalesced(void **state)
   fc_event_t *b = ev(FC_EV_METER, "CP1", 1, 2, 100);
   fc_event_t *c = ev(FC_EV_METER, "CP1", 1, 3, 100);
   fc_event_t *d = ev(FC_EV_METER, "CP1", 1, 4, 100);
-  assert_int_equal(fc_outq_push_kept(&q, a), FC_OUTQ_OK);
-  assert_int_equal(fc_outq_push_kept(&q, b), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push_kept(&q, a, NULL), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push_kept(&q, b, NULL), FC_OUTQ_OK);
   /* a live state event of the same key, over the soft bound, is queued
    * after them, then replaced by the next live one; the kept ones stay */
-  assert_int_equal(fc_outq_push(&q, c), FC_OUTQ_OK);
-  assert_int_equal(fc_outq_push(&q, d), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, c, NULL), FC_OUTQ_OK);
+  assert_int_equal(fc_outq_push(&q, d, NULL), FC_OUTQ_OK);
   assert_int_equal(q.coalesced, 1);
   fc_event_t *want[] = {a, b, d};
   expect_queue(&q, want, 3);
@@ -498,11 +499,11 @@ static void test_refs_and_cleanup(void **state)
   for (int64_t seq = 1; seq <= 400; seq++) {
     fc_event_t *e =
         ev(mix[seq % 9], chargers[seq % 3], (int)(seq % 2) + 1, seq, 10 + (size_t)(seq % 7));
-    fc_outq_push(&q, e);
+    fc_outq_push(&q, e, NULL);
     pushed++;
     if (seq % 50 == 0) { /* take some along the way */
       fc_event_t *out[8];
-      size_t k = fc_outq_take(&q, out, 8, 64);
+      size_t k = fc_outq_take(&q, out, NULL, 8, 64);
       assert_true(k >= 1);
       for (size_t i = 0; i < k; i++)
         fc_event_unref(out[i]);
@@ -513,7 +514,7 @@ static void test_refs_and_cleanup(void **state)
   /* the accounting matches what comes out, in arrival (seq) order */
   size_t count = q.count, bytes = q.bytes, got = 0;
   fc_event_t *out[MAX_MADE];
-  size_t k = fc_outq_take(&q, out, MAX_MADE, BIG);
+  size_t k = fc_outq_take(&q, out, NULL, MAX_MADE, BIG);
   for (size_t i = 0; i < k; i++) {
     got += out[i]->len;
     if (i > 0) assert_true(out[i]->seq > out[i - 1]->seq);
@@ -524,7 +525,7 @@ static void test_refs_and_cleanup(void **state)
   assert_true(pushed > count);
   /* some left queued for cleanup to release */
   for (int64_t seq = 401; seq <= 420; seq++)
-    fc_outq_push(&q, ev(mix[seq % 9], chargers[seq % 3], 1, seq, 10));
+    fc_outq_push(&q, ev(mix[seq % 9], chargers[seq % 3], 1, seq, 10), NULL);
   fc_outq_cleanup(&q);
   assert_true(fc_outq_empty(&q));
   assert_null(q.tail);

@@ -1,0 +1,62 @@
+#include "net/soon.h"
+
+#include <stddef.h>
+
+static void check_cb(uv_check_t *h)
+{
+  fc_soon_run(h->data);
+}
+
+static void idle_cb(uv_idle_t *h)
+{
+  (void)h; /* its being active is what matters */
+}
+
+void fc_soon_init(fc_soon_t *s, uv_loop_t *loop, fc_soon_fn fn, void *arg)
+{
+  uv_check_init(loop, &s->check);
+  uv_idle_init(loop, &s->idle);
+  s->check.data = s->idle.data = s;
+  s->head = s->tail = NULL;
+  s->fn = fn;
+  s->arg = arg;
+}
+
+bool fc_soon_add(fc_soon_t *s, fc_soon_link_t *link)
+{
+  if (link->queued) return false;
+  link->queued = true;
+  link->next = NULL;
+  if (s->tail) {
+    s->tail->next = link;
+  } else {
+    s->head = link;
+    uv_check_start(&s->check, check_cb);
+    uv_idle_start(&s->idle, idle_cb);
+  }
+  s->tail = link;
+  return true;
+}
+
+void fc_soon_run(fc_soon_t *s)
+{
+  fc_soon_link_t *list = s->head;
+  s->head = s->tail = NULL;
+  uv_check_stop(&s->check);
+  uv_idle_stop(&s->idle);
+  /* fn may queue links again: they go on the new list, for the next turn */
+  while (list) {
+    fc_soon_link_t *l = list;
+    list = l->next;
+    l->queued = false;
+    s->fn(l, s->arg);
+  }
+}
+
+void fc_soon_close(fc_soon_t *s, uv_close_cb cb, void *data)
+{
+  fc_soon_run(s);
+  s->check.data = s->idle.data = data;
+  uv_close((uv_handle_t *)&s->check, cb);
+  uv_close((uv_handle_t *)&s->idle, cb);
+}
