@@ -12,10 +12,22 @@
 #include "log/log.h"
 #include "ocpp/ocpp_lws.h"
 #include "push/deflate.h"
+#include "push/push.h"
 #include "push/push_lws.h"
 
 #include <libwebsockets.h>
 #include <string.h>
+#include <sys/resource.h>
+
+/* What "unlimited" is taken to mean. */
+#define FD_LIMIT_UNLIMITED 1048576
+/* Descriptors that are not sockets of lws: the store's files (database,
+ * WAL and shared memory for the writer, each reader and the checkpointer),
+ * libuv's own, stdio, the log. */
+#define FD_NOT_LWS 64
+/* Sockets that browsers cannot take: chargers, REST and the listeners. Past
+ * the rest, browsers get 503 (push.c) and chargers still get in. */
+#define FD_NOT_UI 1024
 
 struct fc_net {
   struct lws_context *ctx;
@@ -86,9 +98,41 @@ static void web_mounts(fc_net_t *n, const fc_config_t *cfg)
   f->cache_revalidate = 1;
 }
 
+/* Every connection is a file descriptor, and the soft limit is often far
+ * below the hard one (1024 on a default Debian login): take what the hard
+ * limit allows, before lws sizes its tables from it, and say so when even
+ * that is short of the browser connections allowed. Returns the sockets lws
+ * may hold. */
+static unsigned raise_fd_limit(const fc_config_t *cfg)
+{
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  rlim_t want = rl.rlim_max == RLIM_INFINITY ? FD_LIMIT_UNLIMITED : rl.rlim_max;
+  if (rl.rlim_cur < want) {
+    struct rlimit raised = {want, rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl.rlim_cur = want;
+  }
+  unsigned long long need = (unsigned long long)cfg->ui_max_clients + FD_NOT_LWS + FD_NOT_UI;
+  if ((unsigned long long)rl.rlim_cur < need)
+    fc_log(FC_LOG_WARN, NULL,
+           "event=fd_limit_low nofile=%llu ui_max_clients=%d needed=%llu "
+           "hint=\"raise the hard limit: LimitNOFILE= in the systemd unit, or ulimit -Hn\"",
+           (unsigned long long)rl.rlim_cur, cfg->ui_max_clients, need);
+  else
+    fc_log(FC_LOG_INFO, NULL, "event=fd_limit nofile=%llu", (unsigned long long)rl.rlim_cur);
+  /* lws stops accepting (takes POLLIN off its listeners) once it holds
+   * fd_limit_per_thread sockets, and starts again when one closes. Keep
+   * room below the process limit for the descriptors that are not lws's:
+   * otherwise accept() fails with EMFILE while the listener stays readable,
+   * and the loop spins on it. */
+  rlim_t cur = rl.rlim_cur > FD_LIMIT_UNLIMITED ? FD_LIMIT_UNLIMITED : rl.rlim_cur;
+  return cur > 2 * FD_NOT_LWS ? (unsigned)(cur - FD_NOT_LWS) : (unsigned)(cur / 2);
+}
+
 int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
                  fc_push_t *push, fc_net_t **out)
 {
+  unsigned fd_limit = raise_fd_limit(cfg);
   fc_net_t *n = fc_calloc(1, sizeof(*n));
   void *loops[1] = {loop};
   struct lws_context_creation_info info;
@@ -130,6 +174,13 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   info.foreign_loops = loops;
   info.port = CONTEXT_PORT_NO_LISTEN;
+  info.fd_limit_per_thread = fd_limit;
+  if (fd_limit) {
+    size_t cap = fd_limit > 2 * FD_NOT_UI ? fd_limit - FD_NOT_UI : fd_limit / 2;
+    if (cap < (size_t)cfg->ui_max_clients)
+      fc_log(FC_LOG_WARN, NULL, "event=ui_max_clients_capped max=%zu reason=fd_limit", cap);
+    fc_push_cap_clients(push, cap);
+  }
   info.pcontext = &n->ctx; /* lws clears it once fully destroyed */
   n->ctx = lws_create_context(&info);
   if (!n->ctx) {

@@ -104,6 +104,7 @@ struct fc_push {
   fc_soon_t soon; /* clients to write to at the end of this loop iteration */
   uv_timer_t timer;
   int handles;          /* open libuv handles; the last one closed frees this */
+  size_t max_clients;   /* ui_max_clients, or less (fc_push_cap_clients) */
   unsigned char *frame; /* the frame being written (LWS_PRE, then the text) */
   size_t frame_cap;
   fc_push_stats_t stats;
@@ -548,7 +549,7 @@ int fc_push_confirm_upgrade(void *push, struct lws *wsi)
   }
   int rc = 0;
   unsigned *n;
-  if (p->nclients >= (size_t)p->cfg->ui_max_clients) {
+  if (p->nclients >= p->max_clients) {
     rc = refuse(wsi, 503, "unavailable", "too many connections");
   } else if ((n = count_of(&p->per_ip, ip, false)) && *n >= (unsigned)p->cfg->ui_max_per_ip) {
     rc = refuse(wsi, 429, "too_many_connections", "too many connections from this address");
@@ -866,11 +867,17 @@ fc_push_t *fc_push_new(uv_loop_t *loop, const fc_config_t *cfg, const fc_jwt_cfg
   p->jwt = jwt;
   p->bus = bus;
   p->store = store;
+  p->max_clients = (size_t)cfg->ui_max_clients;
   uv_timer_init(loop, &p->timer);
   p->timer.data = p;
   fc_soon_init(&p->soon, loop, flush, p);
   p->handles = 3;
   return p;
+}
+
+void fc_push_cap_clients(fc_push_t *p, size_t cap)
+{
+  if (cap < p->max_clients) p->max_clients = cap;
 }
 
 void fc_push_close_all(fc_push_t *p)

@@ -21,6 +21,10 @@ fc_push_t *fc_push_new(uv_loop_t *loop, const fc_config_t *cfg, const fc_jwt_cfg
                        fc_bus_t *bus, fc_store_t *store);
 /* Closes every browser connection with 1001 (going away). */
 void fc_push_close_all(fc_push_t *p);
+
+/* Caps the browser connections below ui_max_clients (the file-descriptor
+ * budget: net.c). Beyond the cap: 503. */
+void fc_push_cap_clients(fc_push_t *p, size_t cap);
 /* Only once no connection is left (after the lws context is destroyed). */
 void fc_push_free(fc_push_t *p);
 

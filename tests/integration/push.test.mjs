@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Server, iso, until, sleep, withTimeout } from './lib/server.mjs';
 import {
@@ -54,6 +54,12 @@ function assertConsecutive(evs, what) {
       `${what}: seq ${evs[i - 1].seq} (${evs[i - 1].type}) followed by ${evs[i].seq} (${evs[i].type}); ` +
       `all: ${evs.map((e) => e.seq).join(',')}`);
   }
+}
+
+// utime + stime of a process, in clock ticks.
+function cpuTicks(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]);
 }
 
 const metric = async (srv, name) => {
@@ -692,6 +698,40 @@ test('connection limits: --ui-max-per-ip → 429, --ui-max-per-subject → 429, 
   assert.equal((await uiHandshake(max, {})).status, 401);
   await m1.close();
   await m2.close();
+});
+
+test('file-descriptor limit: browsers past the budget get 503, chargers and REST still get in, no busy loop', { timeout: 60_000 }, async () => {
+  // 300 descriptors: lws holds at most 300 - 64 sockets, and browsers may
+  // take half of those (the rest is kept for chargers and REST).
+  const srv = await start({ env: ENV, nofile: 300, chargers: [{ id: 'FD1' }], args: ['--log-level', 'info',
+    '--ui-max-per-ip', '100000', '--ui-max-per-subject', '100000'] });
+  assert.match(srv.stderr, /event=fd_limit_low nofile=300 /);
+  assert.match(srv.stderr, /event=ui_max_clients_capped max=118 /);
+  const open = [];
+  let refused = 0;
+  for (let i = 0; i < 160; i++) {
+    const r = await uiConnect(srv, { token: mint(SECRET, { sub: `fd${i}` }) }).then((c) => {
+      open.push(c);
+      return { open: true };
+    }, (e) => e);
+    if (!r.open) {
+      assert.equal(r.status, 503, `browser ${i}: ${r.message}`);
+      refused++;
+    }
+  }
+  assert.equal(open.length, 118, `browsers held: ${open.length}, refused ${refused}`);
+  assert.equal(refused, 160 - 118);
+  // A charger and REST still get in, and the server is idle, not spinning.
+  const cp = await srv.connect('FD1');
+  await boot(cp);
+  assert.equal((await srv.http('/healthz')).status, 200);
+  const cpu0 = cpuTicks(srv.proc.pid);
+  await sleep(1000);
+  const busy = cpuTicks(srv.proc.pid) - cpu0; // clock ticks, 100 a second
+  assert.ok(busy < 50, `server used ${busy} ticks of CPU in an idle second`);
+  assert.doesNotMatch(srv.stderr, /accept: errno/);
+  await cp.close();
+  for (const c of open) c.terminate();
 });
 
 // ---- latency ------------------------------------------------------------------

@@ -160,7 +160,12 @@ export class Server {
     this.ocppPort = undefined;
     this.httpPort = undefined;
     const log = createWriteStream(path.join(this.dir, `serve-${this.starts}.log`));
-    const proc = spawn(BIN, this.serveArgs(), {
+    // opts.nofile: run under that open-file limit (soft and hard), as on a
+    // host whose limit is lower than the connections offered.
+    const [cmd, argv] = this.opts.nofile
+      ? ['prlimit', [`--nofile=${this.opts.nofile}:${this.opts.nofile}`, BIN, ...this.serveArgs()]]
+      : [BIN, this.serveArgs()];
+    const proc = spawn(cmd, argv, {
       env: { ...process.env, ...(this.opts.env ?? {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
