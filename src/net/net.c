@@ -120,13 +120,30 @@ static unsigned raise_fd_limit(const fc_config_t *cfg)
            (unsigned long long)rl.rlim_cur, cfg->ui_max_clients, need);
   else
     fc_log(FC_LOG_INFO, NULL, "event=fd_limit nofile=%llu", (unsigned long long)rl.rlim_cur);
-  /* lws stops accepting (takes POLLIN off its listeners) once it holds
-   * fd_limit_per_thread sockets, and starts again when one closes. Keep
-   * room below the process limit for the descriptors that are not lws's:
-   * otherwise accept() fails with EMFILE while the listener stays readable,
-   * and the loop spins on it. */
   rlim_t cur = rl.rlim_cur > FD_LIMIT_UNLIMITED ? FD_LIMIT_UNLIMITED : rl.rlim_cur;
   return cur > 2 * FD_NOT_LWS ? (unsigned)(cur - FD_NOT_LWS) : (unsigned)(cur / 2);
+}
+
+/* lws stops accepting (takes POLLIN off its listeners) once it holds as
+ * many sockets as the open-file limit it saw at its creation, and starts
+ * again when one closes. It must stop before the process runs out: accept()
+ * failing with EMFILE leaves the listener readable, and the loop spins on it.
+ * So lws is created under a soft limit lowered by the descriptors that are
+ * not its own (the store's files, libuv's), which is restored afterwards.
+ * (Its fd_limit_per_thread option would do the same, but below the process
+ * limit it makes lws find a connection by a linear search of all of them on
+ * every event.) */
+static struct lws_context *create_context(struct lws_context_creation_info *info, unsigned fds)
+{
+  struct rlimit rl, lowered;
+  bool lower = fds && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > fds;
+  if (lower) {
+    lowered = (struct rlimit){fds, rl.rlim_max};
+    lower = setrlimit(RLIMIT_NOFILE, &lowered) == 0;
+  }
+  struct lws_context *ctx = lws_create_context(info);
+  if (lower) setrlimit(RLIMIT_NOFILE, &rl);
+  return ctx;
 }
 
 int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
@@ -174,7 +191,6 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   info.foreign_loops = loops;
   info.port = CONTEXT_PORT_NO_LISTEN;
-  info.fd_limit_per_thread = fd_limit;
   if (fd_limit) {
     size_t cap = fd_limit > 2 * FD_NOT_UI ? fd_limit - FD_NOT_UI : fd_limit / 2;
     if (cap < (size_t)cfg->ui_max_clients)
@@ -182,7 +198,7 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
     fc_push_cap_clients(push, cap);
   }
   info.pcontext = &n->ctx; /* lws clears it once fully destroyed */
-  n->ctx = lws_create_context(&info);
+  n->ctx = create_context(&info, fd_limit);
   if (!n->ctx) {
     fc_log(FC_LOG_ERROR, NULL, "event=lws_context_failed");
     fc_free(n);

@@ -6,6 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Server, iso, until, sleep, withTimeout } from './lib/server.mjs';
 import {
@@ -732,6 +733,28 @@ test('file-descriptor limit: browsers past the budget get 503, chargers and REST
   assert.doesNotMatch(srv.stderr, /accept: errno/);
   await cp.close();
   for (const c of open) c.terminate();
+
+  // Bare TCP connections that never speak take the rest of the descriptors:
+  // lws stops accepting before the process runs out (no EMFILE spin), and
+  // accepts again once they go.
+  const socks = [];
+  for (let i = 0; i < 300; i++) {
+    const sock = net.connect(srv.ocppPort, '127.0.0.1');
+    sock.on('error', () => {});
+    socks.push(sock);
+  }
+  await sleep(1500);
+  const t0 = cpuTicks(srv.proc.pid);
+  await sleep(1000);
+  const spun = cpuTicks(srv.proc.pid) - t0;
+  assert.ok(spun < 50, `server used ${spun} ticks of CPU in a second with its descriptors taken`);
+  assert.doesNotMatch(srv.stderr, /accept: errno/);
+  for (const sock of socks) sock.destroy();
+  await until(async () => (await srv.http('/healthz').catch(() => ({}))).status === 200,
+    { timeout: 15_000, what: 'REST answering again once the bare connections closed' });
+  const cp2 = await srv.connect('FD1');
+  await boot(cp2);
+  await cp2.close();
 });
 
 // ---- latency ------------------------------------------------------------------
