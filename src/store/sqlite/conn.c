@@ -15,6 +15,20 @@
  *    its own, with its own connection, runs PASSIVE checkpoints when the WAL
  *    has grown past CHECKPOINT_FRAMES; PASSIVE never blocks the writer, and
  *    its failures are only retried at the next request.
+ *  - The writer's page cache holds WRITER_CACHE_KIB (SQLite's default is
+ *    2 MiB): a batch touches one leaf page per charger in each charger-keyed
+ *    index, and with hundreds of chargers per batch those leaves did not fit,
+ *    so that each batch read them again (from the WAL or the file), and a
+ *    batch larger than the cache spilled dirty pages mid-transaction. The
+ *    cache only grows as pages are used. mmap is not used: the pages a batch
+ *    needs are in the cache or the WAL, and an I/O error on a mapped page is
+ *    a SIGBUS instead of an error code.
+ *  - temp_store=MEMORY on the writer: each write of a batch runs in a
+ *    savepoint, and a savepoint keeps the original of every page it changes
+ *    in a sub-journal, which SQLite spills to a temporary file past 64 KiB:
+ *    4 bytes and a page per changed page, written again for every write. In
+ *    memory it is a copy. Migrations, which may sort whole tables, run with
+ *    temporary files (conn_migrate).
  *  - Statements are prepared once per connection (FC_SQL_MAP) and kept. */
 #include "store/sqlite/sqlite_int.h"
 
@@ -30,6 +44,7 @@
 
 #define BUSY_TIMEOUT_MS 5000
 #define CHECKPOINT_FRAMES 1000 /* about 4 MB of WAL with 4 KiB pages */
+#define WRITER_CACHE_KIB 32768
 
 static const char *const sql_text[FC_SQL__COUNT] = {
 #define XX(name, sql) [FC_SQL_##name] = sql,
@@ -216,6 +231,9 @@ static int conn_open(const fc_store_opts_t *opts, fc_store_role_t role, fc_store
   if ((rc = exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"))) goto fail;
   if (role == FC_STORE__READER && (rc = exec(c, "PRAGMA query_only=ON"))) goto fail;
   if (role == FC_STORE__WRITER) {
+    char sql[96];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY", WRITER_CACHE_KIB);
+    if ((rc = exec(c, sql))) goto fail;
     sqlite3_wal_hook(c->db, wal_hook, c);
     if ((rc = ckpt_start(opts->path, vfs, &c->ckpt))) goto fail;
   }
@@ -227,7 +245,7 @@ fail:
   return rc ? rc : UV_EIO;
 }
 
-static int conn_migrate(fc_store_conn_t *c)
+static int migrate(fc_store_conn_t *c)
 {
   char buf[32];
   int rc, from, to;
@@ -264,6 +282,21 @@ static int conn_migrate(fc_store_conn_t *c)
 fail:
   sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
   return rc;
+}
+
+/* A migration may sort or copy a whole table: it gets temporary files, not
+ * memory, whatever the connection uses otherwise (temp_store can only change
+ * outside a transaction). */
+static int conn_migrate(fc_store_conn_t *c)
+{
+  char prev[16], sql[48];
+  int rc;
+  if ((rc = pragma_text(c, "PRAGMA temp_store", prev, sizeof(prev)))) return rc;
+  if ((rc = exec(c, "PRAGMA temp_store=FILE"))) return rc;
+  rc = migrate(c);
+  snprintf(sql, sizeof(sql), "PRAGMA temp_store=%d", atoi(prev));
+  int rc2 = exec(c, sql);
+  return rc ? rc : rc2;
 }
 
 static int conn_begin(fc_store_conn_t *c)
