@@ -116,8 +116,11 @@ typedef enum {
    * status_history either way. out_flag = 1 if it was stale. */
   FC_OP_STATUS,
   /* MeterValues. str: charger; json: payload ({connectorId, transactionId?,
-   * meterValue:[…]}). One row per sampled value; identical rows (same charger,
-   * connector, timestamp, measurand, phase, location, context) are stored once. */
+   * meterValue:[…]}). One row per meterValue element (a reading: its time
+   * stamp and its sampled values); a reading identical to one stored (same
+   * charger, connector, time stamp and sampled values, OCPP's defaults
+   * applied) is stored once, a different one with the same time stamp is
+   * kept too. */
   FC_OP_METER,
   /* StartTransaction. str: charger; json: payload; text: the idTagInfo status
    * we answer. out_id = the transaction id (out_flag 0). Idempotent: an identical start

@@ -217,6 +217,10 @@ static int conn_open(const fc_store_opts_t *opts, fc_store_role_t role, fc_store
     goto fail;
   }
   sqlite3_extended_result_codes(c->db, 1);
+  if ((rc = fc_store__sqlite_functions(c->db)) != SQLITE_OK) {
+    rc = fc_store__sqlite_err(c, rc, "create functions");
+    goto fail;
+  }
   sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
   if (role != FC_STORE__READER) {
     /* journal_mode is persistent in the file; readers find it set. */
@@ -258,6 +262,8 @@ static int migrate(fc_store_conn_t *c)
   from = to = atoi(buf);
   for (m = fc_store__migrations; m->sql; m++) {
     if (m->version <= from) continue;
+    /* a migration that rewrites a big table takes a while: say so first */
+    fc_log(FC_LOG_NOTICE, NULL, "event=store_migrating version=%d name=%s", m->version, m->name);
     if ((rc = exec(c, m->sql))) {
       fc_log(FC_LOG_ERROR, NULL, "event=store_migration_failed version=%d name=%s", m->version,
              m->name);

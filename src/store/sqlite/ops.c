@@ -200,54 +200,38 @@ static int op_status(fc_store_conn_t *c, fc_op_t *op)
   return 0;
 }
 
-/* Stores one MeterValue ({timestamp, sampledValue:[…]}), with OCPP 1.6's
- * defaults for what the charger left out. tx < 0: no transaction. */
+/* Stores one MeterValue ({timestamp, sampledValue:[…]}) as a reading: its
+ * sampled values as JSON text, as the charger sent them (the reads apply
+ * the defaults), and their digest; a reading stored before (same charger,
+ * connector, time stamp and digest) is not stored again. tx < 0: no
+ * transaction. */
 static int meter_value(fc_store_conn_t *c, fc_op_t *op, long long connector, long long tx,
                        json_t *mv)
 {
-  json_t *svs = json_object_get(mv, "sampledValue"), *sv;
-  size_t i;
+  json_t *svs = json_object_get(mv, "sampledValue");
   long long ts = when(op, mv, "timestamp");
+  sqlite3_stmt *st;
+  int64_t digest;
+  int rc;
 
-  if (!json_is_array(svs)) return FC_ERR_STORE;
-  json_array_foreach(svs, i, sv)
-  {
-    sqlite3_stmt *st;
-    const char *value = jstr(sv, "value");
-    const char *measurand = jstr(sv, "measurand");
-    const char *unit = jstr(sv, "unit");
-    char *end;
-    int rc;
-
-    if (!value) return FC_ERR_STORE;
-    if (!measurand) measurand = "Energy.Active.Import.Register";
-    /* 1.6: "Default = Wh if the (default) measurand is an Energy type"; a SoC
-     * or a power without a unit stays without one. */
-    if (!unit && strncmp(measurand, "Energy", 6) == 0) unit = "Wh";
-    STMT(c, st, FC_SQL_METER_INS);
-    bind_str(st, 1, op->str);
-    sqlite3_bind_int64(st, 2, connector);
-    if (tx >= 0)
-      sqlite3_bind_int64(st, 3, tx);
-    else
-      sqlite3_bind_null(st, 3);
-    sqlite3_bind_int64(st, 4, ts);
-    bind_str(st, 5, measurand);
-    bind_str(st, 6, jstr(sv, "phase"));
-    bind_str(st, 7, unit);
-    bind_str(st, 8, jstr(sv, "context") ? jstr(sv, "context") : "Sample.Periodic");
-    bind_str(st, 9, jstr(sv, "location") ? jstr(sv, "location") : "Outlet");
-    bind_str(st, 10, jstr(sv, "format") ? jstr(sv, "format") : "Raw");
-    bind_str(st, 11, value);
-    double num = strtod(value, &end);
-    if (end != value && *end == '\0' && isfinite(num))
-      sqlite3_bind_double(st, 12, num);
-    else
-      sqlite3_bind_null(st, 12);
-    sqlite3_bind_int64(st, 13, arrival(op));
-    if ((rc = run(c, st, "meter value"))) return rc;
-  }
-  return 0;
+  if (fc_store__sampled_digest(svs, &digest)) return FC_ERR_STORE;
+  if (json_array_size(svs) == 0) return 0; /* nothing sampled, nothing to store */
+  STMT(c, st, FC_SQL_METER_INS);
+  char *text = json_dumps(svs, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  if (!text) return FC_ERR_STORE;
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, connector);
+  if (tx >= 0)
+    sqlite3_bind_int64(st, 3, tx);
+  else
+    sqlite3_bind_null(st, 3);
+  sqlite3_bind_int64(st, 4, ts);
+  sqlite3_bind_int64(st, 5, digest);
+  bind_str(st, 6, text);
+  sqlite3_bind_int64(st, 7, arrival(op));
+  rc = run(c, st, "meter value");
+  free(text); /* jansson's allocator */
+  return rc;
 }
 
 static int meter_values(fc_store_conn_t *c, fc_op_t *op, long long connector, long long tx,

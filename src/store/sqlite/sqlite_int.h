@@ -17,8 +17,12 @@ extern const struct fc_store__migration fc_store__migrations[];
 
 /* Column lists and conditions shared by the JSON reads (reads.c reads the
  * columns by position). */
+/* a reading's sampled values one per row, in order (reads.c applies the
+ * defaults): connector, transaction, ts, then the value's fields */
 #define FC_SQL_METER_COLS                                                                          \
-  "connector_id, transaction_id, ts, measurand, phase, unit, context, location, value, value_num"
+  "r.connector_id, r.transaction_id, r.ts, s.value ->> 'value', s.value ->> 'measurand',"          \
+  " s.value ->> 'phase', s.value ->> 'unit', s.value ->> 'context', s.value ->> 'location'"
+#define FC_SQL_METER_FROM " FROM meter_readings r, json_each(r.sampled) s WHERE r.charger_id = ?1"
 #define FC_SQL_TX_COLS                                                                             \
   "id, charger_id, connector_id, id_tag, id_tag_status, start_at, meter_start, reservation_id,"    \
   " stop_at, meter_stop, stop_reason, cost, currency"
@@ -63,10 +67,10 @@ extern const struct fc_store__migration fc_store__migrations[];
      "INSERT INTO status_history (charger_id, connector_id, status, error_code, info, vendor_id,"  \
      " vendor_error_code, status_at, received_at, stale)"                                          \
      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                                          \
+  /* 005_meter_readings.sql: a reading stored before is not stored again */                        \
   XX(METER_INS,                                                                                    \
-     "INSERT INTO meter_values (charger_id, connector_id, transaction_id, ts, measurand, phase,"   \
-     " unit, context, location, format, value, value_num, received_at)"                            \
-     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING")    \
+     "INSERT INTO meter_readings (charger_id, connector_id, transaction_id, ts, digest,"           \
+     " sampled, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING")          \
   XX(TX_INS, "INSERT INTO transactions (charger_id, connector_id, id_tag, start_at, meter_start,"  \
              " reservation_id, id_tag_status, created_at, updated_at)"                             \
              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT DO NOTHING")                \
@@ -114,10 +118,10 @@ extern const struct fc_store__migration fc_store__migrations[];
   /* the JSON reads: from/to are bound as the open bounds when not given */                        \
   XX(READ_EVENTS, "SELECT json FROM events WHERE charger_id = ?1 AND seq > ?2 ORDER BY seq"        \
                   " LIMIT ?3")                                                                     \
-  XX(READ_METER_ANY, "SELECT " FC_SQL_METER_COLS " FROM meter_values WHERE charger_id = ?1"        \
-                     " AND ts >= ?2 AND ts < ?3 ORDER BY ts, id LIMIT ?4")                         \
-  XX(READ_METER_CONN, "SELECT " FC_SQL_METER_COLS " FROM meter_values WHERE charger_id = ?1"       \
-                      " AND connector_id = ?5 AND ts >= ?2 AND ts < ?3 ORDER BY ts, id LIMIT ?4")  \
+  XX(READ_METER_ANY, "SELECT " FC_SQL_METER_COLS FC_SQL_METER_FROM                                 \
+                     " AND r.ts >= ?2 AND r.ts < ?3 ORDER BY r.ts, r.id, s.key LIMIT ?4")          \
+  XX(READ_METER_CONN, "SELECT " FC_SQL_METER_COLS FC_SQL_METER_FROM " AND r.connector_id = ?5"     \
+                      " AND r.ts >= ?2 AND r.ts < ?3 ORDER BY r.ts, r.id, s.key LIMIT ?4")         \
   /* a transaction known only from its stop (no start_at) is listed by its stop time */            \
   XX(READ_TX_ANY, "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE " FC_SQL_TX_RANGE             \
                   " ORDER BY coalesce(start_at, stop_at) DESC, id DESC LIMIT ?4")                  \
@@ -152,6 +156,19 @@ sqlite3_stmt *fc_store__stmt(fc_store_conn_t *c, fc_sql_id_t id);
  * FC_ERR_STORE for errors of the statement alone, UV_EIO / UV_EBUSY / UV_ENOSPC
  * for errors of the connection or transaction. Logs it with the statement. */
 int fc_store__sqlite_err(fc_store_conn_t *c, int rc, const char *what);
+
+/* meter.c. One sampled value's fields (borrowed strings, NULL when absent). */
+typedef struct fc_sampled {
+  const char *value, *measurand, *phase, *unit, *context, *location, *format;
+} fc_sampled_t;
+/* Fills what s leaves out with OCPP 1.6's defaults (phase has none). */
+void fc_store__sampled_defaults(fc_sampled_t *s);
+/* The digest of a sampledValue array (meter_readings.digest), or
+ * FC_ERR_STORE when svs is not an array of objects with a string value. */
+int fc_store__sampled_digest(const json_t *svs, int64_t *out);
+/* Registers the SQL functions of ours that migrations use
+ * (fc_sampled_digest). Returns an sqlite result code. */
+int fc_store__sqlite_functions(sqlite3 *db);
 
 /* The administration handle (admin.c, users.c): a connection of its own. */
 struct fc_store_admin {

@@ -67,16 +67,18 @@ static void test_migrations(void **state)
   snprintf(wal, sizeof(wal), "%s-wal", e->path);
   assert_int_equal(access(wal, F_OK), 0); /* journal_mode=WAL */
   env_close_store(e);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "4");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "5");
   assert_int_equal(qint(e,
                         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                         " ('chargers','connectors','status_history','id_tags','transactions',"
-                        "'meter_values','data_transfers','frames','connections','probe','meta')"),
+                        "'meter_readings','data_transfers','frames','connections','probe','meta')"),
                    11);
+  /* meter values one per row, as before 005, for people reading the file */
+  assert_string_equal(q1(e, "SELECT type FROM sqlite_master WHERE name = 'meter_values'"), "view");
   /* reopening an existing database applies nothing again */
   assert_int_equal(env_open(e, NULL), 0);
   env_close_store(e);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "4");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "5");
   assert_string_equal(q1(e, "SELECT count(*), value FROM meta WHERE key = 'registry_version'"),
                       "1|1");
 }
@@ -368,6 +370,78 @@ static void test_op_meter(void **state)
                        .status,
                    FC_ERR_STORE);
   assert_int_equal(qint(e, "SELECT count(*) FROM meter_values WHERE connector_id = 3"), 0);
+}
+
+/* Exactly once (005_meter_readings.sql): a resent reading adds nothing, even
+ * spelt otherwise (members in another order, defaults written out); a
+ * different reading with the same time stamp is kept. */
+static void test_op_meter_dedupe(void **state)
+{
+  env_t *e = *state;
+  const char *sent =
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1
+      "\",\"sampledValue\":[{\"value\":\"11001.31\"},"
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]}]}";
+  assert_int_equal(env_open(e, NULL), 0);
+  assert_int_equal(one(e, FC_OP_METER, "CP1", sent, NULL).status, 0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 1);
+  assert_string_equal(q1(e, "SELECT connector_id, transaction_id, ts, sampled FROM meter_readings"),
+                      "1|NULL|1795687200000|[{\"value\":\"11001.31\"},{\"value\":\"7200\","
+                      "\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]");
+  /* the same message again (a retry whose answer was lost) */
+  assert_int_equal(one(e, FC_OP_METER, "CP1", sent, NULL).status, 0);
+  /* the same reading, spelt otherwise */
+  assert_int_equal(one(e, FC_OP_METER, "CP1",
+                       "{\"connectorId\":1,\"meterValue\":[{\"sampledValue\":["
+                       "{\"measurand\":\"Energy.Active.Import.Register\",\"value\":\"11001.31\","
+                       "\"unit\":\"Wh\",\"context\":\"Sample.Periodic\",\"format\":\"Raw\","
+                       "\"location\":\"Outlet\"},"
+                       "{\"unit\":\"W\",\"measurand\":\"Power.Active.Import\",\"value\":\"7200\"}],"
+                       "\"timestamp\":\"" T1 "\"}]}",
+                       NULL)
+                       .status,
+                   0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 1);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_values"), 2);
+  /* a different reading at the same time: another value, another order of the
+   * same values, another connector, another charger */
+  const char *other[] = {
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
+      "{\"value\":\"11001.32\"},"
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]}]}",
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"},"
+      "{\"value\":\"11001.31\"}]}]}",
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
+      "{\"value\":\"11001.31\",\"phase\":\"L1\"},"
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]}]}",
+      "{\"connectorId\":2,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
+      "{\"value\":\"11001.31\"},"
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]}]}",
+  };
+  for (size_t i = 0; i < FC_ARRAY_SIZE(other); i++)
+    assert_int_equal(one(e, FC_OP_METER, "CP1", other[i], NULL).status, 0);
+  assert_int_equal(one(e, FC_OP_METER, "CP2", sent, NULL).status, 0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 6);
+  assert_int_equal(qint(e, "SELECT count(DISTINCT digest) FROM meter_readings"), 4);
+  /* and each of them once */
+  for (size_t i = 0; i < FC_ARRAY_SIZE(other); i++)
+    assert_int_equal(one(e, FC_OP_METER, "CP1", other[i], NULL).status, 0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 6);
+  /* an empty reading stores nothing; a value that is not a string fails */
+  assert_int_equal(one(e, FC_OP_METER, "CP1",
+                       "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T2
+                       "\",\"sampledValue\":[]}]}",
+                       NULL)
+                       .status,
+                   0);
+  assert_int_equal(one(e, FC_OP_METER, "CP1",
+                       "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T2
+                       "\",\"sampledValue\":[{\"value\":5}]}]}",
+                       NULL)
+                       .status,
+                   FC_ERR_STORE);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 6);
 }
 
 static void test_op_transactions(void **state)
@@ -813,6 +887,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_data_creates_pending, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_status_stale, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_meter, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_op_meter_dedupe, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_transactions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failing_write_alone, setup, teardown),

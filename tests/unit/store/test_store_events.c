@@ -579,7 +579,7 @@ static void test_migration_002_on_version_1(void **state)
   sqlite3_close(db);
 
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "4");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "5");
   assert_string_equal(q1(e, "SELECT id, auth, registration, vendor, event_seq FROM chargers"),
                       "OLD1|h|Pending|ACME|0");
   assert_string_equal(q1(e, "SELECT count(*) FROM transactions"), "1");
@@ -595,7 +595,7 @@ static void test_migration_002_on_version_1(void **state)
   /* and nothing is applied twice */
   env_close_store(e);
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "4");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "5");
 }
 
 /* ---- the JSON reads ---- */
@@ -737,6 +737,25 @@ static int jarr(const char *text, const char *key, char *out, size_t n)
   return count;
 }
 
+/* test_read_meter_values' data as FC_READ_METER_VALUES gives it for CP1 */
+#define METER_READ_CP1                                                                             \
+  "[{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","                           \
+  "\"measurand\":\"Energy.Active.Import.Register\",\"phase\":null,\"unit\":\"Wh\","                \
+  "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"11001.31\","                \
+  "\"valueNum\":11001.31},"                                                                        \
+  "{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","                            \
+  "\"measurand\":\"Power.Active.Import\",\"phase\":\"L1\",\"unit\":\"W\","                         \
+  "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"7200\","                    \
+  "\"valueNum\":7200.0},"                                                                          \
+  "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","                               \
+  "\"measurand\":\"SoC\",\"phase\":null,\"unit\":null,"                                            \
+  "\"context\":\"Transaction.Begin\",\"location\":\"EV\",\"value\":\"42\","                        \
+  "\"valueNum\":42.0},"                                                                            \
+  "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","                               \
+  "\"measurand\":\"Voltage\",\"phase\":null,\"unit\":null,"                                        \
+  "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"n/a\","                     \
+  "\"valueNum\":null}]"
+
 static void test_read_meter_values(void **state)
 {
   env_t *e = *state;
@@ -766,23 +785,7 @@ static void test_read_meter_values(void **state)
   jres_t x = jread(e, meter_read("CP1", 0, 0, -1, 0));
   assert_int_equal(x.status, 0);
   /* the shape, oldest first, with 1.6's defaults filled in */
-  assert_string_equal(
-      x.text, "[{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","
-              "\"measurand\":\"Energy.Active.Import.Register\",\"phase\":null,\"unit\":\"Wh\","
-              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"11001.31\","
-              "\"valueNum\":11001.31},"
-              "{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","
-              "\"measurand\":\"Power.Active.Import\",\"phase\":\"L1\",\"unit\":\"W\","
-              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"7200\","
-              "\"valueNum\":7200.0},"
-              "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","
-              "\"measurand\":\"SoC\",\"phase\":null,\"unit\":null,"
-              "\"context\":\"Transaction.Begin\",\"location\":\"EV\",\"value\":\"42\","
-              "\"valueNum\":42.0},"
-              "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","
-              "\"measurand\":\"Voltage\",\"phase\":null,\"unit\":null,"
-              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"n/a\","
-              "\"valueNum\":null}]");
+  assert_string_equal(x.text, METER_READ_CP1);
   jres_free(&x);
 
   /* from is inclusive, to exclusive */
@@ -1090,6 +1093,83 @@ static void test_retention_in_slices(void **state)
   assert_int_equal(qint(e, "SELECT seq FROM events"), N);
 }
 
+/* Migration 005 on a version-4 database: the sampled-value rows become
+ * readings, the reads give the same JSON as before, the meter_values view
+ * the same rows, and a reading the charger resends after the upgrade is
+ * still a duplicate. */
+static void test_migration_005_meter_readings(void **state)
+{
+  env_t *e = *state;
+  sqlite3 *db;
+
+  /* version 4, with test_read_meter_values' data as 004 stored it: one row
+   * per value, defaults filled in, in the order they came */
+  assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(fc_store__migrations[i].version, i + 1);
+    assert_int_equal(sqlite3_exec(db, fc_store__migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+  }
+  assert_int_equal(
+      sqlite3_exec(
+          db,
+          "PRAGMA user_version = 4;"
+          "INSERT INTO meter_values (id, charger_id, connector_id, transaction_id, ts, measurand,"
+          " phase, unit, context, location, format, value, value_num, received_at) VALUES"
+          " (1, 'CP1', 1, NULL, 1795687200000, 'Energy.Active.Import.Register', NULL, 'Wh',"
+          "  'Sample.Periodic', 'Outlet', 'Raw', '11001.31', 11001.31, 10),"
+          " (2, 'CP1', 1, NULL, 1795687200000, 'Power.Active.Import', 'L1', 'W',"
+          "  'Sample.Periodic', 'Outlet', 'Raw', '7200', 7200, 10),"
+          " (3, 'CP1', 2, 1, 1795687205000, 'SoC', NULL, NULL, 'Transaction.Begin', 'EV', 'Raw',"
+          "  '42', 42, 11),"
+          " (4, 'CP1', 2, 1, 1795687205000, 'Voltage', NULL, NULL, 'Sample.Periodic', 'Outlet',"
+          "  'Raw', 'n/a', NULL, 12),"
+          " (5, 'CP2', 1, NULL, 1795687200000, 'Energy.Active.Import.Register', NULL, 'Wh',"
+          "  'Sample.Periodic', 'Outlet', 'Raw', '5', 5, 13);",
+          NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+
+  assert_int_equal(env_open(e, NULL), 0);
+  assert_string_equal(q1(e, "PRAGMA user_version"), "5");
+  /* one reading per charger, connector, time and transaction, in order */
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 3);
+  assert_string_equal(q1(e, "SELECT group_concat(charger_id || ':' || connector_id || ':' ||"
+                            " json_array_length(sampled) || ':' || received_at, ' ')"
+                            " FROM (SELECT * FROM meter_readings ORDER BY id)"),
+                      "CP1:1:2:10 CP1:2:2:11 CP2:1:1:13");
+  jres_t x = jread(e, meter_read("CP1", 0, 0, -1, 0));
+  assert_int_equal(x.status, 0);
+  assert_string_equal(x.text, METER_READ_CP1);
+  jres_free(&x);
+  /* the view: the old rows */
+  assert_string_equal(
+      q1(e, "SELECT group_concat(concat, ' ') FROM (SELECT charger_id || ',' || connector_id"
+            " || ',' || ifnull(transaction_id, '-') || ',' || ts || ',' || measurand || ','"
+            " || ifnull(phase, '-') || ',' || ifnull(unit, '-') || ',' || context || ','"
+            " || location || ',' || format || ',' || value || ',' || ifnull(value_num, '-') AS"
+            " concat FROM meter_values ORDER BY ts, reading_id, sample)"),
+      "CP1,1,-,1795687200000,Energy.Active.Import.Register,-,Wh,Sample.Periodic,Outlet,Raw,"
+      "11001.31,11001.31 "
+      "CP1,1,-,1795687200000,Power.Active.Import,L1,W,Sample.Periodic,Outlet,Raw,7200,7200.0 "
+      "CP2,1,-,1795687200000,Energy.Active.Import.Register,-,Wh,Sample.Periodic,Outlet,Raw,5,"
+      "5.0 "
+      "CP1,2,1,1795687205000,SoC,-,-,Transaction.Begin,EV,Raw,42,42.0 "
+      "CP1,2,1,1795687205000,Voltage,-,-,Sample.Periodic,Outlet,Raw,n/a,-");
+  /* the first reading resent as the charger sends it: nothing new */
+  one(e, FC_OP_METER, "CP1",
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
+      "{\"value\":\"11001.31\"},"
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\",\"phase\":\"L1\"}]}"
+      "]}",
+      NULL);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 3);
+  env_close_store(e);
+  assert_int_equal(env_open(e, NULL), 0);
+  assert_string_equal(q1(e, "PRAGMA user_version"), "5");
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 3);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1104,6 +1184,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_migration_002_on_version_1, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_events, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_meter_values, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migration_005_meter_readings, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_transactions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_charger_info, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
