@@ -482,10 +482,14 @@ static int op_event(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
   STMT(c, st, FC_SQL_EVENT_SEQ);
   bind_str(st, 1, op->str);
   src = sqlite3_step(st);
-  if (src == SQLITE_ROW) seq = sqlite3_column_int64(st, 0);
-  sqlite3_reset(st); /* RETURNING: the update was done by the first step */
+  if (src == SQLITE_ROW) seq = sqlite3_column_int64(st, 0) + 1;
+  sqlite3_reset(st);
   if (src == SQLITE_DONE) return 0;
   if (src != SQLITE_ROW) return fc_store__sqlite_err(c, src, "event seq");
+  STMT(c, st, FC_SQL_EVENT_SEQ_SET);
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, seq);
+  if ((rc = run(c, st, "event seq"))) return rc;
 
   size_t len;
   char *text = fc_store__event_json(op, seq, tx_id, &len);

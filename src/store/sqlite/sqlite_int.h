@@ -98,7 +98,9 @@ extern const struct fc_store__migration fc_store__migrations[];
   XX(PROBE, "INSERT INTO probe (id, n, at) VALUES (1, 1, ?1)"                                      \
             " ON CONFLICT (id) DO UPDATE SET n = n + 1, at = excluded.at")                         \
   /* events (002_events.sql) */                                                                    \
-  XX(EVENT_SEQ, "UPDATE chargers SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq") \
+  /* read, then set: UPDATE … RETURNING would build a temporary table per event */               \
+  XX(EVENT_SEQ, "SELECT event_seq FROM chargers WHERE id = ?1")                                    \
+  XX(EVENT_SEQ_SET, "UPDATE chargers SET event_seq = ?2 WHERE id = ?1")                            \
   XX(EVENT_INS, "INSERT INTO events (charger_id, seq, type, connector_id, ts, late, json)"         \
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                            \
   /* old events that a newer non-late event of the same key makes redundant */                     \
