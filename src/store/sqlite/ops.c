@@ -82,6 +82,14 @@ static int ensure_charger(fc_store_conn_t *c, const char *id, const char *regist
                           long long now)
 {
   sqlite3_stmt *st;
+  /* Nearly always there: a look-up in the primary key is much cheaper than
+   * an insert that turns out to conflict. */
+  STMT(c, st, FC_SQL_CHARGER_EXISTS);
+  bind_str(st, 1, id);
+  int src = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (src == SQLITE_ROW) return 0;
+  if (src != SQLITE_DONE) return fc_store__sqlite_err(c, src, "charger exists");
   STMT(c, st, FC_SQL_ENSURE_CHARGER);
   bind_str(st, 1, id);
   /* A row that data alone creates (a charger removed while its messages
