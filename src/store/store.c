@@ -13,11 +13,15 @@
  *                             health changes ─▶ hev ───┘
  *
  * Group commit. The writer takes everything queued (up to batch_max), runs
- * it in one BEGIN IMMEDIATE ... COMMIT with a SAVEPOINT per write: a write
- * whose op fails is rolled back to its savepoint and fails alone. If BEGIN or
- * COMMIT fails (I/O error, disk full, busy), the whole batch is rolled back
- * and re-run after retry_base_ms * 2^k, up to retry_max times; then every
- * write of the batch fails. Completions go back in queue (= commit) order.
+ * it in one BEGIN IMMEDIATE ... COMMIT. A write whose op fails (a payload the
+ * store cannot take) fails alone: the batch is rolled back and run once more
+ * with a SAVEPOINT around each write, and the failing write is rolled back to
+ * its savepoint. Batches run without savepoints until then, because a
+ * savepoint keeps a copy of every page its write changes: with one per write,
+ * those copies cost more than the rare re-run. If BEGIN or COMMIT fails (I/O
+ * error, disk full, busy), the whole batch is rolled back and re-run after
+ * retry_base_ms * 2^k, up to retry_max times; then every write of the batch
+ * fails. Completions go back in queue (= commit) order.
  *
  * Breaker. breaker_threshold consecutive failed batches open it: health goes
  * DOWN, the queued writes fail at once, fc_store_submit refuses new ones, and
@@ -284,8 +288,11 @@ static int prune(fc_store_t *s, unsigned *deleted)
 
 /* One attempt at the batch. 0 = committed (each write's status says whether
  * it made it); else the transaction failed as a whole. *pruned: events
- * deleted by retention (-1: none was due). */
-static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned)
+ * deleted by retention (-1: none was due). isolate: each write in a savepoint
+ * of its own, and a write whose op fails is rolled back alone; without,
+ * such a write sets *write_failed and ends the attempt (FC_ERR_STORE). */
+static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned, bool isolate,
+                     bool *write_failed)
 {
   const fc_store_backend_t *be = s->be;
   fc_store_conn_t *c = s->wconn;
@@ -300,7 +307,7 @@ static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned)
   for (fc_write_t *w = batch; w; w = w->next) {
     w->status = 0;
     clear_results(w); /* a retried batch starts afresh */
-    if ((rc = be->savepoint(c))) return rc;
+    if (isolate && (rc = be->savepoint(c))) return rc;
     for (size_t i = 0; i < w->n && rc == 0; i++) {
       fc_op_t *op = w->ops[i];
       int64_t tx_id = 0;
@@ -308,7 +315,10 @@ static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned)
       rc = be->exec_op(c, op, tx_id);
     }
     if (rc == 0) {
-      if ((rc = be->release(c))) return rc;
+      if (isolate && (rc = be->release(c))) return rc;
+    } else if (rc == FC_ERR_STORE && !isolate) {
+      *write_failed = true;
+      return rc;
     } else if (rc == FC_ERR_STORE) {
       if ((rc = be->rollback_to(c))) return rc;
       w->status = FC_ERR_STORE;
@@ -325,10 +335,20 @@ static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned)
 static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
 {
   int rc = 0;
-  for (unsigned attempt = 0;; attempt++) {
-    uint64_t t0 = uv_hrtime();
+  bool isolate = false;
+  unsigned attempt = 0;
+  uint64_t t0 = uv_hrtime();
+  for (;;) {
     long pruned = -1;
-    rc = try_batch(s, batch, &pruned);
+    bool write_failed = false;
+    rc = try_batch(s, batch, &pruned, isolate, &write_failed);
+    if (write_failed) {
+      /* a write of the batch fails on its own: again, each write in a
+       * savepoint (not a failed attempt; its time counts with the commit) */
+      s->be->rollback(s->wconn);
+      isolate = true;
+      continue;
+    }
     if (rc == 0) {
       if (pruned >= 0) {
         s->prune_at_ms = pruned >= PRUNE_LIMIT ? 0 : fc_store__now_ms() + PRUNE_INTERVAL_MS;
@@ -349,6 +369,8 @@ static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
     if (attempt >= s->opts.retry_max) break;
     if (atomic_load(&s->health) == FC_STORE_OK) health_set(s, FC_STORE_DEGRADED);
     uv_sleep(s->opts.retry_base_ms << (attempt < 16 ? attempt : 16));
+    attempt++;
+    t0 = uv_hrtime();
   }
   for (fc_write_t *w = batch; w; w = w->next) {
     w->status = FC_ERR_STORE;

@@ -5,8 +5,8 @@
  *
  *  - Writes are batches of typed operations (fc_write_t). They go onto a queue
  *    served by one writer thread, which commits many writes in one database
- *    transaction (group commit), each write inside its own savepoint so that a
- *    write that fails alone fails alone. A write's callback runs on the loop
+ *    transaction (group commit); a write that fails alone fails alone, the
+ *    others of its batch commit. A write's callback runs on the loop
  *    thread only after its transaction has committed (status 0), or when it
  *    has definitely failed (status < 0).
  *  - Reads (fc_read_t) are served by reader threads with their own connections.
