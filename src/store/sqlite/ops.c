@@ -225,8 +225,12 @@ static int meter_value(fc_store_conn_t *c, fc_op_t *op, long long connector, lon
   if (fc_store__sampled_digest(svs, &digest)) return FC_ERR_STORE;
   if (json_array_size(svs) == 0) return 0; /* nothing sampled, nothing to store */
   STMT(c, st, FC_SQL_METER_INS);
-  char *text = json_dumps(svs, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  if (!text) return FC_ERR_STORE;
+  size_t len;
+  char *text = fc_store__json_text(svs, 0, &len);
+  if (!text || len > INT_MAX) {
+    fc_free(text);
+    return FC_ERR_STORE;
+  }
   bind_str(st, 1, op->str);
   sqlite3_bind_int64(st, 2, connector);
   if (tx >= 0)
@@ -235,10 +239,10 @@ static int meter_value(fc_store_conn_t *c, fc_op_t *op, long long connector, lon
     sqlite3_bind_null(st, 3);
   sqlite3_bind_int64(st, 4, ts);
   sqlite3_bind_int64(st, 5, digest);
-  bind_str(st, 6, text);
+  sqlite3_bind_text(st, 6, text, (int)len, SQLITE_STATIC);
   sqlite3_bind_int64(st, 7, arrival(op));
   rc = run(c, st, "meter value");
-  free(text); /* jansson's allocator */
+  fc_free(text);
   return rc;
 }
 
