@@ -498,10 +498,6 @@ static int op_event(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
   sqlite3_reset(st);
   if (src == SQLITE_DONE) return 0;
   if (src != SQLITE_ROW) return fc_store__sqlite_err(c, src, "event seq");
-  STMT(c, st, FC_SQL_EVENT_SEQ_SET);
-  bind_str(st, 1, op->str);
-  sqlite3_bind_int64(st, 2, seq);
-  if ((rc = run(c, st, "event seq"))) return rc;
 
   size_t len;
   char *text = fc_store__event_json(op, seq, tx_id, &len);

@@ -99,9 +99,9 @@ extern const struct fc_store__migration fc_store__migrations[];
   XX(PROBE, "INSERT INTO probe (id, n, at) VALUES (1, 1, ?1)"                                      \
             " ON CONFLICT (id) DO UPDATE SET n = n + 1, at = excluded.at")                         \
   /* events (002_events.sql) */                                                                    \
-  /* read, then set: UPDATE … RETURNING would build a temporary table per event */               \
-  XX(EVENT_SEQ, "SELECT event_seq FROM chargers WHERE id = ?1")                                    \
-  XX(EVENT_SEQ_SET, "UPDATE chargers SET event_seq = ?2 WHERE id = ?1")                            \
+  /* the charger's latest seq (NULL: none yet); no row when there is no charger */                 \
+  XX(EVENT_SEQ, "SELECT (SELECT max(seq) FROM events WHERE charger_id = ?1) FROM chargers"         \
+                " WHERE id = ?1")                                                                  \
   XX(EVENT_INS, "INSERT INTO events (charger_id, seq, type, connector_id, ts, late, json)"         \
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                            \
   /* old events that a newer non-late event of the same key makes redundant */                     \
@@ -109,7 +109,9 @@ extern const struct fc_store__migration fc_store__migrations[];
      "DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.ts < ?1 AND EXISTS"        \
      " (SELECT 1 FROM events l WHERE l.charger_id = e.charger_id AND l.type = e.type"              \
      " AND l.connector_id = e.connector_id AND l.late = 0 AND l.seq > e.seq) LIMIT ?2)")           \
-  XX(LATEST_CHARGERS, "SELECT id, event_seq FROM chargers ORDER BY id")                            \
+  XX(LATEST_CHARGERS,                                                                              \
+     "SELECT id, ifnull((SELECT max(seq) FROM events e WHERE e.charger_id = c.id),"                \
+     " 0) FROM chargers c ORDER BY id")                                                            \
   /* the next (type, connector) of a charger after (?2, ?3): a skip scan of events_latest */       \
   XX(LATEST_NEXT_KEY, "SELECT type, connector_id FROM events WHERE charger_id = ?1 AND late = 0"   \
                       " AND (type, connector_id) > (?2, ?3) ORDER BY type, connector_id LIMIT 1")  \
