@@ -190,6 +190,7 @@ static void conn_close(fc_store_conn_t *c)
 {
   if (!c) return;
   ckpt_stop(c->ckpt);
+  fc_store__known_forget(c);
   for (int i = 0; i < FC_SQL__COUNT; i++)
     sqlite3_finalize(c->stmts[i]);
   if (c->db) sqlite3_close(c->db);
@@ -307,7 +308,8 @@ static int conn_migrate(fc_store_conn_t *c)
 
 static int conn_begin(fc_store_conn_t *c)
 {
-  return exec(c, "BEGIN IMMEDIATE");
+  int rc = exec(c, "BEGIN IMMEDIATE");
+  return rc ? rc : fc_store__known_check(c);
 }
 
 static int conn_commit(fc_store_conn_t *c)
@@ -326,6 +328,7 @@ static void conn_rollback(fc_store_conn_t *c)
 {
   /* After some I/O errors sqlite has rolled back already: nothing to do. */
   if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+  fc_store__known_forget(c);
 }
 
 static int conn_savepoint(fc_store_conn_t *c)
@@ -342,6 +345,7 @@ static int conn_rollback_to(fc_store_conn_t *c)
 {
   /* A failed statement may have ended the whole transaction (sqlite does so
    * on some I/O errors): then the batch fails, not just this write. */
+  fc_store__known_forget(c);
   if (sqlite3_get_autocommit(c->db)) return UV_EIO;
   int rc = exec(c, "ROLLBACK TO w; RELEASE w");
   return rc == FC_ERR_STORE ? UV_EIO : rc;

@@ -18,6 +18,8 @@
 #include "log/log.h"
 
 #include <limits.h>
+#include <stdbool.h>
+#include <uthash.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,17 +80,76 @@ static int run(fc_store_conn_t *c, sqlite3_stmt *st, const char *what)
     if (!((st) = fc_store__stmt((c), (id)))) return UV_EIO;                                        \
   } while (0)
 
+/* ---- chargers known to have a row ---------------------------------------
+ *
+ * Every data op makes sure its charger has a row, and every event needs it
+ * to. The writer remembers the chargers it has seen with a row, so that a
+ * charger's messages cost one look-up in the chargers table, not one or two
+ * each. Only the CLI removes chargers, and removing one bumps
+ * meta.registry_version (001_init.sql's triggers): each transaction starts
+ * by comparing it with the one the set was built at. Rollbacks clear the
+ * set too. */
+typedef struct fc_store_known {
+  UT_hash_handle hh;
+  char id[];
+} known_t;
+
+void fc_store__known_forget(fc_store_conn_t *c)
+{
+  known_t *k, *tmp;
+  HASH_ITER(hh, c->known, k, tmp)
+  {
+    HASH_DEL(c->known, k);
+    fc_free(k);
+  }
+}
+
+int fc_store__known_check(fc_store_conn_t *c)
+{
+  sqlite3_stmt *st;
+  int64_t version = 0;
+  STMT(c, st, FC_SQL_READ_REGISTRY_VERSION);
+  int src = sqlite3_step(st);
+  if (src == SQLITE_ROW) version = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (src != SQLITE_ROW && src != SQLITE_DONE) return fc_store__sqlite_err(c, src, "registry");
+  if (version != c->known_version) {
+    fc_store__known_forget(c);
+    c->known_version = version;
+  }
+  return 0;
+}
+
+static bool known(fc_store_conn_t *c, const char *id)
+{
+  known_t *k = NULL;
+  HASH_FIND_STR(c->known, id, k);
+  return k != NULL;
+}
+
+static void learn(fc_store_conn_t *c, const char *id)
+{
+  size_t n = strlen(id) + 1;
+  known_t *k = fc_malloc(sizeof(*k) + n);
+  memcpy(k->id, id, n);
+  HASH_ADD(hh, c->known, id[0], n - 1, k);
+}
+
 static int ensure_charger(fc_store_conn_t *c, const char *id, const char *registration,
                           long long now)
 {
   sqlite3_stmt *st;
+  if (known(c, id)) return 0;
   /* Nearly always there: a look-up in the primary key is much cheaper than
    * an insert that turns out to conflict. */
   STMT(c, st, FC_SQL_CHARGER_EXISTS);
   bind_str(st, 1, id);
   int src = sqlite3_step(st);
   sqlite3_reset(st);
-  if (src == SQLITE_ROW) return 0;
+  if (src == SQLITE_ROW) {
+    learn(c, id);
+    return 0;
+  }
   if (src != SQLITE_DONE) return fc_store__sqlite_err(c, src, "charger exists");
   STMT(c, st, FC_SQL_ENSURE_CHARGER);
   bind_str(st, 1, id);
@@ -491,13 +552,15 @@ static int op_event(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
   /* The charger row exists when the write's data op made it; an event
    * alone (charger.online/offline) of a charger that is no longer
    * registered is not stored and gets no seq. */
-  STMT(c, st, FC_SQL_EVENT_SEQ);
+  bool was_known = known(c, op->str);
+  STMT(c, st, was_known ? FC_SQL_EVENT_SEQ_KNOWN : FC_SQL_EVENT_SEQ);
   bind_str(st, 1, op->str);
   src = sqlite3_step(st);
   if (src == SQLITE_ROW) seq = sqlite3_column_int64(st, 0) + 1;
   sqlite3_reset(st);
   if (src == SQLITE_DONE) return 0;
   if (src != SQLITE_ROW) return fc_store__sqlite_err(c, src, "event seq");
+  if (!was_known) learn(c, op->str);
 
   size_t len;
   char *text = fc_store__event_json(op, seq, tx_id, &len);

@@ -102,6 +102,7 @@ extern const struct fc_store__migration fc_store__migrations[];
   /* the charger's latest seq (NULL: none yet); no row when there is no charger */                 \
   XX(EVENT_SEQ, "SELECT (SELECT max(seq) FROM events WHERE charger_id = ?1) FROM chargers"         \
                 " WHERE id = ?1")                                                                  \
+  XX(EVENT_SEQ_KNOWN, "SELECT max(seq) FROM events WHERE charger_id = ?1")                         \
   XX(EVENT_INS, "INSERT INTO events (charger_id, seq, type, connector_id, ts, late, json)"         \
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                            \
   /* old events that a newer non-late event of the same key makes redundant */                     \
@@ -151,6 +152,10 @@ struct fc_store_conn {
   sqlite3_vfs *fault_vfs;     /* the writer's VFS shim, or NULL */
   int wal_frames;             /* WAL size after the last commit (our wal hook) */
   struct fc_store_ckpt *ckpt; /* the writer's checkpointer thread, or NULL */
+  /* the writer's chargers known to have a row (ops.c), and the
+   * registry_version they were known at */
+  struct fc_store_known *known;
+  int64_t known_version;
 };
 
 /* The cached statement id, reset and with its bindings cleared; NULL on error
@@ -181,6 +186,12 @@ struct fc_store_admin {
 };
 
 int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id);
+/* The chargers known to have a row (ops.c). Inside a new transaction: forget
+ * them if the registry changed since (the CLI removes chargers). After a
+ * rollback: forget them (some may have been inserted by what was rolled
+ * back). */
+int fc_store__known_check(fc_store_conn_t *c);
+void fc_store__known_forget(fc_store_conn_t *c);
 int fc_store__sqlite_prune_events(fc_store_conn_t *c, long long before_ms, unsigned limit,
                                   unsigned *deleted);
 int fc_store__sqlite_load_latest_events(fc_store_conn_t *c,

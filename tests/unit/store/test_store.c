@@ -265,6 +265,14 @@ static void test_data_creates_pending(void **state)
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE registration = 'Pending'"),
                    (long long)FC_ARRAY_SIZE(ops));
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers"), (long long)FC_ARRAY_SIZE(ops) + 1);
+
+  /* The writer remembers which chargers have a row; one the CLI removes
+   * meanwhile is seen gone, and its data brings it back as Pending. */
+  assert_int_equal(fc_store_admin_open(e->path, &a), 0);
+  assert_int_equal(fc_store_admin_charger_remove(a, "REG"), 0);
+  fc_store_admin_close(a);
+  assert_int_equal(one(e, FC_OP_HEARTBEAT, "REG", NULL, NULL).status, 0);
+  assert_string_equal(q1(e, "SELECT registration FROM chargers WHERE id = 'REG'"), "Pending");
 }
 
 static void test_op_status_stale(void **state)
