@@ -8,8 +8,14 @@
  * committed per second of wall time, and per second the writer spent in
  * commits (commit_us_sum), which other load on the machine disturbs less.
  *
+ * With --rate R, messages come at R per second in all (round robin over the
+ * chargers, as many as the clock says are due every millisecond) instead of
+ * as fast as the store takes them: then what counts is the time from a
+ * message's submission to its callback (p50/p99), as a charger waits for its
+ * answer, and the pages each commit writes.
+ *
  * Usage: flashcharge-store-bench [--db PATH] [--chargers C] [--inflight K]
- *          [--messages N] [--samples S] [--batch-max B]
+ *          [--messages N] [--samples S] [--batch-max B] [--rate R]
  * The database is created (or grown) at PATH; default a new file in /tmp. */
 #include "bus/bus.h"
 #include "core/datetime.h"
@@ -30,6 +36,7 @@ static struct {
   const char *db;
   int chargers, inflight, samples, batch_max;
   long messages;
+  double rate;
 } opt = {.chargers = 500, .inflight = 8, .samples = 6, .messages = 200000};
 
 static const char *const measurands[] = {
@@ -52,6 +59,9 @@ static fc_store_t *store;
 static charger_t *chargers;
 static long submitted, committed, failed;
 static long long t0_ms;
+static double *latency_ms; /* submission to callback, per message */
+static uint64_t rate_t0;
+static uv_timer_t rate_timer;
 
 static void next_message(charger_t *c);
 
@@ -62,7 +72,7 @@ static void answer_cb(fc_write_t *w, int status, void *arg)
   if (status) failed++;
 }
 
-/* The server logs the answer once the call's write has committed. */
+/* The server logs the answer once the call's write has committed, lazily. */
 static void log_answer(charger_t *c, long seq)
 {
   char text[64];
@@ -71,19 +81,27 @@ static void log_answer(charger_t *c, long seq)
   fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, c->id, NULL, text, (size_t)n);
   op->i64 = 1;
   op->flag = 0;
+  fc_write_set_lazy(w);
   if (fc_store_submit(store, w, answer_cb, NULL) < 0) fc_write_free(w);
 }
 
+typedef struct msg {
+  charger_t *c;
+  uint64_t t0;
+} msg_t;
+
 static void commit_cb(fc_write_t *w, int status, void *arg)
 {
-  charger_t *c = arg;
+  msg_t *m = arg;
+  charger_t *c = m->c;
   (void)w;
   if (status)
     failed++;
   else
-    committed++;
+    latency_ms[committed++] = (double)(uv_hrtime() - m->t0) / 1e6;
+  free(m);
   log_answer(c, c->seq);
-  if (submitted < opt.messages) next_message(c);
+  if (opt.rate <= 0 && submitted < opt.messages) next_message(c);
 }
 
 static void next_message(charger_t *c)
@@ -112,12 +130,31 @@ static void next_message(charger_t *c)
   op->i64 = 1;
   op->flag = 1;
   json_decref(p);
-  if (fc_store_submit(store, w, commit_cb, c) < 0) {
+  msg_t *m = malloc(sizeof(*m));
+  m->c = c;
+  m->t0 = uv_hrtime();
+  if (fc_store_submit(store, w, commit_cb, m) < 0) {
     fc_write_free(w);
+    free(m);
     failed++;
     return;
   }
   submitted++;
+}
+
+/* --rate: the messages due by now, round robin over the chargers. */
+static void rate_cb(uv_timer_t *t)
+{
+  double due = (double)(uv_hrtime() - rate_t0) / 1e9 * opt.rate;
+  while (submitted < opt.messages && (double)submitted < due)
+    next_message(&chargers[submitted % opt.chargers]);
+  if (submitted >= opt.messages) uv_timer_stop(t);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
 }
 
 static double cpu_s(void)
@@ -150,17 +187,22 @@ static void drained_cb(void *arg)
 static void usage(void)
 {
   fprintf(stderr, "usage: flashcharge-store-bench [--db PATH] [--chargers C] [--inflight K]"
-                  " [--messages N] [--samples S] [--batch-max B]\n");
+                  " [--messages N] [--samples S] [--batch-max B] [--rate R]\n");
   exit(2);
 }
 
 int main(int argc, char **argv)
 {
   static const struct option longs[] = {
-      {"db", required_argument, NULL, 'd'},       {"chargers", required_argument, NULL, 'c'},
-      {"inflight", required_argument, NULL, 'k'}, {"messages", required_argument, NULL, 'n'},
-      {"samples", required_argument, NULL, 's'},  {"batch-max", required_argument, NULL, 'b'},
-      {"help", no_argument, NULL, 'h'},           {0},
+      {"db", required_argument, NULL, 'd'},
+      {"chargers", required_argument, NULL, 'c'},
+      {"inflight", required_argument, NULL, 'k'},
+      {"messages", required_argument, NULL, 'n'},
+      {"samples", required_argument, NULL, 's'},
+      {"batch-max", required_argument, NULL, 'b'},
+      {"rate", required_argument, NULL, 'r'},
+      {"help", no_argument, NULL, 'h'},
+      {0},
   };
   int ch;
   while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -182,6 +224,9 @@ int main(int argc, char **argv)
       break;
     case 'b':
       opt.batch_max = atoi(optarg);
+      break;
+    case 'r':
+      opt.rate = atof(optarg);
       break;
     default:
       usage();
@@ -219,10 +264,17 @@ int main(int argc, char **argv)
   fc_store_stats(store, &s0);
   io_counts(&w0, &r0);
   double cpu0 = cpu_s();
+  latency_ms = calloc((size_t)opt.messages, sizeof(*latency_ms));
   t0_ms = fc_wall_ms();
-  for (int k = 0; k < opt.inflight; k++)
-    for (int i = 0; i < opt.chargers && submitted < opt.messages; i++)
-      next_message(&chargers[i]);
+  if (opt.rate > 0) {
+    rate_t0 = uv_hrtime();
+    uv_timer_init(loop, &rate_timer);
+    uv_timer_start(&rate_timer, rate_cb, 1, 1);
+  } else {
+    for (int k = 0; k < opt.inflight; k++)
+      for (int i = 0; i < opt.chargers && submitted < opt.messages; i++)
+        next_message(&chargers[i]);
+  }
   uv_run(loop, UV_RUN_DEFAULT);
   double secs = (double)(fc_wall_ms() - t0_ms) / 1000.0;
   fc_store_stats(store, &s1);
@@ -241,6 +293,13 @@ int main(int argc, char **argv)
          (cpu1 - cpu0) * 1e6 / (double)(committed ? committed : 1),
          (double)(w1 - w0) / (double)(committed ? committed : 1),
          (double)(r1 - r0) / (double)(committed ? committed : 1));
+  if (committed) {
+    qsort(latency_ms, (size_t)committed, sizeof(*latency_ms), cmp_double);
+    printf("submission to callback p50 / p99 / max (ms): %.2f / %.2f / %.2f\n",
+           latency_ms[committed / 2], latency_ms[committed * 99 / 100], latency_ms[committed - 1]);
+  }
+  if (opt.rate > 0) uv_close((uv_handle_t *)&rate_timer, NULL);
+  free(latency_ms);
 
   fc_store_drain(store, drained_cb, NULL);
   uv_run(loop, UV_RUN_DEFAULT);

@@ -23,6 +23,14 @@
  * retry_base_ms * 2^k, up to retry_max times; then every write of the batch
  * fails. Completions go back in queue (= commit) order.
  *
+ * Lazy writes (fc_write_set_lazy) do not start a batch: while only lazy
+ * writes are queued, the writer waits until a write that is not lazy comes,
+ * the oldest lazy one is FC_STORE_LAZY_MS old, or a drain asks for everything.
+ * The raw frame of an answer is logged after the answer is sent (so that the
+ * log says what was sent), when its call's write has committed: at low load a
+ * commit of its own, with its own fsync, for every message. Lazy, it goes
+ * with the next message's commit instead.
+ *
  * Breaker. breaker_threshold consecutive failed batches open it: health goes
  * DOWN, the queued writes fail at once, fc_store_submit refuses new ones, and
  * the writer runs a probe write every probe_interval_ms; the first success
@@ -69,7 +77,8 @@ struct fc_store {
   uv_cond_t wcv; /* writer: writes queued, stop */
   uv_cond_t rcv; /* readers: reads queued, stop */
   fc_write_t *pend, *pend_tail;
-  size_t pend_n;
+  size_t pend_n, pend_urgent; /* queued writes; of them, not lazy */
+  bool flush;                 /* draining: lazy writes wait no more */
   fc_write_t *done, *done_tail;
   fc_read_t *rpend, *rpend_tail;
   fc_read_t *rdone, *rdone_tail;
@@ -120,6 +129,11 @@ fc_op_t *fc_write_add(fc_write_t *w, fc_op_kind_t kind, const char *str, json_t 
   }
   w->ops[w->n++] = op;
   return op;
+}
+
+void fc_write_set_lazy(fc_write_t *w)
+{
+  w->lazy = true;
 }
 
 size_t fc_write_count(const fc_write_t *w)
@@ -405,7 +419,7 @@ static size_t finish_batch(fc_store_t *s, fc_write_t *first, fc_write_t *last, b
     s->done_tail = s->pend_tail;
   }
   s->pend = s->pend_tail = NULL;
-  s->pend_n = 0;
+  s->pend_n = s->pend_urgent = 0;
   return failed;
 }
 
@@ -450,17 +464,27 @@ static void writer_main(void *arg)
       uv_cond_wait(&s->wcv, &s->mu);
       continue;
     }
+    if (!s->pend_urgent && !s->flush) {
+      /* only lazy writes: they wait for company, or for their time */
+      uint64_t due = s->pend->queued_ns + FC_STORE_LAZY_MS * 1000000ULL, now = uv_hrtime();
+      if (now < due) {
+        uv_cond_timedwait(&s->wcv, &s->mu, due - now);
+        continue;
+      }
+    }
     /* take up to batch_max writes off the queue */
     fc_write_t *batch = s->pend, *last = batch;
-    size_t n = 1;
+    size_t n = 1, urgent = !batch->lazy;
     while (last->next && n < s->opts.batch_max) {
       last = last->next;
       n++;
+      urgent += !last->lazy;
     }
     s->pend = last->next;
     if (!s->pend) s->pend_tail = NULL;
     last->next = NULL;
     s->pend_n -= n;
+    s->pend_urgent -= urgent;
     uv_mutex_unlock(&s->mu);
 
     bool open = run_batch(s, batch, n);
@@ -695,6 +719,10 @@ fail:
 
 void fc_store_drain(fc_store_t *s, void (*cb)(void *arg), void *arg)
 {
+  uv_mutex_lock(&s->mu);
+  s->flush = true; /* lazy writes too, now */
+  uv_cond_signal(&s->wcv);
+  uv_mutex_unlock(&s->mu);
   s->draining = true;
   s->drain_cb = cb;
   s->drain_arg = arg;
@@ -717,7 +745,7 @@ void fc_store_close(fc_store_t *s)
   s->pend = s->pend_tail = s->done = s->done_tail = NULL;
   s->rpend = s->rpend_tail = s->rdone = s->rdone_tail = NULL;
   s->hev = s->hev_tail = NULL;
-  s->pend_n = 0;
+  s->pend_n = s->pend_urgent = 0;
   deliver_writes(s, done, 0);
   deliver_writes(s, pend, FC_ERR_SHUTDOWN);
   deliver_reads(s, rdone, 0);
@@ -762,6 +790,7 @@ int fc_store_submit(fc_store_t *s, fc_write_t *w, fc_write_cb cb, void *arg)
   w->arg = arg;
   w->status = 0;
   w->next = NULL;
+  w->queued_ns = uv_hrtime();
   uv_mutex_lock(&s->mu);
   if (s->breaker_open) {
     uv_mutex_unlock(&s->mu);
@@ -773,6 +802,7 @@ int fc_store_submit(fc_store_t *s, fc_write_t *w, fc_write_cb cb, void *arg)
     s->pend = w;
   s->pend_tail = w;
   s->pend_n++;
+  s->pend_urgent += !w->lazy;
   uv_cond_signal(&s->wcv);
   uv_mutex_unlock(&s->mu);
   if (s->outstanding++ == 0) update_ref(s);

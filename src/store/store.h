@@ -206,6 +206,14 @@ fc_write_t *fc_write_new(void);
 fc_op_t *fc_write_add(fc_write_t *w, fc_op_kind_t kind, const char *str, json_t *json,
                       const char *text, size_t text_len);
 
+/* Marks w as a write nobody waits for (a raw frame of the log, a
+ * heartbeat): the writer does not start a commit (and its fsync) for it, but
+ * commits it with the next write that is not lazy, or FC_STORE_LAZY_MS after
+ * it was queued, whichever comes first (at once while draining). Its
+ * callback runs after that commit, as any write's. */
+#define FC_STORE_LAZY_MS 100
+void fc_write_set_lazy(fc_write_t *w);
+
 size_t fc_write_count(const fc_write_t *w);
 fc_op_t *fc_write_op(fc_write_t *w, size_t i); /* borrowed */
 

@@ -22,6 +22,8 @@ struct fc_write {
   fc_write_cb cb;
   void *arg;
   int status;
+  bool lazy;             /* fc_write_set_lazy */
+  uint64_t queued_ns;    /* uv_hrtime() when submitted */
   struct fc_write *next; /* queue link */
 };
 

@@ -580,6 +580,66 @@ static void test_group_commit(void **state)
                 (unsigned long long)st.commits);
 }
 
+/* A lazy write starts no commit of its own: alone, it is committed after
+ * FC_STORE_LAZY_MS; followed by a write that is not lazy, with it, in one
+ * commit and in order; at once when a drain asks. */
+static void test_lazy_writes(void **state)
+{
+  env_t *e = *state;
+  fc_store_stats_t st0, st1;
+  wres_t r[3] = {{0}};
+  assert_int_equal(env_open(e, NULL), 0);
+
+  fc_write_t *w = fc_write_new();
+  add_op(w, FC_OP_FRAME_LOG, "CP1", NULL, "[3,\"a\",{}]");
+  fc_write_set_lazy(w);
+  uint64_t t0 = uv_hrtime();
+  r[0] = submit_wait(e, w);
+  uint64_t ms = (uv_hrtime() - t0) / 1000000;
+  assert_int_equal(r[0].status, 0);
+  assert_true(ms >= FC_STORE_LAZY_MS - 5);
+  assert_true(ms < FC_STORE_LAZY_MS * 20);
+
+  /* lazy, then urgent: one commit, both, in order, at once */
+  memset(r, 0, sizeof(r));
+  fc_store_stats(e->s, &st0);
+  w = fc_write_new();
+  add_op(w, FC_OP_FRAME_LOG, "CP1", NULL, "[3,\"b\",{}]");
+  fc_write_set_lazy(w);
+  assert_int_equal(fc_store_submit(e->s, w, wres_cb, &r[0]), 0);
+  w = fc_write_new();
+  add_op(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL);
+  t0 = uv_hrtime();
+  assert_int_equal(fc_store_submit(e->s, w, wres_cb, &r[1]), 0);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  assert_int_equal(r[0].done + r[1].done, 2);
+  assert_true(r[0].seq < r[1].seq);
+  fc_store_stats(e->s, &st1);
+  assert_int_equal(st1.commits - st0.commits, 1);
+
+  /* a drain does not wait for a lazy write's time */
+  memset(r, 0, sizeof(r));
+  w = fc_write_new();
+  add_op(w, FC_OP_FRAME_LOG, "CP1", NULL, "[3,\"c\",{}]");
+  fc_write_set_lazy(w);
+  assert_int_equal(fc_store_submit(e->s, w, wres_cb, &r[2]), 0);
+  int drained = 0;
+  t0 = uv_hrtime();
+  fc_store_drain(e->s, set_flag_cb, &drained);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  ms = (uv_hrtime() - t0) / 1000000;
+  assert_int_equal(drained, 1);
+  assert_int_equal(r[2].done, 1);
+  assert_int_equal(r[2].status, 0);
+  assert_true(ms < FC_STORE_LAZY_MS);
+  fc_store_close(e->s);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  e->s = NULL;
+  assert_string_equal(q1(e, "SELECT group_concat(text, ' ') FROM (SELECT text FROM frames"
+                            " ORDER BY id)"),
+                      "[3,\"a\",{}] [3,\"b\",{}] [3,\"c\",{}]");
+}
+
 /* One bad write inside a batch fails alone; its partial work is rolled back. */
 static void test_failing_write_alone(void **state)
 {
@@ -898,6 +958,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_op_meter_dedupe, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_transactions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lazy_writes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failing_write_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_close_without_drain, setup, teardown),
