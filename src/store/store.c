@@ -661,7 +661,7 @@ int fc_store_open(uv_loop_t *loop, const fc_store_opts_t *opts, fc_store_t **out
   s->opts = *opts;
   s->opts.path = fc_strdup(opts->path);
   s->opts.fault_file = fc_strdup(opts->fault_file);
-  if (!s->opts.batch_max) s->opts.batch_max = 512;
+  if (!s->opts.batch_max) s->opts.batch_max = 4096;
   if (!s->opts.retry_max) s->opts.retry_max = 3;
   if (!s->opts.retry_base_ms) s->opts.retry_base_ms = 25;
   if (!s->opts.breaker_threshold) s->opts.breaker_threshold = 2;

@@ -41,7 +41,7 @@ typedef struct fc_store fc_store_t;
 /* Numeric options: 0 means the default given in brackets. */
 typedef struct fc_store_opts {
   const char *path;           /* database file (sqlite); borrowed */
-  unsigned batch_max;         /* writes per transaction at most (default 512) */
+  unsigned batch_max;         /* writes per transaction at most (default 4096) */
   unsigned retry_max;         /* retries of a failed commit before failing its writes (3) */
   unsigned retry_base_ms;     /* backoff: base, doubled per retry (25) */
   unsigned breaker_threshold; /* consecutive failed batches that open the breaker (2) */
