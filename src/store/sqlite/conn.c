@@ -306,15 +306,26 @@ static int conn_migrate(fc_store_conn_t *c)
   return rc ? rc : rc2;
 }
 
+/* A cached statement that returns no row: the transaction control the
+ * writer runs for every batch (or every write) is not parsed each time. */
+static int step(fc_store_conn_t *c, fc_sql_id_t id)
+{
+  sqlite3_stmt *st = fc_store__stmt(c, id);
+  if (!st) return UV_EIO;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : fc_store__sqlite_err(c, rc, sqlite3_sql(st));
+}
+
 static int conn_begin(fc_store_conn_t *c)
 {
-  int rc = exec(c, "BEGIN IMMEDIATE");
+  int rc = step(c, FC_SQL_BEGIN);
   return rc ? rc : fc_store__known_check(c);
 }
 
 static int conn_commit(fc_store_conn_t *c)
 {
-  int rc = exec(c, "COMMIT");
+  int rc = step(c, FC_SQL_COMMIT);
   if (rc == 0 && c->wal_frames >= CHECKPOINT_FRAMES && c->ckpt) {
     uv_mutex_lock(&c->ckpt->mu);
     c->ckpt->want = true;
@@ -333,12 +344,12 @@ static void conn_rollback(fc_store_conn_t *c)
 
 static int conn_savepoint(fc_store_conn_t *c)
 {
-  return exec(c, "SAVEPOINT w");
+  return step(c, FC_SQL_SAVEPOINT);
 }
 
 static int conn_release(fc_store_conn_t *c)
 {
-  return exec(c, "RELEASE w");
+  return step(c, FC_SQL_RELEASE);
 }
 
 static int conn_rollback_to(fc_store_conn_t *c)

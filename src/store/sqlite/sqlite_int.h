@@ -31,6 +31,11 @@ extern const struct fc_store__migration fc_store__migrations[];
 /* Every statement the backend runs more than once, prepared on first use and
  * cached per connection (XX(name, sql)). Timestamps are ms since the epoch. */
 #define FC_SQL_MAP(XX)                                                                             \
+  /* the writer's transactions (conn.c) */                                                         \
+  XX(BEGIN, "BEGIN IMMEDIATE")                                                                     \
+  XX(COMMIT, "COMMIT")                                                                             \
+  XX(SAVEPOINT, "SAVEPOINT w")                                                                     \
+  XX(RELEASE, "RELEASE w")                                                                         \
   XX(CHARGER_EXISTS, "SELECT 1 FROM chargers WHERE id = ?1")                                       \
   XX(ENSURE_CHARGER, "INSERT INTO chargers (id, registration, created_at, updated_at)"             \
                      " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (id) DO NOTHING")                       \
