@@ -184,6 +184,9 @@ void fc_ocpp__log_frame(fc_session_t *s, bool inbound, const char *text, size_t 
   op->i64 = (int64_t)s->conn_id;
   op->flag = inbound;
   op->ts_ms = fc_wall_ms();
+  /* nobody waits for it: it goes with the next commit (an answer's frame
+   * would otherwise cost a commit of its own after its call's) */
+  fc_write_set_lazy(w);
   if (fc_store_submit(o->store, w, fc_ocpp__write_ignored, NULL) < 0) fc_write_free(w);
 }
 

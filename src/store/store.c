@@ -13,11 +13,23 @@
  *                             health changes ─▶ hev ───┘
  *
  * Group commit. The writer takes everything queued (up to batch_max), runs
- * it in one BEGIN IMMEDIATE ... COMMIT with a SAVEPOINT per write: a write
- * whose op fails is rolled back to its savepoint and fails alone. If BEGIN or
- * COMMIT fails (I/O error, disk full, busy), the whole batch is rolled back
- * and re-run after retry_base_ms * 2^k, up to retry_max times; then every
- * write of the batch fails. Completions go back in queue (= commit) order.
+ * it in one BEGIN IMMEDIATE ... COMMIT. A write whose op fails (a payload the
+ * store cannot take) fails alone: the batch is rolled back and run once more
+ * with a SAVEPOINT around each write, and the failing write is rolled back to
+ * its savepoint. Batches run without savepoints until then, because a
+ * savepoint keeps a copy of every page its write changes: with one per write,
+ * those copies cost more than the rare re-run. If BEGIN or COMMIT fails (I/O
+ * error, disk full, busy), the whole batch is rolled back and re-run after
+ * retry_base_ms * 2^k, up to retry_max times; then every write of the batch
+ * fails. Completions go back in queue (= commit) order.
+ *
+ * Lazy writes (fc_write_set_lazy) do not start a batch: while only lazy
+ * writes are queued, the writer waits until a write that is not lazy comes,
+ * the oldest lazy one is FC_STORE_LAZY_MS old, or a drain asks for everything.
+ * The raw frame of an answer is logged after the answer is sent (so that the
+ * log says what was sent), when its call's write has committed: at low load a
+ * commit of its own, with its own fsync, for every message. Lazy, it goes
+ * with the next message's commit instead.
  *
  * Breaker. breaker_threshold consecutive failed batches open it: health goes
  * DOWN, the queued writes fail at once, fc_store_submit refuses new ones, and
@@ -65,7 +77,8 @@ struct fc_store {
   uv_cond_t wcv; /* writer: writes queued, stop */
   uv_cond_t rcv; /* readers: reads queued, stop */
   fc_write_t *pend, *pend_tail;
-  size_t pend_n;
+  size_t pend_n, pend_urgent; /* queued writes; of them, not lazy */
+  bool flush;                 /* draining: lazy writes wait no more */
   fc_write_t *done, *done_tail;
   fc_read_t *rpend, *rpend_tail;
   fc_read_t *rdone, *rdone_tail;
@@ -116,6 +129,11 @@ fc_op_t *fc_write_add(fc_write_t *w, fc_op_kind_t kind, const char *str, json_t 
   }
   w->ops[w->n++] = op;
   return op;
+}
+
+void fc_write_set_lazy(fc_write_t *w)
+{
+  w->lazy = true;
 }
 
 size_t fc_write_count(const fc_write_t *w)
@@ -284,8 +302,11 @@ static int prune(fc_store_t *s, unsigned *deleted)
 
 /* One attempt at the batch. 0 = committed (each write's status says whether
  * it made it); else the transaction failed as a whole. *pruned: events
- * deleted by retention (-1: none was due). */
-static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned)
+ * deleted by retention (-1: none was due). isolate: each write in a savepoint
+ * of its own, and a write whose op fails is rolled back alone; without,
+ * such a write sets *write_failed and ends the attempt (FC_ERR_STORE). */
+static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned, bool isolate,
+                     bool *write_failed)
 {
   const fc_store_backend_t *be = s->be;
   fc_store_conn_t *c = s->wconn;
@@ -300,7 +321,7 @@ static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned)
   for (fc_write_t *w = batch; w; w = w->next) {
     w->status = 0;
     clear_results(w); /* a retried batch starts afresh */
-    if ((rc = be->savepoint(c))) return rc;
+    if (isolate && (rc = be->savepoint(c))) return rc;
     for (size_t i = 0; i < w->n && rc == 0; i++) {
       fc_op_t *op = w->ops[i];
       int64_t tx_id = 0;
@@ -308,7 +329,10 @@ static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned)
       rc = be->exec_op(c, op, tx_id);
     }
     if (rc == 0) {
-      if ((rc = be->release(c))) return rc;
+      if (isolate && (rc = be->release(c))) return rc;
+    } else if (rc == FC_ERR_STORE && !isolate) {
+      *write_failed = true;
+      return rc;
     } else if (rc == FC_ERR_STORE) {
       if ((rc = be->rollback_to(c))) return rc;
       w->status = FC_ERR_STORE;
@@ -325,10 +349,20 @@ static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned)
 static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
 {
   int rc = 0;
-  for (unsigned attempt = 0;; attempt++) {
-    uint64_t t0 = uv_hrtime();
+  bool isolate = false;
+  unsigned attempt = 0;
+  uint64_t t0 = uv_hrtime();
+  for (;;) {
     long pruned = -1;
-    rc = try_batch(s, batch, &pruned);
+    bool write_failed = false;
+    rc = try_batch(s, batch, &pruned, isolate, &write_failed);
+    if (write_failed) {
+      /* a write of the batch fails on its own: again, each write in a
+       * savepoint (not a failed attempt; its time counts with the commit) */
+      s->be->rollback(s->wconn);
+      isolate = true;
+      continue;
+    }
     if (rc == 0) {
       if (pruned >= 0) {
         s->prune_at_ms = pruned >= PRUNE_LIMIT ? 0 : fc_store__now_ms() + PRUNE_INTERVAL_MS;
@@ -349,6 +383,8 @@ static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
     if (attempt >= s->opts.retry_max) break;
     if (atomic_load(&s->health) == FC_STORE_OK) health_set(s, FC_STORE_DEGRADED);
     uv_sleep(s->opts.retry_base_ms << (attempt < 16 ? attempt : 16));
+    attempt++;
+    t0 = uv_hrtime();
   }
   for (fc_write_t *w = batch; w; w = w->next) {
     w->status = FC_ERR_STORE;
@@ -383,7 +419,7 @@ static size_t finish_batch(fc_store_t *s, fc_write_t *first, fc_write_t *last, b
     s->done_tail = s->pend_tail;
   }
   s->pend = s->pend_tail = NULL;
-  s->pend_n = 0;
+  s->pend_n = s->pend_urgent = 0;
   return failed;
 }
 
@@ -428,17 +464,27 @@ static void writer_main(void *arg)
       uv_cond_wait(&s->wcv, &s->mu);
       continue;
     }
+    if (!s->pend_urgent && !s->flush) {
+      /* only lazy writes: they wait for company, or for their time */
+      uint64_t due = s->pend->queued_ns + FC_STORE_LAZY_MS * 1000000ULL, now = uv_hrtime();
+      if (now < due) {
+        uv_cond_timedwait(&s->wcv, &s->mu, due - now);
+        continue;
+      }
+    }
     /* take up to batch_max writes off the queue */
     fc_write_t *batch = s->pend, *last = batch;
-    size_t n = 1;
+    size_t n = 1, urgent = !batch->lazy;
     while (last->next && n < s->opts.batch_max) {
       last = last->next;
       n++;
+      urgent += !last->lazy;
     }
     s->pend = last->next;
     if (!s->pend) s->pend_tail = NULL;
     last->next = NULL;
     s->pend_n -= n;
+    s->pend_urgent -= urgent;
     uv_mutex_unlock(&s->mu);
 
     bool open = run_batch(s, batch, n);
@@ -615,7 +661,7 @@ int fc_store_open(uv_loop_t *loop, const fc_store_opts_t *opts, fc_store_t **out
   s->opts = *opts;
   s->opts.path = fc_strdup(opts->path);
   s->opts.fault_file = fc_strdup(opts->fault_file);
-  if (!s->opts.batch_max) s->opts.batch_max = 512;
+  if (!s->opts.batch_max) s->opts.batch_max = 4096;
   if (!s->opts.retry_max) s->opts.retry_max = 3;
   if (!s->opts.retry_base_ms) s->opts.retry_base_ms = 25;
   if (!s->opts.breaker_threshold) s->opts.breaker_threshold = 2;
@@ -673,6 +719,10 @@ fail:
 
 void fc_store_drain(fc_store_t *s, void (*cb)(void *arg), void *arg)
 {
+  uv_mutex_lock(&s->mu);
+  s->flush = true; /* lazy writes too, now */
+  uv_cond_signal(&s->wcv);
+  uv_mutex_unlock(&s->mu);
   s->draining = true;
   s->drain_cb = cb;
   s->drain_arg = arg;
@@ -695,7 +745,7 @@ void fc_store_close(fc_store_t *s)
   s->pend = s->pend_tail = s->done = s->done_tail = NULL;
   s->rpend = s->rpend_tail = s->rdone = s->rdone_tail = NULL;
   s->hev = s->hev_tail = NULL;
-  s->pend_n = 0;
+  s->pend_n = s->pend_urgent = 0;
   deliver_writes(s, done, 0);
   deliver_writes(s, pend, FC_ERR_SHUTDOWN);
   deliver_reads(s, rdone, 0);
@@ -740,6 +790,7 @@ int fc_store_submit(fc_store_t *s, fc_write_t *w, fc_write_cb cb, void *arg)
   w->arg = arg;
   w->status = 0;
   w->next = NULL;
+  w->queued_ns = uv_hrtime();
   uv_mutex_lock(&s->mu);
   if (s->breaker_open) {
     uv_mutex_unlock(&s->mu);
@@ -751,6 +802,7 @@ int fc_store_submit(fc_store_t *s, fc_write_t *w, fc_write_cb cb, void *arg)
     s->pend = w;
   s->pend_tail = w;
   s->pend_n++;
+  s->pend_urgent += !w->lazy;
   uv_cond_signal(&s->wcv);
   uv_mutex_unlock(&s->mu);
   if (s->outstanding++ == 0) update_ref(s);

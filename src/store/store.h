@@ -5,8 +5,8 @@
  *
  *  - Writes are batches of typed operations (fc_write_t). They go onto a queue
  *    served by one writer thread, which commits many writes in one database
- *    transaction (group commit), each write inside its own savepoint so that a
- *    write that fails alone fails alone. A write's callback runs on the loop
+ *    transaction (group commit); a write that fails alone fails alone, the
+ *    others of its batch commit. A write's callback runs on the loop
  *    thread only after its transaction has committed (status 0), or when it
  *    has definitely failed (status < 0).
  *  - Reads (fc_read_t) are served by reader threads with their own connections.
@@ -41,7 +41,7 @@ typedef struct fc_store fc_store_t;
 /* Numeric options: 0 means the default given in brackets. */
 typedef struct fc_store_opts {
   const char *path;           /* database file (sqlite); borrowed */
-  unsigned batch_max;         /* writes per transaction at most (default 512) */
+  unsigned batch_max;         /* writes per transaction at most (default 4096) */
   unsigned retry_max;         /* retries of a failed commit before failing its writes (3) */
   unsigned retry_base_ms;     /* backoff: base, doubled per retry (25) */
   unsigned breaker_threshold; /* consecutive failed batches that open the breaker (2) */
@@ -116,8 +116,11 @@ typedef enum {
    * status_history either way. out_flag = 1 if it was stale. */
   FC_OP_STATUS,
   /* MeterValues. str: charger; json: payload ({connectorId, transactionId?,
-   * meterValue:[…]}). One row per sampled value; identical rows (same charger,
-   * connector, timestamp, measurand, phase, location, context) are stored once. */
+   * meterValue:[…]}). One row per meterValue element (a reading: its time
+   * stamp and its sampled values); a reading identical to one stored (same
+   * charger, connector, time stamp and sampled values, OCPP's defaults
+   * applied) is stored once, a different one with the same time stamp is
+   * kept too. */
   FC_OP_METER,
   /* StartTransaction. str: charger; json: payload; text: the idTagInfo status
    * we answer. out_id = the transaction id (out_flag 0). Idempotent: an identical start
@@ -202,6 +205,14 @@ fc_write_t *fc_write_new(void);
  * valid until the write is freed. */
 fc_op_t *fc_write_add(fc_write_t *w, fc_op_kind_t kind, const char *str, json_t *json,
                       const char *text, size_t text_len);
+
+/* Marks w as a write nobody waits for (a raw frame of the log, a
+ * heartbeat): the writer does not start a commit (and its fsync) for it, but
+ * commits it with the next write that is not lazy, or FC_STORE_LAZY_MS after
+ * it was queued, whichever comes first (at once while draining). Its
+ * callback runs after that commit, as any write's. */
+#define FC_STORE_LAZY_MS 100
+void fc_write_set_lazy(fc_write_t *w);
 
 size_t fc_write_count(const fc_write_t *w);
 fc_op_t *fc_write_op(fc_write_t *w, size_t i); /* borrowed */

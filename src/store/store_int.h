@@ -22,6 +22,8 @@ struct fc_write {
   fc_write_cb cb;
   void *arg;
   int status;
+  bool lazy;             /* fc_write_set_lazy */
+  uint64_t queued_ns;    /* uv_hrtime() when submitted */
   struct fc_write *next; /* queue link */
 };
 
@@ -95,5 +97,10 @@ char *fc_store__event_json(const fc_op_t *op, int64_t seq, int64_t tx_id, size_t
 /* Compact JSON text of j (reals with 15 significant digits), for the reads;
  * fc_malloc'd (caller frees); NULL on failure. */
 char *fc_store__json_dump(const json_t *j, size_t *len);
+/* Compact JSON text of j, the same bytes as jansson's json_dumps(JSON_COMPACT
+ * | JSON_ENCODE_ANY | JSON_REAL_PRECISION(precision)) (precision 0: 17);
+ * fc_malloc'd (caller frees), *len its length (len may be NULL); NULL when
+ * j is. */
+char *fc_store__json_text(const json_t *j, int precision, size_t *len);
 
 #endif

@@ -15,6 +15,20 @@
  *    its own, with its own connection, runs PASSIVE checkpoints when the WAL
  *    has grown past CHECKPOINT_FRAMES; PASSIVE never blocks the writer, and
  *    its failures are only retried at the next request.
+ *  - The writer's page cache holds WRITER_CACHE_KIB (SQLite's default is
+ *    2 MiB): a batch touches one leaf page per charger in each charger-keyed
+ *    index, and with hundreds of chargers per batch those leaves did not fit,
+ *    so that each batch read them again (from the WAL or the file), and a
+ *    batch larger than the cache spilled dirty pages mid-transaction. The
+ *    cache only grows as pages are used. mmap is not used: the pages a batch
+ *    needs are in the cache or the WAL, and an I/O error on a mapped page is
+ *    a SIGBUS instead of an error code.
+ *  - temp_store=MEMORY on the writer: each write of a batch runs in a
+ *    savepoint, and a savepoint keeps the original of every page it changes
+ *    in a sub-journal, which SQLite spills to a temporary file past 64 KiB:
+ *    4 bytes and a page per changed page, written again for every write. In
+ *    memory it is a copy. Migrations, which may sort whole tables, run with
+ *    temporary files (conn_migrate).
  *  - Statements are prepared once per connection (FC_SQL_MAP) and kept. */
 #include "store/sqlite/sqlite_int.h"
 
@@ -30,6 +44,7 @@
 
 #define BUSY_TIMEOUT_MS 5000
 #define CHECKPOINT_FRAMES 1000 /* about 4 MB of WAL with 4 KiB pages */
+#define WRITER_CACHE_KIB 32768
 
 static const char *const sql_text[FC_SQL__COUNT] = {
 #define XX(name, sql) [FC_SQL_##name] = sql,
@@ -175,6 +190,7 @@ static void conn_close(fc_store_conn_t *c)
 {
   if (!c) return;
   ckpt_stop(c->ckpt);
+  fc_store__known_forget(c);
   for (int i = 0; i < FC_SQL__COUNT; i++)
     sqlite3_finalize(c->stmts[i]);
   if (c->db) sqlite3_close(c->db);
@@ -202,6 +218,10 @@ static int conn_open(const fc_store_opts_t *opts, fc_store_role_t role, fc_store
     goto fail;
   }
   sqlite3_extended_result_codes(c->db, 1);
+  if ((rc = fc_store__sqlite_functions(c->db)) != SQLITE_OK) {
+    rc = fc_store__sqlite_err(c, rc, "create functions");
+    goto fail;
+  }
   sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
   if (role != FC_STORE__READER) {
     /* journal_mode is persistent in the file; readers find it set. */
@@ -216,6 +236,9 @@ static int conn_open(const fc_store_opts_t *opts, fc_store_role_t role, fc_store
   if ((rc = exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"))) goto fail;
   if (role == FC_STORE__READER && (rc = exec(c, "PRAGMA query_only=ON"))) goto fail;
   if (role == FC_STORE__WRITER) {
+    char sql[96];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY", WRITER_CACHE_KIB);
+    if ((rc = exec(c, sql))) goto fail;
     sqlite3_wal_hook(c->db, wal_hook, c);
     if ((rc = ckpt_start(opts->path, vfs, &c->ckpt))) goto fail;
   }
@@ -227,7 +250,7 @@ fail:
   return rc ? rc : UV_EIO;
 }
 
-static int conn_migrate(fc_store_conn_t *c)
+static int migrate(fc_store_conn_t *c)
 {
   char buf[32];
   int rc, from, to;
@@ -240,6 +263,8 @@ static int conn_migrate(fc_store_conn_t *c)
   from = to = atoi(buf);
   for (m = fc_store__migrations; m->sql; m++) {
     if (m->version <= from) continue;
+    /* a migration that rewrites a big table takes a while: say so first */
+    fc_log(FC_LOG_NOTICE, NULL, "event=store_migrating version=%d name=%s", m->version, m->name);
     if ((rc = exec(c, m->sql))) {
       fc_log(FC_LOG_ERROR, NULL, "event=store_migration_failed version=%d name=%s", m->version,
              m->name);
@@ -266,14 +291,41 @@ fail:
   return rc;
 }
 
+/* A migration may sort or copy a whole table: it gets temporary files, not
+ * memory, whatever the connection uses otherwise (temp_store can only change
+ * outside a transaction). */
+static int conn_migrate(fc_store_conn_t *c)
+{
+  char prev[16], sql[48];
+  int rc;
+  if ((rc = pragma_text(c, "PRAGMA temp_store", prev, sizeof(prev)))) return rc;
+  if ((rc = exec(c, "PRAGMA temp_store=FILE"))) return rc;
+  rc = migrate(c);
+  snprintf(sql, sizeof(sql), "PRAGMA temp_store=%d", atoi(prev));
+  int rc2 = exec(c, sql);
+  return rc ? rc : rc2;
+}
+
+/* A cached statement that returns no row: the transaction control the
+ * writer runs for every batch (or every write) is not parsed each time. */
+static int step(fc_store_conn_t *c, fc_sql_id_t id)
+{
+  sqlite3_stmt *st = fc_store__stmt(c, id);
+  if (!st) return UV_EIO;
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : fc_store__sqlite_err(c, rc, sqlite3_sql(st));
+}
+
 static int conn_begin(fc_store_conn_t *c)
 {
-  return exec(c, "BEGIN IMMEDIATE");
+  int rc = step(c, FC_SQL_BEGIN);
+  return rc ? rc : fc_store__known_check(c);
 }
 
 static int conn_commit(fc_store_conn_t *c)
 {
-  int rc = exec(c, "COMMIT");
+  int rc = step(c, FC_SQL_COMMIT);
   if (rc == 0 && c->wal_frames >= CHECKPOINT_FRAMES && c->ckpt) {
     uv_mutex_lock(&c->ckpt->mu);
     c->ckpt->want = true;
@@ -287,22 +339,24 @@ static void conn_rollback(fc_store_conn_t *c)
 {
   /* After some I/O errors sqlite has rolled back already: nothing to do. */
   if (!sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+  fc_store__known_forget(c);
 }
 
 static int conn_savepoint(fc_store_conn_t *c)
 {
-  return exec(c, "SAVEPOINT w");
+  return step(c, FC_SQL_SAVEPOINT);
 }
 
 static int conn_release(fc_store_conn_t *c)
 {
-  return exec(c, "RELEASE w");
+  return step(c, FC_SQL_RELEASE);
 }
 
 static int conn_rollback_to(fc_store_conn_t *c)
 {
   /* A failed statement may have ended the whole transaction (sqlite does so
    * on some I/O errors): then the batch fails, not just this write. */
+  fc_store__known_forget(c);
   if (sqlite3_get_autocommit(c->db)) return UV_EIO;
   int rc = exec(c, "ROLLBACK TO w; RELEASE w");
   return rc == FC_ERR_STORE ? UV_EIO : rc;

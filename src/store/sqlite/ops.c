@@ -18,6 +18,8 @@
 #include "log/log.h"
 
 #include <limits.h>
+#include <stdbool.h>
+#include <uthash.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,10 +80,77 @@ static int run(fc_store_conn_t *c, sqlite3_stmt *st, const char *what)
     if (!((st) = fc_store__stmt((c), (id)))) return UV_EIO;                                        \
   } while (0)
 
+/* ---- chargers known to have a row ---------------------------------------
+ *
+ * Every data op makes sure its charger has a row, and every event needs it
+ * to. The writer remembers the chargers it has seen with a row, so that a
+ * charger's messages cost one look-up in the chargers table, not one or two
+ * each. Only the CLI removes chargers, and removing one bumps
+ * meta.registry_version (001_init.sql's triggers): each transaction starts
+ * by comparing it with the one the set was built at. Rollbacks clear the
+ * set too. */
+typedef struct fc_store_known {
+  UT_hash_handle hh;
+  char id[];
+} known_t;
+
+void fc_store__known_forget(fc_store_conn_t *c)
+{
+  known_t *k, *tmp;
+  HASH_ITER(hh, c->known, k, tmp)
+  {
+    HASH_DEL(c->known, k);
+    fc_free(k);
+  }
+}
+
+int fc_store__known_check(fc_store_conn_t *c)
+{
+  sqlite3_stmt *st;
+  int64_t version = 0;
+  STMT(c, st, FC_SQL_READ_REGISTRY_VERSION);
+  int src = sqlite3_step(st);
+  if (src == SQLITE_ROW) version = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (src != SQLITE_ROW && src != SQLITE_DONE) return fc_store__sqlite_err(c, src, "registry");
+  if (version != c->known_version) {
+    fc_store__known_forget(c);
+    c->known_version = version;
+  }
+  return 0;
+}
+
+static bool known(fc_store_conn_t *c, const char *id)
+{
+  known_t *k = NULL;
+  HASH_FIND_STR(c->known, id, k);
+  return k != NULL;
+}
+
+static void learn(fc_store_conn_t *c, const char *id)
+{
+  size_t n = strlen(id) + 1;
+  known_t *k = fc_malloc(sizeof(*k) + n);
+  memcpy(k->id, id, n);
+  HASH_ADD(hh, c->known, id[0], n - 1, k);
+}
+
 static int ensure_charger(fc_store_conn_t *c, const char *id, const char *registration,
                           long long now)
 {
   sqlite3_stmt *st;
+  if (known(c, id)) return 0;
+  /* Nearly always there: a look-up in the primary key is much cheaper than
+   * an insert that turns out to conflict. */
+  STMT(c, st, FC_SQL_CHARGER_EXISTS);
+  bind_str(st, 1, id);
+  int src = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (src == SQLITE_ROW) {
+    learn(c, id);
+    return 0;
+  }
+  if (src != SQLITE_DONE) return fc_store__sqlite_err(c, src, "charger exists");
   STMT(c, st, FC_SQL_ENSURE_CHARGER);
   bind_str(st, 1, id);
   /* A row that data alone creates (a charger removed while its messages
@@ -200,54 +269,42 @@ static int op_status(fc_store_conn_t *c, fc_op_t *op)
   return 0;
 }
 
-/* Stores one MeterValue ({timestamp, sampledValue:[…]}), with OCPP 1.6's
- * defaults for what the charger left out. tx < 0: no transaction. */
+/* Stores one MeterValue ({timestamp, sampledValue:[…]}) as a reading: its
+ * sampled values as JSON text, as the charger sent them (the reads apply
+ * the defaults), and their digest; a reading stored before (same charger,
+ * connector, time stamp and digest) is not stored again. tx < 0: no
+ * transaction. */
 static int meter_value(fc_store_conn_t *c, fc_op_t *op, long long connector, long long tx,
                        json_t *mv)
 {
-  json_t *svs = json_object_get(mv, "sampledValue"), *sv;
-  size_t i;
+  json_t *svs = json_object_get(mv, "sampledValue");
   long long ts = when(op, mv, "timestamp");
+  sqlite3_stmt *st;
+  int64_t digest;
+  int rc;
 
-  if (!json_is_array(svs)) return FC_ERR_STORE;
-  json_array_foreach(svs, i, sv)
-  {
-    sqlite3_stmt *st;
-    const char *value = jstr(sv, "value");
-    const char *measurand = jstr(sv, "measurand");
-    const char *unit = jstr(sv, "unit");
-    char *end;
-    int rc;
-
-    if (!value) return FC_ERR_STORE;
-    if (!measurand) measurand = "Energy.Active.Import.Register";
-    /* 1.6: "Default = Wh if the (default) measurand is an Energy type"; a SoC
-     * or a power without a unit stays without one. */
-    if (!unit && strncmp(measurand, "Energy", 6) == 0) unit = "Wh";
-    STMT(c, st, FC_SQL_METER_INS);
-    bind_str(st, 1, op->str);
-    sqlite3_bind_int64(st, 2, connector);
-    if (tx >= 0)
-      sqlite3_bind_int64(st, 3, tx);
-    else
-      sqlite3_bind_null(st, 3);
-    sqlite3_bind_int64(st, 4, ts);
-    bind_str(st, 5, measurand);
-    bind_str(st, 6, jstr(sv, "phase"));
-    bind_str(st, 7, unit);
-    bind_str(st, 8, jstr(sv, "context") ? jstr(sv, "context") : "Sample.Periodic");
-    bind_str(st, 9, jstr(sv, "location") ? jstr(sv, "location") : "Outlet");
-    bind_str(st, 10, jstr(sv, "format") ? jstr(sv, "format") : "Raw");
-    bind_str(st, 11, value);
-    double num = strtod(value, &end);
-    if (end != value && *end == '\0' && isfinite(num))
-      sqlite3_bind_double(st, 12, num);
-    else
-      sqlite3_bind_null(st, 12);
-    sqlite3_bind_int64(st, 13, arrival(op));
-    if ((rc = run(c, st, "meter value"))) return rc;
+  if (fc_store__sampled_digest(svs, &digest)) return FC_ERR_STORE;
+  if (json_array_size(svs) == 0) return 0; /* nothing sampled, nothing to store */
+  STMT(c, st, FC_SQL_METER_INS);
+  size_t len;
+  char *text = fc_store__json_text(svs, 0, &len);
+  if (!text || len > INT_MAX) {
+    fc_free(text);
+    return FC_ERR_STORE;
   }
-  return 0;
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, connector);
+  if (tx >= 0)
+    sqlite3_bind_int64(st, 3, tx);
+  else
+    sqlite3_bind_null(st, 3);
+  sqlite3_bind_int64(st, 4, ts);
+  sqlite3_bind_int64(st, 5, digest);
+  sqlite3_bind_text(st, 6, text, (int)len, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 7, arrival(op));
+  rc = run(c, st, "meter value");
+  fc_free(text);
+  return rc;
 }
 
 static int meter_values(fc_store_conn_t *c, fc_op_t *op, long long connector, long long tx,
@@ -495,13 +552,15 @@ static int op_event(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
   /* The charger row exists when the write's data op made it; an event
    * alone (charger.online/offline) of a charger that is no longer
    * registered is not stored and gets no seq. */
-  STMT(c, st, FC_SQL_EVENT_SEQ);
+  bool was_known = known(c, op->str);
+  STMT(c, st, was_known ? FC_SQL_EVENT_SEQ_KNOWN : FC_SQL_EVENT_SEQ);
   bind_str(st, 1, op->str);
   src = sqlite3_step(st);
-  if (src == SQLITE_ROW) seq = sqlite3_column_int64(st, 0);
-  sqlite3_reset(st); /* RETURNING: the update was done by the first step */
+  if (src == SQLITE_ROW) seq = sqlite3_column_int64(st, 0) + 1;
+  sqlite3_reset(st);
   if (src == SQLITE_DONE) return 0;
   if (src != SQLITE_ROW) return fc_store__sqlite_err(c, src, "event seq");
+  if (!was_known) learn(c, op->str);
 
   size_t len;
   char *text = fc_store__event_json(op, seq, tx_id, &len);

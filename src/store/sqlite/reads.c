@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,20 +165,48 @@ static int read_events(fc_store_conn_t *c, fc_read_t *r)
   return 0;
 }
 
+static const char *col_or_null(sqlite3_stmt *st, int i)
+{
+  return (const char *)sqlite3_column_text(st, i);
+}
+
+static json_t *j_str_or_null(const char *s)
+{
+  json_t *v = s ? json_string(s) : NULL;
+  return v ? v : json_null();
+}
+
+/* One sampled value of a reading (FC_SQL_METER_COLS), with OCPP 1.6's
+ * defaults for what it left out; valueNum when the whole value is a finite
+ * number. */
 static json_t *meter_row(sqlite3_stmt *st)
 {
+  fc_sampled_t s = {
+      .value = col_or_null(st, 3),
+      .measurand = col_or_null(st, 4),
+      .phase = col_or_null(st, 5),
+      .unit = col_or_null(st, 6),
+      .context = col_or_null(st, 7),
+      .location = col_or_null(st, 8),
+  };
+  fc_store__sampled_defaults(&s);
+  json_t *num = json_null();
+  if (s.value) {
+    char *end;
+    double d = strtod(s.value, &end);
+    if (end != s.value && *end == '\0' && isfinite(d)) num = json_real(d);
+  }
   json_t *o = json_object();
   json_object_set_new(o, "connectorId", j_int(st, 0));
   json_object_set_new(o, "transactionId", j_int(st, 1));
   json_object_set_new(o, "timestamp", j_time(st, 2));
-  json_object_set_new(o, "measurand", j_text(st, 3));
-  json_object_set_new(o, "phase", j_text(st, 4));
-  json_object_set_new(o, "unit", j_text(st, 5));
-  json_object_set_new(o, "context", j_text(st, 6));
-  json_object_set_new(o, "location", j_text(st, 7));
-  json_object_set_new(o, "value", j_text(st, 8));
-  json_object_set_new(o, "valueNum",
-                      is_null(st, 9) ? json_null() : json_real(sqlite3_column_double(st, 9)));
+  json_object_set_new(o, "measurand", j_str_or_null(s.measurand));
+  json_object_set_new(o, "phase", j_str_or_null(s.phase));
+  json_object_set_new(o, "unit", j_str_or_null(s.unit));
+  json_object_set_new(o, "context", j_str_or_null(s.context));
+  json_object_set_new(o, "location", j_str_or_null(s.location));
+  json_object_set_new(o, "value", j_str_or_null(s.value));
+  json_object_set_new(o, "valueNum", num);
   return o;
 }
 

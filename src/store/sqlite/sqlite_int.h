@@ -17,8 +17,12 @@ extern const struct fc_store__migration fc_store__migrations[];
 
 /* Column lists and conditions shared by the JSON reads (reads.c reads the
  * columns by position). */
+/* a reading's sampled values one per row, in order (reads.c applies the
+ * defaults): connector, transaction, ts, then the value's fields */
 #define FC_SQL_METER_COLS                                                                          \
-  "connector_id, transaction_id, ts, measurand, phase, unit, context, location, value, value_num"
+  "r.connector_id, r.transaction_id, r.ts, s.value ->> 'value', s.value ->> 'measurand',"          \
+  " s.value ->> 'phase', s.value ->> 'unit', s.value ->> 'context', s.value ->> 'location'"
+#define FC_SQL_METER_FROM " FROM meter_readings r, json_each(r.sampled) s WHERE r.charger_id = ?1"
 #define FC_SQL_TX_COLS                                                                             \
   "id, charger_id, connector_id, id_tag, id_tag_status, start_at, meter_start, reservation_id,"    \
   " stop_at, meter_stop, stop_reason, cost, currency"
@@ -27,6 +31,12 @@ extern const struct fc_store__migration fc_store__migrations[];
 /* Every statement the backend runs more than once, prepared on first use and
  * cached per connection (XX(name, sql)). Timestamps are ms since the epoch. */
 #define FC_SQL_MAP(XX)                                                                             \
+  /* the writer's transactions (conn.c) */                                                         \
+  XX(BEGIN, "BEGIN IMMEDIATE")                                                                     \
+  XX(COMMIT, "COMMIT")                                                                             \
+  XX(SAVEPOINT, "SAVEPOINT w")                                                                     \
+  XX(RELEASE, "RELEASE w")                                                                         \
+  XX(CHARGER_EXISTS, "SELECT 1 FROM chargers WHERE id = ?1")                                       \
   XX(ENSURE_CHARGER, "INSERT INTO chargers (id, registration, created_at, updated_at)"             \
                      " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (id) DO NOTHING")                       \
   XX(FRAME_INS, "INSERT INTO frames (ts, charger_id, conn_id, direction, text)"                    \
@@ -63,10 +73,10 @@ extern const struct fc_store__migration fc_store__migrations[];
      "INSERT INTO status_history (charger_id, connector_id, status, error_code, info, vendor_id,"  \
      " vendor_error_code, status_at, received_at, stale)"                                          \
      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                                          \
+  /* 005_meter_readings.sql: a reading stored before is not stored again */                        \
   XX(METER_INS,                                                                                    \
-     "INSERT INTO meter_values (charger_id, connector_id, transaction_id, ts, measurand, phase,"   \
-     " unit, context, location, format, value, value_num, received_at)"                            \
-     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING")    \
+     "INSERT INTO meter_readings (charger_id, connector_id, transaction_id, ts, digest,"           \
+     " sampled, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING")          \
   XX(TX_INS, "INSERT INTO transactions (charger_id, connector_id, id_tag, start_at, meter_start,"  \
              " reservation_id, id_tag_status, created_at, updated_at)"                             \
              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT DO NOTHING")                \
@@ -94,7 +104,10 @@ extern const struct fc_store__migration fc_store__migrations[];
   XX(PROBE, "INSERT INTO probe (id, n, at) VALUES (1, 1, ?1)"                                      \
             " ON CONFLICT (id) DO UPDATE SET n = n + 1, at = excluded.at")                         \
   /* events (002_events.sql) */                                                                    \
-  XX(EVENT_SEQ, "UPDATE chargers SET event_seq = event_seq + 1 WHERE id = ?1 RETURNING event_seq") \
+  /* the charger's latest seq (NULL: none yet); no row when there is no charger */                 \
+  XX(EVENT_SEQ, "SELECT (SELECT max(seq) FROM events WHERE charger_id = ?1) FROM chargers"         \
+                " WHERE id = ?1")                                                                  \
+  XX(EVENT_SEQ_KNOWN, "SELECT max(seq) FROM events WHERE charger_id = ?1")                         \
   XX(EVENT_INS, "INSERT INTO events (charger_id, seq, type, connector_id, ts, late, json)"         \
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                            \
   /* old events that a newer non-late event of the same key makes redundant */                     \
@@ -102,7 +115,9 @@ extern const struct fc_store__migration fc_store__migrations[];
      "DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.ts < ?1 AND EXISTS"        \
      " (SELECT 1 FROM events l WHERE l.charger_id = e.charger_id AND l.type = e.type"              \
      " AND l.connector_id = e.connector_id AND l.late = 0 AND l.seq > e.seq) LIMIT ?2)")           \
-  XX(LATEST_CHARGERS, "SELECT id, event_seq FROM chargers ORDER BY id")                            \
+  XX(LATEST_CHARGERS,                                                                              \
+     "SELECT id, ifnull((SELECT max(seq) FROM events e WHERE e.charger_id = c.id),"                \
+     " 0) FROM chargers c ORDER BY id")                                                            \
   /* the next (type, connector) of a charger after (?2, ?3): a skip scan of events_latest */       \
   XX(LATEST_NEXT_KEY, "SELECT type, connector_id FROM events WHERE charger_id = ?1 AND late = 0"   \
                       " AND (type, connector_id) > (?2, ?3) ORDER BY type, connector_id LIMIT 1")  \
@@ -114,10 +129,10 @@ extern const struct fc_store__migration fc_store__migrations[];
   /* the JSON reads: from/to are bound as the open bounds when not given */                        \
   XX(READ_EVENTS, "SELECT json FROM events WHERE charger_id = ?1 AND seq > ?2 ORDER BY seq"        \
                   " LIMIT ?3")                                                                     \
-  XX(READ_METER_ANY, "SELECT " FC_SQL_METER_COLS " FROM meter_values WHERE charger_id = ?1"        \
-                     " AND ts >= ?2 AND ts < ?3 ORDER BY ts, id LIMIT ?4")                         \
-  XX(READ_METER_CONN, "SELECT " FC_SQL_METER_COLS " FROM meter_values WHERE charger_id = ?1"       \
-                      " AND connector_id = ?5 AND ts >= ?2 AND ts < ?3 ORDER BY ts, id LIMIT ?4")  \
+  XX(READ_METER_ANY, "SELECT " FC_SQL_METER_COLS FC_SQL_METER_FROM                                 \
+                     " AND r.ts >= ?2 AND r.ts < ?3 ORDER BY r.ts, r.id, s.key LIMIT ?4")          \
+  XX(READ_METER_CONN, "SELECT " FC_SQL_METER_COLS FC_SQL_METER_FROM " AND r.connector_id = ?5"     \
+                      " AND r.ts >= ?2 AND r.ts < ?3 ORDER BY r.ts, r.id, s.key LIMIT ?4")         \
   /* a transaction known only from its stop (no start_at) is listed by its stop time */            \
   XX(READ_TX_ANY, "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE " FC_SQL_TX_RANGE             \
                   " ORDER BY coalesce(start_at, stop_at) DESC, id DESC LIMIT ?4")                  \
@@ -142,6 +157,10 @@ struct fc_store_conn {
   sqlite3_vfs *fault_vfs;     /* the writer's VFS shim, or NULL */
   int wal_frames;             /* WAL size after the last commit (our wal hook) */
   struct fc_store_ckpt *ckpt; /* the writer's checkpointer thread, or NULL */
+  /* the writer's chargers known to have a row (ops.c), and the
+   * registry_version they were known at */
+  struct fc_store_known *known;
+  int64_t known_version;
 };
 
 /* The cached statement id, reset and with its bindings cleared; NULL on error
@@ -153,12 +172,31 @@ sqlite3_stmt *fc_store__stmt(fc_store_conn_t *c, fc_sql_id_t id);
  * for errors of the connection or transaction. Logs it with the statement. */
 int fc_store__sqlite_err(fc_store_conn_t *c, int rc, const char *what);
 
+/* meter.c. One sampled value's fields (borrowed strings, NULL when absent). */
+typedef struct fc_sampled {
+  const char *value, *measurand, *phase, *unit, *context, *location, *format;
+} fc_sampled_t;
+/* Fills what s leaves out with OCPP 1.6's defaults (phase has none). */
+void fc_store__sampled_defaults(fc_sampled_t *s);
+/* The digest of a sampledValue array (meter_readings.digest), or
+ * FC_ERR_STORE when svs is not an array of objects with a string value. */
+int fc_store__sampled_digest(const json_t *svs, int64_t *out);
+/* Registers the SQL functions of ours that migrations use
+ * (fc_sampled_digest). Returns an sqlite result code. */
+int fc_store__sqlite_functions(sqlite3 *db);
+
 /* The administration handle (admin.c, users.c): a connection of its own. */
 struct fc_store_admin {
   fc_store_conn_t *c;
 };
 
 int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id);
+/* The chargers known to have a row (ops.c). Inside a new transaction: forget
+ * them if the registry changed since (the CLI removes chargers). After a
+ * rollback: forget them (some may have been inserted by what was rolled
+ * back). */
+int fc_store__known_check(fc_store_conn_t *c);
+void fc_store__known_forget(fc_store_conn_t *c);
 int fc_store__sqlite_prune_events(fc_store_conn_t *c, long long before_ms, unsigned limit,
                                   unsigned *deleted);
 int fc_store__sqlite_load_latest_events(fc_store_conn_t *c,

@@ -67,16 +67,18 @@ static void test_migrations(void **state)
   snprintf(wal, sizeof(wal), "%s-wal", e->path);
   assert_int_equal(access(wal, F_OK), 0); /* journal_mode=WAL */
   env_close_store(e);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "4");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
   assert_int_equal(qint(e,
                         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                         " ('chargers','connectors','status_history','id_tags','transactions',"
-                        "'meter_values','data_transfers','frames','connections','probe','meta')"),
+                        "'meter_readings','data_transfers','frames','connections','probe','meta')"),
                    11);
+  /* meter values one per row, as before 005, for people reading the file */
+  assert_string_equal(q1(e, "SELECT type FROM sqlite_master WHERE name = 'meter_values'"), "view");
   /* reopening an existing database applies nothing again */
   assert_int_equal(env_open(e, NULL), 0);
   env_close_store(e);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "4");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
   assert_string_equal(q1(e, "SELECT count(*), value FROM meta WHERE key = 'registry_version'"),
                       "1|1");
 }
@@ -263,6 +265,14 @@ static void test_data_creates_pending(void **state)
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE registration = 'Pending'"),
                    (long long)FC_ARRAY_SIZE(ops));
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers"), (long long)FC_ARRAY_SIZE(ops) + 1);
+
+  /* The writer remembers which chargers have a row; one the CLI removes
+   * meanwhile is seen gone, and its data brings it back as Pending. */
+  assert_int_equal(fc_store_admin_open(e->path, &a), 0);
+  assert_int_equal(fc_store_admin_charger_remove(a, "REG"), 0);
+  fc_store_admin_close(a);
+  assert_int_equal(one(e, FC_OP_HEARTBEAT, "REG", NULL, NULL).status, 0);
+  assert_string_equal(q1(e, "SELECT registration FROM chargers WHERE id = 'REG'"), "Pending");
 }
 
 static void test_op_status_stale(void **state)
@@ -368,6 +378,78 @@ static void test_op_meter(void **state)
                        .status,
                    FC_ERR_STORE);
   assert_int_equal(qint(e, "SELECT count(*) FROM meter_values WHERE connector_id = 3"), 0);
+}
+
+/* Exactly once (005_meter_readings.sql): a resent reading adds nothing, even
+ * spelt otherwise (members in another order, defaults written out); a
+ * different reading with the same time stamp is kept. */
+static void test_op_meter_dedupe(void **state)
+{
+  env_t *e = *state;
+  const char *sent =
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1
+      "\",\"sampledValue\":[{\"value\":\"11001.31\"},"
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]}]}";
+  assert_int_equal(env_open(e, NULL), 0);
+  assert_int_equal(one(e, FC_OP_METER, "CP1", sent, NULL).status, 0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 1);
+  assert_string_equal(q1(e, "SELECT connector_id, transaction_id, ts, sampled FROM meter_readings"),
+                      "1|NULL|1795687200000|[{\"value\":\"11001.31\"},{\"value\":\"7200\","
+                      "\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]");
+  /* the same message again (a retry whose answer was lost) */
+  assert_int_equal(one(e, FC_OP_METER, "CP1", sent, NULL).status, 0);
+  /* the same reading, spelt otherwise */
+  assert_int_equal(one(e, FC_OP_METER, "CP1",
+                       "{\"connectorId\":1,\"meterValue\":[{\"sampledValue\":["
+                       "{\"measurand\":\"Energy.Active.Import.Register\",\"value\":\"11001.31\","
+                       "\"unit\":\"Wh\",\"context\":\"Sample.Periodic\",\"format\":\"Raw\","
+                       "\"location\":\"Outlet\"},"
+                       "{\"unit\":\"W\",\"measurand\":\"Power.Active.Import\",\"value\":\"7200\"}],"
+                       "\"timestamp\":\"" T1 "\"}]}",
+                       NULL)
+                       .status,
+                   0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 1);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_values"), 2);
+  /* a different reading at the same time: another value, another order of the
+   * same values, another connector, another charger */
+  const char *other[] = {
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
+      "{\"value\":\"11001.32\"},"
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]}]}",
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"},"
+      "{\"value\":\"11001.31\"}]}]}",
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
+      "{\"value\":\"11001.31\",\"phase\":\"L1\"},"
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]}]}",
+      "{\"connectorId\":2,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
+      "{\"value\":\"11001.31\"},"
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]}]}",
+  };
+  for (size_t i = 0; i < FC_ARRAY_SIZE(other); i++)
+    assert_int_equal(one(e, FC_OP_METER, "CP1", other[i], NULL).status, 0);
+  assert_int_equal(one(e, FC_OP_METER, "CP2", sent, NULL).status, 0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 6);
+  assert_int_equal(qint(e, "SELECT count(DISTINCT digest) FROM meter_readings"), 4);
+  /* and each of them once */
+  for (size_t i = 0; i < FC_ARRAY_SIZE(other); i++)
+    assert_int_equal(one(e, FC_OP_METER, "CP1", other[i], NULL).status, 0);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 6);
+  /* an empty reading stores nothing; a value that is not a string fails */
+  assert_int_equal(one(e, FC_OP_METER, "CP1",
+                       "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T2
+                       "\",\"sampledValue\":[]}]}",
+                       NULL)
+                       .status,
+                   0);
+  assert_int_equal(one(e, FC_OP_METER, "CP1",
+                       "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T2
+                       "\",\"sampledValue\":[{\"value\":5}]}]}",
+                       NULL)
+                       .status,
+                   FC_ERR_STORE);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 6);
 }
 
 static void test_op_transactions(void **state)
@@ -496,6 +578,66 @@ static void test_group_commit(void **state)
                       "[2,\"999\",\"Heartbeat\",{}]");
   print_message("group commit: %d writes in %llu commits\n", N_GROUP,
                 (unsigned long long)st.commits);
+}
+
+/* A lazy write starts no commit of its own: alone, it is committed after
+ * FC_STORE_LAZY_MS; followed by a write that is not lazy, with it, in one
+ * commit and in order; at once when a drain asks. */
+static void test_lazy_writes(void **state)
+{
+  env_t *e = *state;
+  fc_store_stats_t st0, st1;
+  wres_t r[3] = {{0}};
+  assert_int_equal(env_open(e, NULL), 0);
+
+  fc_write_t *w = fc_write_new();
+  add_op(w, FC_OP_FRAME_LOG, "CP1", NULL, "[3,\"a\",{}]");
+  fc_write_set_lazy(w);
+  uint64_t t0 = uv_hrtime();
+  r[0] = submit_wait(e, w);
+  uint64_t ms = (uv_hrtime() - t0) / 1000000;
+  assert_int_equal(r[0].status, 0);
+  assert_true(ms >= FC_STORE_LAZY_MS - 5);
+  assert_true(ms < FC_STORE_LAZY_MS * 20);
+
+  /* lazy, then urgent: one commit, both, in order, at once */
+  memset(r, 0, sizeof(r));
+  fc_store_stats(e->s, &st0);
+  w = fc_write_new();
+  add_op(w, FC_OP_FRAME_LOG, "CP1", NULL, "[3,\"b\",{}]");
+  fc_write_set_lazy(w);
+  assert_int_equal(fc_store_submit(e->s, w, wres_cb, &r[0]), 0);
+  w = fc_write_new();
+  add_op(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL);
+  t0 = uv_hrtime();
+  assert_int_equal(fc_store_submit(e->s, w, wres_cb, &r[1]), 0);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  assert_int_equal(r[0].done + r[1].done, 2);
+  assert_true(r[0].seq < r[1].seq);
+  fc_store_stats(e->s, &st1);
+  assert_int_equal(st1.commits - st0.commits, 1);
+
+  /* a drain does not wait for a lazy write's time */
+  memset(r, 0, sizeof(r));
+  w = fc_write_new();
+  add_op(w, FC_OP_FRAME_LOG, "CP1", NULL, "[3,\"c\",{}]");
+  fc_write_set_lazy(w);
+  assert_int_equal(fc_store_submit(e->s, w, wres_cb, &r[2]), 0);
+  int drained = 0;
+  t0 = uv_hrtime();
+  fc_store_drain(e->s, set_flag_cb, &drained);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  ms = (uv_hrtime() - t0) / 1000000;
+  assert_int_equal(drained, 1);
+  assert_int_equal(r[2].done, 1);
+  assert_int_equal(r[2].status, 0);
+  assert_true(ms < FC_STORE_LAZY_MS);
+  fc_store_close(e->s);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  e->s = NULL;
+  assert_string_equal(q1(e, "SELECT group_concat(text, ' ') FROM (SELECT text FROM frames"
+                            " ORDER BY id)"),
+                      "[3,\"a\",{}] [3,\"b\",{}] [3,\"c\",{}]");
 }
 
 /* One bad write inside a batch fails alone; its partial work is rolled back. */
@@ -813,8 +955,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_data_creates_pending, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_status_stale, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_meter, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_op_meter_dedupe, setup, teardown),
       cmocka_unit_test_setup_teardown(test_op_transactions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lazy_writes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failing_write_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_close_without_drain, setup, teardown),

@@ -151,7 +151,7 @@ static void test_event_json(void **state)
   assert_string_equal(q1(e, "SELECT json FROM events"), want);
   assert_string_equal(q1(e, "SELECT charger_id, seq, type, connector_id, ts, late FROM events"),
                       "CP1|1|meter|1|1795687200123|0");
-  assert_string_equal(q1(e, "SELECT event_seq FROM chargers WHERE id = 'CP1'"), "1");
+  assert_string_equal(q1(e, "SELECT max(seq) FROM events WHERE charger_id = 'CP1'"), "1");
   eres_free(&r);
 
   /* connector 0, a late event, a time before 1970, and no data at all */
@@ -188,8 +188,9 @@ static void test_event_seq(void **state)
   assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 2);
   assert_int_equal(event1(e, "CP2", "meter", 1, "{}", T1_MS, 0), 1);
   assert_int_equal(event1(e, "CP1", "status", 1, "{}", T1_MS, 0), 3);
-  assert_string_equal(q1(e, "SELECT group_concat(id || ':' || event_seq, ',') FROM"
-                            " (SELECT id, event_seq FROM chargers ORDER BY id)"),
+  assert_string_equal(q1(e, "SELECT group_concat(charger_id || ':' || seq, ',') FROM"
+                            " (SELECT charger_id, max(seq) AS seq FROM events GROUP BY charger_id"
+                            " ORDER BY charger_id)"),
                       "CP1:3,CP2:1");
 
   /* A failing write's event is rolled back with it: no text, no seq taken.
@@ -229,8 +230,9 @@ static void test_event_seq(void **state)
   eres_free(&r);
   assert_int_equal(qint(e, "SELECT count(*) FROM events WHERE charger_id = 'CP9'"), 0);
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE id = 'CP9'"), 0);
-  assert_string_equal(q1(e, "SELECT group_concat(id || ':' || event_seq, ',') FROM"
-                            " (SELECT id, event_seq FROM chargers ORDER BY id)"),
+  assert_string_equal(q1(e, "SELECT group_concat(charger_id || ':' || seq, ',') FROM"
+                            " (SELECT charger_id, max(seq) AS seq FROM events GROUP BY charger_id"
+                            " ORDER BY charger_id)"),
                       "CP1:6,CP2:1");
 
   /* A data op earlier in the same write creates the charger (Pending): its
@@ -243,7 +245,8 @@ static void test_event_seq(void **state)
   assert_int_equal(r.id[1], 1);
   assert_non_null(strstr(r.text[1], "\"charger\":\"CP9\",\"connector\":0,\"seq\":1,"));
   eres_free(&r);
-  assert_string_equal(q1(e, "SELECT registration, event_seq FROM chargers WHERE id = 'CP9'"),
+  assert_string_equal(q1(e, "SELECT registration, (SELECT max(seq) FROM events"
+                            " WHERE charger_id = chargers.id) FROM chargers WHERE id = 'CP9'"),
                       "Pending|1");
   assert_int_equal(qint(e, "SELECT count(*) FROM events WHERE charger_id = 'CP9'"), 1);
 }
@@ -283,7 +286,7 @@ static void test_event_seq_gap_free_in_batch(void **state)
   assert_string_equal(q1(e, "SELECT group_concat(seq, ',') FROM (SELECT seq FROM events"
                             " ORDER BY seq)"),
                       "1,2,3");
-  assert_string_equal(q1(e, "SELECT event_seq FROM chargers"), "3");
+  assert_string_equal(q1(e, "SELECT max(seq) FROM events"), "3");
   for (int i = 0; i < 4; i++)
     eres_free(&r[i]);
 }
@@ -386,8 +389,8 @@ static void test_event_transaction_rules(void **state)
   assert_int_equal(r.id[1], 0);
   assert_null(r.text[1]);
   assert_int_equal(r.len[1], 0);
-  assert_string_equal(q1(e, "SELECT count(*) FROM events WHERE charger_id = 'CP1'"), "1");
-  assert_string_equal(q1(e, "SELECT event_seq FROM chargers WHERE id = 'CP1'"), "1");
+  assert_string_equal(q1(e, "SELECT count(*), max(seq) FROM events WHERE charger_id = 'CP1'"),
+                      "1|1");
   eres_free(&r);
   /* without SKIP_REPEAT, a repeat still raises its event (with the id) */
   r = start_write(e, 0);
@@ -579,9 +582,9 @@ static void test_migration_002_on_version_1(void **state)
   sqlite3_close(db);
 
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "4");
-  assert_string_equal(q1(e, "SELECT id, auth, registration, vendor, event_seq FROM chargers"),
-                      "OLD1|h|Pending|ACME|0");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
+  assert_string_equal(q1(e, "SELECT id, auth, registration, vendor FROM chargers"),
+                      "OLD1|h|Pending|ACME");
   assert_string_equal(q1(e, "SELECT count(*) FROM transactions"), "1");
   assert_string_equal(q1(e, "SELECT count(*) FROM meter_values"), "1");
   assert_string_equal(q1(e, "SELECT value FROM meta WHERE key = 'registry_version'"), "2");
@@ -595,7 +598,7 @@ static void test_migration_002_on_version_1(void **state)
   /* and nothing is applied twice */
   env_close_store(e);
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "4");
+  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
 }
 
 /* ---- the JSON reads ---- */
@@ -737,6 +740,25 @@ static int jarr(const char *text, const char *key, char *out, size_t n)
   return count;
 }
 
+/* test_read_meter_values' data as FC_READ_METER_VALUES gives it for CP1 */
+#define METER_READ_CP1                                                                             \
+  "[{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","                           \
+  "\"measurand\":\"Energy.Active.Import.Register\",\"phase\":null,\"unit\":\"Wh\","                \
+  "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"11001.31\","                \
+  "\"valueNum\":11001.31},"                                                                        \
+  "{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","                            \
+  "\"measurand\":\"Power.Active.Import\",\"phase\":\"L1\",\"unit\":\"W\","                         \
+  "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"7200\","                    \
+  "\"valueNum\":7200.0},"                                                                          \
+  "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","                               \
+  "\"measurand\":\"SoC\",\"phase\":null,\"unit\":null,"                                            \
+  "\"context\":\"Transaction.Begin\",\"location\":\"EV\",\"value\":\"42\","                        \
+  "\"valueNum\":42.0},"                                                                            \
+  "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","                               \
+  "\"measurand\":\"Voltage\",\"phase\":null,\"unit\":null,"                                        \
+  "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"n/a\","                     \
+  "\"valueNum\":null}]"
+
 static void test_read_meter_values(void **state)
 {
   env_t *e = *state;
@@ -766,23 +788,7 @@ static void test_read_meter_values(void **state)
   jres_t x = jread(e, meter_read("CP1", 0, 0, -1, 0));
   assert_int_equal(x.status, 0);
   /* the shape, oldest first, with 1.6's defaults filled in */
-  assert_string_equal(
-      x.text, "[{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","
-              "\"measurand\":\"Energy.Active.Import.Register\",\"phase\":null,\"unit\":\"Wh\","
-              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"11001.31\","
-              "\"valueNum\":11001.31},"
-              "{\"connectorId\":1,\"transactionId\":null,\"timestamp\":\"" T1 "\","
-              "\"measurand\":\"Power.Active.Import\",\"phase\":\"L1\",\"unit\":\"W\","
-              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"7200\","
-              "\"valueNum\":7200.0},"
-              "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","
-              "\"measurand\":\"SoC\",\"phase\":null,\"unit\":null,"
-              "\"context\":\"Transaction.Begin\",\"location\":\"EV\",\"value\":\"42\","
-              "\"valueNum\":42.0},"
-              "{\"connectorId\":2,\"transactionId\":1,\"timestamp\":\"" T2 "\","
-              "\"measurand\":\"Voltage\",\"phase\":null,\"unit\":null,"
-              "\"context\":\"Sample.Periodic\",\"location\":\"Outlet\",\"value\":\"n/a\","
-              "\"valueNum\":null}]");
+  assert_string_equal(x.text, METER_READ_CP1);
   jres_free(&x);
 
   /* from is inclusive, to exclusive */
@@ -1090,6 +1096,98 @@ static void test_retention_in_slices(void **state)
   assert_int_equal(qint(e, "SELECT seq FROM events"), N);
 }
 
+/* Migrations 005 and 006 on a version-4 database: the sampled-value rows
+ * become readings, the reads give the same JSON as before, the meter_values
+ * view the same rows, and a reading the charger resends after the upgrade is
+ * still a duplicate; a charger's events go on from its latest seq without
+ * chargers.event_seq. */
+static void test_migrations_005_006(void **state)
+{
+  env_t *e = *state;
+  sqlite3 *db;
+
+  /* version 4, with test_read_meter_values' data as 004 stored it: one row
+   * per value, defaults filled in, in the order they came */
+  assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(fc_store__migrations[i].version, i + 1);
+    assert_int_equal(sqlite3_exec(db, fc_store__migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+  }
+  assert_int_equal(
+      sqlite3_exec(
+          db,
+          "PRAGMA user_version = 4;"
+          "INSERT INTO meter_values (id, charger_id, connector_id, transaction_id, ts, measurand,"
+          " phase, unit, context, location, format, value, value_num, received_at) VALUES"
+          " (1, 'CP1', 1, NULL, 1795687200000, 'Energy.Active.Import.Register', NULL, 'Wh',"
+          "  'Sample.Periodic', 'Outlet', 'Raw', '11001.31', 11001.31, 10),"
+          " (2, 'CP1', 1, NULL, 1795687200000, 'Power.Active.Import', 'L1', 'W',"
+          "  'Sample.Periodic', 'Outlet', 'Raw', '7200', 7200, 10),"
+          " (3, 'CP1', 2, 1, 1795687205000, 'SoC', NULL, NULL, 'Transaction.Begin', 'EV', 'Raw',"
+          "  '42', 42, 11),"
+          " (4, 'CP1', 2, 1, 1795687205000, 'Voltage', NULL, NULL, 'Sample.Periodic', 'Outlet',"
+          "  'Raw', 'n/a', NULL, 12),"
+          " (5, 'CP2', 1, NULL, 1795687200000, 'Energy.Active.Import.Register', NULL, 'Wh',"
+          "  'Sample.Periodic', 'Outlet', 'Raw', '5', 5, 13);"
+          "INSERT INTO chargers (id, registration, event_seq, created_at, updated_at)"
+          " VALUES ('CP1', 'Accepted', 7, 1, 1);"
+          "INSERT INTO events (charger_id, seq, type, connector_id, ts, json)"
+          " VALUES ('CP1', 6, 'meter', 1, 1, '{}'), ('CP1', 7, 'status', 1, 1, '{}');",
+          NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+
+  assert_int_equal(env_open(e, NULL), 0);
+  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
+  /* one reading per charger, connector, time and transaction, in order */
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 3);
+  assert_string_equal(q1(e, "SELECT group_concat(charger_id || ':' || connector_id || ':' ||"
+                            " json_array_length(sampled) || ':' || received_at, ' ')"
+                            " FROM (SELECT * FROM meter_readings ORDER BY id)"),
+                      "CP1:1:2:10 CP1:2:2:11 CP2:1:1:13");
+  jres_t x = jread(e, meter_read("CP1", 0, 0, -1, 0));
+  assert_int_equal(x.status, 0);
+  assert_string_equal(x.text, METER_READ_CP1);
+  jres_free(&x);
+  /* the view: the old rows */
+  assert_string_equal(
+      q1(e, "SELECT group_concat(concat, ' ') FROM (SELECT charger_id || ',' || connector_id"
+            " || ',' || ifnull(transaction_id, '-') || ',' || ts || ',' || measurand || ','"
+            " || ifnull(phase, '-') || ',' || ifnull(unit, '-') || ',' || context || ','"
+            " || location || ',' || format || ',' || value || ',' || ifnull(value_num, '-') AS"
+            " concat FROM meter_values ORDER BY ts, reading_id, sample)"),
+      "CP1,1,-,1795687200000,Energy.Active.Import.Register,-,Wh,Sample.Periodic,Outlet,Raw,"
+      "11001.31,11001.31 "
+      "CP1,1,-,1795687200000,Power.Active.Import,L1,W,Sample.Periodic,Outlet,Raw,7200,7200.0 "
+      "CP2,1,-,1795687200000,Energy.Active.Import.Register,-,Wh,Sample.Periodic,Outlet,Raw,5,"
+      "5.0 "
+      "CP1,2,1,1795687205000,SoC,-,-,Transaction.Begin,EV,Raw,42,42.0 "
+      "CP1,2,1,1795687205000,Voltage,-,-,Sample.Periodic,Outlet,Raw,n/a,-");
+  /* the first reading resent as the charger sends it: nothing new */
+  one(e, FC_OP_METER, "CP1",
+      "{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"" T1 "\",\"sampledValue\":["
+      "{\"value\":\"11001.31\"},"
+      "{\"value\":\"7200\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\",\"phase\":\"L1\"}]}"
+      "]}",
+      NULL);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 3);
+  /* 006 */
+  assert_int_equal(qint(e, "SELECT count(*) FROM pragma_table_info('chargers')"
+                           " WHERE name = 'event_seq'"),
+                   0);
+  assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 8);
+  loaded_t l = {0};
+  assert_int_equal(fc_store_load_latest_events(e->s, load_cb, &l), 0);
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.lines[0], "CP1|8|{}");
+  assert_true(strncmp(l.lines[1], "CP1|8|{\"type\":\"meter\",", 22) == 0);
+  env_close_store(e);
+  assert_int_equal(env_open(e, NULL), 0);
+  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 3);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1104,6 +1202,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_migration_002_on_version_1, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_events, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_meter_values, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migrations_005_006, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_transactions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_charger_info, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
