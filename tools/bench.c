@@ -88,6 +88,7 @@ typedef struct bcharger {
   char pending_ids[INFLIGHT_MAX][40]; /* "m<idx>-<seq>", at most 33 bytes */
   uint64_t pending_sent_ns[INFLIGHT_MAX];
   uint64_t seq;
+  int64_t last_ts_ms; /* time stamp of the last MeterValues sent */
 } bcharger_t;
 
 typedef struct ui {
@@ -118,8 +119,9 @@ static uint64_t sent_win, expected_win, events_win, frames_total, events_total, 
 static uint64_t callerrors, answers;
 /* answers read inside the window [win_ns0, win_ns1): CALLRESULTs and CALLERRORs */
 static uint64_t results_win, callerrors_win;
-static uint64_t unmatched;  /* answers to no call of ours */
-static uint64_t unanswered; /* calls still without an answer when the run ended */
+static uint64_t results_total; /* CALLRESULTs to our MeterValues, window or not */
+static uint64_t unmatched;     /* answers to no call of ours */
+static uint64_t unanswered;    /* calls still without an answer when the run ended */
 static uint64_t win_ns0, win_ns1;
 static uint64_t frames_at_start, frames_at_end, events_at_start_cnt;
 static long srv_rss0_kb, srv_rss1_kb, srv_rss_end_kb, srv_hwm_kb;
@@ -385,25 +387,38 @@ static char *put_u64(char *p, uint64_t v)
   return p;
 }
 
-/* Now, "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes, no NUL): the calendar part is
- * redone only when the second changes. */
-static const char *iso_now(void)
+/* ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes, no NUL): the
+ * calendar part is redone only when the second changes. */
+static const char *iso_ms(int64_t ms)
 {
   static char iso[32];
-  static time_t sec = -1;
+  static int64_t sec = -1;
+  if (ms / 1000 != sec) {
+    sec = ms / 1000;
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+  }
+  int m = (int)(ms % 1000);
+  iso[20] = (char)('0' + m / 100);
+  iso[21] = (char)('0' + m / 10 % 10);
+  iso[22] = (char)('0' + m % 10);
+  return iso;
+}
+
+/* The time stamp of a charger's next MeterValues: now, but always later than
+ * its previous one. The server keeps one sample per charger, connector, time
+ * stamp and measurand (a resent sample is not stored twice), so two calls in
+ * the same millisecond would be answered with only the first one stored. */
+static int64_t next_ts_ms(bcharger_t *c)
+{
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  if (ts.tv_sec != sec) {
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-    sec = ts.tv_sec;
-  }
-  int ms = (int)(ts.tv_nsec / 1000000);
-  iso[20] = (char)('0' + ms / 100);
-  iso[21] = (char)('0' + ms / 10 % 10);
-  iso[22] = (char)('0' + ms % 10);
-  return iso;
+  int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  if (ms <= c->last_ts_ms) ms = c->last_ts_ms + 1;
+  c->last_ts_ms = ms;
+  return ms;
 }
 
 static void send_meter(bcharger_t *c)
@@ -421,7 +436,7 @@ static void send_meter(bcharger_t *c)
   char *p = PUT_LIT(frame, "[2,\"");
   p = put(p, id, (size_t)(e - id));
   p = PUT_LIT(p, "\",\"MeterValues\",{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"");
-  p = put(p, iso_now(), 24);
+  p = put(p, iso_ms(next_ts_ms(c)), 24);
   /* the send time travels as Current.Import: the UI clients' latency clock */
   p = PUT_LIT(p, "\",\"sampledValue\":[{\"value\":\"");
   p = put_u64(p, us);
@@ -507,6 +522,7 @@ static void charger_msg(wsc_t *w, void *ud, const char *d, size_t n, uint64_t no
       results_win++;
     }
   }
+  if (!err) results_total++;
   c->pending_ids[k][0] = 0;
   c->inflight--;
   /* closed loop: the next call as soon as this one is answered, until the window ends */
@@ -894,11 +910,13 @@ static void report(void)
             (unsigned long long)expected_win, (unsigned long long)events_win, missing, ev_rate,
             fr_rate);
     fprintf(f,
-            "\"answered\":%llu,\"answeredPerSec\":%.1f,\"callErrorsInWindow\":%llu,"
+            "\"answered\":%llu,\"answeredPerSec\":%.1f,\"answeredTotal\":%llu,"
+            "\"callErrorsInWindow\":%llu,"
             "\"unmatchedAnswers\":%llu,\"unanswered\":%llu,\"storeCommits\":%lld,"
             "\"meterValuesPerCommit\":%.2f,",
-            (unsigned long long)results_win, ans_rate, (unsigned long long)callerrors_win,
-            (unsigned long long)unmatched, (unsigned long long)unanswered, commits, per_commit);
+            (unsigned long long)results_win, ans_rate, (unsigned long long)results_total,
+            (unsigned long long)callerrors_win, (unsigned long long)unmatched,
+            (unsigned long long)unanswered, commits, per_commit);
     fprintf(f,
             "\"latencyMs\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f,"
             "\"mean\":%.3f,\"n\":%llu},",
