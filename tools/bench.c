@@ -125,7 +125,7 @@ static uint64_t unanswered;    /* calls still without an answer when the run end
 static uint64_t win_ns0, win_ns1;
 static uint64_t frames_at_start, frames_at_end, events_at_start_cnt;
 static long srv_rss0_kb, srv_rss1_kb, srv_rss_end_kb, srv_hwm_kb;
-static double srv_cpu0, srv_cpu1, self_cpu0, self_cpu1;
+static double srv_cpu0, srv_cpu1, self_cpu0, self_cpu1, mach_cpu0, mach_cpu1;
 static uint64_t win_t_start_ns, win_t_end_ns;
 static uint64_t frames_win; /* frames received whose reception fell in the window */
 static bool in_window;
@@ -224,6 +224,20 @@ static double proc_cpu(int pid)
   if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
     return -1;
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU time spent by the whole machine (all CPUs, not idle nor waiting for
+ * I/O), seconds: with the server's and ours taken off, what others used. */
+static double machine_cpu(void)
+{
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f) return -1;
+  unsigned long long us = 0, ni = 0, sy = 0, id = 0, io = 0, irq = 0, sirq = 0, st = 0;
+  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &us, &ni, &sy, &id, &io, &irq,
+                 &sirq, &st);
+  fclose(f);
+  if (n < 8) return -1;
+  return (double)(us + ni + sy + irq + sirq + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double self_cpu(void)
@@ -726,6 +740,7 @@ static void phase_tick(uv_timer_t *t)
       events_at_start_cnt = events_total;
       if (opt.server_pid) srv_cpu0 = proc_cpu(opt.server_pid);
       self_cpu0 = self_cpu();
+      mach_cpu0 = machine_cpu();
       metrics_fetch(0);
     }
     static uint64_t last_ev, last_fr, last_ans, last_print;
@@ -746,6 +761,7 @@ static void phase_tick(uv_timer_t *t)
       frames_at_end = frames_total;
       if (opt.server_pid) srv_cpu1 = proc_cpu(opt.server_pid);
       self_cpu1 = self_cpu();
+      mach_cpu1 = machine_cpu();
       metrics_fetch(1);
       in_window = false;
       for (int i = 0; i < opt.chargers; i++)
@@ -825,6 +841,11 @@ static void report(void)
   double ans_rate = (double)results_win / opt.duration;
   double srv_cpu = opt.server_pid ? (srv_cpu1 - srv_cpu0) / win_s * 100.0 : -1;
   double self_c = (self_cpu1 - self_cpu0) / win_s * 100.0;
+  /* the rest of the machine: other processes, and interrupt work not charged to a process */
+  double other_c = opt.server_pid && mach_cpu0 >= 0 && mach_cpu1 >= 0
+                       ? (mach_cpu1 - mach_cpu0) / win_s * 100.0 - srv_cpu - self_c
+                       : -1;
+  if (opt.server_pid && other_c < 0 && other_c > -5) other_c = 0; /* tick rounding */
   double per_conn_kb =
       (srv_rss0_kb >= 0 && ui_open > 0) ? (double)(srv_rss1_kb - srv_rss0_kb) / ui_open : -1;
   double missing = expected_win ? 1.0 - (double)events_win / (double)expected_win : 0;
@@ -889,6 +910,8 @@ static void report(void)
     printf("| UI connections held / failed / closed by server | %d / %d / %d |\n", ui_open,
            ui_failed, ui_closed_early);
   printf("| bench CPU (%% of one core) | %.0f |\n", self_c);
+  if (opt.server_pid)
+    printf("| rest of the machine during the window (%% of one core) | %.0f |\n", other_c);
   printf("| machine load average (1 min) before the run | %.2f |\n", load_at_start);
   fflush(stdout);
 
@@ -930,9 +953,10 @@ static void report(void)
     fprintf(f,
             "\"server\":{\"pid\":%d,\"cpuPercent\":%.1f,\"rssBeforeUiKiB\":%ld,"
             "\"rssAfterUiKiB\":%ld,\"rssEndKiB\":%ld,\"peakRssKiB\":%ld,"
-            "\"perIdleUiConnKiB\":%.3f},\"benchCpuPercent\":%.1f,\"loadAvgAtStart\":%.2f}\n",
+            "\"perIdleUiConnKiB\":%.3f},\"benchCpuPercent\":%.1f,\"otherCpuPercent\":%.1f,"
+            "\"loadAvgAtStart\":%.2f}\n",
             opt.server_pid, srv_cpu, srv_rss0_kb, srv_rss1_kb, srv_rss_end_kb, srv_hwm_kb,
-            per_conn_kb, self_c, load_at_start);
+            per_conn_kb, self_c, other_c, load_at_start);
     fclose(f);
   }
 }
