@@ -18,6 +18,13 @@
  * --rate 0 gives a connection-holding run: no traffic, only how many UI
  * connections the server accepted and what they cost.
  *
+ * --rate max is the closed-loop ingest run: each charger keeps exactly one
+ * MeterValues outstanding, as OCPP allows, and sends the next one as soon as
+ * the previous one is answered. The server answers only after the commit, so
+ * CALLRESULTs received per second is the committed ingest rate. Only answers
+ * whose read falls inside the window count; CALLERRORs are counted apart, and
+ * calls still unanswered at the end of the drain are reported.
+ *
  * Many connections from loopback: sockets are bound to 127.0.0.2…(1+N)
  * (--sources) so that the 4-tuples never run out of ephemeral ports, and
  * RLIMIT_NOFILE is raised to its hard limit (or to what is needed, when we
@@ -48,6 +55,7 @@ static struct {
   const char *ocpp_url, *ui_url, *name, *json, *prefix, *secret;
   int chargers, ui, watch, sources, server_pid;
   double rate, warmup, duration, drain;
+  bool closed; /* --rate max: one call outstanding per charger, the next on its answer */
 } opt = {
     .ocpp_url = "ws://127.0.0.1:8180/ocpp",
     .ui_url = "ws://127.0.0.1:8080/ws",
@@ -77,9 +85,10 @@ typedef struct bcharger {
   int watchers;
   int inflight;
   uv_timer_t t;
-  char pending_ids[INFLIGHT_MAX][24];
+  char pending_ids[INFLIGHT_MAX][40]; /* "m<idx>-<seq>", at most 33 bytes */
   uint64_t pending_sent_ns[INFLIGHT_MAX];
   uint64_t seq;
+  int64_t last_ts_ms; /* time stamp of the last MeterValues sent */
 } bcharger_t;
 
 typedef struct ui {
@@ -108,12 +117,19 @@ static uint64_t win_start_us, win_end_us, phase_t_ns;
 static hist_t e2e, rtt;
 static uint64_t sent_win, expected_win, events_win, frames_total, events_total, bytes_total;
 static uint64_t callerrors, answers;
+/* answers read inside the window [win_ns0, win_ns1): CALLRESULTs and CALLERRORs */
+static uint64_t results_win, callerrors_win;
+static uint64_t results_total; /* CALLRESULTs to our MeterValues, window or not */
+static uint64_t unmatched;     /* answers to no call of ours */
+static uint64_t unanswered;    /* calls still without an answer when the run ended */
+static uint64_t win_ns0, win_ns1;
 static uint64_t frames_at_start, frames_at_end, events_at_start_cnt;
 static long srv_rss0_kb, srv_rss1_kb, srv_rss_end_kb, srv_hwm_kb;
-static double srv_cpu0, srv_cpu1, self_cpu0, self_cpu1;
+static double srv_cpu0, srv_cpu1, self_cpu0, self_cpu1, mach_cpu0, mach_cpu1;
 static uint64_t win_t_start_ns, win_t_end_ns;
 static uint64_t frames_win; /* frames received whose reception fell in the window */
 static bool in_window;
+static double load_at_start = -1; /* 1-minute load average before we began: others' load */
 
 enum { PH_CHARGERS, PH_UI, PH_SETTLE, PH_TRAFFIC, PH_DRAIN, PH_DONE };
 
@@ -210,12 +226,111 @@ static double proc_cpu(int pid)
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* CPU time spent by the whole machine (all CPUs, not idle nor waiting for
+ * I/O), seconds: with the server's and ours taken off, what others used. */
+static double machine_cpu(void)
+{
+  FILE *f = fopen("/proc/stat", "r");
+  if (!f) return -1;
+  unsigned long long us = 0, ni = 0, sy = 0, id = 0, io = 0, irq = 0, sirq = 0, st = 0;
+  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &us, &ni, &sy, &id, &io, &irq,
+                 &sirq, &st);
+  fclose(f);
+  if (n < 8) return -1;
+  return (double)(us + ni + sy + irq + sirq + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static double self_cpu(void)
 {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
          ru.ru_stime.tv_usec / 1e6;
+}
+
+/* ---- the server's /metrics ----------------------------------------------------- */
+
+/* The store's commit count, read from /metrics on the web port at the start
+ * and the end of the window (GET, Connection: close, on the loop): how many
+ * group commits the window's MeterValues took. -1 where it could not be read. */
+typedef struct mfetch {
+  uv_tcp_t tcp;
+  uv_connect_t creq;
+  uv_write_t wreq;
+  int slot;
+  char *buf;
+  size_t len, cap;
+} mfetch_t;
+
+static long long store_commits[2] = {-1, -1};
+static int metrics_pending;
+
+static void mf_closed(uv_handle_t *h)
+{
+  mfetch_t *m = h->data;
+  static const char key[] = "\nflashcharge_store_commit_seconds_count ";
+  if (m->buf) {
+    m->buf[m->len] = 0;
+    const char *p = strstr(m->buf, key);
+    if (p) store_commits[m->slot] = atoll(p + sizeof(key) - 1);
+  }
+  free(m->buf);
+  free(m);
+  metrics_pending--;
+}
+
+static void mf_close(mfetch_t *m)
+{
+  if (!uv_is_closing((uv_handle_t *)&m->tcp)) uv_close((uv_handle_t *)&m->tcp, mf_closed);
+}
+
+static void mf_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+  mfetch_t *m = h->data;
+  if (m->cap - m->len < 4096) {
+    m->cap = m->cap ? m->cap * 2 : 16384;
+    m->buf = realloc(m->buf, m->cap);
+    if (!m->buf) die("out of memory");
+  }
+  *b = uv_buf_init(m->buf + m->len, (unsigned)(m->cap - m->len - 1));
+}
+
+static void mf_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+  mfetch_t *m = st->data;
+  if (n > 0) m->len += (size_t)n;
+  if (n < 0) mf_close(m); /* EOF: the server closed after the body */
+}
+
+static void mf_written(uv_write_t *w, int status)
+{
+  if (status < 0) mf_close(w->data);
+}
+
+static void mf_connected(uv_connect_t *r, int status)
+{
+  mfetch_t *m = r->data;
+  static char req[] = "GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+  uv_buf_t b = uv_buf_init(req, sizeof(req) - 1);
+  m->wreq.data = m;
+  if (status < 0 || uv_write(&m->wreq, (uv_stream_t *)&m->tcp, &b, 1, mf_written) < 0 ||
+      uv_read_start((uv_stream_t *)&m->tcp, mf_alloc, mf_read) < 0)
+    mf_close(m);
+}
+
+static void metrics_fetch(int slot)
+{
+  struct sockaddr_in sa;
+  if (uv_ip4_addr(strcmp(ui_host, "localhost") ? ui_host : "127.0.0.1", ui_port, &sa) < 0) return;
+  mfetch_t *m = calloc(1, sizeof(*m));
+  if (!m) die("out of memory");
+  m->slot = slot;
+  uv_tcp_init(loop, &m->tcp);
+  m->tcp.data = m;
+  m->creq.data = m;
+  metrics_pending++;
+  if (uv_tcp_connect(&m->creq, &m->tcp, (const struct sockaddr *)&sa, mf_connected) < 0)
+    mf_close(m);
 }
 
 /* ---- JWT (HS256) ------------------------------------------------------------- */
@@ -262,34 +377,92 @@ static const char *source(int i)
 
 /* ---- chargers ------------------------------------------------------------------ */
 
-static void send_meter(uv_timer_t *t)
+/* Building a call costs a few hundred nanoseconds: literals copied, numbers
+ * written by hand, the date and time formatted once a second. printf and
+ * strftime per call were a tenth of the benchmark's own CPU time at a few
+ * thousand calls per second, time the server's side of the machine needs. */
+static char *put(char *p, const char *s, size_t n)
 {
-  bcharger_t *c = t->data;
-  if (!c->open || !c->booted) return;
-  if (c->inflight >= INFLIGHT_MAX) return; /* counted as not sent; the server is behind */
-  uint64_t us = now_us();
-  if (us > win_end_us && phase >= PH_DRAIN) return;
-  char frame[900], id[24];
-  snprintf(id, sizeof(id), "m%d-%llu", c->idx, (unsigned long long)++c->seq);
-  /* the time stamp: now, ISO 8601 */
+  memcpy(p, s, n);
+  return p + n;
+}
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+static char *put_u64(char *p, uint64_t v)
+{
+  char tmp[20];
+  int n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n)
+    *p++ = tmp[--n];
+  return p;
+}
+
+/* ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes, no NUL): the
+ * calendar part is redone only when the second changes. */
+static const char *iso_ms(int64_t ms)
+{
+  static char iso[32];
+  static int64_t sec = -1;
+  if (ms / 1000 != sec) {
+    sec = ms / 1000;
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+  }
+  int m = (int)(ms % 1000);
+  iso[20] = (char)('0' + m / 100);
+  iso[21] = (char)('0' + m / 10 % 10);
+  iso[22] = (char)('0' + m % 10);
+  return iso;
+}
+
+/* The time stamp of a charger's next MeterValues: now, but always later than
+ * its previous one. The server keeps one sample per charger, connector, time
+ * stamp and measurand (a resent sample is not stored twice), so two calls in
+ * the same millisecond would be answered with only the first one stored. */
+static int64_t next_ts_ms(bcharger_t *c)
+{
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char iso[64], tsb[40];
-  strftime(tsb, sizeof(tsb), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(iso, sizeof(iso), "%s.%03dZ", tsb, (int)(ts.tv_nsec / 1000000) % 1000);
-  int n = snprintf(
-      frame, sizeof(frame),
-      "[2,\"%s\",\"MeterValues\",{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"%s\","
-      "\"sampledValue\":[{\"value\":\"%llu\",\"measurand\":\"Current.Import\",\"unit\":\"A\"},"
-      "{\"value\":\"7360.0\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"},"
-      "{\"value\":\"%llu\",\"measurand\":\"Energy.Active.Import.Register\",\"unit\":\"Wh\"}]}]}]",
-      id, iso, (unsigned long long)us, (unsigned long long)(10000 + c->seq * 2));
-  if (wsc_send_text(c->ws, frame, (size_t)n) < 0) return;
+  int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  if (ms <= c->last_ts_ms) ms = c->last_ts_ms + 1;
+  c->last_ts_ms = ms;
+  return ms;
+}
+
+static void send_meter(bcharger_t *c)
+{
+  if (!c->open || !c->booted) return;
+  if (c->inflight >= (opt.closed ? 1 : INFLIGHT_MAX)) return; /* the server is behind */
+  uint64_t us = now_us();
+  if (us > win_end_us && phase >= PH_DRAIN) return;
+  char frame[640], id[40];
+  char *e = PUT_LIT(id, "m");
+  e = put_u64(e, (uint64_t)c->idx);
+  *e++ = '-';
+  e = put_u64(e, ++c->seq);
+  *e = 0;
+  char *p = PUT_LIT(frame, "[2,\"");
+  p = put(p, id, (size_t)(e - id));
+  p = PUT_LIT(p, "\",\"MeterValues\",{\"connectorId\":1,\"meterValue\":[{\"timestamp\":\"");
+  p = put(p, iso_ms(next_ts_ms(c)), 24);
+  /* the send time travels as Current.Import: the UI clients' latency clock */
+  p = PUT_LIT(p, "\",\"sampledValue\":[{\"value\":\"");
+  p = put_u64(p, us);
+  p = PUT_LIT(p, "\",\"measurand\":\"Current.Import\",\"unit\":\"A\"},"
+                 "{\"value\":\"7360.0\",\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"},"
+                 "{\"value\":\"");
+  p = put_u64(p, 10000 + c->seq * 2);
+  p = PUT_LIT(p, "\",\"measurand\":\"Energy.Active.Import.Register\",\"unit\":\"Wh\"}]}]}]");
+  if (wsc_send_text(c->ws, frame, (size_t)(p - frame)) < 0) return;
   for (int k = 0; k < INFLIGHT_MAX; k++)
     if (!c->pending_ids[k][0]) {
-      memcpy(c->pending_ids[k], id, sizeof(id));
+      memcpy(c->pending_ids[k], id, (size_t)(e - id) + 1);
       c->pending_sent_ns[k] = uv_hrtime();
       break;
     }
@@ -298,6 +471,11 @@ static void send_meter(uv_timer_t *t)
     sent_win++;
     expected_win += (uint64_t)c->watchers;
   }
+}
+
+static void meter_tick(uv_timer_t *t)
+{
+  send_meter(t->data);
 }
 
 static void charger_open(wsc_t *w, void *ud)
@@ -337,17 +515,32 @@ static void charger_msg(wsc_t *w, void *ud, const char *d, size_t n, uint64_t no
     return;
   }
   answers++;
-  if (d[1] == '4') callerrors++;
-  for (int k = 0; k < INFLIGHT_MAX; k++)
+  bool err = d[1] == '4';
+  if (err) callerrors++;
+  int k = 0;
+  for (; k < INFLIGHT_MAX; k++)
     if (c->pending_ids[k][0]) {
       size_t l = strlen(c->pending_ids[k]);
-      if (n > l + 4 && !memcmp(d + 4, c->pending_ids[k], l) && d[4 + l] == '"') {
-        if (in_window) hist_add(&rtt, (double)(now - c->pending_sent_ns[k]) / 1000.0);
-        c->pending_ids[k][0] = 0;
-        c->inflight--;
-        break;
-      }
+      if (n > l + 4 && !memcmp(d + 4, c->pending_ids[k], l) && d[4 + l] == '"') break;
     }
+  if (k == INFLIGHT_MAX) {
+    if (++unmatched <= 5)
+      note("charger %s: an answer to no call of ours: %.*s", c->id, (int)(n > 200 ? 200 : n), d);
+    return;
+  }
+  if (now >= win_ns0 && now < win_ns1) {
+    hist_add(&rtt, (double)(now - c->pending_sent_ns[k]) / 1000.0);
+    if (err) {
+      if (++callerrors_win <= 5) note("charger %s: %.*s", c->id, (int)(n > 200 ? 200 : n), d);
+    } else {
+      results_win++;
+    }
+  }
+  if (!err) results_total++;
+  c->pending_ids[k][0] = 0;
+  c->inflight--;
+  /* closed loop: the next call as soon as this one is answered, until the window ends */
+  if (opt.closed && phase == PH_TRAFFIC && now < win_ns1) send_meter(c);
 }
 
 static void charger_close(wsc_t *w, void *ud, int status, int err)
@@ -456,13 +649,20 @@ static void start_traffic(void)
   uint64_t us = now_us();
   win_start_us = us + (uint64_t)(opt.warmup * 1e6);
   win_end_us = win_start_us + (uint64_t)(opt.duration * 1e6);
+  win_ns0 = t0 + win_start_us * 1000;
+  win_ns1 = t0 + win_end_us * 1000;
+  if (opt.closed) { /* the first call of each charger; each answer sends the next */
+    for (int i = 0; i < opt.chargers; i++)
+      send_meter(&ch[i]);
+    return;
+  }
   if (opt.rate <= 0) return;
   uint64_t period = (uint64_t)(1000.0 / opt.rate);
   if (period < 1) period = 1;
   for (int i = 0; i < opt.chargers; i++) {
     bcharger_t *c = &ch[i];
     if (!c->booted) continue;
-    uv_timer_start(&c->t, send_meter, 1 + (uint64_t)randombytes_uniform((uint32_t)period), period);
+    uv_timer_start(&c->t, meter_tick, 1 + (uint64_t)randombytes_uniform((uint32_t)period), period);
   }
 }
 
@@ -522,8 +722,13 @@ static void phase_tick(uv_timer_t *t)
       phase = PH_TRAFFIC;
       phase_t_ns = uv_hrtime();
       start_traffic();
-      note("traffic: %d chargers x %.1f/s, %d UI x %d watched, warmup %.0fs, window %.0fs",
-           chargers_booted, opt.rate, ui_open, opt.watch, opt.warmup, opt.duration);
+      if (opt.closed)
+        note("traffic: %d chargers, closed loop (one call outstanding each), %d UI x %d "
+             "watched, warmup %.0fs, window %.0fs",
+             chargers_booted, ui_open, opt.watch, opt.warmup, opt.duration);
+      else
+        note("traffic: %d chargers x %.1f/s, %d UI x %d watched, warmup %.0fs, window %.0fs",
+             chargers_booted, opt.rate, ui_open, opt.watch, opt.warmup, opt.duration);
     }
     break;
   case PH_TRAFFIC: {
@@ -535,14 +740,20 @@ static void phase_tick(uv_timer_t *t)
       events_at_start_cnt = events_total;
       if (opt.server_pid) srv_cpu0 = proc_cpu(opt.server_pid);
       self_cpu0 = self_cpu();
+      mach_cpu0 = machine_cpu();
+      metrics_fetch(0);
     }
-    static uint64_t last_ev, last_fr, last_print;
+    static uint64_t last_ev, last_fr, last_ans, last_print;
     if (now - last_print >= 1000000000ULL) {
-      if (last_print)
+      if (last_print && opt.closed)
+        note("answers/s=%llu events/s=%llu ui_open=%d", (unsigned long long)(answers - last_ans),
+             (unsigned long long)(events_total - last_ev), ui_open);
+      else if (last_print)
         note("events/s=%llu frames/s=%llu ui_open=%d", (unsigned long long)(events_total - last_ev),
              (unsigned long long)(frames_total - last_fr), ui_open);
       last_ev = events_total;
       last_fr = frames_total;
+      last_ans = answers;
       last_print = now;
     }
     if (us >= win_end_us) {
@@ -550,6 +761,8 @@ static void phase_tick(uv_timer_t *t)
       frames_at_end = frames_total;
       if (opt.server_pid) srv_cpu1 = proc_cpu(opt.server_pid);
       self_cpu1 = self_cpu();
+      mach_cpu1 = machine_cpu();
+      metrics_fetch(1);
       in_window = false;
       for (int i = 0; i < opt.chargers; i++)
         uv_timer_stop(&ch[i].t);
@@ -558,8 +771,13 @@ static void phase_tick(uv_timer_t *t)
     }
     break;
   }
-  case PH_DRAIN:
-    if (in_phase >= opt.drain) {
+  case PH_DRAIN: {
+    uint64_t outstanding = 0;
+    for (int i = 0; i < opt.chargers; i++)
+      outstanding += (uint64_t)ch[i].inflight;
+    /* A closed-loop run without browsers is done once every call is answered. */
+    if (in_phase >= opt.drain || (opt.closed && !opt.ui && !outstanding && !metrics_pending)) {
+      unanswered = outstanding;
       if (opt.server_pid) {
         srv_rss_end_kb = proc_status_kb(opt.server_pid, "VmRSS");
         srv_hwm_kb = proc_status_kb(opt.server_pid, "VmHWM");
@@ -576,6 +794,7 @@ static void phase_tick(uv_timer_t *t)
         uv_close((uv_handle_t *)&ch[i].t, NULL);
     }
     break;
+  }
   }
 }
 
@@ -618,44 +837,82 @@ static void report(void)
   if (win_s <= 0) win_s = opt.duration;
   double ev_rate = (double)events_win / opt.duration;
   double fr_rate = (double)(frames_at_end - frames_at_start) / win_s;
+  /* answers are counted by their read time inside [win_ns0, win_ns1): exactly --duration */
+  double ans_rate = (double)results_win / opt.duration;
   double srv_cpu = opt.server_pid ? (srv_cpu1 - srv_cpu0) / win_s * 100.0 : -1;
   double self_c = (self_cpu1 - self_cpu0) / win_s * 100.0;
+  /* the rest of the machine: other processes, and interrupt work not charged to a process */
+  double other_c = opt.server_pid && mach_cpu0 >= 0 && mach_cpu1 >= 0
+                       ? (mach_cpu1 - mach_cpu0) / win_s * 100.0 - srv_cpu - self_c
+                       : -1;
+  if (opt.server_pid && other_c < 0 && other_c > -5) other_c = 0; /* tick rounding */
   double per_conn_kb =
       (srv_rss0_kb >= 0 && ui_open > 0) ? (double)(srv_rss1_kb - srv_rss0_kb) / ui_open : -1;
   double missing = expected_win ? 1.0 - (double)events_win / (double)expected_win : 0;
+  long long commits =
+      store_commits[0] >= 0 && store_commits[1] >= 0 ? store_commits[1] - store_commits[0] : -1;
+  double per_commit = commits > 0 ? (double)results_win / (double)commits : -1;
   double q[] = {0.5, 0.9, 0.99, 0.999};
   double e2eq[4], rttq[4];
   for (int i = 0; i < 4; i++) {
     e2eq[i] = hist_q(&e2e, q[i]) / 1000.0;
     rttq[i] = hist_q(&rtt, q[i]) / 1000.0;
   }
-  printf("\n== %s: %d chargers x %.1f MeterValues/s, %d UI clients x %d chargers "
-         "(%.0f watchers/charger)\n",
-         opt.name, chargers_booted, opt.rate, ui_open, opt.watch,
-         opt.chargers ? (double)opt.ui * opt.watch / opt.chargers : 0);
+  char rate_s[32];
+  if (opt.closed)
+    snprintf(rate_s, sizeof(rate_s), "max");
+  else
+    snprintf(rate_s, sizeof(rate_s), "%g", opt.rate);
+  if (opt.closed)
+    printf("\n== %s: %d chargers, closed loop (one MeterValues outstanding each), %d UI clients "
+           "x %d chargers\n",
+           opt.name, chargers_booted, ui_open, opt.ui ? opt.watch : 0);
+  else
+    printf("\n== %s: %d chargers x %.1f MeterValues/s, %d UI clients x %d chargers "
+           "(%.0f watchers/charger)\n",
+           opt.name, chargers_booted, opt.rate, ui_open, opt.watch,
+           opt.chargers ? (double)opt.ui * opt.watch / opt.chargers : 0);
   printf("| metric | value |\n|---|---:|\n");
-  printf("| MeterValues sent in window (%.0f s) | %llu |\n", opt.duration,
-         (unsigned long long)sent_win);
-  printf("| deliveries expected / received | %llu / %llu (%.3f%% missing) |\n",
-         (unsigned long long)expected_win, (unsigned long long)events_win, missing * 100);
-  printf("| events delivered per second | %.0f |\n", ev_rate);
-  printf("| frames received per second | %.0f |\n", fr_rate);
-  printf("| end-to-end latency p50 / p90 / p99 / p99.9 / max (ms) | %.2f / %.2f / %.2f / %.2f "
-         "/ %.2f |\n",
-         e2eq[0], e2eq[1], e2eq[2], e2eq[3], e2e.max_us / 1000.0);
+  if (opt.closed) {
+    printf("| MeterValues answered with CALLRESULT in window (%.0f s) | %llu |\n", opt.duration,
+           (unsigned long long)results_win);
+    printf("| MeterValues committed per second | %.0f |\n", ans_rate);
+  } else {
+    printf("| MeterValues sent in window (%.0f s) | %llu |\n", opt.duration,
+           (unsigned long long)sent_win);
+  }
+  if (!opt.closed || opt.ui) {
+    printf("| deliveries expected / received | %llu / %llu (%.3f%% missing) |\n",
+           (unsigned long long)expected_win, (unsigned long long)events_win, missing * 100);
+    printf("| events delivered per second | %.0f |\n", ev_rate);
+    printf("| frames received per second | %.0f |\n", fr_rate);
+    printf("| end-to-end latency p50 / p90 / p99 / p99.9 / max (ms) | %.2f / %.2f / %.2f / %.2f "
+           "/ %.2f |\n",
+           e2eq[0], e2eq[1], e2eq[2], e2eq[3], e2e.max_us / 1000.0);
+  }
   printf("| charger call round trip p50 / p99 / max (ms) | %.2f / %.2f / %.2f |\n", rttq[0],
          rttq[2], rtt.max_us / 1000.0);
-  printf("| CALLERRORs | %llu |\n", (unsigned long long)callerrors);
+  printf("| CALLERRORs in window / in all | %llu / %llu |\n", (unsigned long long)callerrors_win,
+         (unsigned long long)callerrors);
+  printf("| answers to no call / calls unanswered at the end | %llu / %llu |\n",
+         (unsigned long long)unmatched, (unsigned long long)unanswered);
+  if (commits >= 0)
+    printf("| server commits in window / MeterValues per commit | %lld / %.1f |\n", commits,
+           per_commit);
   if (opt.server_pid) {
     printf("| server CPU (%% of one core) | %.0f |\n", srv_cpu);
     printf("| server RSS before UI / after UI / end / peak (MiB) | %.1f / %.1f / %.1f / %.1f |\n",
            srv_rss0_kb / 1024.0, srv_rss1_kb / 1024.0, srv_rss_end_kb / 1024.0,
            srv_hwm_kb / 1024.0);
-    printf("| server memory per idle UI connection (KiB) | %.2f |\n", per_conn_kb);
+    if (opt.ui) printf("| server memory per idle UI connection (KiB) | %.2f |\n", per_conn_kb);
   }
-  printf("| UI connections held / failed / closed by server | %d / %d / %d |\n", ui_open, ui_failed,
-         ui_closed_early);
+  if (opt.ui || !opt.closed)
+    printf("| UI connections held / failed / closed by server | %d / %d / %d |\n", ui_open,
+           ui_failed, ui_closed_early);
   printf("| bench CPU (%% of one core) | %.0f |\n", self_c);
+  if (opt.server_pid)
+    printf("| rest of the machine during the window (%% of one core) | %.0f |\n", other_c);
+  printf("| machine load average (1 min) before the run | %.2f |\n", load_at_start);
   fflush(stdout);
 
   if (opt.json) {
@@ -664,9 +921,10 @@ static void report(void)
     fprintf(f, "{\"name\":\"%s\",\"machine\":", opt.name);
     machine_json(f);
     fprintf(f,
-            ",\"params\":{\"chargers\":%d,\"rate\":%g,\"ui\":%d,\"watch\":%d,\"warmup\":%g,"
+            ",\"params\":{\"chargers\":%d,\"rate\":%s%s%s,\"ui\":%d,\"watch\":%d,\"warmup\":%g,"
             "\"duration\":%g,\"sources\":%d},",
-            opt.chargers, opt.rate, opt.ui, opt.watch, opt.warmup, opt.duration, opt.sources);
+            opt.chargers, opt.closed ? "\"" : "", rate_s, opt.closed ? "\"" : "", opt.ui, opt.watch,
+            opt.warmup, opt.duration, opt.sources);
     fprintf(f,
             "\"chargersBooted\":%d,\"uiOpen\":%d,\"uiFailed\":%d,\"uiClosedByServer\":%d,"
             "\"sent\":%llu,\"expected\":%llu,\"received\":%llu,\"missingRatio\":%.6f,"
@@ -675,18 +933,30 @@ static void report(void)
             (unsigned long long)expected_win, (unsigned long long)events_win, missing, ev_rate,
             fr_rate);
     fprintf(f,
+            "\"answered\":%llu,\"answeredPerSec\":%.1f,\"answeredTotal\":%llu,"
+            "\"callErrorsInWindow\":%llu,"
+            "\"unmatchedAnswers\":%llu,\"unanswered\":%llu,\"storeCommits\":%lld,"
+            "\"meterValuesPerCommit\":%.2f,",
+            (unsigned long long)results_win, ans_rate, (unsigned long long)results_total,
+            (unsigned long long)callerrors_win, (unsigned long long)unmatched,
+            (unsigned long long)unanswered, commits, per_commit);
+    fprintf(f,
             "\"latencyMs\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f,"
             "\"mean\":%.3f,\"n\":%llu},",
             e2eq[0], e2eq[1], e2eq[2], e2eq[3], e2e.max_us / 1000.0,
             e2e.n ? e2e.sum_us / (double)e2e.n / 1000.0 : 0, (unsigned long long)e2e.n);
-    fprintf(f, "\"callRttMs\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},\"callErrors\":%llu,",
-            rttq[0], rttq[2], rtt.max_us / 1000.0, (unsigned long long)callerrors);
+    fprintf(f,
+            "\"callRttMs\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f,"
+            "\"n\":%llu},\"callErrors\":%llu,",
+            rttq[0], rttq[1], rttq[2], rttq[3], rtt.max_us / 1000.0, (unsigned long long)rtt.n,
+            (unsigned long long)callerrors);
     fprintf(f,
             "\"server\":{\"pid\":%d,\"cpuPercent\":%.1f,\"rssBeforeUiKiB\":%ld,"
             "\"rssAfterUiKiB\":%ld,\"rssEndKiB\":%ld,\"peakRssKiB\":%ld,"
-            "\"perIdleUiConnKiB\":%.3f},\"benchCpuPercent\":%.1f}\n",
+            "\"perIdleUiConnKiB\":%.3f},\"benchCpuPercent\":%.1f,\"otherCpuPercent\":%.1f,"
+            "\"loadAvgAtStart\":%.2f}\n",
             opt.server_pid, srv_cpu, srv_rss0_kb, srv_rss1_kb, srv_rss_end_kb, srv_hwm_kb,
-            per_conn_kb, self_c);
+            per_conn_kb, self_c, other_c, load_at_start);
     fclose(f);
   }
 }
@@ -699,7 +969,8 @@ static void usage(FILE *f)
              "  --ocpp-url URL     (ws://127.0.0.1:8180/ocpp)\n"
              "  --ui-url URL       (ws://127.0.0.1:8080/ws)\n"
              "  --chargers C       chargers (100)\n"
-             "  --rate R           MeterValues per second per charger (1; 0 = no traffic)\n"
+             "  --rate R           MeterValues per second per charger (1; 0 = no traffic;\n"
+             "                     max = closed loop: the next call as soon as one is answered)\n"
              "  --ui U             UI clients (1000)\n"
              "  --watch W          chargers watched by each UI client (1)\n"
              "  --warmup S, --duration S, --drain S   seconds (3, 20, 3)\n"
@@ -743,7 +1014,8 @@ int main(int argc, char **argv)
       opt.chargers = atoi(optarg);
       break;
     case 'r':
-      opt.rate = atof(optarg);
+      opt.closed = !strcmp(optarg, "max");
+      opt.rate = opt.closed ? 0 : atof(optarg);
       break;
     case 'U':
       opt.ui = atoi(optarg);
@@ -801,6 +1073,11 @@ int main(int argc, char **argv)
     die("bad URL");
   size_t pl = strlen(ocpp_path);
   if (pl && ocpp_path[pl - 1] == '/') ocpp_path[pl - 1] = 0;
+  FILE *la = fopen("/proc/loadavg", "r");
+  if (la) {
+    if (fscanf(la, "%lf", &load_at_start) != 1) load_at_start = -1;
+    fclose(la);
+  }
   if (sodium_init() < 0) die("libsodium init failed");
   signal(SIGPIPE, SIG_IGN);
 
@@ -871,5 +1148,8 @@ int main(int argc, char **argv)
   phase_t_ns = uv_hrtime();
   uv_run(loop, UV_RUN_DEFAULT);
   int unready = opt.ui - ui_ready;
-  return (phase == PH_DONE && ui_failed == 0 && unready == 0) ? 0 : 1;
+  bool ok = phase == PH_DONE && ui_failed == 0 && unready == 0;
+  /* a closed-loop run is clean only when every call of the window was taken */
+  if (opt.closed && (!results_win || callerrors || unmatched || unanswered)) ok = false;
+  return ok ? 0 : 1;
 }

@@ -118,11 +118,60 @@ static int raw_write(wsc_t *c, wreq_t *r)
   return rc;
 }
 
+/* Masking keys. RFC 6455 wants them unpredictable, which protects proxies
+ * from scripts in browsers; these tools only talk to our own server. So a
+ * xorshift generator, seeded once from the system's: libsodium's randombytes
+ * here is a getrandom() system call per frame. */
+static uint64_t mask_state;
+
+static uint32_t next_mask(void)
+{
+  while (!mask_state)
+    randombytes_buf(&mask_state, sizeof(mask_state));
+  uint64_t x = mask_state;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  mask_state = x;
+  return (uint32_t)(x >> 32);
+}
+
+/* out = in ^ the 4-byte key repeated, 8 bytes at a time. */
+static void mask_copy(unsigned char *out, const unsigned char *in, size_t len,
+                      const unsigned char key[4])
+{
+  unsigned char k8[8];
+  for (int i = 0; i < 8; i++)
+    k8[i] = key[i & 3];
+  uint64_t m;
+  memcpy(&m, k8, 8);
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t v;
+    memcpy(&v, in + i, 8);
+    v ^= m;
+    memcpy(out + i, &v, 8);
+  }
+  for (; i < len; i++)
+    out[i] = in[i] ^ key[i & 3];
+}
+
+#define SMALL_FRAME 2048
+
+/* A frame goes out with one try-write from the stack when the socket takes it
+ * whole (the usual case: no allocation, no write callback); what the kernel
+ * does not take is queued behind, in order. */
 static int send_frame(wsc_t *c, int opcode, const char *data, size_t len)
 {
   size_t hl = 2 + (len > 65535 ? 8 : len > 125 ? 2 : 0) + 4;
-  wreq_t *r = xrealloc(NULL, sizeof(*r) + hl + len);
-  unsigned char *p = (unsigned char *)r->data;
+  unsigned char small[SMALL_FRAME];
+  wreq_t *r = NULL;
+  unsigned char *frame = small;
+  if (hl + len > sizeof(small)) {
+    r = xrealloc(NULL, sizeof(*r) + hl + len);
+    frame = (unsigned char *)r->data;
+  }
+  unsigned char *p = frame;
   *p++ = (unsigned char)(0x80 | opcode);
   if (len > 65535) {
     *p++ = 0x80 | 127;
@@ -135,13 +184,26 @@ static int send_frame(wsc_t *c, int opcode, const char *data, size_t len)
   } else {
     *p++ = (unsigned char)(0x80 | len);
   }
-  unsigned char mask[4];
-  randombytes_buf(mask, sizeof(mask));
-  memcpy(p, mask, 4);
-  p += 4;
-  for (size_t i = 0; i < len; i++)
-    p[i] = (unsigned char)data[i] ^ mask[i & 3];
-  r->len = hl + len;
+  uint32_t key = next_mask();
+  memcpy(p, &key, 4);
+  mask_copy(p + 4, (const unsigned char *)data, len, p);
+  size_t total = hl + len, done = 0;
+  if (c->wq == 0) { /* nothing queued: writing now keeps the order */
+    uv_buf_t b = uv_buf_init((char *)frame, (unsigned)total);
+    int rc = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (rc > 0) done = (size_t)rc;
+    if (done == total) {
+      free(r);
+      return 0;
+    }
+  }
+  if (!r) {
+    r = xrealloc(NULL, sizeof(*r) + total - done);
+    memcpy(r->data, frame + done, total - done);
+  } else if (done) {
+    memmove(r->data, r->data + done, total - done);
+  }
+  r->len = total - done;
   return raw_write(c, r);
 }
 

@@ -1,0 +1,135 @@
+// flashcharge-bench's closed-loop ingest run (--rate max) against the real
+// server, briefly: a few chargers, each with one MeterValues outstanding and
+// the next sent as soon as it is answered. The report must be sane (answers,
+// a rate, round trips, no CALLERROR, nothing unanswered), and every
+// CALLRESULT the bench counted must be in the database, since the server
+// answers only after the commit. Then the same run against a store that
+// fails: the CALLERRORs must be counted as such, never as committed, and the
+// run must say it was not clean.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Server, BIN, withTimeout } from './lib/server.mjs';
+
+const BENCH = process.env.FLASHCHARGE_BENCH
+  ? path.resolve(process.env.FLASHCHARGE_BENCH)
+  : path.join(path.dirname(BIN), 'flashcharge-bench');
+const DURATION = 2;
+
+const servers = [];
+const procs = new Set();
+after(async () => {
+  for (const p of procs) if (p.exitCode == null) p.kill('SIGKILL');
+  for (const s of servers) await s.cleanup();
+});
+
+// extra: more `serve` arguments, or a function of the Server giving them (to
+// name its fault file before it starts).
+async function startServer(extra = []) {
+  const s = new Server();
+  servers.push(s);
+  s.opts = {
+    args: ['--unknown-chargers', 'accept', '--rate-limit', '1000', '--log-level', 'info',
+      ...(typeof extra === 'function' ? extra(s) : extra)],
+  };
+  await s.spawn();
+  return s;
+}
+
+// Runs the bench to its end. onStderrLine sees each of its progress lines.
+async function runBench(srv, prefix, onStderrLine = () => {}) {
+  const json = path.join(srv.dir, `bench-${prefix}.json`);
+  const p = spawn(BENCH, [
+    '--ocpp-url', `ws://127.0.0.1:${srv.ocppPort}/ocpp`,
+    '--ui-url', `ws://127.0.0.1:${srv.httpPort}/ws`,
+    '--server-pid', String(srv.proc.pid), '--name', 'smoke', '--json', json, '--prefix', prefix,
+    '--chargers', '4', '--rate', 'max', '--ui', '0',
+    '--warmup', '1', '--duration', String(DURATION), '--drain', '5',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.add(p);
+  let stdout = '';
+  let stderr = '';
+  let buf = '';
+  p.stdout.on('data', (d) => { stdout += d; });
+  p.stderr.on('data', (d) => {
+    stderr += d;
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onStderrLine(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  });
+  const code = await withTimeout(new Promise((res) => p.on('exit', (c, sig) => res(c ?? sig))),
+    60000, 'flashcharge-bench to finish');
+  procs.delete(p);
+  // The table: "| metric | value |" rows.
+  const table = {};
+  for (const line of stdout.split('\n')) {
+    const m = /^\| (.+?) \| (.+?) \|$/.exec(line);
+    if (m) table[m[1]] = m[2];
+  }
+  const report = existsSync(json) ? JSON.parse(readFileSync(json, 'utf8')) : null;
+  return { code, stdout, stderr, table, report, what: `stdout:\n${stdout}\nstderr:\n${stderr}` };
+}
+
+test('flashcharge-bench --rate max: committed MeterValues per second, every answer in the database',
+  { skip: !existsSync(BENCH) && `no bench at ${BENCH}`, timeout: 90000 }, async () => {
+    const srv = await startServer();
+    const r = await runBench(srv, 'BSMK');
+    assert.equal(r.code, 0, r.what);
+    const j = r.report;
+    assert.ok(j, r.what);
+    assert.equal(j.params.rate, 'max');
+    assert.equal(j.chargersBooted, 4);
+    assert.ok(j.answered > 0, `answered ${j.answered}`);
+    assert.ok(j.answeredPerSec > 0);
+    assert.ok(Math.abs(j.answeredPerSec - j.answered / DURATION) < 1, 'rate = answered / window');
+    assert.equal(j.callErrors, 0);
+    assert.equal(j.callErrorsInWindow, 0);
+    assert.equal(j.unmatchedAnswers, 0);
+    assert.equal(j.unanswered, 0);
+    assert.ok(j.answeredTotal >= j.answered);
+    // One round trip per answer in the window; quantiles ordered.
+    assert.equal(j.callRttMs.n, j.answered);
+    assert.ok(j.callRttMs.p50 > 0, `p50 ${j.callRttMs.p50}`);
+    assert.ok(j.callRttMs.p99 >= j.callRttMs.p50 && j.callRttMs.max >= j.callRttMs.p99);
+    // Group commit: the store's commit count over the window, from /metrics.
+    assert.ok(j.storeCommits > 0, `storeCommits ${j.storeCommits}`);
+    assert.ok(j.meterValuesPerCommit > 0);
+    assert.ok(j.server.cpuPercent > 0);
+    assert.ok(j.benchCpuPercent >= 0);
+
+    // The table says the same.
+    assert.equal(Number(r.table['MeterValues answered with CALLRESULT in window (2 s)']), j.answered,
+      r.stdout);
+    assert.equal(Number(r.table['MeterValues committed per second']), Math.round(j.answeredPerSec));
+    assert.equal(r.table['CALLERRORs in window / in all'], '0 / 0');
+    assert.equal(r.table['answers to no call / calls unanswered at the end'], '0 / 0');
+    const rtt = r.table['charger call round trip p50 / p99 / max (ms)'].split(' / ').map(Number);
+    assert.ok(rtt[0] > 0 && rtt[1] >= rtt[0] && rtt[2] >= rtt[1], r.stdout);
+
+    // Every CALLRESULT is a committed MeterValues: three samples each.
+    await srv.stop();
+    const [{ n }] = srv.sql("SELECT count(*) AS n FROM meter_values WHERE charger_id LIKE 'BSMK%'");
+    assert.equal(n, 3 * j.answeredTotal);
+  });
+
+test('flashcharge-bench --rate max: CALLERRORs from a failing store are counted, not committed',
+  { skip: !existsSync(BENCH) && `no bench at ${BENCH}`, timeout: 90000 }, async () => {
+    const srv = await startServer((s) => ['--fault-file', s.faultFile]);
+    // The chargers boot on a healthy store; the disk fails once traffic starts.
+    const r = await runBench(srv, 'BFLT', (line) => {
+      if (/ traffic: /.test(line)) srv.writeFault('fail');
+    });
+    assert.equal(r.code, 1, r.what);
+    const j = r.report;
+    assert.ok(j, r.what);
+    assert.equal(j.answered, 0, r.what);
+    assert.equal(j.answeredPerSec, 0);
+    assert.ok(j.callErrorsInWindow > 0, r.what);
+    assert.equal(Number(r.table['MeterValues committed per second']), 0);
+    assert.match(r.table['CALLERRORs in window / in all'], /^[1-9]\d* \/ [1-9]\d*$/);
+  });
