@@ -27,9 +27,9 @@
  * writes are queued, the writer waits until a write that is not lazy comes,
  * the oldest lazy one is FC_STORE_LAZY_MS old, or a drain asks for everything.
  * The raw frame of an answer is logged after the answer is sent (so that the
- * log says what was sent), when its call's write has committed: at low load a
- * commit of its own, with its own fsync, for every message. Lazy, it goes
- * with the next message's commit instead.
+ * log says what was sent), that is once its call's write has committed; at
+ * low load that was a commit of its own, with its own fsync, for every
+ * message. Lazy, it goes with the next message's commit.
  *
  * Breaker. breaker_threshold consecutive failed batches open it: health goes
  * DOWN, the queued writes fail at once, fc_store_submit refuses new ones, and

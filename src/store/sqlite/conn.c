@@ -23,12 +23,12 @@
  *    cache only grows as pages are used. mmap is not used: the pages a batch
  *    needs are in the cache or the WAL, and an I/O error on a mapped page is
  *    a SIGBUS instead of an error code.
- *  - temp_store=MEMORY on the writer: each write of a batch runs in a
- *    savepoint, and a savepoint keeps the original of every page it changes
- *    in a sub-journal, which SQLite spills to a temporary file past 64 KiB:
- *    4 bytes and a page per changed page, written again for every write. In
- *    memory it is a copy. Migrations, which may sort whole tables, run with
- *    temporary files (conn_migrate).
+ *  - temp_store=MEMORY on the writer: a savepoint (event pruning; each write
+ *    of a batch in which one write fails, store.c) keeps the original of
+ *    every page it changes in a sub-journal, which SQLite spills to a
+ *    temporary file past 64 KiB, 4 bytes and a page at a time. In memory it
+ *    is a copy. Migrations, which may sort whole tables, run with temporary
+ *    files (conn_migrate).
  *  - Statements are prepared once per connection (FC_SQL_MAP) and kept. */
 #include "store/sqlite/sqlite_int.h"
 
