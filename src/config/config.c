@@ -100,7 +100,7 @@ static const opt_t opts[] = {
      "bytes queued for a browser before state events coalesce"},
     {"ui-queue-hard", T_INT, O(ui_queue_hard), S, "524288", 4096, 1073741824, NULL,
      "bytes queued for a browser before it is dropped (lagged, 1013)"},
-    {"ui-max-rate", T_INT, O(ui_max_rate), S, "100", 1, 100000, NULL,
+    {"ui-max-rate", T_INT, O(ui_max_rate), S, "200", 1, 100000, NULL,
      "frames per second to one browser at most (events batch and coalesce)"},
     {"ui-max-clients", T_INT, O(ui_max_clients), S, "50000", 1, 10000000, NULL,
      "browser connections at most (beyond: 503)"},

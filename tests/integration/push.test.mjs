@@ -789,7 +789,7 @@ async function measureLatency(srv, id, n) {
 test('latency from the charger\'s MeterValues frame to the browser\'s meter event (printed)', { timeout: 60_000 }, async () => {
   const N = 300;
   const d = await measureLatency(await mainServer(), 'LAT', N);
-  console.log(`# latency charger frame -> browser frame, ${N} MeterValues back to back, --ui-max-rate 100 (default): ` +
+  console.log(`# latency charger frame -> browser frame, ${N} MeterValues back to back, --ui-max-rate 200 (default): ` +
     `${d.n}/${N} meter events delivered (rest coalesced by the frame rate limit), median ${d.median} ms, p95 ${d.p95} ms, max ${d.max} ms`);
   // --rate-limit high on both servers: the default (20 calls/s) pauses the
   // charger's socket, which would be measured here as ~50 ms per frame.
