@@ -83,9 +83,10 @@ run hold-ui18900           --chargers 10   --rate 0  --ui 18900 --watch 1   --du
 
 mkdir -p "$here/results"
 out="$here/results/$(date -u +%Y-%m-%dT%H%M%SZ).json"
+# (With node -e there is no script argument: the files start at argv[1].)
 OUT="$out" node -e '
   const fs = require("fs");
-  const files = process.argv.slice(2).filter((f) => fs.existsSync(f));
+  const files = process.argv.slice(1).filter((f) => fs.existsSync(f));
   const runs = files.map((f) => JSON.parse(fs.readFileSync(f, "utf8")));
   const machine = runs.length ? runs[0].machine : {};
   for (const r of runs) delete r.machine;

@@ -379,7 +379,7 @@ static const char *source(int i)
 
 /* Building a call costs a few hundred nanoseconds: literals copied, numbers
  * written by hand, the date and time formatted once a second. printf and
- * strftime per call were a tenth of the benchmark's own CPU time at a few
+ * strftime per call were about 7 % of the benchmark's own CPU time at a few
  * thousand calls per second, time the server's side of the machine needs. */
 static char *put(char *p, const char *s, size_t n)
 {
