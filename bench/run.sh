@@ -73,7 +73,7 @@ run fanout-100x10-ui150x100 --chargers 100 --rate 10 --ui 150   --watch 100 --du
 # Committed ingest: each charger keeps one MeterValues outstanding and sends
 # the next as soon as it is answered (the answer follows the commit), no UI.
 # Of 100, 200, 500, 1,000 and 2,000 chargers, 2,000 gave the highest rate
-# here (bench/README.md).
+# here (a sweep with the store as it was before its batch and row changes).
 run ingest-2000            --chargers 2000 --rate max --ui 0 --watch 1 --duration "$DUR"
 # How many idle UI connections one server holds: as many as the per-process
 # file limit allows (20,000 here, and it cannot be raised in this container),
