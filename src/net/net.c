@@ -102,8 +102,8 @@ static void web_mounts(fc_net_t *n, const fc_config_t *cfg)
  * below the hard one (1024 on a default Debian login): take what the hard
  * limit allows, before lws sizes its tables from it, and say so when even
  * that is short of the browser connections allowed. Returns the sockets lws
- * may hold. */
-static unsigned raise_fd_limit(const fc_config_t *cfg)
+ * may hold (0: unknown), and the limit now in force in *rl. */
+static unsigned raise_fd_limit(const fc_config_t *cfg, struct rlimit *out)
 {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
@@ -120,6 +120,7 @@ static unsigned raise_fd_limit(const fc_config_t *cfg)
            (unsigned long long)rl.rlim_cur, cfg->ui_max_clients, need);
   else
     fc_log(FC_LOG_INFO, NULL, "event=fd_limit nofile=%llu", (unsigned long long)rl.rlim_cur);
+  *out = rl;
   rlim_t cur = rl.rlim_cur > FD_LIMIT_UNLIMITED ? FD_LIMIT_UNLIMITED : rl.rlim_cur;
   return cur > 2 * FD_NOT_LWS ? (unsigned)(cur - FD_NOT_LWS) : (unsigned)(cur / 2);
 }
@@ -133,23 +134,21 @@ static unsigned raise_fd_limit(const fc_config_t *cfg)
  * (Its fd_limit_per_thread option would do the same, but below the process
  * limit it makes lws find a connection by a linear search of all of them on
  * every event.) */
-static struct lws_context *create_context(struct lws_context_creation_info *info, unsigned fds)
+static struct lws_context *create_context(struct lws_context_creation_info *info, unsigned fds,
+                                          const struct rlimit *rl)
 {
-  struct rlimit rl, lowered;
-  bool lower = fds && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > fds;
-  if (lower) {
-    lowered = (struct rlimit){fds, rl.rlim_max};
-    lower = setrlimit(RLIMIT_NOFILE, &lowered) == 0;
-  }
+  struct rlimit lowered = {fds, rl->rlim_max};
+  bool lower = fds && rl->rlim_cur > fds && setrlimit(RLIMIT_NOFILE, &lowered) == 0;
   struct lws_context *ctx = lws_create_context(info);
-  if (lower) setrlimit(RLIMIT_NOFILE, &rl);
+  if (lower) setrlimit(RLIMIT_NOFILE, rl);
   return ctx;
 }
 
 int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
                  fc_push_t *push, fc_net_t **out)
 {
-  unsigned fd_limit = raise_fd_limit(cfg);
+  struct rlimit nofile = {0, 0};
+  unsigned fd_limit = raise_fd_limit(cfg, &nofile);
   fc_net_t *n = fc_calloc(1, sizeof(*n));
   void *loops[1] = {loop};
   struct lws_context_creation_info info;
@@ -198,7 +197,7 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
     fc_push_cap_clients(push, cap);
   }
   info.pcontext = &n->ctx; /* lws clears it once fully destroyed */
-  n->ctx = create_context(&info, fd_limit);
+  n->ctx = create_context(&info, fd_limit, &nofile);
   if (!n->ctx) {
     fc_log(FC_LOG_ERROR, NULL, "event=lws_context_failed");
     fc_free(n);

@@ -185,7 +185,9 @@ static void mark_dirty(client_t *c)
 static void enqueue_as(client_t *c, fc_event_t *e, csub_t *owner, bool kept)
 {
   if (!c->wsi || c->closing) return;
-  if (owner && (!owner->charger[0] || !strcmp(owner->charger, "*"))) owner = NULL;
+  /* only a charger's own subscription tracks what was sent ("*" and the
+   * system channel enqueue without an owner) */
+  assert(!owner || (owner->charger[0] && strcmp(owner->charger, "*") != 0));
   fc_outq_status_t st = kept ? fc_outq_push_kept(&c->q, e, owner) : fc_outq_push(&c->q, e, owner);
   if (st == FC_OUTQ_OVER) {
     lagged(c);
