@@ -211,9 +211,44 @@ char *fc_ocpp__encode_call(const char *id, const char *action, json_t *payload, 
   return dump(a, len);
 }
 
+/* True when id can be written between quotes as it is: printable ASCII
+ * without '"' or '\\', which is what chargers send (the general path escapes
+ * and replaces invalid UTF-8). */
+static bool plain_id(const char *id, size_t *n)
+{
+  const char *p = id;
+  for (; *p; p++)
+    if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\') return false;
+  *n = (size_t)(p - id);
+  return true;
+}
+
+/* Every accepted call gets a CALLRESULT, so this is on the path of every
+ * message: with a plain id it is written directly, the payload dumped on its
+ * own, byte for byte what dumping the whole array gives (JSON_COMPACT). */
 char *fc_ocpp__encode_result(const char *id, json_t *payload, size_t *len)
 {
   assert(id);
+  size_t idn;
+  if (plain_id(id, &idn)) {
+    char *body = NULL;
+    if (payload && !(json_is_object(payload) && json_object_size(payload) == 0)) {
+      body = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
+      if (!body) abort(); /* out of memory */
+    }
+    size_t bn = body ? strlen(body) : 2;
+    char *s = fc_malloc(4 + idn + 2 + bn + 2);
+    char *e = s;
+    memcpy(e, "[3,\"", 4), e += 4;
+    memcpy(e, id, idn), e += idn;
+    memcpy(e, "\",", 2), e += 2;
+    memcpy(e, body ? body : "{}", bn), e += bn;
+    *e++ = ']';
+    *e = '\0';
+    free(body);
+    if (len) *len = (size_t)(e - s);
+    return s;
+  }
   json_t *a = json_array();
   push(a, json_integer(FC_MSG_RESULT));
   push(a, str_lossy(id));

@@ -268,6 +268,23 @@ static void encode_result(void **state)
   assert_string_equal(s, "[3,\"x\",{\"data\":\"\\\"q\\\"\\n\xc3\xa9\"}]");
   free(s);
   json_decref(p);
+
+  /* An id that is not plain ASCII takes the escaping path: quotes and
+   * backslashes escaped, UTF-8 kept, invalid bytes replaced. */
+  s = fc_ocpp__encode_result("a\"b\\c", NULL, &len);
+  assert_string_equal(s, "[3,\"a\\\"b\\\\c\",{}]");
+  assert_int_equal(len, strlen(s));
+  free(s);
+  s = fc_ocpp__encode_result("caf\xc3\xa9\xff", NULL, NULL);
+  assert_string_equal(s, "[3,\"caf\xc3\xa9?\",{}]");
+  free(s);
+
+  /* A payload that is not an object is written as it is. */
+  p = json_pack("[i]", 1);
+  s = fc_ocpp__encode_result("x", p, NULL);
+  assert_string_equal(s, "[3,\"x\",[1]]");
+  free(s);
+  json_decref(p);
 }
 
 static void encode_error(void **state)
