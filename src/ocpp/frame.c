@@ -4,7 +4,8 @@
  * Parsing is strict about shape and lenient about nothing else: the element
  * count must be exact, the uniqueId a string of 1..36 bytes (opaque: chargers
  * send UUID-shaped ids that are not valid UUIDs), a CALL's payload an object.
- * JSON with duplicate keys or NUL characters in strings is refused by jansson.
+ * JSON with duplicate keys or NUL characters in strings is refused, as jansson's
+ * json_loadb(JSON_REJECT_DUPLICATES) would (core/json_parse.c).
  *
  * Error codes (OCPP-J 1.6 has no dedicated "bad RPC frame" code):
  *  - FormationViolation for everything structural: not JSON, not an array,
@@ -21,6 +22,7 @@
 #include "ocpp/rpc.h"
 
 #include "core/err.h"
+#include "core/json.h"
 #include "core/mem.h"
 
 #include <assert.h>
@@ -56,20 +58,18 @@ static int fail(fc_ocpp_verr_t *err, fc_ocpp_code_t code, const char *fmt, ...)
 int fc_ocpp__frame_parse(const char *buf, size_t len, fc_frame_t *f, const char **id_out,
                          fc_ocpp_verr_t *err)
 {
-  json_error_t jerr;
+  fc_json_error_t jerr;
   memset(f, 0, sizeof(*f));
   *id_out = NULL;
   err->code = FC_OCPP_OK;
   err->desc[0] = '\0';
 
-  f->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (!f->root) {
-    /* jansson's text ends in "near '<token>'": peer bytes, which we do not echo. */
-    char *near = strstr(jerr.text, " near ");
-    if (near) *near = '\0';
-    return fail(err, FC_OCPP_FORMATION_VIOLATION, "invalid JSON at byte %d: %.100s", jerr.position,
+  /* json_loadb's acceptance, faster (core/json_parse.c); its texts never
+   * quote peer bytes. */
+  f->root = fc_json_parse(buf, len, &jerr);
+  if (!f->root)
+    return fail(err, FC_OCPP_FORMATION_VIOLATION, "invalid JSON at byte %zu: %s", jerr.position,
                 jerr.text);
-  }
   json_t *a = f->root;
   if (!json_is_array(a)) return fail(err, FC_OCPP_FORMATION_VIOLATION, "frame is not an array");
   size_t n = json_array_size(a);
