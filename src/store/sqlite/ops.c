@@ -580,6 +580,21 @@ static int op_event(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
     fc_free(text);
     return rc;
   }
+  if (!(op->flag & FC_EVENT_LATE)) {
+    /* the latest non-late event of its key now (007_events_latest.sql) */
+    if (!(st = fc_store__stmt(c, FC_SQL_EVENT_LATEST))) {
+      fc_free(text);
+      return UV_EIO;
+    }
+    bind_str(st, 1, op->str);
+    bind_str(st, 2, op->text);
+    sqlite3_bind_int64(st, 3, op->i64);
+    sqlite3_bind_int64(st, 4, seq);
+    if ((rc = run(c, st, "event latest"))) {
+      fc_free(text);
+      return rc;
+    }
+  }
   op->out_id = seq;
   op->out_text = text;
   op->out_len = len;
