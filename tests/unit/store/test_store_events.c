@@ -1219,7 +1219,7 @@ static void test_migrations_005_006(void **state)
 /* Migration 007 on a database as the previous version (6) left it: the
  * events_latest index becomes a table holding the same keys, start-up folds
  * the same events, retention keeps what it kept, and the writer keeps the
- * table as events come. */
+ * table as events come. (008 comes with it: the frame log keeps its rows.) */
 static void test_migration_007_on_version_6(void **state)
 {
   env_t *e = *state;
@@ -1250,7 +1250,9 @@ static void test_migration_007_on_version_6(void **state)
            " ('CP3', 1, 'meter', 1, 1))"
            " INSERT INTO events (charger_id, seq, type, connector_id, ts, late, json)"
            " SELECT cp, seq, type, conn, %lld, late, json_object('type', type, 'charger', cp,"
-           " 'connector', conn, 'seq', seq, 'data', json_object()) FROM v ORDER BY cp, seq;",
+           " 'connector', conn, 'seq', seq, 'data', json_object()) FROM v ORDER BY cp, seq;"
+           "INSERT INTO frames (ts, charger_id, conn_id, direction, text)"
+           " VALUES (5, 'CP1', 1, 'in', '[2,\"a\",\"Heartbeat\",{}]');",
            old);
   assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
@@ -1258,13 +1260,16 @@ static void test_migration_007_on_version_6(void **state)
   assert_int_equal(env_open(e, NULL), 0);
   assert_string_equal(q1(e, "PRAGMA user_version"), FC_TEST_SCHEMA_VERSION);
   assert_string_equal(q1(e, "SELECT group_concat(type || '/' || name, ' ') FROM (SELECT type, name"
-                            " FROM sqlite_master WHERE name LIKE 'events_latest%' ORDER BY name)"),
-                      "table/events_latest");
+                            " FROM sqlite_master WHERE name LIKE 'events_latest%'"
+                            " OR tbl_name = 'frames' ORDER BY name)"),
+                      "table/events_latest table/frames index/frames_ts");
   assert_string_equal(q1(e, "SELECT group_concat(charger_id || ':' || type || ':' || connector_id"
                             " || ':' || seq, ' ') FROM (SELECT * FROM events_latest"
                             " ORDER BY charger_id, seq)"),
                       "CP1:status:1:6 CP1:meter:1:7 CP1:charger.online:0:8 CP1:meter:2:10");
   assert_true(latest_consistent(e));
+  assert_string_equal(q1(e, "SELECT ts || ' ' || text FROM frames"),
+                      "5 [2,\"a\",\"Heartbeat\",{}]");
 
   /* the fold: what the index gave before */
   loaded_t l = {0};
