@@ -24,6 +24,7 @@
 #include "core/mem.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -133,9 +134,60 @@ static void put_strn(sbuf_t *b, const char *s, size_t n)
   put(b, "\"", 1);
 }
 
+/* A real that is a short decimal, as meters' values are (11001.31, 7360,
+ * 42.5), written without printf, which costs some thousands of instructions
+ * a real (the readings of a MeterValues' event have a dozen). v is a short
+ * decimal D = n / 10^k when n / 10^k, correctly rounded, is v. For such a
+ * D of at most `precision` significant digits, precision <= 15 (DBL_DIG),
+ * "%.*g" gives D's digits back: D is the p-digit decimal nearest v. With
+ * 1e-4 <= |v| < 1e12 and precision >= 12, "%g" writes it without an
+ * exponent; it drops trailing zeros, and jansson adds ".0" to an integer.
+ * false: not such a value, nothing written. */
+static bool put_real_decimal(sbuf_t *b, double v, int precision)
+{
+  static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
+  static const int64_t ipow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+  int64_t limit = 1;
+  double a = fabs(v);
+  if (precision < 12 || precision > 15 || !(a >= 1e-4 && a < 1e12)) return false;
+  for (int i = 0; i < precision; i++)
+    limit *= 10;
+  for (int k = 0; k < (int)FC_ARRAY_SIZE(pow10); k++) {
+    double x = a * pow10[k];
+    if (!(x < 1e15)) return false;
+    int64_t n = (int64_t)(x + 0.5);
+    if (n >= limit) return false;
+    if ((double)n / pow10[k] != a) continue;
+    char buf[40], *e = buf + sizeof(buf), *p = e;
+    int64_t ip = n / ipow10[k], fp = n % ipow10[k];
+    if (k == 0) {
+      *--p = '0';
+      *--p = '.';
+    } else {
+      int digits = k;
+      while (digits > 0 && fp % 10 == 0) { /* none when k is the least k */
+        fp /= 10;
+        digits--;
+      }
+      for (int d = 0; d < digits; d++, fp /= 10)
+        *--p = (char)('0' + fp % 10);
+      *--p = '.';
+    }
+    do {
+      *--p = (char)('0' + ip % 10);
+      ip /= 10;
+    } while (ip);
+    if (v < 0) *--p = '-';
+    put(b, p, (size_t)(e - p));
+    return true;
+  }
+  return false;
+}
+
 /* A real as jansson writes it (jsonp_dtostr). */
 static void put_real(sbuf_t *b, double v, int precision)
 {
+  if (put_real_decimal(b, v, precision)) return;
   char buf[64];
   int n = snprintf(buf, sizeof(buf) - 3, "%.*g", precision, v);
   if (n < 0 || (size_t)n >= sizeof(buf) - 3) n = snprintf(buf, sizeof(buf), "0.0");
