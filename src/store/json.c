@@ -33,7 +33,8 @@ typedef struct sbuf {
   size_t n, cap;
 } sbuf_t;
 
-static void put(sbuf_t *b, const char *s, size_t n)
+/* Room for n more bytes and the NUL. */
+static void reserve(sbuf_t *b, size_t n)
 {
   if (b->n + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
@@ -42,6 +43,11 @@ static void put(sbuf_t *b, const char *s, size_t n)
     b->p = fc_realloc(b->p, cap);
     b->cap = cap;
   }
+}
+
+static void put(sbuf_t *b, const char *s, size_t n)
+{
+  reserve(b, n);
   memcpy(b->p + b->n, s, n);
   b->n += n;
   b->p[b->n] = '\0';
@@ -95,9 +101,22 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 static void put_strn(sbuf_t *b, const char *s, size_t n)
 {
   static const char hex[] = "0123456789ABCDEF";
-  size_t from = 0;
+  size_t from = 0, i = 0;
+  while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+    i++;
+  if (i == n) {
+    /* nothing to escape (nearly always): one copy between the quotes */
+    reserve(b, n + 2);
+    char *o = b->p + b->n;
+    o[0] = '"';
+    memcpy(o + 1, s, n);
+    o[n + 1] = '"';
+    b->n += n + 2;
+    b->p[b->n] = '\0';
+    return;
+  }
   put(b, "\"", 1);
-  for (size_t i = 0; i < n; i++) {
+  for (; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     put(b, s + from, i - from);
