@@ -23,7 +23,8 @@
 #include "core/err.h"
 #include "core/mem.h"
 
-#include <inttypes.h>
+#include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,7 +33,8 @@ typedef struct sbuf {
   size_t n, cap;
 } sbuf_t;
 
-static void put(sbuf_t *b, const char *s, size_t n)
+/* Room for n more bytes and the NUL. */
+static void reserve(sbuf_t *b, size_t n)
 {
   if (b->n + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 256;
@@ -41,6 +43,11 @@ static void put(sbuf_t *b, const char *s, size_t n)
     b->p = fc_realloc(b->p, cap);
     b->cap = cap;
   }
+}
+
+static void put(sbuf_t *b, const char *s, size_t n)
+{
+  reserve(b, n);
   memcpy(b->p + b->n, s, n);
   b->n += n;
   b->p[b->n] = '\0';
@@ -94,9 +101,22 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 static void put_strn(sbuf_t *b, const char *s, size_t n)
 {
   static const char hex[] = "0123456789ABCDEF";
-  size_t from = 0;
+  size_t from = 0, i = 0;
+  while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+    i++;
+  if (i == n) {
+    /* nothing to escape (nearly always): one copy between the quotes */
+    reserve(b, n + 2);
+    char *o = b->p + b->n;
+    o[0] = '"';
+    memcpy(o + 1, s, n);
+    o[n + 1] = '"';
+    b->n += n + 2;
+    b->p[b->n] = '\0';
+    return;
+  }
   put(b, "\"", 1);
-  for (size_t i = 0; i < n; i++) {
+  for (; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     put(b, s + from, i - from);
@@ -133,9 +153,75 @@ static void put_strn(sbuf_t *b, const char *s, size_t n)
   put(b, "\"", 1);
 }
 
+/* An integer in decimal, as "%lld" writes it (without printf, which costs
+ * a thousand instructions and more a call: the writer writes a few per
+ * event). */
+static void put_int(sbuf_t *b, int64_t v)
+{
+  char buf[24], *e = buf + sizeof(buf), *p = e;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *--p = '-';
+  put(b, p, (size_t)(e - p));
+}
+
+/* A real that is a short decimal, as meters' values are (11001.31, 7360,
+ * 42.5), written without printf, which costs some thousands of instructions
+ * a real (the readings of a MeterValues' event have a dozen). v is a short
+ * decimal D = n / 10^k when n / 10^k, correctly rounded, is v. For such a
+ * D of at most `precision` significant digits, precision <= 15 (DBL_DIG),
+ * "%.*g" gives D's digits back: D is the p-digit decimal nearest v. With
+ * 1e-4 <= |v| < 1e12 and precision >= 12, "%g" writes it without an
+ * exponent; it drops trailing zeros, and jansson adds ".0" to an integer.
+ * false: not such a value, nothing written. */
+static bool put_real_decimal(sbuf_t *b, double v, int precision)
+{
+  static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
+  static const int64_t ipow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+  int64_t limit = 1;
+  double a = fabs(v);
+  if (precision < 12 || precision > 15 || !(a >= 1e-4 && a < 1e12)) return false;
+  for (int i = 0; i < precision; i++)
+    limit *= 10;
+  for (int k = 0; k < (int)FC_ARRAY_SIZE(pow10); k++) {
+    double x = a * pow10[k];
+    if (!(x < 1e15)) return false;
+    int64_t n = (int64_t)(x + 0.5);
+    if (n >= limit) return false;
+    if ((double)n / pow10[k] != a) continue;
+    char buf[40], *e = buf + sizeof(buf), *p = e;
+    int64_t ip = n / ipow10[k], fp = n % ipow10[k];
+    if (k == 0) {
+      *--p = '0';
+      *--p = '.';
+    } else {
+      int digits = k;
+      while (digits > 0 && fp % 10 == 0) { /* none when k is the least k */
+        fp /= 10;
+        digits--;
+      }
+      for (int d = 0; d < digits; d++, fp /= 10)
+        *--p = (char)('0' + fp % 10);
+      *--p = '.';
+    }
+    do {
+      *--p = (char)('0' + ip % 10);
+      ip /= 10;
+    } while (ip);
+    if (v < 0) *--p = '-';
+    put(b, p, (size_t)(e - p));
+    return true;
+  }
+  return false;
+}
+
 /* A real as jansson writes it (jsonp_dtostr). */
 static void put_real(sbuf_t *b, double v, int precision)
 {
+  if (put_real_decimal(b, v, precision)) return;
   char buf[64];
   int n = snprintf(buf, sizeof(buf) - 3, "%.*g", precision, v);
   if (n < 0 || (size_t)n >= sizeof(buf) - 3) n = snprintf(buf, sizeof(buf), "0.0");
@@ -160,7 +246,6 @@ static void put_real(sbuf_t *b, double v, int precision)
 
 static void put_value(sbuf_t *b, const json_t *v, int precision)
 {
-  char num[24];
   const char *key;
   json_t *m;
   size_t i;
@@ -190,7 +275,7 @@ static void put_value(sbuf_t *b, const json_t *v, int precision)
     put_strn(b, json_string_value(v), json_string_length(v));
     break;
   case JSON_INTEGER:
-    put(b, num, (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
+    put_int(b, json_integer_value(v));
     break;
   case JSON_REAL:
     put_real(b, json_real_value(v), precision);
@@ -247,7 +332,6 @@ static int put_data(sbuf_t *b, const json_t *data, int64_t tx_id)
   const char *key;
   json_t *v;
   bool first = true;
-  char num[24];
 
   if (!data) {
     puts_(b, "{}");
@@ -266,8 +350,7 @@ static int put_data(sbuf_t *b, const json_t *data, int64_t tx_id)
     if (put_str(b, key)) return -1;
     puts_(b, ":");
     if (json_is_null(v) && strcmp(key, "transactionId") == 0) {
-      snprintf(num, sizeof(num), "%" PRId64, tx_id);
-      puts_(b, num);
+      put_int(b, tx_id);
     } else {
       put_json(b, v);
     }
@@ -279,16 +362,18 @@ static int put_data(sbuf_t *b, const json_t *data, int64_t tx_id)
 char *fc_store__event_json(const fc_op_t *op, int64_t seq, int64_t tx_id, size_t *len)
 {
   sbuf_t b = {0};
-  char num[48], ts[FC_STORE__TIME_LEN];
+  char ts[FC_STORE__TIME_LEN];
 
   puts_(&b, "{\"type\":");
   if (!op->text || put_str(&b, op->text)) goto fail;
   puts_(&b, ",\"charger\":");
   if (put_str(&b, op->str)) goto fail;
   fc_store__format_time(op->ts_ms, ts);
-  snprintf(num, sizeof(num), ",\"connector\":%" PRId64 ",\"seq\":%" PRId64 ",\"ts\":\"", op->i64,
-           seq);
-  puts_(&b, num);
+  puts_(&b, ",\"connector\":");
+  put_int(&b, op->i64);
+  puts_(&b, ",\"seq\":");
+  put_int(&b, seq);
+  puts_(&b, ",\"ts\":\"");
   puts_(&b, ts);
   puts_(&b, "\",\"data\":");
   if (put_data(&b, op->json, tx_id)) goto fail;

@@ -29,7 +29,14 @@
  *    temporary file past 64 KiB, 4 bytes and a page at a time. In memory it
  *    is a copy. Migrations, which may sort whole tables, run with temporary
  *    files (conn_migrate).
- *  - Statements are prepared once per connection (FC_SQL_MAP) and kept. */
+ *  - Statements are prepared once per connection (FC_SQL_MAP) and kept.
+ *  - Connections are opened SQLITE_OPEN_NOMUTEX: each is used by one thread
+ *    at a time (store_int.h), so the connection's mutex, which SQLite takes
+ *    and releases in every bind, step and reset, protects nothing. Memory
+ *    statistics are turned off before SQLite initialises (once per process):
+ *    with them every allocation of SQLite's takes a global mutex, and
+ *    nothing of ours reads them. Together those were some twenty lock pairs
+ *    per statement the writer runs, 7 % of its instructions. */
 #include "store/sqlite/sqlite_int.h"
 
 #include "core/err.h"
@@ -160,7 +167,8 @@ static void ckpt_stop(fc_store_ckpt_t *k)
 static int ckpt_start(const char *path, const char *vfs, fc_store_ckpt_t **out)
 {
   fc_store_ckpt_t *k = fc_calloc(1, sizeof(*k));
-  if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE, vfs) != SQLITE_OK) {
+  if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs) !=
+      SQLITE_OK) {
     sqlite3_close(k->db);
     fc_free(k);
     return UV_EIO;
@@ -178,6 +186,13 @@ static int ckpt_start(const char *path, const char *vfs, fc_store_ckpt_t **out)
   }
   *out = k;
   return 0;
+}
+
+static void sqlite_config_once(void)
+{
+  /* SQLITE_MISUSE if SQLite has been initialised already (by someone else
+   * in the process): then the statistics stay on, which is only slower */
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
@@ -205,12 +220,15 @@ static int conn_open(const fc_store_opts_t *opts, fc_store_role_t role, fc_store
   char mode[16];
   int rc;
 
+  static uv_once_t config_once = UV_ONCE_INIT;
+  uv_once(&config_once, sqlite_config_once);
   if (role == FC_STORE__WRITER && opts->fault_file) {
     rc = fc_store__fault_vfs_new(opts->fault_file, &c->fault_vfs);
     if (rc) goto fail;
     vfs = c->fault_vfs->zName;
   }
-  rc = sqlite3_open_v2(opts->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs);
+  rc = sqlite3_open_v2(opts->path, &c->db,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
   if (rc != SQLITE_OK) {
     fc_log(FC_LOG_ERROR, NULL, "event=store_open_failed path=\"%s\" msg=\"%s\"", opts->path,
            c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));

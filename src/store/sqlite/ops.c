@@ -88,9 +88,17 @@ static int run(fc_store_conn_t *c, sqlite3_stmt *st, const char *what)
  * each. Only the CLI removes chargers, and removing one bumps
  * meta.registry_version (001_init.sql's triggers): each transaction starts
  * by comparing it with the one the set was built at. Rollbacks clear the
- * set too. */
+ * set too.
+ *
+ * A known charger also carries its latest event seq once an event of it
+ * needed it: events are written only here, so the next is seq + 1, with
+ * no look-up in events. A rollback (of a batch or of one write's savepoint)
+ * forgets it with the rest, and retention never deletes a charger's latest
+ * event. */
 typedef struct fc_store_known {
   UT_hash_handle hh;
+  bool has_seq;
+  int64_t seq;
   char id[];
 } known_t;
 
@@ -120,19 +128,22 @@ int fc_store__known_check(fc_store_conn_t *c)
   return 0;
 }
 
-static bool known(fc_store_conn_t *c, const char *id)
+static known_t *known(fc_store_conn_t *c, const char *id)
 {
   known_t *k = NULL;
   HASH_FIND_STR(c->known, id, k);
-  return k != NULL;
+  return k;
 }
 
-static void learn(fc_store_conn_t *c, const char *id)
+static known_t *learn(fc_store_conn_t *c, const char *id)
 {
   size_t n = strlen(id) + 1;
   known_t *k = fc_malloc(sizeof(*k) + n);
+  k->has_seq = false;
+  k->seq = 0;
   memcpy(k->id, id, n);
   HASH_ADD(hh, c->known, id[0], n - 1, k);
+  return k;
 }
 
 static int ensure_charger(fc_store_conn_t *c, const char *id, const char *registration,
@@ -552,15 +563,19 @@ static int op_event(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
   /* The charger row exists when the write's data op made it; an event
    * alone (charger.online/offline) of a charger that is no longer
    * registered is not stored and gets no seq. */
-  bool was_known = known(c, op->str);
-  STMT(c, st, was_known ? FC_SQL_EVENT_SEQ_KNOWN : FC_SQL_EVENT_SEQ);
-  bind_str(st, 1, op->str);
-  src = sqlite3_step(st);
-  if (src == SQLITE_ROW) seq = sqlite3_column_int64(st, 0) + 1;
-  sqlite3_reset(st);
-  if (src == SQLITE_DONE) return 0;
-  if (src != SQLITE_ROW) return fc_store__sqlite_err(c, src, "event seq");
-  if (!was_known) learn(c, op->str);
+  known_t *k = known(c, op->str);
+  if (k && k->has_seq) {
+    seq = k->seq + 1;
+  } else {
+    STMT(c, st, k ? FC_SQL_EVENT_SEQ_KNOWN : FC_SQL_EVENT_SEQ);
+    bind_str(st, 1, op->str);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) seq = sqlite3_column_int64(st, 0) + 1;
+    sqlite3_reset(st);
+    if (src == SQLITE_DONE) return 0;
+    if (src != SQLITE_ROW) return fc_store__sqlite_err(c, src, "event seq");
+    if (!k) k = learn(c, op->str);
+  }
 
   size_t len;
   char *text = fc_store__event_json(op, seq, tx_id, &len);
@@ -580,6 +595,23 @@ static int op_event(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
     fc_free(text);
     return rc;
   }
+  if (!(op->flag & FC_EVENT_LATE)) {
+    /* the latest non-late event of its key now (007_events_latest.sql) */
+    if (!(st = fc_store__stmt(c, FC_SQL_EVENT_LATEST))) {
+      fc_free(text);
+      return UV_EIO;
+    }
+    bind_str(st, 1, op->str);
+    bind_str(st, 2, op->text);
+    sqlite3_bind_int64(st, 3, op->i64);
+    sqlite3_bind_int64(st, 4, seq);
+    if ((rc = run(c, st, "event latest"))) {
+      fc_free(text);
+      return rc;
+    }
+  }
+  k->seq = seq;
+  k->has_seq = true;
   op->out_id = seq;
   op->out_text = text;
   op->out_len = len;

@@ -333,84 +333,26 @@ int fc_store__sqlite_exec_read(fc_store_conn_t *c, fc_read_t *r)
 
 /* ---- start-up: the latest events ------------------------------------------ */
 
-typedef struct latest {
-  int64_t seq;
-  char *json;
-} latest_t;
-
-static int latest_cmp(const void *a, const void *b)
+/* One charger's latest non-late event of each (type, connector), in seq
+ * order, from events_latest (007_events_latest.sql): one seek per key into
+ * events. A charger with none is reported once with json NULL. */
+static int latest_of_charger(fc_store_conn_t *c, const char *charger, int64_t seq,
+                             void (*cb)(const char *charger, int64_t seq, const char *json,
+                                        void *arg),
+                             void *arg)
 {
-  int64_t x = ((const latest_t *)a)->seq, y = ((const latest_t *)b)->seq;
-  return x < y ? -1 : x > y;
-}
-
-/* One charger's latest non-late event per (type, connector), into *out (seq
- * order). The keys come from a skip scan over events_latest: one seek per key,
- * however many events there are. */
-static int latest_of_charger(fc_store_conn_t *c, const char *charger, latest_t **out, size_t *n)
-{
-  sqlite3_stmt *kst, *lst;
-  latest_t *v = NULL;
-  size_t cnt = 0, cap = 0;
-  char *type = fc_strdup("");
-  int64_t connector = INT64_MIN;
-  int rc = 0, src;
-
-  for (;;) {
-    if (!(kst = fc_store__stmt(c, FC_SQL_LATEST_NEXT_KEY))) {
-      rc = UV_EIO;
-      break;
-    }
-    sqlite3_bind_text(kst, 1, charger, -1, SQLITE_STATIC);
-    sqlite3_bind_text(kst, 2, type, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(kst, 3, connector);
-    src = sqlite3_step(kst);
-    if (src == SQLITE_ROW) {
-      char *t = fc_strdup(col(kst, 0));
-      fc_free(type);
-      type = t;
-      connector = sqlite3_column_int64(kst, 1);
-    }
-    sqlite3_reset(kst);
-    if (src == SQLITE_DONE) break;
-    if (src != SQLITE_ROW) {
-      rc = fc_store__sqlite_err(c, src, "latest events: keys");
-      break;
-    }
-    if (!(lst = fc_store__stmt(c, FC_SQL_LATEST_OF_KEY))) {
-      rc = UV_EIO;
-      break;
-    }
-    sqlite3_bind_text(lst, 1, charger, -1, SQLITE_STATIC);
-    sqlite3_bind_text(lst, 2, type, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(lst, 3, connector);
-    src = sqlite3_step(lst);
-    if (src == SQLITE_ROW) {
-      if (cnt == cap) {
-        cap = cap ? cap * 2 : 16;
-        v = fc_realloc(v, cap * sizeof(*v));
-      }
-      v[cnt].seq = sqlite3_column_int64(lst, 0);
-      v[cnt].json = fc_strdup(col(lst, 1));
-      cnt++;
-    }
-    sqlite3_reset(lst);
-    if (src != SQLITE_ROW) {
-      /* the key was just seen in the same snapshot: DONE is impossible */
-      rc = src == SQLITE_DONE ? FC_ERR_STORE : fc_store__sqlite_err(c, src, "latest events");
-      break;
-    }
+  sqlite3_stmt *st = fc_store__stmt(c, FC_SQL_LATEST_OF_CHARGER);
+  int src;
+  size_t n = 0;
+  if (!st) return UV_EIO;
+  sqlite3_bind_text(st, 1, charger, -1, SQLITE_STATIC);
+  while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+    cb(charger, seq, col(st, 1), arg);
+    n++;
   }
-  fc_free(type);
-  if (rc) {
-    for (size_t i = 0; i < cnt; i++)
-      fc_free(v[i].json);
-    fc_free(v);
-    return rc;
-  }
-  if (cnt > 1) qsort(v, cnt, sizeof(*v), latest_cmp);
-  *out = v;
-  *n = cnt;
+  sqlite3_reset(st);
+  if (src != SQLITE_DONE) return fc_store__sqlite_err(c, src, "latest events");
+  if (n == 0) cb(charger, seq, NULL, arg);
   return 0;
 }
 
@@ -430,21 +372,9 @@ int fc_store__sqlite_load_latest_events(fc_store_conn_t *c,
     goto done;
   }
   while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-    char *charger = fc_strdup(col(st, 0));
+    const char *charger = col(st, 0);
     int64_t seq = sqlite3_column_int64(st, 1);
-    latest_t *v = NULL;
-    size_t n = 0;
-    rc = latest_of_charger(c, charger, &v, &n);
-    if (rc == 0) {
-      if (n == 0) cb(charger, seq, NULL, arg);
-      for (size_t i = 0; i < n; i++)
-        cb(charger, seq, v[i].json, arg);
-    }
-    for (size_t i = 0; i < n; i++)
-      fc_free(v[i].json);
-    fc_free(v);
-    fc_free(charger);
-    if (rc) break;
+    if ((rc = latest_of_charger(c, charger, seq, cb, arg))) break;
   }
   sqlite3_reset(st);
   if (rc == 0 && src != SQLITE_DONE) rc = fc_store__sqlite_err(c, src, "latest events: chargers");

@@ -110,19 +110,22 @@ extern const struct fc_store__migration fc_store__migrations[];
   XX(EVENT_SEQ_KNOWN, "SELECT max(seq) FROM events WHERE charger_id = ?1")                         \
   XX(EVENT_INS, "INSERT INTO events (charger_id, seq, type, connector_id, ts, late, json)"         \
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                            \
+  /* 007_events_latest.sql: the latest non-late event of each key */                               \
+  XX(EVENT_LATEST, "INSERT INTO events_latest (charger_id, type, connector_id, seq)"               \
+                   " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (charger_id, type, connector_id)"         \
+                   " DO UPDATE SET seq = excluded.seq")                                            \
   /* old events that a newer non-late event of the same key makes redundant */                     \
   XX(EVENT_PRUNE,                                                                                  \
-     "DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.ts < ?1 AND EXISTS"        \
-     " (SELECT 1 FROM events l WHERE l.charger_id = e.charger_id AND l.type = e.type"              \
-     " AND l.connector_id = e.connector_id AND l.late = 0 AND l.seq > e.seq) LIMIT ?2)")           \
+     "DELETE FROM events WHERE id IN (SELECT e.id FROM events e WHERE e.ts < ?1 AND e.seq <"       \
+     " (SELECT l.seq FROM events_latest l WHERE l.charger_id = e.charger_id AND l.type = e.type"   \
+     " AND l.connector_id = e.connector_id) LIMIT ?2)")                                            \
   XX(LATEST_CHARGERS,                                                                              \
      "SELECT id, ifnull((SELECT max(seq) FROM events e WHERE e.charger_id = c.id),"                \
      " 0) FROM chargers c ORDER BY id")                                                            \
-  /* the next (type, connector) of a charger after (?2, ?3): a skip scan of events_latest */       \
-  XX(LATEST_NEXT_KEY, "SELECT type, connector_id FROM events WHERE charger_id = ?1 AND late = 0"   \
-                      " AND (type, connector_id) > (?2, ?3) ORDER BY type, connector_id LIMIT 1")  \
-  XX(LATEST_OF_KEY, "SELECT seq, json FROM events WHERE charger_id = ?1 AND type = ?2"             \
-                    " AND connector_id = ?3 AND late = 0 ORDER BY seq DESC LIMIT 1")               \
+  /* a charger's latest non-late event of each key, in seq order */                                \
+  XX(LATEST_OF_CHARGER, "SELECT e.seq, e.json FROM events_latest l, events e"                      \
+                        " WHERE l.charger_id = ?1 AND e.charger_id = ?1 AND e.seq = l.seq"         \
+                        " ORDER BY l.seq")                                                         \
   XX(READ_CHARGERS, "SELECT id, registration, auth FROM chargers ORDER BY id")                     \
   XX(READ_TAG, "SELECT id_tag, status, expiry, parent_id_tag FROM id_tags WHERE id_tag = ?1")      \
   XX(READ_REGISTRY_VERSION, "SELECT value FROM meta WHERE key = 'registry_version'")               \

@@ -132,6 +132,18 @@ static void formatting(void **state)
   assert_string_equal(buf, "2026-11-26T09:00:00.123Z");
   fc_datetime_format(951782400000LL, buf, sizeof(buf)); /* 2000-02-29 */
   assert_string_equal(buf, "2000-02-29T00:00:00.000Z");
+  /* the first and last years of four digits, and beyond them */
+  fc_datetime_format(253402300799999LL, buf, sizeof(buf));
+  assert_string_equal(buf, "9999-12-31T23:59:59.999Z");
+  fc_datetime_format(253402300800000LL, buf, sizeof(buf));
+  assert_string_equal(buf, "10000-01-01T00:00:00.000Z");
+  fc_datetime_format(-62167219200000LL, buf, sizeof(buf));
+  assert_string_equal(buf, "0000-01-01T00:00:00.000Z");
+  fc_datetime_format(-62167219200001LL, buf, sizeof(buf));
+  assert_string_equal(buf, "-001-12-31T23:59:59.999Z");
+  fc_datetime_format(1795683600123LL + 13 * 3600000 + 57 * 60000 + 9 * 1000 - 120, buf,
+                     sizeof(buf));
+  assert_string_equal(buf, "2026-11-26T22:57:09.003Z");
   /* 25 bytes is the documented minimum; less truncates but stays terminated. */
   char small[25];
   fc_datetime_format(0, small, sizeof(small));

@@ -13,6 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* PRAGMA user_version of a database the store has migrated: the number of
+ * the last migration (src/store/migrations/). */
+#define FC_TEST_SCHEMA_VERSION "8"
+
 typedef struct env {
   char path[64];
   char fault[64];

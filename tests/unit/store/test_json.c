@@ -75,6 +75,32 @@ static void test_reals(void **state)
   }
 }
 
+/* Short decimals (what meters send: 11001.31, 7360, 42.5) have a path of
+ * their own in the writer: every digit count and scale, both signs, and the
+ * bounds where it gives way to printf. */
+static void test_decimals(void **state)
+{
+  (void)state;
+  static const double fixed[] = {1e-4, -1e-4,      9.9e-5,         0.05,          1e11,
+                                 1e12, -1e12,      999999999999.0, 99999999999.9, 123456789012.5,
+                                 0.3,  0.1 + 0.2,  1.005,          2.675,         4.35,
+                                 1e15, 1e14 + 0.5, 7200.0,         -7200.25,      0.000123456};
+  for (size_t i = 0; i < FC_ARRAY_SIZE(fixed); i++) {
+    json_t *r = json_real(fixed[i]);
+    same_as_jansson(r);
+    json_decref(r);
+  }
+  srand(7);
+  for (int i = 0; i < 40000; i++) {
+    long long n = ((long long)rand() << 31 | rand()) % 10000000000000000LL;
+    n /= (long long)pow(10, rand() % 17);
+    double v = (double)n / pow(10, rand() % 9) * (rand() % 2 ? 1 : -1);
+    json_t *r = json_real(v);
+    same_as_jansson(r);
+    json_decref(r);
+  }
+}
+
 static void test_strings(void **state)
 {
   (void)state;
@@ -136,9 +162,9 @@ static void test_event_utf8(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_scalars),    cmocka_unit_test(test_reals),
-      cmocka_unit_test(test_strings),    cmocka_unit_test(test_nested),
-      cmocka_unit_test(test_event_utf8),
+      cmocka_unit_test(test_scalars),  cmocka_unit_test(test_reals),
+      cmocka_unit_test(test_decimals), cmocka_unit_test(test_strings),
+      cmocka_unit_test(test_nested),   cmocka_unit_test(test_event_utf8),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

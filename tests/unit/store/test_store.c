@@ -67,7 +67,7 @@ static void test_migrations(void **state)
   snprintf(wal, sizeof(wal), "%s-wal", e->path);
   assert_int_equal(access(wal, F_OK), 0); /* journal_mode=WAL */
   env_close_store(e);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
+  assert_string_equal(q1(e, "PRAGMA user_version"), FC_TEST_SCHEMA_VERSION);
   assert_int_equal(qint(e,
                         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
                         " ('chargers','connectors','status_history','id_tags','transactions',"
@@ -78,7 +78,7 @@ static void test_migrations(void **state)
   /* reopening an existing database applies nothing again */
   assert_int_equal(env_open(e, NULL), 0);
   env_close_store(e);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
+  assert_string_equal(q1(e, "PRAGMA user_version"), FC_TEST_SCHEMA_VERSION);
   assert_string_equal(q1(e, "SELECT count(*), value FROM meta WHERE key = 'registry_version'"),
                       "1|1");
 }

@@ -462,6 +462,23 @@ static void load_cb(const char *charger, int64_t seq, const char *json, void *ar
            json ? json : "NULL");
 }
 
+/* events_latest (007_events_latest.sql) holds exactly the latest non-late
+ * event of each (charger, type, connector) among the stored events. */
+static bool latest_consistent(env_t *e)
+{
+  static const char *const sql[] = {
+      "SELECT count(*) FROM (SELECT charger_id, type, connector_id, seq FROM events_latest"
+      " EXCEPT SELECT charger_id, type, connector_id, max(seq) FROM events WHERE late = 0"
+      " GROUP BY charger_id, type, connector_id)",
+      "SELECT count(*) FROM (SELECT charger_id, type, connector_id, max(seq) FROM events"
+      " WHERE late = 0 GROUP BY charger_id, type, connector_id"
+      " EXCEPT SELECT charger_id, type, connector_id, seq FROM events_latest)",
+  };
+  for (size_t i = 0; i < FC_ARRAY_SIZE(sql); i++)
+    if (qint(e, sql[i]) != 0) return false;
+  return true;
+}
+
 /* "seq:type:connector" of an event text, for short assertions. */
 static const char *brief(const char *line, char *buf, size_t n)
 {
@@ -532,6 +549,16 @@ static void test_load_latest_events(void **state)
   /* the stored text is passed as is */
   assert_string_equal(strchr(strchr(l.lines[5], '|') + 1, '|') + 1,
                       q1(e, "SELECT json FROM events WHERE charger_id = 'CP1' AND seq = 10"));
+  assert_true(latest_consistent(e));
+
+  /* after a restart, start-up folds the same */
+  env_close_store(e);
+  assert_int_equal(env_open(e, NULL), 0);
+  loaded_t again = {0};
+  assert_int_equal(fc_store_load_latest_events(e->s, load_cb, &again), 0);
+  assert_int_equal(again.n, l.n);
+  for (int i = 0; i < l.n; i++)
+    assert_string_equal(again.lines[i], l.lines[i]);
 }
 
 /* A charger removed from the registry and seen again continues its sequence
@@ -582,7 +609,7 @@ static void test_migration_002_on_version_1(void **state)
   sqlite3_close(db);
 
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
+  assert_string_equal(q1(e, "PRAGMA user_version"), FC_TEST_SCHEMA_VERSION);
   assert_string_equal(q1(e, "SELECT id, auth, registration, vendor FROM chargers"),
                       "OLD1|h|Pending|ACME");
   assert_string_equal(q1(e, "SELECT count(*) FROM transactions"), "1");
@@ -598,7 +625,7 @@ static void test_migration_002_on_version_1(void **state)
   /* and nothing is applied twice */
   env_close_store(e);
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
+  assert_string_equal(q1(e, "PRAGMA user_version"), FC_TEST_SCHEMA_VERSION);
 }
 
 /* ---- the JSON reads ---- */
@@ -1039,6 +1066,7 @@ static void test_retention(void **state)
   heartbeat(e);
   assert_string_equal(seqs(e, "CP1"), "4,8,9,10,11");
   assert_string_equal(seqs(e, "CP2"), "1");
+  assert_true(latest_consistent(e));
   /* what start-up folds is the same as before */
   snapshot_latest(e, &after);
   assert_int_equal(after.n, before.n);
@@ -1139,7 +1167,7 @@ static void test_migrations_005_006(void **state)
   sqlite3_close(db);
 
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
+  assert_string_equal(q1(e, "PRAGMA user_version"), FC_TEST_SCHEMA_VERSION);
   /* one reading per charger, connector, time and transaction, in order */
   assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 3);
   assert_string_equal(q1(e, "SELECT group_concat(charger_id || ':' || connector_id || ':' ||"
@@ -1184,8 +1212,106 @@ static void test_migrations_005_006(void **state)
   assert_true(strncmp(l.lines[1], "CP1|8|{\"type\":\"meter\",", 22) == 0);
   env_close_store(e);
   assert_int_equal(env_open(e, NULL), 0);
-  assert_string_equal(q1(e, "PRAGMA user_version"), "6");
+  assert_string_equal(q1(e, "PRAGMA user_version"), FC_TEST_SCHEMA_VERSION);
   assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 3);
+}
+
+/* Migration 007 on a database as the previous version (6) left it: the
+ * events_latest index becomes a table holding the same keys, start-up folds
+ * the same events, retention keeps what it kept, and the writer keeps the
+ * table as events come. (008 comes with it: the frame log keeps its rows.) */
+static void test_migration_007_on_version_6(void **state)
+{
+  env_t *e = *state;
+  long long old = fc_store__now_ms() - 10 * DAY_MS;
+  char sql[2048], b[64];
+  sqlite3 *db;
+
+  assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
+  assert_int_equal(fc_store__sqlite_functions(db), SQLITE_OK); /* 005 uses ours */
+  assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
+  for (int i = 0; i < 6; i++) {
+    assert_int_equal(fc_store__migrations[i].version, i + 1);
+    assert_int_equal(sqlite3_exec(db, fc_store__migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+  }
+  /* CP1: keys with several events, late ones after the latest non-late of
+   * their key (kept: 11 is CP1's latest seq), a key with only a late event;
+   * CP2: registered, no events; CP3: only a late event; all 10 days old */
+  snprintf(sql, sizeof(sql),
+           "PRAGMA user_version = 6;"
+           "INSERT INTO chargers (id, registration, created_at, updated_at) VALUES"
+           " ('CP1', 'Accepted', 1, 1), ('CP2', 'Accepted', 1, 1), ('CP3', 'Accepted', 1, 1),"
+           " ('CPH', 'Accepted', 1, 1);"
+           "WITH v (cp, seq, type, conn, late) AS (VALUES"
+           " ('CP1', 1, 'meter', 1, 0), ('CP1', 2, 'status', 1, 0), ('CP1', 3, 'meter', 1, 0),"
+           " ('CP1', 4, 'meter', 2, 0), ('CP1', 5, 'meter', 1, 1), ('CP1', 6, 'status', 1, 0),"
+           " ('CP1', 7, 'meter', 1, 0), ('CP1', 8, 'charger.online', 0, 0),"
+           " ('CP1', 9, 'status', 2, 1), ('CP1', 10, 'meter', 2, 0), ('CP1', 11, 'meter', 1, 1),"
+           " ('CP3', 1, 'meter', 1, 1))"
+           " INSERT INTO events (charger_id, seq, type, connector_id, ts, late, json)"
+           " SELECT cp, seq, type, conn, %lld, late, json_object('type', type, 'charger', cp,"
+           " 'connector', conn, 'seq', seq, 'data', json_object()) FROM v ORDER BY cp, seq;"
+           "INSERT INTO frames (ts, charger_id, conn_id, direction, text)"
+           " VALUES (5, 'CP1', 1, 'in', '[2,\"a\",\"Heartbeat\",{}]');",
+           old);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+
+  assert_int_equal(env_open(e, NULL), 0);
+  assert_string_equal(q1(e, "PRAGMA user_version"), FC_TEST_SCHEMA_VERSION);
+  assert_string_equal(q1(e, "SELECT group_concat(type || '/' || name, ' ') FROM (SELECT type, name"
+                            " FROM sqlite_master WHERE name LIKE 'events_latest%'"
+                            " OR tbl_name = 'frames' ORDER BY name)"),
+                      "table/events_latest table/frames index/frames_ts");
+  assert_string_equal(q1(e, "SELECT group_concat(charger_id || ':' || type || ':' || connector_id"
+                            " || ':' || seq, ' ') FROM (SELECT * FROM events_latest"
+                            " ORDER BY charger_id, seq)"),
+                      "CP1:status:1:6 CP1:meter:1:7 CP1:charger.online:0:8 CP1:meter:2:10");
+  assert_true(latest_consistent(e));
+  assert_string_equal(q1(e, "SELECT ts || ' ' || text FROM frames"),
+                      "5 [2,\"a\",\"Heartbeat\",{}]");
+
+  /* the fold: what the index gave before */
+  loaded_t l = {0};
+  assert_int_equal(fc_store_load_latest_events(e->s, load_cb, &l), 0);
+  assert_int_equal(l.n, 7);
+  assert_true(strncmp(l.lines[0], "CP1|11|", 7) == 0);
+  assert_string_equal(brief(l.lines[0], b, sizeof(b)), "6:status:1");
+  assert_string_equal(brief(l.lines[1], b, sizeof(b)), "7:meter:1");
+  assert_string_equal(brief(l.lines[2], b, sizeof(b)), "8:charger.online:0");
+  assert_string_equal(brief(l.lines[3], b, sizeof(b)), "10:meter:2");
+  assert_string_equal(l.lines[4], "CP2|0|NULL");
+  assert_string_equal(l.lines[5], "CP3|1|NULL");
+  assert_string_equal(l.lines[6], "CPH|0|NULL"); /* heartbeat()'s */
+
+  /* the first batch prunes: what a newer non-late event of its key
+   * supersedes goes (5, late, included); the latest of each key, the late
+   * events newer than it, and those of a key with no other stay */
+  heartbeat(e);
+  assert_string_equal(seqs(e, "CP1"), "6,7,8,9,10,11");
+  assert_string_equal(seqs(e, "CP3"), "1");
+  assert_true(latest_consistent(e));
+  loaded_t after = {0};
+  assert_int_equal(fc_store_load_latest_events(e->s, load_cb, &after), 0);
+  assert_int_equal(after.n, l.n);
+  for (int i = 0; i < l.n; i++)
+    assert_string_equal(after.lines[i], l.lines[i]);
+
+  /* the writer keeps it: a non-late event moves its key, a late one does
+   * not, a new key gets a row */
+  assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 12);
+  assert_int_equal(event1(e, "CP1", "status", 1, "{}", T1_MS, FC_EVENT_LATE), 13);
+  assert_int_equal(event1(e, "CP3", "status", 0, "{}", T1_MS, 0), 2);
+  assert_string_equal(q1(e, "SELECT group_concat(charger_id || ':' || type || ':' || connector_id"
+                            " || ':' || seq, ' ') FROM (SELECT * FROM events_latest"
+                            " ORDER BY charger_id, seq)"),
+                      "CP1:status:1:6 CP1:charger.online:0:8 CP1:meter:2:10 CP1:meter:1:12"
+                      " CP3:status:0:2");
+  assert_true(latest_consistent(e));
+  env_close_store(e);
+  assert_int_equal(env_open(e, NULL), 0);
+  assert_string_equal(q1(e, "PRAGMA user_version"), FC_TEST_SCHEMA_VERSION);
+  assert_true(latest_consistent(e));
 }
 
 int main(void)
@@ -1203,6 +1329,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_read_events, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_meter_values, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migrations_005_006, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migration_007_on_version_6, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_transactions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_read_charger_info, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
