@@ -279,13 +279,16 @@ static bool event_rules(const fc_write_t *w, size_t i, int64_t *tx_id)
   return last->kind == FC_OP_TX_START ? last->out_flag != 0 : last->out_flag == 2;
 }
 
-/* Event retention: with the first batch, then at most once an hour, the
- * batch transaction also deletes up to PRUNE_LIMIT expired events, in a
- * savepoint of its own so that its failure costs no write anything. While a
- * pruning finds a full PRUNE_LIMIT, the next batch prunes again. */
-#define PRUNE_INTERVAL_MS (3600LL * 1000)
-#define PRUNE_LIMIT 5000
-
+/* Event retention: with the first batch, then at most every
+ * prune_interval_ms, the batch transaction also deletes up to prune_limit
+ * expired events, in a savepoint of its own so that its failure costs no
+ * write anything. While a pass finds a full prune_limit, the next batch
+ * prunes again. Small passes often, not large ones seldom: the events of a
+ * busy site expire at the rate they came (1,000 chargers at one MeterValues
+ * a second: 1,000 a second), and an hourly pass would owe millions, deleted
+ * thousands per batch for minutes, each of those commits (and the chargers
+ * waiting on it) the slower for it. At 500 per pass a batch pays a few
+ * milliseconds at most, and a backlog still drains at 500 per commit. */
 static int prune(fc_store_t *s, unsigned *deleted)
 {
   const fc_store_backend_t *be = s->be;
@@ -293,11 +296,11 @@ static int prune(fc_store_t *s, unsigned *deleted)
   long long before = fc_store__now_ms() - (long long)s->opts.event_retention_days * 86400000LL;
   int rc = be->savepoint(c);
   if (rc) return rc;
-  rc = be->prune_events(c, before, PRUNE_LIMIT, deleted);
+  rc = be->prune_events(c, before, s->opts.prune_limit, deleted);
   if (rc == 0) return be->release(c);
   if (rc != FC_ERR_STORE) return rc;
   *deleted = 0;
-  return be->rollback_to(c); /* logged by the backend; tried again in an hour */
+  return be->rollback_to(c); /* logged by the backend; tried again next interval */
 }
 
 /* One attempt at the batch. 0 = committed (each write's status says whether
@@ -365,8 +368,10 @@ static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
     }
     if (rc == 0) {
       if (pruned >= 0) {
-        s->prune_at_ms = pruned >= PRUNE_LIMIT ? 0 : fc_store__now_ms() + PRUNE_INTERVAL_MS;
-        if (pruned > 0) fc_log(FC_LOG_INFO, NULL, "event=store_events_pruned count=%ld", pruned);
+        s->prune_at_ms = pruned >= s->opts.prune_limit
+                             ? 0
+                             : fc_store__now_ms() + (long long)s->opts.prune_interval_ms;
+        if (pruned > 0) fc_log(FC_LOG_DEBUG, NULL, "event=store_events_pruned count=%ld", pruned);
       }
       size_t failed = 0;
       for (fc_write_t *w = batch; w; w = w->next)
@@ -668,6 +673,8 @@ int fc_store_open(uv_loop_t *loop, const fc_store_opts_t *opts, fc_store_t **out
   if (!s->opts.probe_interval_ms) s->opts.probe_interval_ms = 3000;
   if (!s->opts.readers) s->opts.readers = 2;
   if (!s->opts.event_retention_days) s->opts.event_retention_days = 7;
+  if (!s->opts.prune_interval_ms) s->opts.prune_interval_ms = 1000;
+  if (!s->opts.prune_limit) s->opts.prune_limit = 500;
   s->be = &fc_store__sqlite;
   s->nreaders = s->opts.readers;
   s->readers = fc_calloc(s->nreaders, sizeof(*s->readers));

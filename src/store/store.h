@@ -52,9 +52,13 @@ typedef struct fc_store_opts {
    * makes each one sleep N ms first. Checked by the backend's VFS shim. */
   const char *fault_file;
   /* Events older than this many days (by their ts) are pruned by the writer,
-   * at most hourly, but never the latest non-late one of a (charger, type,
-   * connector): start-up needs those (7). */
+   * but never the latest non-late one of a (charger, type, connector):
+   * start-up needs those (7). A pruning pass rides on a batch at most every
+   * prune_interval_ms (1000) and deletes up to prune_limit events (500);
+   * while a pass finds a full prune_limit, the next batch prunes again. */
   unsigned event_retention_days;
+  unsigned prune_interval_ms;
+  unsigned prune_limit;
 } fc_store_opts_t;
 
 /* Breaker state, for health checks and metrics. */

@@ -1061,8 +1061,9 @@ static void test_retention(void **state)
   snapshot_latest(e, &before);
   env_close_store(e);
 
-  /* session 2: its first batch prunes */
-  assert_int_equal(env_open(e, NULL), 0);
+  /* session 2: its first batch prunes (and then not for an hour) */
+  fc_store_opts_t hourly = {.prune_interval_ms = 3600 * 1000};
+  assert_int_equal(env_open(e, &hourly), 0);
   heartbeat(e);
   assert_string_equal(seqs(e, "CP1"), "4,8,9,10,11");
   assert_string_equal(seqs(e, "CP2"), "1");
@@ -1072,8 +1073,8 @@ static void test_retention(void **state)
   assert_int_equal(after.n, before.n);
   for (int i = 0; i < before.n; i++)
     assert_string_equal(after.lines[i], before.lines[i]);
-  /* at most once an hour: a newer old event makes CP2's first redundant, but
-   * the next batches leave it */
+  /* at most once per interval: a newer old event makes CP2's first
+   * redundant, but the next batches leave it */
   event1(e, "CP2", "meter", 1, "{}", old, 0);
   heartbeat(e);
   assert_string_equal(seqs(e, "CP2"), "1,2");
@@ -1094,13 +1095,14 @@ static void test_retention(void **state)
   assert_int_equal(event1(e, "CP2", "meter", 1, "{}", now, 0), 3);
 }
 
-/* Pruning deletes in slices of 5000 per batch; while a slice is full, the
- * next batch goes on. */
+/* Pruning deletes in slices of prune_limit (500) per batch; while a slice is
+ * full, the next batch goes on, whatever the interval. */
 static void test_retention_in_slices(void **state)
 {
   env_t *e = *state;
   long long old = fc_store__now_ms() - 10 * DAY_MS;
-  enum { N = 5000 + 120 };
+  enum { N = 2 * 500 + 120 };
+  fc_store_opts_t hourly = {.prune_interval_ms = 3600 * 1000};
 
   assert_int_equal(env_open(e, NULL), 0);
   register_chargers(e, "CP1", NULL);
@@ -1116,11 +1118,17 @@ static void test_retention_in_slices(void **state)
   eres_free(&r);
   env_close_store(e);
 
-  assert_int_equal(env_open(e, NULL), 0);
+  assert_int_equal(env_open(e, &hourly), 0);
   heartbeat(e);
-  assert_int_equal(qint(e, "SELECT count(*) FROM events"), N - 5000);
+  assert_int_equal(qint(e, "SELECT count(*) FROM events"), N - 500);
+  heartbeat(e);
+  assert_int_equal(qint(e, "SELECT count(*) FROM events"), N - 1000);
   heartbeat(e);
   assert_int_equal(qint(e, "SELECT count(*) FROM events"), 1);
+  /* the backlog is gone: the next pass waits for the interval */
+  event1(e, "CP1", "meter", 1, "{}", old, 0);
+  heartbeat(e);
+  assert_int_equal(qint(e, "SELECT count(*) FROM events"), 2);
   assert_int_equal(qint(e, "SELECT seq FROM events"), N);
 }
 
