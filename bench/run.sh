@@ -80,6 +80,9 @@ run ingest-2000            --chargers 2000 --rate max --ui 0 --watch 1 --duratio
 # less what the server keeps for other descriptors (64) and for chargers and
 # REST (1,024): 18,912 browsers; more get 503.
 run hold-ui18900           --chargers 10   --rate 0  --ui 18900 --watch 1   --duration 5
+# The same with every browser offering permessage-deflate: what compression
+# costs per connection (the server keeps no zlib state per connection).
+run hold-ui18900-deflate   --chargers 10   --rate 0  --ui 18900 --watch 1   --duration 5 --deflate
 
 mkdir -p "$here/results"
 out="$here/results/$(date -u +%Y-%m-%dT%H%M%SZ).json"

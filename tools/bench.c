@@ -55,7 +55,8 @@ static struct {
   const char *ocpp_url, *ui_url, *name, *json, *prefix, *secret;
   int chargers, ui, watch, sources, server_pid;
   double rate, warmup, duration, drain;
-  bool closed; /* --rate max: one call outstanding per charger, the next on its answer */
+  bool closed;  /* --rate max: one call outstanding per charger, the next on its answer */
+  bool deflate; /* UI clients offer permessage-deflate */
 } opt = {
     .ocpp_url = "ws://127.0.0.1:8180/ocpp",
     .ui_url = "ws://127.0.0.1:8080/ws",
@@ -573,12 +574,15 @@ static size_t count_sub(const char *d, size_t n, const char *s)
   return k;
 }
 
+static int ui_deflate; /* UI clients whose permessage-deflate offer was accepted */
+
 static void ui_open_cb(wsc_t *w, void *ud)
 {
   ui_t *u = ud;
   u->open = true;
   connecting--;
   ui_open++;
+  ui_deflate += wsc_is_deflate(w);
   if (ui_subscribe[u->idx]) {
     wsc_send_text(w, ui_subscribe[u->idx], strlen(ui_subscribe[u->idx]));
     free(ui_subscribe[u->idx]);
@@ -700,7 +704,8 @@ static void phase_tick(uv_timer_t *t)
       wsc_opts_t o = {.host = ui_host,
                       .port = ui_port,
                       .path = ui_targets[u->idx],
-                      .bind_ip = source(u->idx + 7)};
+                      .bind_ip = source(u->idx + 7),
+                      .deflate = opt.deflate};
       u->ws = wsc_connect(loop, &o, &ui_cbs, u);
       if (u->ws)
         connecting++;
@@ -904,11 +909,16 @@ static void report(void)
     printf("| server RSS before UI / after UI / end / peak (MiB) | %.1f / %.1f / %.1f / %.1f |\n",
            srv_rss0_kb / 1024.0, srv_rss1_kb / 1024.0, srv_rss_end_kb / 1024.0,
            srv_hwm_kb / 1024.0);
-    if (opt.ui) printf("| server memory per idle UI connection (KiB) | %.2f |\n", per_conn_kb);
+    if (opt.ui)
+      printf("| server memory per idle UI connection (KiB)%s | %.2f |\n",
+             opt.deflate ? ", permessage-deflate" : "", per_conn_kb);
   }
   if (opt.ui || !opt.closed)
     printf("| UI connections held / failed / closed by server | %d / %d / %d |\n", ui_open,
            ui_failed, ui_closed_early);
+  if (opt.deflate)
+    printf("| UI connections with permessage-deflate / messages inflated | %d / %llu |\n",
+           ui_deflate, (unsigned long long)wsc_inflated());
   printf("| bench CPU (%% of one core) | %.0f |\n", self_c);
   if (opt.server_pid)
     printf("| rest of the machine during the window (%% of one core) | %.0f |\n", other_c);
@@ -922,16 +932,17 @@ static void report(void)
     machine_json(f);
     fprintf(f,
             ",\"params\":{\"chargers\":%d,\"rate\":%s%s%s,\"ui\":%d,\"watch\":%d,\"warmup\":%g,"
-            "\"duration\":%g,\"sources\":%d},",
+            "\"duration\":%g,\"sources\":%d,\"deflate\":%s},",
             opt.chargers, opt.closed ? "\"" : "", rate_s, opt.closed ? "\"" : "", opt.ui, opt.watch,
-            opt.warmup, opt.duration, opt.sources);
+            opt.warmup, opt.duration, opt.sources, opt.deflate ? "true" : "false");
     fprintf(f,
-            "\"chargersBooted\":%d,\"uiOpen\":%d,\"uiFailed\":%d,\"uiClosedByServer\":%d,"
+            "\"chargersBooted\":%d,\"uiOpen\":%d,\"uiDeflate\":%d,\"uiFailed\":%d,"
+            "\"uiClosedByServer\":%d,"
             "\"sent\":%llu,\"expected\":%llu,\"received\":%llu,\"missingRatio\":%.6f,"
             "\"eventsPerSec\":%.1f,\"framesPerSec\":%.1f,",
-            chargers_booted, ui_open, ui_failed, ui_closed_early, (unsigned long long)sent_win,
-            (unsigned long long)expected_win, (unsigned long long)events_win, missing, ev_rate,
-            fr_rate);
+            chargers_booted, ui_open, ui_deflate, ui_failed, ui_closed_early,
+            (unsigned long long)sent_win, (unsigned long long)expected_win,
+            (unsigned long long)events_win, missing, ev_rate, fr_rate);
     fprintf(f,
             "\"answered\":%llu,\"answeredPerSec\":%.1f,\"answeredTotal\":%llu,"
             "\"callErrorsInWindow\":%llu,"
@@ -979,28 +990,19 @@ static void usage(FILE *f)
              "  --sources N        source addresses 127.0.0.2… (16; 0 = let the kernel pick)\n"
              "  --prefix P         charger ids P0001… (BENCH)\n"
              "  --name NAME        run name in the report\n"
-             "  --json FILE        write the results as JSON\n");
+             "  --json FILE        write the results as JSON\n"
+             "  --deflate          UI clients offer permessage-deflate (and inflate what comes)\n");
 }
 
 int main(int argc, char **argv)
 {
-  static const struct option lo[] = {{"ocpp-url", 1, 0, 'o'},
-                                     {"ui-url", 1, 0, 'u'},
-                                     {"chargers", 1, 0, 'c'},
-                                     {"rate", 1, 0, 'r'},
-                                     {"ui", 1, 0, 'U'},
-                                     {"watch", 1, 0, 'w'},
-                                     {"warmup", 1, 0, 'W'},
-                                     {"duration", 1, 0, 'd'},
-                                     {"drain", 1, 0, 'D'},
-                                     {"server-pid", 1, 0, 'p'},
-                                     {"secret", 1, 0, 's'},
-                                     {"sources", 1, 0, 'S'},
-                                     {"prefix", 1, 0, 'P'},
-                                     {"name", 1, 0, 'n'},
-                                     {"json", 1, 0, 'j'},
-                                     {"help", 0, 0, 'h'},
-                                     {0, 0, 0, 0}};
+  static const struct option lo[] = {
+      {"ocpp-url", 1, 0, 'o'},   {"ui-url", 1, 0, 'u'},   {"chargers", 1, 0, 'c'},
+      {"rate", 1, 0, 'r'},       {"ui", 1, 0, 'U'},       {"watch", 1, 0, 'w'},
+      {"warmup", 1, 0, 'W'},     {"duration", 1, 0, 'd'}, {"drain", 1, 0, 'D'},
+      {"server-pid", 1, 0, 'p'}, {"secret", 1, 0, 's'},   {"sources", 1, 0, 'S'},
+      {"prefix", 1, 0, 'P'},     {"name", 1, 0, 'n'},     {"deflate", 0, 0, 'z'},
+      {"json", 1, 0, 'j'},       {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
     switch (c) {
@@ -1049,6 +1051,9 @@ int main(int argc, char **argv)
       break;
     case 'j':
       opt.json = optarg;
+      break;
+    case 'z':
+      opt.deflate = true;
       break;
     case 'h':
       usage(stdout);

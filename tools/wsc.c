@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <zlib.h>
 
 #define SHARED_RX (256 * 1024)
 #define MSG_MAX (16 * 1024 * 1024)
@@ -30,6 +32,8 @@ struct wsc {
   size_t pend_len, pend_cap;
   char *msg; /* a fragmented message being reassembled */
   size_t msg_len, msg_cap;
+  int msg_rsv1; /* the message being reassembled is compressed */
+  int deflate;  /* permessage-deflate offered (1), then accepted (2) */
   size_t wq;
   char *req; /* the upgrade request, until written */
 };
@@ -244,6 +248,77 @@ int wsc_is_open(const wsc_t *c)
   return c->state == ST_OPEN;
 }
 
+int wsc_is_deflate(const wsc_t *c)
+{
+  return c->deflate == 2;
+}
+
+/* permessage-deflate, no context takeover: each message is a raw deflate
+ * stream of its own, ended by the sync flush whose last four bytes
+ * (00 00 ff ff) the sender left out (RFC 7692). One inflater and one output
+ * buffer serve every connection of the loop. */
+static z_stream inflater;
+static int inflater_ready;
+static char *inflated;
+static size_t inflated_cap;
+static uint64_t inflated_n;
+
+uint64_t wsc_inflated(void)
+{
+  return inflated_n;
+}
+
+static int inflate_msg(const char *d, size_t n, const char **out, size_t *out_len)
+{
+  static const unsigned char tail[4] = {0x00, 0x00, 0xff, 0xff};
+  if (!inflater_ready) {
+    if (inflateInit2(&inflater, -15) != Z_OK) return -1;
+    inflater_ready = 1;
+  } else if (inflateReset(&inflater) != Z_OK) {
+    return -1;
+  }
+  size_t len = 0;
+  for (int part = 0; part < 2; part++) {
+    inflater.next_in = part ? (Bytef *)tail : (Bytef *)d;
+    inflater.avail_in = part ? 4 : (uInt)n;
+    do {
+      if (inflated_cap - len < 4096) {
+        inflated_cap = inflated_cap ? inflated_cap * 2 : 65536;
+        if (inflated_cap > MSG_MAX * 2) return -1;
+        inflated = xrealloc(inflated, inflated_cap);
+      }
+      inflater.next_out = (Bytef *)inflated + len;
+      inflater.avail_out = (uInt)(inflated_cap - len);
+      int rc = inflate(&inflater, Z_SYNC_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return -1;
+      len = inflated_cap - inflater.avail_out;
+      if (len > MSG_MAX) return -1;
+      if (rc == Z_STREAM_END) goto done;                       /* a final block: no tail */
+      if (rc == Z_BUF_ERROR && inflater.avail_out != 0) break; /* input used up */
+    } while (inflater.avail_in > 0 || inflater.avail_out == 0);
+  }
+done:
+  inflated_n++;
+  *out = inflated;
+  *out_len = len;
+  return 0;
+}
+
+/* Hands a complete message to on_message, inflated when compressed. Returns
+ * -1 (connection closed) when it does not inflate. */
+static int deliver_msg(wsc_t *c, int rsv1, const char *d, size_t n, uint64_t now)
+{
+  if (rsv1) {
+    if (c->deflate != 2 || inflate_msg(d, n, &d, &n) < 0) {
+      c->err = UV_EPROTO;
+      hard_close(c);
+      return -1;
+    }
+  }
+  if (c->cbs->on_message) c->cbs->on_message(c, c->ud, d, n, now);
+  return 0;
+}
+
 /* Consumes complete frames from d; returns the bytes consumed, or -1 when the
  * connection was closed. */
 static long parse_frames(wsc_t *c, const char *d, size_t n, uint64_t now)
@@ -253,7 +328,7 @@ static long parse_frames(wsc_t *c, const char *d, size_t n, uint64_t now)
     const unsigned char *p = (const unsigned char *)d + off;
     size_t avail = n - off;
     if (avail < 2) break;
-    int fin = p[0] & 0x80, op = p[0] & 0x0f, masked = p[1] & 0x80;
+    int fin = p[0] & 0x80, rsv1 = p[0] & 0x40, op = p[0] & 0x0f, masked = p[1] & 0x80;
     uint64_t len = p[1] & 0x7f;
     size_t hl = 2;
     if (len == 126) {
@@ -288,8 +363,12 @@ static long parse_frames(wsc_t *c, const char *d, size_t n, uint64_t now)
     case 1:
     case 2:
       if (fin && op != 0 && c->msg_len == 0) {
-        if (c->cbs->on_message) c->cbs->on_message(c, c->ud, pl, len, now);
+        if (deliver_msg(c, rsv1, pl, len, now) < 0) {
+          free(unmasked);
+          return -1;
+        }
       } else {
+        if (op != 0) c->msg_rsv1 = rsv1; /* the first frame says */
         append(&c->msg, &c->msg_len, &c->msg_cap, pl, len);
         if (c->msg_len > MSG_MAX) {
           free(unmasked);
@@ -298,8 +377,12 @@ static long parse_frames(wsc_t *c, const char *d, size_t n, uint64_t now)
           return -1;
         }
         if (fin) {
-          if (c->cbs->on_message) c->cbs->on_message(c, c->ud, c->msg, c->msg_len, now);
+          size_t mlen = c->msg_len;
           c->msg_len = 0;
+          if (deliver_msg(c, c->msg_rsv1, c->msg, mlen, now) < 0) {
+            free(unmasked);
+            return -1;
+          }
         }
       }
       break;
@@ -344,6 +427,14 @@ static long parse_handshake(wsc_t *c, const char *d, size_t n)
     c->status = status;
     hard_close(c);
     return -1;
+  }
+  if (c->deflate) {
+    /* accepted when the response names the extension */
+    for (const char *h = d, *eol; h < end && (eol = memchr(h, '\n', (size_t)(end - h)));
+         h = eol + 1)
+      if (!strncasecmp(h, "Sec-WebSocket-Extensions:", 25) &&
+          memmem(h, (size_t)(eol - h), "permessage-deflate", 18))
+        c->deflate = 2;
   }
   c->state = ST_OPEN;
   if (c->cbs->on_open) c->cbs->on_open(c, c->ud);
@@ -478,10 +569,14 @@ wsc_t *wsc_connect(uv_loop_t *loop, const wsc_opts_t *o, const wsc_cbs_t *cbs, v
   c->req = xrealloc(NULL, cap);
   snprintf(c->req, cap,
            "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s%s%s%s%s\r\n",
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s%s%s%s%s%s\r\n",
            o->path, hosthdr, key64, o->protocol ? "Sec-WebSocket-Protocol: " : "",
            o->protocol ? o->protocol : "", o->protocol ? "\r\n" : "",
-           *auth64 ? "Authorization: Basic " : "", auth64, *auth64 ? "\r\n" : "");
+           *auth64 ? "Authorization: Basic " : "", auth64, *auth64 ? "\r\n" : "",
+           o->deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                        "client_no_context_takeover; server_no_context_takeover\r\n"
+                      : "");
+  c->deflate = o->deflate ? 1 : 0;
   int rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&sa, connect_cb);
   if (rc < 0) {
     c->err = rc;

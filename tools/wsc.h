@@ -9,9 +9,12 @@
  *
  * What it does: plain ws:// (no TLS), optional source address, one
  * subprotocol, optional HTTP Basic auth, text messages (fragmented ones are
- * reassembled), answers pings, answers a close frame and closes. It does not
- * offer permessage-deflate. Single-threaded: everything runs on the loop
- * thread that owns the connection. */
+ * reassembled), answers pings, answers a close frame and closes. It can offer
+ * permessage-deflate without context takeover either way (what a browser
+ * holding thousands of connections costs the server is the point), and then
+ * inflates compressed messages with one inflater shared by every connection;
+ * it never compresses what it sends. Single-threaded: everything runs on the
+ * loop thread that owns the connection. */
 #ifndef FC_TOOLS_WSC_H
 #define FC_TOOLS_WSC_H
 
@@ -42,6 +45,7 @@ typedef struct wsc_opts {
   const char *password;    /* Basic auth password */
   const char *bind_ip;     /* local source address, or NULL */
   const char *host_header; /* Host: value; default host:port */
+  int deflate;             /* offer permessage-deflate */
 } wsc_opts_t;
 
 /* Starts connecting. Returns NULL (and calls nothing) when the socket cannot
@@ -63,6 +67,12 @@ void wsc_abort(wsc_t *c);
 size_t wsc_write_queue(const wsc_t *c);
 
 int wsc_is_open(const wsc_t *c);
+
+/* The server accepted permessage-deflate. */
+int wsc_is_deflate(const wsc_t *c);
+
+/* Compressed messages inflated so far, over every connection. */
+uint64_t wsc_inflated(void);
 
 /* Parses "ws://host:port/path" into host (an IPv4 literal or "localhost"),
  * port and path; buffers are caller-provided. 0 or -1. */

@@ -25,6 +25,8 @@ after(async () => {
   for (const s of servers) await s.cleanup();
 });
 
+const SECRET = 'bench-smoke-secret-0123456789abcdef0123';
+
 // extra: more `serve` arguments, or a function of the Server giving them (to
 // name its fault file before it starts).
 async function startServer(extra = []) {
@@ -33,19 +35,22 @@ async function startServer(extra = []) {
   s.opts = {
     args: ['--unknown-chargers', 'accept', '--rate-limit', '1000', '--log-level', 'info',
       ...(typeof extra === 'function' ? extra(s) : extra)],
+    env: { FLASHCHARGE_JWT_SECRET: SECRET },
   };
   await s.spawn();
   return s;
 }
 
-// Runs the bench to its end. onStderrLine sees each of its progress lines.
-async function runBench(srv, prefix, onStderrLine = () => {}) {
+// Runs the bench to its end. onStderrLine sees each of its progress lines;
+// load: the traffic arguments (default: the closed loop, no UI).
+async function runBench(srv, prefix, onStderrLine = () => {},
+  load = ['--chargers', '4', '--rate', 'max', '--ui', '0']) {
   const json = path.join(srv.dir, `bench-${prefix}.json`);
   const p = spawn(BENCH, [
     '--ocpp-url', `ws://127.0.0.1:${srv.ocppPort}/ocpp`,
-    '--ui-url', `ws://127.0.0.1:${srv.httpPort}/ws`,
+    '--ui-url', `ws://127.0.0.1:${srv.httpPort}/ws`, '--secret', SECRET,
     '--server-pid', String(srv.proc.pid), '--name', 'smoke', '--json', json, '--prefix', prefix,
-    '--chargers', '4', '--rate', 'max', '--ui', '0',
+    ...load,
     '--warmup', '1', '--duration', String(DURATION), '--drain', '5',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   procs.add(p);
@@ -134,4 +139,28 @@ test('flashcharge-bench --rate max: CALLERRORs from a failing store are counted,
     assert.ok(j.callErrorsInWindow > 0, r.what);
     assert.equal(Number(r.table['MeterValues committed per second']), 0);
     assert.match(r.table['CALLERRORs in window / in all'], /^[1-9]\d* \/ [1-9]\d*$/);
+  });
+
+test('flashcharge-bench --deflate: browsers with permessage-deflate get every event, inflated',
+  async () => {
+    const srv = await startServer();
+    const r = await runBench(srv, 'ZIP', () => {},
+      ['--chargers', '3', '--rate', '5', '--ui', '6', '--watch', '2', '--deflate']);
+    assert.equal(r.code, 0, r.what);
+    const j = r.report;
+    assert.ok(j, r.what);
+    assert.equal(j.params.deflate, true);
+    assert.equal(j.uiOpen, 6);
+    assert.equal(j.uiDeflate, 6, r.what);
+    assert.ok(j.sent > 0 && j.expected > 0, r.what);
+    assert.equal(j.received, j.expected, r.what);
+    assert.ok(j.latencyMs.p50 > 0 && j.latencyMs.p99 >= j.latencyMs.p50, r.what);
+    const [conns, inflated] = r.table['UI connections with permessage-deflate / messages inflated']
+      .split(' / ').map(Number);
+    assert.equal(conns, 6);
+    // every event came compressed: at least one message per delivered event
+    // batch, and the hello and snapshots of each client
+    assert.ok(inflated >= 6 * 2, r.stdout);
+    assert.match(r.table['server memory per idle UI connection (KiB), permessage-deflate'],
+      /^-?\d+\.\d+$/);
   });
