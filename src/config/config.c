@@ -66,6 +66,8 @@ static const opt_t opts[] = {
     {"strict-fields", T_BOOL, O(strict_fields), S, "false", 0, 0, NULL,
      "refuse payload properties the OCPP schema does not name (FormationViolation)"},
     {"frame-log", T_BOOL, O(frame_log), S, "true", 0, 0, NULL, "store every OCPP frame"},
+    {"frame-log-days", T_INT, O(frame_log_days), S, "30", 1, 36500, NULL,
+     "frames of the log older than this many days are deleted"},
     {"log-level", T_ENUM, O(log_level), S | D, "info", 0, 0, level_choices,
      "error | warn | notice | info | debug"},
     {"fault-file", T_STR, O(fault_file), S, NULL, 0, 0, NULL,

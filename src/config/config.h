@@ -27,6 +27,7 @@ typedef struct fc_config {
   int max_inflight;       /* calls of one charger being processed at once */
   bool strict_fields;     /* refuse properties the schema does not name */
   bool frame_log;         /* keep the raw OCPP frame log */
+  int frame_log_days;     /* and prune it past this age */
   int log_level;          /* fc_log_level_t */
   char *fault_file;       /* test hook for the store */
   int store_batch_max;

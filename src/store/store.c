@@ -289,15 +289,27 @@ static bool event_rules(const fc_write_t *w, size_t i, int64_t *tx_id)
  * thousands per batch for minutes, each of those commits (and the chargers
  * waiting on it) the slower for it. At 500 per pass a batch pays a few
  * milliseconds at most, and a backlog still drains at 500 per commit. */
+/* The raw frame log (frame_retention_days) is pruned in the same passes, by
+ * its time index: *deleted is the larger of the two counts, so that either
+ * one's backlog brings the next batch back. */
 static int prune(fc_store_t *s, unsigned *deleted)
 {
   const fc_store_backend_t *be = s->be;
   fc_store_conn_t *c = s->wconn;
-  long long before = fc_store__now_ms() - (long long)s->opts.event_retention_days * 86400000LL;
+  long long now = fc_store__now_ms();
+  long long events_before = now - (long long)s->opts.event_retention_days * 86400000LL;
+  long long frames_before = now - (long long)s->opts.frame_retention_days * 86400000LL;
+  unsigned events = 0, frames = 0;
   int rc = be->savepoint(c);
   if (rc) return rc;
-  rc = be->prune_events(c, before, s->opts.prune_limit, deleted);
-  if (rc == 0) return be->release(c);
+  rc = be->prune_events(c, events_before, s->opts.prune_limit, &events);
+  if (rc == 0) rc = be->prune_frames(c, frames_before, s->opts.prune_limit, &frames);
+  if (rc == 0) {
+    *deleted = events > frames ? events : frames;
+    if (events || frames)
+      fc_log(FC_LOG_DEBUG, NULL, "event=store_pruned events=%u frames=%u", events, frames);
+    return be->release(c);
+  }
   if (rc != FC_ERR_STORE) return rc;
   *deleted = 0;
   return be->rollback_to(c); /* logged by the backend; tried again next interval */
@@ -371,7 +383,6 @@ static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
         s->prune_at_ms = pruned >= s->opts.prune_limit
                              ? 0
                              : fc_store__now_ms() + (long long)s->opts.prune_interval_ms;
-        if (pruned > 0) fc_log(FC_LOG_DEBUG, NULL, "event=store_events_pruned count=%ld", pruned);
       }
       size_t failed = 0;
       for (fc_write_t *w = batch; w; w = w->next)
@@ -675,6 +686,7 @@ int fc_store_open(uv_loop_t *loop, const fc_store_opts_t *opts, fc_store_t **out
   if (!s->opts.event_retention_days) s->opts.event_retention_days = 7;
   if (!s->opts.prune_interval_ms) s->opts.prune_interval_ms = 1000;
   if (!s->opts.prune_limit) s->opts.prune_limit = 500;
+  if (!s->opts.frame_retention_days) s->opts.frame_retention_days = 30;
   s->be = &fc_store__sqlite;
   s->nreaders = s->opts.readers;
   s->readers = fc_calloc(s->nreaders, sizeof(*s->readers));

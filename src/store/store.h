@@ -59,6 +59,9 @@ typedef struct fc_store_opts {
   unsigned event_retention_days;
   unsigned prune_interval_ms;
   unsigned prune_limit;
+  /* Raw frames older than this many days are pruned in the same passes,
+   * oldest first, up to prune_limit a pass (30). */
+  unsigned frame_retention_days;
 } fc_store_opts_t;
 
 /* Breaker state, for health checks and metrics. */

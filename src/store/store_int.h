@@ -70,6 +70,7 @@ typedef struct fc_store_backend {
    * before_ms, never the latest non-late event of a (charger, type,
    * connector). *deleted: how many went. */
   int (*prune_events)(fc_store_conn_t *c, long long before_ms, unsigned limit, unsigned *deleted);
+  int (*prune_frames)(fc_store_conn_t *c, long long before_ms, unsigned limit, unsigned *deleted);
   /* fc_store_load_latest_events on a reader connection, in one snapshot. */
   int (*load_latest_events)(fc_store_conn_t *c,
                             void (*cb)(const char *charger, int64_t seq, const char *json,

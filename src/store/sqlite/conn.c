@@ -419,5 +419,6 @@ const fc_store_backend_t fc_store__sqlite = {
     .exec_read = fc_store__sqlite_exec_read,
     .probe = conn_probe,
     .prune_events = fc_store__sqlite_prune_events,
+    .prune_frames = fc_store__sqlite_prune_frames,
     .load_latest_events = fc_store__sqlite_load_latest_events,
 };

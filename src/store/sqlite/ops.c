@@ -632,6 +632,20 @@ int fc_store__sqlite_prune_events(fc_store_conn_t *c, long long before_ms, unsig
   return 0;
 }
 
+int fc_store__sqlite_prune_frames(fc_store_conn_t *c, long long before_ms, unsigned limit,
+                                  unsigned *deleted)
+{
+  sqlite3_stmt *st;
+  int rc;
+  *deleted = 0;
+  STMT(c, st, FC_SQL_FRAME_PRUNE);
+  sqlite3_bind_int64(st, 1, before_ms);
+  sqlite3_bind_int64(st, 2, limit);
+  if ((rc = run(c, st, "prune frames"))) return rc;
+  *deleted = (unsigned)sqlite3_changes(c->db);
+  return 0;
+}
+
 int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
 {
   int rc;

@@ -41,6 +41,9 @@ extern const struct fc_store__migration fc_store__migrations[];
                      " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (id) DO NOTHING")                       \
   XX(FRAME_INS, "INSERT INTO frames (ts, charger_id, conn_id, direction, text)"                    \
                 " VALUES (?1, ?2, ?3, ?4, ?5)")                                                    \
+  /* the oldest frames first, by frames_ts (008_frames_ts.sql) */                                  \
+  XX(FRAME_PRUNE, "DELETE FROM frames WHERE id IN (SELECT id FROM frames WHERE ts < ?1"            \
+                  " ORDER BY ts LIMIT ?2)")                                                        \
   XX(BOOT_UPSERT,                                                                                  \
      "INSERT INTO chargers (id, registration, vendor, model, serial_number, charge_box_serial,"    \
      " firmware_version, iccid, imsi, meter_type, meter_serial, last_boot_at, last_seen_at,"       \
@@ -200,6 +203,8 @@ int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id);
  * back). */
 int fc_store__known_check(fc_store_conn_t *c);
 void fc_store__known_forget(fc_store_conn_t *c);
+int fc_store__sqlite_prune_frames(fc_store_conn_t *c, long long before_ms, unsigned limit,
+                                  unsigned *deleted);
 int fc_store__sqlite_prune_events(fc_store_conn_t *c, long long before_ms, unsigned limit,
                                   unsigned *deleted);
 int fc_store__sqlite_load_latest_events(fc_store_conn_t *c,

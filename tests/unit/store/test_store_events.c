@@ -1132,6 +1132,53 @@ static void test_retention_in_slices(void **state)
   assert_int_equal(qint(e, "SELECT seq FROM events"), N);
 }
 
+/* The raw frame log is pruned in the same passes: frames older than
+ * frame_retention_days go, oldest first, prune_limit a pass. */
+static void test_frame_retention(void **state)
+{
+  env_t *e = *state;
+  long long now = fc_store__now_ms();
+  enum { OLD = 500 + 30 };
+
+  assert_int_equal(env_open(e, NULL), 0);
+  register_chargers(e, "CP1", NULL);
+  heartbeat(e); /* the first pass, with nothing to prune */
+  fc_write_t *w = fc_write_new();
+  for (int i = 0; i < OLD + 2; i++) {
+    /* OLD frames of 41 days ago and older, stored newest first (so that
+     * the oldest in time are the last rows), then one of 20 days ago and
+     * one of now */
+    long long age = i < OLD ? 41 + i : i == OLD ? 20 : 0;
+    fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, "CP1", NULL, "[2,\"a\",\"Heartbeat\",{}]", 0);
+    op->flag = 1;
+    op->ts_ms = now - age * DAY_MS;
+  }
+  wres_t r = submit_wait(e, w);
+  assert_int_equal(r.status, 0);
+  env_close_store(e);
+
+  /* 30 days by default: the first pass takes 500, the oldest by time (41 +
+   * 30 days old and beyond); the next the other 30 old ones; the recent two
+   * stay */
+  fc_store_opts_t hourly = {.prune_interval_ms = 3600 * 1000};
+  char sql[128];
+  assert_int_equal(env_open(e, &hourly), 0);
+  heartbeat(e);
+  assert_int_equal(qint(e, "SELECT count(*) FROM frames"), OLD + 2 - 500);
+  snprintf(sql, sizeof(sql), "SELECT count(*) FROM frames WHERE ts < %lld", now - 71 * DAY_MS);
+  assert_int_equal(qint(e, sql), 0);
+  heartbeat(e);
+  assert_int_equal(qint(e, "SELECT count(*) FROM frames"), 2);
+  env_close_store(e);
+
+  /* a shorter retention takes the one of 20 days */
+  fc_store_opts_t ten = {.frame_retention_days = 10};
+  assert_int_equal(env_open(e, &ten), 0);
+  heartbeat(e);
+  assert_int_equal(qint(e, "SELECT count(*) FROM frames"), 1);
+  assert_true(qint(e, "SELECT min(ts) FROM frames") >= now - DAY_MS);
+}
+
 /* Migrations 005 and 006 on a version-4 database: the sampled-value rows
  * become readings, the reads give the same JSON as before, the meter_values
  * view the same rows, and a reading the charger resends after the upgrade is
@@ -1342,6 +1389,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_read_charger_info, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
       cmocka_unit_test_setup_teardown(test_retention_in_slices, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_frame_retention, setup, teardown),
   };
   fc_log_level = FC_LOG_ERROR; /* the failure tests log on purpose */
   return cmocka_run_group_tests(tests, NULL, NULL);
