@@ -37,6 +37,7 @@
 #include "core/json.h"
 
 #include "core/mem.h"
+#include "core/utf8.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -96,37 +97,6 @@ static const unsigned char str_class[256] = {
     ['\\'] = C_ESC,
     [0x80 ... 0xff] = C_HIGH,
 };
-
-/* Length of the valid UTF-8 sequence at p (first byte >= 0x80), or 0. The
- * rules are utf8_check_first/utf8_check_full's: shortest form only, no
- * surrogates, nothing above U+10FFFF. */
-static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-  unsigned char c = p[0];
-  size_t n;
-  unsigned char lo = 0x80, hi = 0xbf; /* the range of the second byte */
-  if (c >= 0xc2 && c <= 0xdf)
-    n = 2;
-  else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    if (c == 0xe0)
-      lo = 0xa0; /* overlong */
-    else if (c == 0xed)
-      hi = 0x9f; /* surrogates */
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    if (c == 0xf0)
-      lo = 0x90; /* overlong */
-    else if (c == 0xf4)
-      hi = 0x8f; /* past U+10FFFF */
-  } else
-    return 0;
-  if ((size_t)(end - p) < n) return 0;
-  if (p[1] < lo || p[1] > hi) return 0;
-  for (size_t i = 2; i < n; i++)
-    if ((p[i] & 0xc0) != 0x80) return 0;
-  return n;
-}
 
 /* Eight bytes at once: nonzero when one of them is not plain ASCII (a quote,
  * a backslash, a control character or a byte >= 0x80). The lowest byte
@@ -211,7 +181,7 @@ static int string(parser_t *ps, const char **s, size_t *n)
       fail(ps, p, *p ? "control character in string" : "NUL byte in string");
       return -1;
     default: {
-      size_t k = utf8_len(p, end);
+      size_t k = fc_utf8_len(p, end);
       if (!k) goto bad_utf8;
       p += k;
     }
@@ -240,7 +210,7 @@ escaped:;
       fail(ps, p, c ? "control character in string" : "NUL byte in string");
       return -1;
     case C_HIGH: {
-      size_t k = utf8_len(p, end);
+      size_t k = fc_utf8_len(p, end);
       if (!k) goto bad_utf8;
       memcpy(o, p, k);
       o += k;

@@ -24,6 +24,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/mem.h"
+#include "core/utf8.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -146,31 +147,17 @@ static json_t *str_lossy(const char *s)
   size_t n = strlen(s);
   char *c = malloc(n + 1);
   if (!c) abort();
-  const unsigned char *p = (const unsigned char *)s;
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
   size_t i = 0;
-  while (*p) {
-    unsigned char b = *p;
-    int len = b < 0x80             ? 1
-              : (b & 0xe0) == 0xc0 ? 2
-              : (b & 0xf0) == 0xe0 ? 3
-              : (b & 0xf8) == 0xf0 ? 4
-                                   : 0;
-    bool ok = len > 0;
-    for (int k = 1; ok && k < len; k++)
-      ok = (p[k] & 0xc0) == 0x80;
-    if (ok && len > 1) {
-      /* Let jansson's own check judge overlongs and surrogates. */
-      json_t *t = json_stringn((const char *)p, (size_t)len);
-      ok = t != NULL;
-      json_decref(t);
-    }
-    if (!ok) {
+  while (p < end) {
+    size_t len = *p < 0x80 ? 1 : fc_utf8_len(p, end);
+    if (!len) {
       c[i++] = '?';
       p++;
       continue;
     }
-    memcpy(c + i, p, (size_t)len);
-    i += (size_t)len;
+    memcpy(c + i, p, len);
+    i += len;
     p += len;
   }
   c[i] = '\0';

@@ -22,6 +22,7 @@
 
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/utf8.h"
 
 #include <stdint.h>
 #include <math.h>
@@ -61,37 +62,11 @@ static void puts_(sbuf_t *b, const char *s)
 /* True when s[0..n) is valid UTF-8 (as jansson requires of its strings). */
 static bool utf8_valid(const unsigned char *s, size_t n)
 {
-  size_t i = 0;
-  while (i < n) {
-    unsigned char c = s[i];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n - i < len) return false;
-    for (size_t k = 1; k < len; k++) {
-      if ((s[i + k] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    /* overlong forms, surrogates, beyond U+10FFFF */
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += len;
+  const unsigned char *end = s + n;
+  while (s < end) {
+    size_t len = *s < 0x80 ? 1 : fc_utf8_len(s, end);
+    if (!len) return false;
+    s += len;
   }
   return true;
 }

@@ -288,8 +288,8 @@ static bool event_rules(const fc_write_t *w, size_t i, int64_t *tx_id)
  * a second: 1,000 a second), and an hourly pass would owe millions, deleted
  * thousands per batch for minutes, each of those commits (and the chargers
  * waiting on it) the slower for it. At 500 per pass a batch pays a few
- * milliseconds at most, and a backlog still drains at 500 per commit. */
-/* The raw frame log (frame_retention_days) is pruned in the same passes, by
+ * milliseconds at most, and a backlog still drains at 500 per commit.
+ * The raw frame log (frame_retention_days) is pruned in the same passes, by
  * its time index: *deleted is the larger of the two counts, so that either
  * one's backlog brings the next batch back. */
 static int prune(fc_store_t *s, unsigned *deleted)

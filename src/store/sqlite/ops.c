@@ -618,32 +618,31 @@ static int op_event(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
   return 0;
 }
 
-int fc_store__sqlite_prune_events(fc_store_conn_t *c, long long before_ms, unsigned limit,
-                                  unsigned *deleted)
+/* Retention: one of the PRUNE statements (?1 before, ?2 limit). */
+static int prune(fc_store_conn_t *c, fc_sql_id_t id, const char *what, long long before_ms,
+                 unsigned limit, unsigned *deleted)
 {
   sqlite3_stmt *st;
   int rc;
   *deleted = 0;
-  STMT(c, st, FC_SQL_EVENT_PRUNE);
+  STMT(c, st, id);
   sqlite3_bind_int64(st, 1, before_ms);
   sqlite3_bind_int64(st, 2, limit);
-  if ((rc = run(c, st, "prune events"))) return rc;
+  if ((rc = run(c, st, what))) return rc;
   *deleted = (unsigned)sqlite3_changes(c->db);
   return 0;
+}
+
+int fc_store__sqlite_prune_events(fc_store_conn_t *c, long long before_ms, unsigned limit,
+                                  unsigned *deleted)
+{
+  return prune(c, FC_SQL_EVENT_PRUNE, "prune events", before_ms, limit, deleted);
 }
 
 int fc_store__sqlite_prune_frames(fc_store_conn_t *c, long long before_ms, unsigned limit,
                                   unsigned *deleted)
 {
-  sqlite3_stmt *st;
-  int rc;
-  *deleted = 0;
-  STMT(c, st, FC_SQL_FRAME_PRUNE);
-  sqlite3_bind_int64(st, 1, before_ms);
-  sqlite3_bind_int64(st, 2, limit);
-  if ((rc = run(c, st, "prune frames"))) return rc;
-  *deleted = (unsigned)sqlite3_changes(c->db);
-  return 0;
+  return prune(c, FC_SQL_FRAME_PRUNE, "prune frames", before_ms, limit, deleted);
 }
 
 int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)

@@ -98,10 +98,16 @@ static bool is_null(sqlite3_stmt *st, int i)
   return sqlite3_column_type(st, i) == SQLITE_NULL;
 }
 
+/* s as a JSON string; null when s is NULL or (never from us) not UTF-8. */
+static json_t *j_str_or_null(const char *s)
+{
+  json_t *v = s ? json_string(s) : NULL;
+  return v ? v : json_null();
+}
+
 static json_t *j_text(sqlite3_stmt *st, int i)
 {
-  json_t *v = is_null(st, i) ? NULL : json_string(col(st, i));
-  return v ? v : json_null(); /* NULL, or (never from us) not UTF-8 */
+  return j_str_or_null(is_null(st, i) ? NULL : col(st, i));
 }
 
 static json_t *j_int(sqlite3_stmt *st, int i)
@@ -168,12 +174,6 @@ static int read_events(fc_store_conn_t *c, fc_read_t *r)
 static const char *col_or_null(sqlite3_stmt *st, int i)
 {
   return (const char *)sqlite3_column_text(st, i);
-}
-
-static json_t *j_str_or_null(const char *s)
-{
-  json_t *v = s ? json_string(s) : NULL;
-  return v ? v : json_null();
 }
 
 /* One sampled value of a reading (FC_SQL_METER_COLS), with OCPP 1.6's
