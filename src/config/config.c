@@ -71,7 +71,7 @@ static const opt_t opts[] = {
     {"log-level", T_ENUM, O(log_level), S | D, "info", 0, 0, level_choices,
      "error | warn | notice | info | debug"},
     {"fault-file", T_STR, O(fault_file), S, NULL, 0, 0, NULL,
-     "test hook: store writes fail/stall while this file says so"},
+     "test hook: store writes fail/stall while this file says so (fail, fail-sync, stall MS)"},
     {"store-batch-max", T_INT, O(store_batch_max), S, "4096", 1, 100000, NULL,
      "writes per database transaction at most"},
     {"store-retry-max", T_INT, O(store_retry_max), S, "3", 0, 100, NULL,

@@ -8,9 +8,9 @@
  * database work, logging or callbacks, so the loop thread never waits behind
  * the disk:
  *
- *   loop ──submit──▶ pend ──▶ writer thread ──▶ done ──┐
- *   loop ──read────▶ rpend ─▶ reader threads ─▶ rdone ─┼─ uv_async ─▶ loop: callbacks
- *                             health changes ─▶ hev ───┘
+ *   loop ──submit──▶ pend ──▶ writer thread ──▶ sq ──▶ sync thread ──▶ done ──┐
+ *   loop ──read────▶ rpend ─▶ reader threads ─────────────────────────▶ rdone ─┼─ uv_async ─▶ loop
+ *                             health changes ─────────────────────────────▶ hev ───┘   callbacks
  *
  * Group commit. The writer takes everything queued (up to batch_max), runs
  * it in one BEGIN IMMEDIATE ... COMMIT. A write whose op fails (a payload the
@@ -22,6 +22,19 @@
  * error, disk full, busy), the whole batch is rolled back and re-run after
  * retry_base_ms * 2^k, up to retry_max times; then every write of the batch
  * fails. Completions go back in queue (= commit) order.
+ *
+ * The sync thread. Where the backend's commit does not wait for the disk
+ * (be->sync: sqlite, conn.c), the writer hands each committed batch to the
+ * sync thread and goes on with the next batch; the sync thread makes
+ * everything committed so far durable with one be->sync and only then
+ * moves the batches to `done`. So a batch's fsync overlaps the next batch's
+ * statements, and the writer, which waited for its fsync half the time
+ * under load, works all of it. Everything the writer finishes, failed
+ * batches too, goes through the sync queue, so callbacks keep queue order.
+ * A failed sync is not retried (conn.c says why): the writes it was to
+ * confirm fail, the store is poisoned (every batch committed after fails
+ * too, synced or not) and the breaker opens. Only a probe clears it, and
+ * the probe makes everything committed durable first.
  *
  * Lazy writes (fc_write_set_lazy) do not start a batch: while only lazy
  * writes are queued, the writer waits until a write that is not lazy comes,
@@ -44,6 +57,7 @@
 
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/thread.h"
 #include "log/log.h"
 
 #include <assert.h>
@@ -54,6 +68,17 @@ typedef struct health_ev {
   fc_store_health_t state;
   struct health_ev *next;
 } health_ev_t;
+
+/* A batch the writer is done with, on its way to the loop through the sync
+ * thread. sync: committed, to be synced before its writes are confirmed;
+ * else its writes have their status already (failed). */
+typedef struct sync_batch {
+  fc_write_t *first, *last;
+  size_t n, failed; /* writes; of them, failed alone inside the commit */
+  uint64_t t0;      /* when the batch started (hrtime), for the commit time */
+  bool sync;
+  struct sync_batch *next;
+} sync_batch_t;
 
 typedef struct reader {
   fc_store_t *s;
@@ -68,17 +93,21 @@ struct fc_store {
   fc_store_conn_t *wconn;
   reader_t *readers;
   unsigned nreaders, readers_started;
-  uv_thread_t writer;
-  bool writer_started;
+  uv_thread_t writer, syncer;
+  bool writer_started, syncer_started;
   uv_async_t async;
 
   /* ---- shared, under mu ---- */
   uv_mutex_t mu;
   uv_cond_t wcv; /* writer: writes queued, stop */
   uv_cond_t rcv; /* readers: reads queued, stop */
+  uv_cond_t scv; /* sync thread: batches queued, sync_stop */
   fc_write_t *pend, *pend_tail;
   size_t pend_n, pend_urgent; /* queued writes; of them, not lazy */
   bool flush;                 /* draining: lazy writes wait no more */
+  sync_batch_t *sq, *sq_tail; /* to the sync thread */
+  bool sync_stop;             /* the writer has stopped: sync what is queued, then stop */
+  bool poisoned;              /* a sync failed: no batch is confirmed until a probe works */
   fc_write_t *done, *done_tail;
   fc_read_t *rpend, *rpend_tail;
   fc_read_t *rdone, *rdone_tail;
@@ -359,14 +388,15 @@ static int try_batch(fc_store_t *s, fc_write_t *batch, long *pruned, bool isolat
   return be->commit(c);
 }
 
-/* Runs a batch to its end: committed, or failed after the retries. Returns
- * true if the breaker is to open. */
-static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
+/* Runs a batch to its end: committed (true; *t0: when the attempt that
+ * committed started; *failed: its writes that failed alone), or failed after
+ * the retries (false; every write has failed). */
+static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n, uint64_t *t0, size_t *failed)
 {
   int rc = 0;
   bool isolate = false;
   unsigned attempt = 0;
-  uint64_t t0 = uv_hrtime();
+  *t0 = uv_hrtime();
   for (;;) {
     long pruned = -1;
     bool write_failed = false;
@@ -384,13 +414,12 @@ static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
                              ? 0
                              : fc_store__now_ms() + (long long)s->opts.prune_interval_ms;
       }
-      size_t failed = 0;
+      *failed = 0;
       for (fc_write_t *w = batch; w; w = w->next)
-        failed += w->status != 0;
-      stats_commit(s, (uv_hrtime() - t0) / 1000, n - failed, failed);
+        *failed += w->status != 0;
       s->failed_batches = 0;
       if (atomic_load(&s->health) == FC_STORE_DEGRADED) health_set(s, FC_STORE_OK);
-      return false;
+      return true;
     }
     s->be->rollback(s->wconn);
     stats_add(s, 1, 0);
@@ -400,7 +429,7 @@ static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
     if (atomic_load(&s->health) == FC_STORE_OK) health_set(s, FC_STORE_DEGRADED);
     uv_sleep(s->opts.retry_base_ms << (attempt < 16 ? attempt : 16));
     attempt++;
-    t0 = uv_hrtime();
+    *t0 = uv_hrtime();
   }
   for (fc_write_t *w = batch; w; w = w->next) {
     w->status = FC_ERR_STORE;
@@ -408,35 +437,39 @@ static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n)
   }
   stats_add(s, 0, n);
   fc_log(FC_LOG_ERROR, NULL, "event=store_batch_failed writes=%zu err=%s", n, fc_err_name(rc));
-  return ++s->failed_batches >= s->opts.breaker_threshold;
+  return false;
 }
 
-/* Under mu: hands a finished batch (first..last) to the loop thread, and if
- * the breaker opens, fails the writes queued behind it, after it: callbacks
- * keep queue order. Returns how many queued writes were failed. */
-static size_t finish_batch(fc_store_t *s, fc_write_t *first, fc_write_t *last, bool open)
+/* Under mu: queues a finished batch (first..last) for the sync thread. */
+static void sync_push(fc_store_t *s, fc_write_t *first, fc_write_t *last, size_t n, size_t failed,
+                      uint64_t t0, bool sync)
 {
-  size_t failed = 0;
-  if (s->done_tail)
-    s->done_tail->next = first;
+  sync_batch_t *b = fc_malloc(sizeof(*b));
+  *b = (sync_batch_t){first, last, n, failed, t0, sync, NULL};
+  if (s->sq_tail)
+    s->sq_tail->next = b;
   else
-    s->done = first;
-  s->done_tail = last;
-  if (!open) return 0;
-  s->breaker_open = true;
-  /* The queued writes would only wait for a disk that is not there: fail
-   * them now, so that chargers get their CALLERROR within seconds. */
+    s->sq = b;
+  s->sq_tail = b;
+  uv_cond_signal(&s->scv);
+}
+
+/* Under mu, with the breaker open: the queued writes would only wait for a
+ * disk that is not there. They fail now, so that chargers get their
+ * CALLERROR within seconds, through the sync queue, behind the batches
+ * before them (callbacks keep queue order). Returns how many. */
+static size_t fail_queued(fc_store_t *s)
+{
+  size_t n = 0;
+  if (!s->pend) return 0;
   for (fc_write_t *w = s->pend; w; w = w->next) {
     w->status = FC_ERR_STORE;
-    failed++;
+    n++;
   }
-  if (s->pend) {
-    s->done_tail->next = s->pend;
-    s->done_tail = s->pend_tail;
-  }
+  sync_push(s, s->pend, s->pend_tail, n, n, 0, false);
   s->pend = s->pend_tail = NULL;
   s->pend_n = s->pend_urgent = 0;
-  return failed;
+  return n;
 }
 
 /* Under mu; returns with mu held. Sleeps until the next probe (or stop), runs
@@ -458,6 +491,7 @@ static void probe_wait_and_run(fc_store_t *s)
     return;
   }
   s->breaker_open = false;
+  s->poisoned = false; /* what was committed is durable: the probe made it so */
   s->failed_batches = 0;
   bool changed = health_change(s, FC_STORE_OK);
   uv_mutex_unlock(&s->mu);
@@ -467,12 +501,28 @@ static void probe_wait_and_run(fc_store_t *s)
   uv_mutex_lock(&s->mu);
 }
 
+/* Under mu: opens the breaker (the writer fails what is queued at its next
+ * turn, and fc_store_submit refuses). Returns whether health changed. */
+static bool breaker_open(fc_store_t *s)
+{
+  s->breaker_open = true;
+  uv_cond_signal(&s->wcv);
+  return health_change(s, FC_STORE_DOWN);
+}
+
 static void writer_main(void *arg)
 {
   fc_store_t *s = arg;
+  fc_thread_name("fc-writer");
   uv_mutex_lock(&s->mu);
   while (!s->stop) {
     if (s->breaker_open) {
+      size_t failed = fail_queued(s);
+      if (failed) {
+        uv_mutex_unlock(&s->mu);
+        stats_add(s, 0, failed);
+        uv_mutex_lock(&s->mu);
+      }
       probe_wait_and_run(s);
       continue;
     }
@@ -503,17 +553,86 @@ static void writer_main(void *arg)
     s->pend_urgent -= urgent;
     uv_mutex_unlock(&s->mu);
 
-    bool open = run_batch(s, batch, n);
+    uint64_t t0;
+    size_t failed = n;
+    bool committed = run_batch(s, batch, n, &t0, &failed);
+    bool open = !committed && ++s->failed_batches >= s->opts.breaker_threshold;
 
     uv_mutex_lock(&s->mu);
-    size_t failed = finish_batch(s, batch, last, open);
-    bool changed = open && health_change(s, FC_STORE_DOWN);
-    uv_mutex_unlock(&s->mu);
+    sync_push(s, batch, last, n, failed, t0, committed);
     if (open) {
-      stats_add(s, 0, failed);
+      bool changed = breaker_open(s);
+      uv_mutex_unlock(&s->mu);
       if (changed) health_log(FC_STORE_DOWN);
-      fc_log(FC_LOG_ERROR, NULL, "event=store_breaker_open failed_batches=%u queued_failed=%zu",
-             s->failed_batches, failed);
+      fc_log(FC_LOG_ERROR, NULL, "event=store_breaker_open failed_batches=%u", s->failed_batches);
+      uv_mutex_lock(&s->mu);
+    }
+  }
+  uv_mutex_unlock(&s->mu);
+}
+
+/* ---- the sync thread ------------------------------------------------------- */
+
+static void syncer_main(void *arg)
+{
+  fc_store_t *s = arg;
+  fc_thread_name("fc-sync");
+  uv_mutex_lock(&s->mu);
+  for (;;) {
+    while (!s->sq && !s->sync_stop)
+      uv_cond_wait(&s->scv, &s->mu);
+    if (!s->sq) break;
+    sync_batch_t *list = s->sq;
+    s->sq = s->sq_tail = NULL;
+    bool poisoned = s->poisoned;
+    uv_mutex_unlock(&s->mu);
+
+    bool need = false;
+    for (sync_batch_t *b = list; b; b = b->next)
+      need |= b->sync;
+    int rc = 0;
+    if (need) rc = poisoned ? FC_ERR_STORE_DOWN : s->be->sync ? s->be->sync(s->wconn) : 0;
+
+    /* the batches' writes, in order, confirmed or failed */
+    uint64_t now = uv_hrtime();
+    fc_write_t *first = NULL, *last = NULL;
+    size_t lost = 0;
+    while (list) {
+      sync_batch_t *b = list;
+      list = b->next;
+      if (b->sync && rc == 0) {
+        stats_commit(s, (now - b->t0) / 1000, b->n - b->failed, b->failed);
+      } else if (b->sync) {
+        for (fc_write_t *w = b->first; w; w = w->next) {
+          w->status = FC_ERR_STORE;
+          clear_results(w);
+        }
+        lost += b->n;
+      }
+      if (last)
+        last->next = b->first;
+      else
+        first = b->first;
+      last = b->last;
+      fc_free(b);
+    }
+    if (lost) stats_add(s, !poisoned, lost);
+
+    uv_mutex_lock(&s->mu);
+    if (s->done_tail)
+      s->done_tail->next = first;
+    else
+      s->done = first;
+    s->done_tail = last;
+    bool failed_now = rc && !poisoned, changed = false;
+    if (failed_now) {
+      s->poisoned = true;
+      changed = breaker_open(s);
+    }
+    uv_mutex_unlock(&s->mu);
+    if (failed_now) {
+      if (changed) health_log(FC_STORE_DOWN);
+      fc_log(FC_LOG_ERROR, NULL, "event=store_breaker_open sync_failed=1 writes_failed=%zu", lost);
     }
     uv_async_send(&s->async);
     uv_mutex_lock(&s->mu);
@@ -527,6 +646,7 @@ static void reader_main(void *arg)
 {
   reader_t *rd = arg;
   fc_store_t *s = rd->s;
+  fc_thread_name("fc-reader");
   uv_mutex_lock(&s->mu);
   for (;;) {
     while (!s->stop && !s->rpend)
@@ -646,6 +766,7 @@ static void close_cb(uv_handle_t *h)
   uv_mutex_destroy(&s->stats_mu);
   uv_cond_destroy(&s->wcv);
   uv_cond_destroy(&s->rcv);
+  uv_cond_destroy(&s->scv);
   store_free(s);
 }
 
@@ -658,6 +779,13 @@ static void stop_threads(fc_store_t *s)
   uv_cond_broadcast(&s->rcv);
   uv_mutex_unlock(&s->mu);
   if (s->writer_started) uv_thread_join(&s->writer);
+  /* after the writer: what it committed last is synced (or failed) too */
+  uv_mutex_lock(&s->mu);
+  s->sync_stop = true;
+  uv_cond_signal(&s->scv);
+  uv_mutex_unlock(&s->mu);
+  if (s->syncer_started) uv_thread_join(&s->syncer);
+  s->syncer_started = false;
   for (unsigned i = 0; i < s->readers_started; i++)
     uv_thread_join(&s->readers[i].thread);
   s->writer_started = false;
@@ -703,11 +831,14 @@ int fc_store_open(uv_loop_t *loop, const fc_store_opts_t *opts, fc_store_t **out
   uv_mutex_init(&s->stats_mu);
   uv_cond_init(&s->wcv);
   uv_cond_init(&s->rcv);
+  uv_cond_init(&s->scv);
   atomic_init(&s->health, FC_STORE_OK);
   uv_async_init(loop, &s->async, async_cb);
   s->async.data = s;
   uv_unref((uv_handle_t *)&s->async);
 
+  if ((rc = uv_thread_create(&s->syncer, syncer_main, s))) goto fail_threads;
+  s->syncer_started = true;
   if ((rc = uv_thread_create(&s->writer, writer_main, s))) goto fail_threads;
   s->writer_started = true;
   for (unsigned i = 0; i < s->nreaders; i++) {

@@ -64,8 +64,13 @@ typedef struct fc_store_backend {
   int (*exec_op)(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id);
   /* Runs one read (its own implicit transaction), filling r->out_*. */
   int (*exec_read)(fc_store_conn_t *c, fc_read_t *r);
-  /* A small write transaction of its own, to test whether writes work again. */
+  /* A small write transaction of its own, to test whether writes work again;
+   * when it returns 0, everything committed before is durable. */
   int (*probe)(fc_store_conn_t *c);
+  /* Makes every commit so far durable, where commit does not wait for the
+   * disk itself (NULL where it does). Called by the sync thread while the
+   * writer thread uses the connection; thread-safe with it. */
+  int (*sync)(fc_store_conn_t *c);
   /* Inside the open transaction: deletes at most limit events older than
    * before_ms, never the latest non-late event of a (charger, type,
    * connector). *deleted: how many went. */

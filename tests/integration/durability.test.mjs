@@ -157,6 +157,45 @@ test('--fault-file fail: InternalError in time, healthz 503 while down, recovery
   assert.deepEqual(await srv.stop(), { code: 0, signal: null }, srv.tail());
 });
 
+// The disk takes the writes but cannot sync them: the commit happens, the sync
+// that is to confirm it fails, and the charger is not told. A failed sync is
+// not retried: the store is down at once, until a probe syncs again.
+test('--fault-file fail-sync: committed but not synced is not confirmed; the retry is one transaction', { timeout: 45_000 }, async () => {
+  const srv = await start((s) => ({
+    chargers: [{ id: 'CP-SYNC' }], tags: [{ tag: 'TAG-S' }],
+    args: ['--answer-timeout', '2000', '--fault-file', s.faultFile],
+  }));
+  const cp = await srv.connect('CP-SYNC', { callTimeoutMs: 7000 });
+  assert.equal((await boot(cp)).status, 'Accepted');
+  await sleep(500); // the boot answer's frame-log write is committed (it waits for company)
+
+  srv.writeFault('fail-sync');
+  await sleep(200); // the fault file is re-read at most every 50 ms
+  const startReq = { connectorId: 1, idTag: 'TAG-S', meterStart: 7, timestamp: iso() };
+  const st = await timed(cp.call('StartTransaction', startReq));
+  assert.equal(st.ok, false, `StartTransaction confirmed (${JSON.stringify(st.value)}) though its sync failed`);
+  assert.equal(st.code, 'InternalError', String(st.error));
+  // It was committed (SQLite has it), only never confirmed.
+  assert.equal(srv.sql("SELECT * FROM transactions").length, 1, srv.tail());
+  const down = await srv.http('/healthz');
+  assert.equal(down.status, 503, down.text);
+  assert.equal(down.json?.store, 'down', down.text);
+  const refused = await timed(status(cp));
+  assert.equal(refused.code, 'InternalError');
+
+  srv.clearFault();
+  await until(async () => (await srv.http('/healthz')).status === 200,
+    { timeout: 15_000, interval: 200, what: 'healthz 200 after the disk syncs again' });
+  // MicroOcpp sends the refused StartTransaction again, identical: it gets
+  // the transaction that was committed.
+  const ok = await cp.call('StartTransaction', startReq);
+  assert.ok(Number.isInteger(ok.transactionId));
+  const txs = srv.sql('SELECT * FROM transactions');
+  assert.equal(txs.length, 1, `the retried start is one transaction: ${JSON.stringify(txs)}`);
+  assert.equal(field(txs[0], 'id', 'transaction_id'), ok.transactionId);
+  assert.deepEqual(await srv.stop(), { code: 0, signal: null }, srv.tail());
+});
+
 test('--fault-file "stall 10000" with --answer-timeout 1000: answered InternalError within ~1 s', { timeout: 45_000 }, async () => {
   const AT = 1000;
   const srv = await start((s) => ({

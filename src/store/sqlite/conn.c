@@ -2,9 +2,18 @@
  *
  * Settings, and why:
  *  - journal_mode=WAL: readers never block the writer nor the writer them.
- *  - synchronous=FULL: a commit is on disk (WAL fsync'd) before the charger is
- *    told its message was taken; NORMAL could lose the last commits on power
- *    loss.
+ *  - Nothing is confirmed before it is on disk (WAL fsync'd), but the writer
+ *    does not wait for the disk in COMMIT. Its connection runs
+ *    synchronous=NORMAL: COMMIT writes the batch's pages to the WAL and
+ *    returns. The store's sync thread then calls conn_sync, an fdatasync of
+ *    the WAL on a descriptor of our own, and only then are the batch's
+ *    writes confirmed (store.c). Meanwhile the writer runs the next batch,
+ *    and one fdatasync covers every commit written before it. The guarantee
+ *    for what is confirmed is synchronous=FULL's; what a crash can lose is
+ *    what nobody was told about. SQLite still syncs where NORMAL does: the
+ *    WAL header when the WAL starts over, and the WAL and the database file
+ *    around each checkpoint. Migrations and the probe sync before they say
+ *    they are done. Readers, the checkpointer and the CLI run FULL.
  *  - busy_timeout 5 s: the CLI writes to the same file now and then.
  *  - The writer replaces SQLite's automatic checkpoint with its own wal hook.
  *    With the automatic one, a checkpoint that fails (disk trouble) makes
@@ -41,13 +50,18 @@
 
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/thread.h"
 #include "log/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <uv.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
 #define CHECKPOINT_FRAMES 1000 /* about 4 MB of WAL with 4 KiB pages */
@@ -137,6 +151,7 @@ typedef struct fc_store_ckpt {
 static void ckpt_main(void *arg)
 {
   fc_store_ckpt_t *k = arg;
+  fc_thread_name("fc-ckpt");
   for (;;) {
     uv_mutex_lock(&k->mu);
     while (!k->want && !k->stop)
@@ -210,12 +225,18 @@ static void conn_close(fc_store_conn_t *c)
     sqlite3_finalize(c->stmts[i]);
   if (c->db) sqlite3_close(c->db);
   if (c->fault_vfs) fc_store__fault_vfs_free(c->fault_vfs);
+  if (c->wal_path) {
+    if (c->wal_fd >= 0) close(c->wal_fd);
+    uv_mutex_destroy(&c->sync_mu);
+    fc_free(c->wal_path);
+  }
   fc_free(c);
 }
 
 static int conn_open(const fc_store_opts_t *opts, fc_store_role_t role, fc_store_conn_t **out)
 {
   fc_store_conn_t *c = fc_calloc(1, sizeof(*c));
+  c->wal_fd = -1;
   const char *vfs = NULL;
   char mode[16];
   int rc;
@@ -254,9 +275,14 @@ static int conn_open(const fc_store_opts_t *opts, fc_store_role_t role, fc_store
   if ((rc = exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"))) goto fail;
   if (role == FC_STORE__READER && (rc = exec(c, "PRAGMA query_only=ON"))) goto fail;
   if (role == FC_STORE__WRITER) {
-    char sql[96];
-    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY", WRITER_CACHE_KIB);
+    char sql[128];
+    /* NORMAL: conn_sync makes each commit durable (the comment on top) */
+    snprintf(sql, sizeof(sql),
+             "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY",
+             WRITER_CACHE_KIB);
     if ((rc = exec(c, sql))) goto fail;
+    c->wal_path = fc_strdup(sqlite3_filename_wal(sqlite3_db_filename(c->db, "main")));
+    uv_mutex_init(&c->sync_mu);
     sqlite3_wal_hook(c->db, wal_hook, c);
     if ((rc = ckpt_start(opts->path, vfs, &c->ckpt))) goto fail;
   }
@@ -266,6 +292,62 @@ static int conn_open(const fc_store_opts_t *opts, fc_store_role_t role, fc_store
 fail:
   conn_close(c);
   return rc ? rc : UV_EIO;
+}
+
+/* Makes the directory entry of a file durable (a new WAL's, here). */
+static int sync_dir(const char *path)
+{
+  const char *slash = strrchr(path, '/');
+  char *dir = slash ? fc_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
+  int fd = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -errno;
+  if (fd >= 0) close(fd);
+  fc_free(dir);
+  return rc;
+}
+
+/* The WAL on disk up to everything committed so far (the comment on top).
+ * Runs on the sync thread and on the writer thread (the probe), never with
+ * the writer's sqlite3 handle: fsync flushes the file, whichever descriptor
+ * asks. The descriptor is opened at the first sync, and again if the WAL
+ * was removed and made anew (SQLite does that only when the last
+ * connection closes, which the writer's never is while the store is open:
+ * this only makes sure a sync never goes to a file nobody writes). A sync
+ * that fails is not tried again: after a failed fsync the kernel may have
+ * dropped the pages it could not write, and a second fsync would succeed
+ * without them (store.c fails the writes and opens the breaker). */
+static int conn_sync(fc_store_conn_t *c)
+{
+  int rc = 0, err = 0;
+  const char *what = "fdatasync";
+  struct stat st;
+
+  uv_mutex_lock(&c->sync_mu);
+  if (c->fault_vfs && fc_store__fault_sync(c->fault_vfs) != SQLITE_OK) {
+    err = EIO;
+    what = "fault";
+  } else {
+    if (c->wal_fd >= 0 && (fstat(c->wal_fd, &st) != 0 || st.st_nlink == 0)) {
+      close(c->wal_fd);
+      c->wal_fd = -1;
+    }
+    if (c->wal_fd < 0) {
+      c->wal_fd = open(c->wal_path, O_RDONLY | O_CLOEXEC);
+      if (c->wal_fd < 0) {
+        err = errno;
+        what = "open";
+      } else if ((rc = sync_dir(c->wal_path)) != 0) {
+        err = -rc;
+        what = "fsync dir";
+      }
+    }
+    if (!err && fdatasync(c->wal_fd) != 0) err = errno;
+  }
+  uv_mutex_unlock(&c->sync_mu);
+  if (!err) return 0;
+  fc_log(FC_LOG_ERROR, NULL, "event=store_sync_failed what=\"%s\" path=\"%s\" errno=%d msg=\"%s\"",
+         what, c->wal_path, err, strerror(err));
+  return UV_EIO;
 }
 
 static int migrate(fc_store_conn_t *c)
@@ -301,6 +383,7 @@ static int migrate(fc_store_conn_t *c)
     if ((rc = exec(c, buf))) goto fail;
   }
   if ((rc = exec(c, "COMMIT"))) goto fail;
+  if (c->wal_path && (rc = conn_sync(c))) return rc;
   if (to != from) fc_log(FC_LOG_NOTICE, NULL, "event=store_migrated from=%d to=%d", from, to);
   return 0;
 
@@ -397,6 +480,13 @@ static int conn_probe(fc_store_conn_t *c)
     goto fail;
   }
   if ((rc = conn_commit(c))) goto fail;
+  if ((rc = conn_sync(c))) return rc;
+  /* A sync that failed may have left holes in the WAL on disk, and a
+   * recovery stops at the first: a later commit, synced and confirmed, would
+   * be lost with it. Everything committed goes into the database file
+   * (synced) and the WAL starts over before anything is confirmed again. */
+  int ckpt = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  if (ckpt != SQLITE_OK) return fc_store__sqlite_err(c, ckpt, "checkpoint");
   return 0;
 
 fail:
@@ -418,6 +508,7 @@ const fc_store_backend_t fc_store__sqlite = {
     .exec_op = fc_store__sqlite_exec_op,
     .exec_read = fc_store__sqlite_exec_read,
     .probe = conn_probe,
+    .sync = conn_sync,
     .prune_events = fc_store__sqlite_prune_events,
     .prune_frames = fc_store__sqlite_prune_frames,
     .load_latest_events = fc_store__sqlite_load_latest_events,

@@ -3,9 +3,14 @@
  * disk with it).
  *
  * Every file opened through it is the real unix file with our io_methods in
- * front. xWrite, xSync and xTruncate look at the fault file first:
- *   "fail"     → SQLITE_IOERR_WRITE / _FSYNC / _TRUNCATE, so commits fail;
- *   "stall N"  → sleep N ms, then go on;
+ * front. xWrite, xSync and xTruncate, and the store's own sync of the WAL
+ * (fc_store__fault_sync, called by conn.c before it syncs), look at the fault
+ * file first:
+ *   "fail"      → SQLITE_IOERR_WRITE / _FSYNC / _TRUNCATE, so commits fail;
+ *   "fail-sync" → syncs fail, writes go through: a disk that takes data into
+ *                 the page cache but cannot make it durable, so commits
+ *                 succeed and what they wrote is never confirmed;
+ *   "stall N"   → sleep N ms, then go on;
  *   anything else, or no file → pass through.
  * Reads, locks and the WAL index (-shm, mapped memory) are never touched.
  *
@@ -28,7 +33,7 @@
 
 #define CHECK_MS 50
 
-enum { FAULT_NONE, FAULT_FAIL, FAULT_STALL };
+enum { FAULT_NONE, FAULT_FAIL, FAULT_FAIL_SYNC, FAULT_STALL };
 
 typedef struct fault_vfs {
   sqlite3_vfs base; /* first: sqlite hands us back this pointer */
@@ -67,6 +72,8 @@ static void reread(fault_vfs_t *v)
     buf[--n] = '\0';
   if (strcmp(buf, "fail") == 0) {
     v->mode = FAULT_FAIL;
+  } else if (strcmp(buf, "fail-sync") == 0) {
+    v->mode = FAULT_FAIL_SYNC;
   } else if (sscanf(buf, "stall %u", &ms) == 1) {
     v->mode = FAULT_STALL;
     v->stall_ms = ms;
@@ -74,9 +81,8 @@ static void reread(fault_vfs_t *v)
 }
 
 /* Returns the fault to apply now; for a stall, sleeps it off and says none. */
-static int fault(sqlite3_file *f)
+static int fault_now(fault_vfs_t *v)
 {
-  fault_vfs_t *v = ((fault_file_t *)f)->vfs;
   uint64_t now = uv_hrtime();
   int mode;
   unsigned ms;
@@ -94,6 +100,11 @@ static int fault(sqlite3_file *f)
     return FAULT_NONE;
   }
   return mode;
+}
+
+static int fault(sqlite3_file *f)
+{
+  return fault_now(((fault_file_t *)f)->vfs);
 }
 
 static int f_close(sqlite3_file *f)
@@ -116,7 +127,8 @@ static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
 }
 static int f_sync(sqlite3_file *f, int flags)
 {
-  if (fault(f) == FAULT_FAIL) return SQLITE_IOERR_FSYNC;
+  int mode = fault(f);
+  if (mode == FAULT_FAIL || mode == FAULT_FAIL_SYNC) return SQLITE_IOERR_FSYNC;
   return REAL(f)->pMethods->xSync(REAL(f), flags);
 }
 static int f_size(sqlite3_file *f, sqlite3_int64 *size)
@@ -322,4 +334,10 @@ void fc_store__fault_vfs_free(sqlite3_vfs *vfs)
   uv_mutex_destroy(&v->mu);
   fc_free(v->path);
   fc_free(v);
+}
+
+int fc_store__fault_sync(sqlite3_vfs *vfs)
+{
+  int mode = fault_now((fault_vfs_t *)vfs);
+  return mode == FAULT_FAIL || mode == FAULT_FAIL_SYNC ? SQLITE_IOERR_FSYNC : SQLITE_OK;
 }

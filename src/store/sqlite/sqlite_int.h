@@ -163,6 +163,12 @@ struct fc_store_conn {
   sqlite3_vfs *fault_vfs;     /* the writer's VFS shim, or NULL */
   int wal_frames;             /* WAL size after the last commit (our wal hook) */
   struct fc_store_ckpt *ckpt; /* the writer's checkpointer thread, or NULL */
+  /* the writer's WAL, synced by conn_sync beside the writer thread: its
+   * path, our own descriptor on it (-1 until the first sync), and the lock
+   * of those two (the sync thread and the probe both sync) */
+  char *wal_path;
+  int wal_fd;
+  uv_mutex_t sync_mu;
   /* the writer's chargers known to have a row (ops.c), and the
    * registry_version they were known at */
   struct fc_store_known *known;
@@ -220,5 +226,8 @@ int fc_store__sqlite_chargers(fc_store_conn_t *c, fc_charger_rec_t **out, size_t
  * fc_store__fault_vfs_free, after the connections using it are closed). */
 int fc_store__fault_vfs_new(const char *fault_file, sqlite3_vfs **out);
 void fc_store__fault_vfs_free(sqlite3_vfs *vfs);
+/* The fault file's verdict for a sync the store makes itself (conn.c):
+ * SQLITE_IOERR_FSYNC or SQLITE_OK, after sleeping off a stall. Thread-safe. */
+int fc_store__fault_sync(sqlite3_vfs *vfs);
 
 #endif

@@ -170,6 +170,67 @@ static void test_breaker_fails_queued(void **state)
   /* drain and close with the breaker open (probe far away) */
 }
 
+/* A disk that takes writes but cannot make them durable ("fail-sync"): the
+ * batches commit, the sync that is to confirm them fails, and their writes
+ * fail: nobody is told of what may not survive a power loss. A failed sync
+ * is not retried (the kernel may have dropped what it could not write): the
+ * breaker opens at once, and every batch committed after fails too, until a
+ * probe that syncs (and checkpoints) works. */
+static void test_fail_sync(void **state)
+{
+  env_t *e = *state;
+  fc_store_opts_t o = {.fault_file = e->fault, .batch_max = 1, .probe_interval_ms = 100};
+  health_log_t h = {0};
+  fc_store_stats_t st;
+  wres_t r[4] = {{0}};
+
+  assert_int_equal(env_open(e, &o), 0);
+  fc_store_on_health(e->s, health_cb, &h);
+  assert_int_equal(one(e, FC_OP_HEARTBEAT, "CP1", NULL, NULL).status, 0);
+
+  write_file(e->fault, "fail-sync");
+  uv_sleep(FAULT_SETTLE_MS);
+  /* four batches (batch_max 1): committed one after the other, none synced */
+  for (int i = 0; i < 4; i++) {
+    fc_write_t *w = fc_write_new();
+    char status[64];
+    snprintf(status, sizeof(status), "{\"connectorId\":%d,\"status\":\"Available\"}", i + 1);
+    add_op(w, FC_OP_STATUS, "CP1", status, NULL);
+    assert_int_equal(fc_store_submit(e->s, w, wres_cb, &r[i]), 0);
+  }
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(r[i].done, 1);
+    assert_int_equal(r[i].status, FC_ERR_STORE);
+    if (i) assert_true(r[i].seq > r[i - 1].seq); /* in queue order */
+  }
+  /* DOWN at once: no retries, so no DEGRADED first */
+  assert_int_equal(fc_store_health(e->s), FC_STORE_DOWN);
+  assert_int_equal(h.n, 1);
+  assert_int_equal(h.states[0], FC_STORE_DOWN);
+  fc_store_stats(e->s, &st);
+  assert_int_equal(st.writes_ok, 1);
+  assert_int_equal(st.writes_failed, 4);
+  /* The first batch was committed before its sync failed: SQLite has it
+   * (the rest, at most, too). It was never confirmed; a charger sends it
+   * again, as after a crash between commit and answer. */
+  assert_true(qint(e, "SELECT count(*) FROM connectors") >= 1);
+
+  fc_write_t *w = fc_write_new();
+  fc_write_add(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+  wres_t rr = {0};
+  assert_int_equal(fc_store_submit(e->s, w, wres_cb, &rr), FC_ERR_STORE_DOWN);
+  uv_sleep(250); /* probes: they commit, but cannot sync */
+  assert_int_equal(fc_store_health(e->s), FC_STORE_DOWN);
+
+  unlink(e->fault);
+  assert_true(run_until(e, health_ok_again, &h, 3000));
+  rr = submit_wait(e, w);
+  assert_int_equal(rr.status, 0);
+  fc_store_stats(e->s, &st);
+  assert_int_equal(st.writes_ok, 2);
+}
+
 /* ---- stall ---- */
 
 typedef struct stall {
@@ -251,6 +312,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_fail_recover_within_retries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_breaker_fails_queued, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stall, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fail_sync, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fault_passthrough, setup, teardown),
   };
   fc_log_level = FC_LOG_ERROR;
