@@ -30,7 +30,9 @@
  * RLIMIT_NOFILE is raised to its hard limit (or to what is needed, when we
  * may raise the hard limit: as root). */
 #include "wsc.h"
+#include "core/utf8.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -208,23 +210,166 @@ static long proc_status_kb(int pid, const char *field)
   return v;
 }
 
-/* utime + stime of a process, seconds. */
-static double proc_cpu(int pid)
+/* utime + stime (fields 14 and 15) of a /proc/…/stat, seconds, and the start
+ * time (field 22, clock ticks after boot) when start is not NULL. */
+static int stat_cpu(const char *path, double *cpu, unsigned long long *start)
 {
-  char path[64], buf[1024];
-  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  char buf[1024];
   FILE *f = fopen(path, "r");
   if (!f) return -1;
   size_t n = fread(buf, 1, sizeof(buf) - 1, f);
   fclose(f);
   buf[n] = 0;
+  /* comm, in parentheses, may itself hold spaces and ')': the fields follow the last one */
   char *p = strrchr(buf, ')');
   if (!p) return -1;
   unsigned long ut = 0, st = 0;
-  /* after ") ": state(3) … utime is field 14, stime 15 */
-  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+  unsigned long long t = 0;
+  /* after ") ": state(3) … utime(14) stime(15) cutime … itrealvalue(21) starttime(22) */
+  if (sscanf(p + 2,
+             "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %llu",
+             &ut, &st, &t) != 3)
     return -1;
-  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+  *cpu = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+  if (start) *start = t;
+  return 0;
+}
+
+/* utime + stime of a process (all its threads, the exited ones too), seconds. */
+static double proc_cpu(int pid)
+{
+  char path[64];
+  double cpu;
+  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  return stat_cpu(path, &cpu, NULL) < 0 ? -1 : cpu;
+}
+
+/* Where the server's time goes: the CPU time of each of its threads, read at
+ * the window's edges (the moments of srv_cpu0 and srv_cpu1) and grouped in
+ * the report by thread name, whatever the names are. A thread is the same
+ * one at both edges when its id and its start time match (an id reused
+ * within the window is another thread). A thread seen only at the end counts
+ * its whole CPU time: all of it fell inside the window. A thread gone by the
+ * end counts nothing, although the process's total keeps what it used until
+ * it exited: then the threads add up to less than the server's CPU. A thread
+ * renamed within the window counts under its name at the end. At most
+ * TASKS_MAX threads are read, and the report says when there were more. */
+#define TASKS_MAX 256
+
+typedef struct task {
+  int tid;
+  unsigned long long start; /* clock ticks after boot */
+  double cpu;               /* utime + stime, s */
+  char comm[64];            /* the kernel gives at most 15 bytes */
+} task_t;
+
+typedef struct tasks {
+  task_t t[TASKS_MAX];
+  int n;
+  bool ok;     /* the task directory could be read */
+  bool capped; /* there were more than TASKS_MAX threads */
+} tasks_t;
+
+static tasks_t srv_tasks0, srv_tasks1;
+
+static void tasks_read(int pid, tasks_t *s)
+{
+  char path[96];
+  s->n = 0;
+  s->capped = false;
+  snprintf(path, sizeof(path), "/proc/%d/task", pid);
+  DIR *d = opendir(path);
+  s->ok = d != NULL;
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char *end;
+    long tid = strtol(e->d_name, &end, 10);
+    if (*end || tid <= 0) continue; /* "." and ".." */
+    if (s->n == TASKS_MAX) {
+      s->capped = true;
+      break;
+    }
+    task_t *t = &s->t[s->n];
+    /* a thread that exits between the listing and these reads is skipped */
+    snprintf(path, sizeof(path), "/proc/%d/task/%ld/stat", pid, tid);
+    if (stat_cpu(path, &t->cpu, &t->start) < 0) continue;
+    snprintf(path, sizeof(path), "/proc/%d/task/%ld/comm", pid, tid);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    if (!fgets(t->comm, sizeof(t->comm), f)) t->comm[0] = 0;
+    fclose(f);
+    t->comm[strcspn(t->comm, "\n")] = 0;
+    t->tid = (int)tid;
+    s->n++;
+  }
+  closedir(d);
+  if (s->capped)
+    note("the server has more than %d threads: the per-thread CPU counts only %d of them",
+         TASKS_MAX, TASKS_MAX);
+}
+
+typedef struct tgroup {
+  const char *name; /* borrowed from srv_tasks1 */
+  int count;        /* threads of that name */
+  double cpu;       /* their CPU time over the window, s */
+} tgroup_t;
+
+static int tgroup_cmp(const void *a, const void *b)
+{
+  const tgroup_t *x = a, *y = b;
+  if (x->cpu != y->cpu) return x->cpu < y->cpu ? 1 : -1;
+  return strcmp(x->name, y->name);
+}
+
+/* The window's CPU time per thread name, most first, into g (TASKS_MAX
+ * entries); returns how many names. None when either edge could not be read. */
+static int thread_groups(tgroup_t *g)
+{
+  int n = 0;
+  if (!srv_tasks0.ok || !srv_tasks1.ok) return 0;
+  for (int i = 0; i < srv_tasks1.n; i++) {
+    const task_t *t = &srv_tasks1.t[i];
+    double cpu = t->cpu;
+    for (int k = 0; k < srv_tasks0.n; k++)
+      if (srv_tasks0.t[k].tid == t->tid && srv_tasks0.t[k].start == t->start) {
+        cpu -= srv_tasks0.t[k].cpu;
+        break;
+      }
+    if (cpu < 0) cpu = 0;
+    int j = 0;
+    while (j < n && strcmp(g[j].name, t->comm))
+      j++;
+    if (j == n) g[n++] = (tgroup_t){.name = t->comm};
+    g[j].count++;
+    g[j].cpu += cpu;
+  }
+  qsort(g, (size_t)n, sizeof(*g), tgroup_cmp);
+  return n;
+}
+
+/* A thread name as the kernel gives it: up to 15 bytes of anything but NUL,
+ * perhaps a UTF-8 sequence cut short. Control bytes and bytes that are not
+ * UTF-8 become '?'; JSON gets '"' and the backslash escaped, the table '|'. */
+static void put_name(FILE *f, const char *s, bool json)
+{
+  const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+  while (p < end) {
+    unsigned char c = *p;
+    size_t n = c >= 0x80 ? fc_utf8_len(p, end) : 1;
+    if (c >= 0x80 && n) {
+      fwrite(p, 1, n, f);
+      p += n;
+      continue;
+    }
+    p++;
+    if (c < 0x20 || c >= 0x7f)
+      fputc('?', f);
+    else if (json ? c == '"' || c == '\\' : c == '|')
+      fprintf(f, "\\%c", c);
+    else
+      fputc(c, f);
+  }
 }
 
 /* CPU time spent by the whole machine (all CPUs, not idle nor waiting for
@@ -743,7 +888,10 @@ static void phase_tick(uv_timer_t *t)
       win_t_start_ns = uv_hrtime();
       frames_at_start = frames_total;
       events_at_start_cnt = events_total;
-      if (opt.server_pid) srv_cpu0 = proc_cpu(opt.server_pid);
+      if (opt.server_pid) {
+        srv_cpu0 = proc_cpu(opt.server_pid);
+        tasks_read(opt.server_pid, &srv_tasks0);
+      }
       self_cpu0 = self_cpu();
       mach_cpu0 = machine_cpu();
       metrics_fetch(0);
@@ -764,7 +912,10 @@ static void phase_tick(uv_timer_t *t)
     if (us >= win_end_us) {
       win_t_end_ns = uv_hrtime();
       frames_at_end = frames_total;
-      if (opt.server_pid) srv_cpu1 = proc_cpu(opt.server_pid);
+      if (opt.server_pid) {
+        srv_cpu1 = proc_cpu(opt.server_pid);
+        tasks_read(opt.server_pid, &srv_tasks1);
+      }
       self_cpu1 = self_cpu();
       mach_cpu1 = machine_cpu();
       metrics_fetch(1);
@@ -857,6 +1008,9 @@ static void report(void)
   long long commits =
       store_commits[0] >= 0 && store_commits[1] >= 0 ? store_commits[1] - store_commits[0] : -1;
   double per_commit = commits > 0 ? (double)results_win / (double)commits : -1;
+  static tgroup_t thr[TASKS_MAX];
+  int nthr = opt.server_pid ? thread_groups(thr) : 0;
+  bool thr_capped = srv_tasks0.capped || srv_tasks1.capped;
   double q[] = {0.5, 0.9, 0.99, 0.999};
   double e2eq[4], rttq[4];
   for (int i = 0; i < 4; i++) {
@@ -906,6 +1060,16 @@ static void report(void)
            per_commit);
   if (opt.server_pid) {
     printf("| server CPU (%% of one core) | %.0f |\n", srv_cpu);
+    if (nthr) {
+      printf("| server CPU per thread name (%% of one core, threads) | ");
+      for (int i = 0; i < nthr; i++) {
+        if (i) printf(", ");
+        put_name(stdout, thr[i].name, false);
+        printf(" %.0f (%d)", thr[i].cpu / win_s * 100.0, thr[i].count);
+      }
+      if (thr_capped) printf("; only %d threads read", TASKS_MAX);
+      printf(" |\n");
+    }
     printf("| server RSS before UI / after UI / end / peak (MiB) | %.1f / %.1f / %.1f / %.1f |\n",
            srv_rss0_kb / 1024.0, srv_rss1_kb / 1024.0, srv_rss_end_kb / 1024.0,
            srv_hwm_kb / 1024.0);
@@ -964,10 +1128,21 @@ static void report(void)
     fprintf(f,
             "\"server\":{\"pid\":%d,\"cpuPercent\":%.1f,\"rssBeforeUiKiB\":%ld,"
             "\"rssAfterUiKiB\":%ld,\"rssEndKiB\":%ld,\"peakRssKiB\":%ld,"
-            "\"perIdleUiConnKiB\":%.3f},\"benchCpuPercent\":%.1f,\"otherCpuPercent\":%.1f,"
-            "\"loadAvgAtStart\":%.2f}\n",
+            "\"perIdleUiConnKiB\":%.3f",
             opt.server_pid, srv_cpu, srv_rss0_kb, srv_rss1_kb, srv_rss_end_kb, srv_hwm_kb,
-            per_conn_kb, self_c, other_c, load_at_start);
+            per_conn_kb);
+    if (opt.server_pid) {
+      fprintf(f, ",\"threads\":[");
+      for (int i = 0; i < nthr; i++) {
+        fprintf(f, "%s{\"name\":\"", i ? "," : "");
+        put_name(f, thr[i].name, true);
+        fprintf(f, "\",\"count\":%d,\"cpuPercent\":%.1f}", thr[i].count,
+                thr[i].cpu / win_s * 100.0);
+      }
+      fprintf(f, "],\"threadsCapped\":%s", thr_capped ? "true" : "false");
+    }
+    fprintf(f, "},\"benchCpuPercent\":%.1f,\"otherCpuPercent\":%.1f,\"loadAvgAtStart\":%.2f}\n",
+            self_c, other_c, load_at_start);
     fclose(f);
   }
 }
@@ -986,6 +1161,7 @@ static void usage(FILE *f)
              "  --watch W          chargers watched by each UI client (1)\n"
              "  --warmup S, --duration S, --drain S   seconds (3, 20, 3)\n"
              "  --server-pid PID   read the server's CPU time and memory from /proc\n"
+             "                     (the CPU time per thread name too)\n"
              "  --secret S         HS256 secret (default env FLASHCHARGE_JWT_SECRET)\n"
              "  --sources N        source addresses 127.0.0.2… (16; 0 = let the kernel pick)\n"
              "  --prefix P         charger ids P0001… (BENCH)\n"

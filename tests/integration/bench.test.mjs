@@ -80,6 +80,35 @@ async function runBench(srv, prefix, onStderrLine = () => {},
   return { code, stdout, stderr, table, report, what: `stdout:\n${stdout}\nstderr:\n${stderr}` };
 }
 
+const THREADS_ROW = 'server CPU per thread name (% of one core, threads)';
+
+// Where the server's time goes: its threads' CPU over the window, grouped by
+// thread name, most first. Together they make the process's CPU, within a
+// few points: the process and its threads are read one after the other, and
+// each thread's time is counted in whole clock ticks.
+function checkThreads(r) {
+  const { report: j, table, what } = r;
+  const t = j.server.threads;
+  assert.ok(Array.isArray(t) && t.length > 0, what);
+  assert.equal(j.server.threadsCapped, false);
+  for (const g of t) {
+    assert.ok(typeof g.name === 'string' && g.name.length > 0, JSON.stringify(g));
+    assert.ok(Number.isInteger(g.count) && g.count >= 1, JSON.stringify(g));
+    assert.ok(g.cpuPercent >= 0, JSON.stringify(g));
+  }
+  for (let i = 1; i < t.length; i++) assert.ok(t[i - 1].cpuPercent >= t[i].cpuPercent, what);
+  assert.equal(new Set(t.map((g) => g.name)).size, t.length, 'one entry per name');
+  const sum = t.reduce((a, g) => a + g.cpuPercent, 0);
+  const cpu = j.server.cpuPercent;
+  assert.ok(Math.abs(sum - cpu) <= Math.max(3, 0.1 * cpu),
+    `threads sum to ${sum.toFixed(1)} %, the process ${cpu} %: ${JSON.stringify(t)}`);
+  // The table has the same groups, first the busiest.
+  const row = table[THREADS_ROW];
+  assert.ok(row, r.stdout);
+  assert.ok(row.startsWith(`${t[0].name} `), r.stdout);
+  for (const g of t) assert.ok(row.includes(`${g.name} `) && row.includes(`(${g.count})`), r.stdout);
+}
+
 test('flashcharge-bench --rate max: committed MeterValues per second, every answer in the database',
   { skip: !existsSync(BENCH) && `no bench at ${BENCH}`, timeout: 90000 }, async () => {
     const srv = await startServer();
@@ -106,6 +135,7 @@ test('flashcharge-bench --rate max: committed MeterValues per second, every answ
     assert.ok(j.meterValuesPerCommit > 0);
     assert.ok(j.server.cpuPercent > 0);
     assert.ok(j.benchCpuPercent >= 0);
+    checkThreads(r);
 
     // The table says the same.
     assert.equal(Number(r.table['MeterValues answered with CALLRESULT in window (2 s)']), j.answered,
@@ -163,4 +193,5 @@ test('flashcharge-bench --deflate: browsers with permessage-deflate get every ev
     assert.ok(inflated >= 6 * 2, r.stdout);
     assert.match(r.table['server memory per idle UI connection (KiB), permessage-deflate'],
       /^-?\d+\.\d+$/);
+    checkThreads(r);
   });
