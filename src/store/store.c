@@ -252,19 +252,36 @@ static void health_set(fc_store_t *s, fc_store_health_t state)
 
 /* ---- the writer thread ----------------------------------------------------- */
 
-static void stats_commit(fc_store_t *s, uint64_t us, size_t ok, size_t failed)
+/* The bucket of a latency in the stats' histograms (store.h). */
+static unsigned hist_bucket(uint64_t us)
 {
   static const uint64_t bounds[] = {100,   250,   500,   1000,   2500,  5000,
                                     10000, 25000, 50000, 100000, 250000};
   unsigned b = 0;
   while (b < FC_ARRAY_SIZE(bounds) && us > bounds[b])
     b++;
+  return b;
+}
+
+static void stats_commit(fc_store_t *s, uint64_t us, size_t ok, size_t failed)
+{
+  unsigned b = hist_bucket(us);
   uv_mutex_lock(&s->stats_mu);
   s->st.commits++;
   s->st.commit_us_sum += us;
   s->st.commit_us_hist[b]++;
   s->st.writes_ok += ok;
   s->st.writes_failed += failed;
+  uv_mutex_unlock(&s->stats_mu);
+}
+
+static void stats_sync(fc_store_t *s, uint64_t us)
+{
+  unsigned b = hist_bucket(us);
+  uv_mutex_lock(&s->stats_mu);
+  s->st.syncs++;
+  s->st.sync_us_sum += us;
+  s->st.sync_us_hist[b]++;
   uv_mutex_unlock(&s->stats_mu);
 }
 
@@ -591,7 +608,13 @@ static void syncer_main(void *arg)
     for (sync_batch_t *b = list; b; b = b->next)
       need |= b->sync;
     int rc = 0;
-    if (need) rc = poisoned ? FC_ERR_STORE_DOWN : s->be->sync ? s->be->sync(s->wconn) : 0;
+    uint64_t t0 = uv_hrtime();
+    if (need && poisoned) {
+      rc = FC_ERR_STORE_DOWN;
+    } else if (need && s->be->sync) {
+      rc = s->be->sync(s->wconn);
+      if (rc == 0) stats_sync(s, (uv_hrtime() - t0) / 1000);
+    }
 
     /* the batches' writes, in order, confirmed or failed */
     uint64_t now = uv_hrtime();

@@ -88,12 +88,16 @@ void fc_store_on_health(fc_store_t *s, fc_store_health_cb cb, void *arg);
 fc_store_health_t fc_store_health(const fc_store_t *s);
 
 /* Counters for /metrics and /healthz. commits counts committed batches;
- * commit_failures counts failed attempts (each retry, each failed probe). */
+ * commit_failures counts failed attempts (each retry, each failed probe,
+ * each failed sync). A commit's latency runs from the start of its batch
+ * until it is durable (its sync done); syncs are the sync thread's fsyncs
+ * of the WAL, each covering every batch committed before it. Histograms:
+ * <=100us,250,500,1ms,2.5,5,10,25,50,100,250,+Inf. */
 typedef struct fc_store_stats {
   uint64_t writes_ok, writes_failed, commits, commit_failures;
-  uint64_t queue_depth;        /* writes waiting now */
-  uint64_t commit_us_sum;      /* total commit latency */
-  uint64_t commit_us_hist[12]; /* <=100us,250,500,1ms,2.5,5,10,25,50,100,250,+Inf */
+  uint64_t queue_depth; /* writes waiting now */
+  uint64_t commit_us_sum, commit_us_hist[12];
+  uint64_t syncs, sync_us_sum, sync_us_hist[12];
 } fc_store_stats_t;
 void fc_store_stats(const fc_store_t *s, fc_store_stats_t *out);
 

@@ -572,12 +572,19 @@ static void test_group_commit(void **state)
   for (int i = 0; i < 12; i++)
     hist += st.commit_us_hist[i];
   assert_int_equal(hist, st.commits);
+  /* every commit is synced before it is confirmed; one sync may cover several */
+  assert_true(st.syncs >= 1);
+  assert_true(st.syncs <= st.commits);
+  hist = 0;
+  for (int i = 0; i < 12; i++)
+    hist += st.sync_us_hist[i];
+  assert_int_equal(hist, st.syncs);
   assert_int_equal(qint(e, "SELECT count(*) FROM frames"), N_GROUP);
   /* commit order = submission order */
   assert_string_equal(q1(e, "SELECT text FROM frames ORDER BY id DESC LIMIT 1"),
                       "[2,\"999\",\"Heartbeat\",{}]");
-  print_message("group commit: %d writes in %llu commits\n", N_GROUP,
-                (unsigned long long)st.commits);
+  print_message("group commit: %d writes in %llu commits, %llu syncs\n", N_GROUP,
+                (unsigned long long)st.commits, (unsigned long long)st.syncs);
 }
 
 /* A lazy write starts no commit of its own: alone, it is committed after
