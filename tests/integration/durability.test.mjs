@@ -83,6 +83,45 @@ test('kill -9 right after StopTransaction is confirmed: every confirmed row surv
   assert.deepEqual(await srv.stop(), { code: 0, signal: null }, srv.tail());
 });
 
+// Under load the writer commits a batch while the sync thread is still
+// syncing the one before: kill -9 in the middle of that, and every reading
+// that was confirmed is there after the restart (confirmed ⇒ committed, in
+// whatever order batches and syncs interleave).
+test('kill -9 under load, batches committing while others sync: every confirmed reading survives', { timeout: 60_000 }, async () => {
+  const ids = Array.from({ length: 20 }, (_, i) => `CP-LOAD${String(i).padStart(2, '0')}`);
+  const srv = await start({ chargers: ids.map((id) => ({ id })) });
+  const cps = await Promise.all(ids.map((id) => srv.connect(id, { callTimeoutMs: 5000 })));
+  const confirmed = [];
+  const base = Date.now() - 3_600_000;
+  let stop = false;
+  const loops = cps.map(async (cp, c) => {
+    for (let i = 0; !stop; i++) {
+      const ts = iso(base + i * 1000);
+      try {
+        await cp.call('MeterValues', { connectorId: 1, meterValue: [{ timestamp: ts, sampledValue: [
+          { value: String(1000 + i), measurand: 'Energy.Active.Import.Register', unit: 'Wh' }] }] });
+        confirmed.push({ id: ids[c], ts, value: String(1000 + i) });
+      } catch {
+        return; // the server is gone
+      }
+    }
+  });
+  await until(() => confirmed.length >= 2000, { timeout: 30_000, interval: 20, what: '2,000 readings confirmed' });
+  srv.proc.kill('SIGKILL');
+  stop = true;
+  await Promise.all(loops);
+  assert.equal((await srv.exited).signal, 'SIGKILL');
+  const n = confirmed.length;
+
+  await srv.spawn(); // same db, after the crash
+  const rows = srv.sql('SELECT charger_id, value FROM meter_values');
+  const have = new Set(rows.map((r) => `${r.charger_id}|${Number(r.value)}`));
+  const lost = confirmed.filter((r) => !have.has(`${r.id}|${Number(r.value)}`));
+  assert.equal(lost.length, 0, `${lost.length} of ${n} confirmed readings lost, e.g. ${JSON.stringify(lost.slice(0, 3))}`);
+  assert.ok(rows.length >= n, `${rows.length} rows, ${n} confirmed`);
+  assert.deepEqual(await srv.stop(), { code: 0, signal: null }, srv.tail());
+});
+
 async function timed(p) {
   const t0 = Date.now();
   try {
@@ -91,6 +130,16 @@ async function timed(p) {
   } catch (e) {
     return { ok: false, code: e.rpcErrorCode, error: e, ms: Date.now() - t0 };
   }
+}
+
+// The StartTransaction refused during a failure, sent again: one transaction,
+// with the id it is answered.
+async function retriedStartIsOne(srv, cp, startReq) {
+  const ok = await cp.call('StartTransaction', startReq);
+  assert.ok(Number.isInteger(ok.transactionId));
+  const txs = srv.sql('SELECT * FROM transactions');
+  assert.equal(txs.length, 1, `the retried start is one transaction: ${JSON.stringify(txs)}`);
+  assert.equal(field(txs[0], 'id', 'transaction_id'), ok.transactionId);
 }
 
 const status = (cp, s = 'Available') =>
@@ -148,12 +197,7 @@ test('--fault-file fail: InternalError in time, healthz 503 while down, recovery
   }, { timeout: 10_000, interval: 200, what: 'healthz 200 after recovery' });
   assert.equal(h1.json?.status, 'ok', h1.text);
 
-  const ok = await cp.call('StartTransaction', startReq);
-  assert.ok(Number.isInteger(ok.transactionId));
-  const txs = srv.sql('SELECT * FROM transactions');
-  assert.equal(txs.length, 1, `the retried start is one transaction: ${JSON.stringify(txs)}`);
-  assert.equal(field(txs[0], 'id', 'transaction_id'), ok.transactionId);
-
+  await retriedStartIsOne(srv, cp, startReq);
   assert.deepEqual(await srv.stop(), { code: 0, signal: null }, srv.tail());
 });
 
@@ -188,11 +232,7 @@ test('--fault-file fail-sync: committed but not synced is not confirmed; the ret
     { timeout: 15_000, interval: 200, what: 'healthz 200 after the disk syncs again' });
   // MicroOcpp sends the refused StartTransaction again, identical: it gets
   // the transaction that was committed.
-  const ok = await cp.call('StartTransaction', startReq);
-  assert.ok(Number.isInteger(ok.transactionId));
-  const txs = srv.sql('SELECT * FROM transactions');
-  assert.equal(txs.length, 1, `the retried start is one transaction: ${JSON.stringify(txs)}`);
-  assert.equal(field(txs[0], 'id', 'transaction_id'), ok.transactionId);
+  await retriedStartIsOne(srv, cp, startReq);
   assert.deepEqual(await srv.stop(), { code: 0, signal: null }, srv.tail());
 });
 
