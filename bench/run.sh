@@ -7,7 +7,11 @@
 # run) and the tables on stdout.
 #
 # usage: bench/run.sh [BUILD_DIR]   env: BENCH_DURATION (s, default 30),
-#        BENCH_ONLY (a scenario name), BENCH_OCPP_PORT, BENCH_HTTP_PORT
+#        BENCH_ONLY (a scenario name), BENCH_OCPP_PORT, BENCH_HTTP_PORT,
+#        BENCH_PROFILE=1: also record the server with perf inside each window
+#        (BENCH_PROFILE_DELAY s after the bench starts, default 12, for
+#        BENCH_PROFILE_SECONDS, default 8) and write where its time goes, by
+#        thread, library and function, to bench/results/<date>-<name>-profile.txt
 set -euo pipefail
 BUILD=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,7 +22,12 @@ DUR=${BENCH_DURATION:-30}
 OCPP_PORT=${BENCH_OCPP_PORT:-18180}
 HTTP_PORT=${BENCH_HTTP_PORT:-18080}
 tmp=$(mktemp -d /tmp/fc-bench.XXXXXX)
+stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
 server_pid=
+if [ -n "${BENCH_PROFILE:-}" ] && ! command -v perf >/dev/null; then
+  echo "bench: BENCH_PROFILE needs perf (Debian: apt-get install linux-perf)" >&2
+  exit 1
+fi
 
 # The secret only ever sits in the environment of our two processes.
 export FLASHCHARGE_JWT_SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
@@ -53,16 +62,47 @@ start_server() {
   exit 1
 }
 
+# perf's view of the server during one window: the share of each thread and
+# library, then each busy thread's functions with what they call (inclusive).
+profile_report() { # name
+  local data="$tmp/perf-$1.data" rep="$here/results/$stamp-$1-profile.txt"
+  mkdir -p "$here/results"
+  {
+    echo "# $1: server threads and libraries (% of the samples of the server process)"
+    perf report -i "$data" --no-children --sort comm,dso -g none --stdio 2>/dev/null |
+      grep -v -e '^#' -e '^$' | head -25 || true
+    for comm in $(perf report -i "$data" --no-children --sort comm -g none --stdio 2>/dev/null |
+      awk '!/^#/ && $1+0 >= 3 {print $2}'); do
+      echo
+      echo "# $1: thread $comm, functions with what they call (inclusive; % of this thread's samples)"
+      perf report -i "$data" --children --comm "$comm" --percentage relative --sort sym -g none \
+        --stdio 2>/dev/null | grep -v -e '^#' -e '^$' -e '\] 0x0000' | head -40 || true
+    done
+  } >"$rep"
+  echo "bench: $1: profile in ${rep#$root/}" >&2
+}
+
 run() { # name, bench args…
-  local name=$1
+  local name=$1 perf_pid=
   shift
   if [ -n "${BENCH_ONLY:-}" ] && [ "$BENCH_ONLY" != "$name" ]; then return 0; fi
   start_server "$name"
   echo "bench: $name (server pid $server_pid)" >&2
+  if [ -n "${BENCH_PROFILE:-}" ]; then
+    (sleep "${BENCH_PROFILE_DELAY:-12}" &&
+      exec perf record -F 499 --call-graph dwarf,16384 -p "$server_pid" -o "$tmp/perf-$name.data" \
+        -- sleep "${BENCH_PROFILE_SECONDS:-8}") >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   "$BENCH" --ocpp-url "ws://127.0.0.1:$OCPP_PORT/ocpp" --ui-url "ws://127.0.0.1:$HTTP_PORT/ws" \
     --server-pid "$server_pid" --name "$name" --json "$tmp/run-$name.json" "$@" ||
     echo "bench: $name: not clean: a UI client not connected or without its snapshots, or" \
       "(closed loop) a CALLERROR, an unanswered call or no answer at all (see above)" >&2
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    if [ -s "$tmp/perf-$name.data" ]; then profile_report "$name"; fi
+    rm -f "$tmp/perf-$name.data"
+  fi
   stop_server
   grep -E 'level=(error|warn)' "$tmp/server-$name.log" | sort | uniq -c | sort -rn | head -5 >&2 || true
 }
@@ -87,7 +127,7 @@ run hold-ui18900           --chargers 10   --rate 0  --ui 18900 --watch 1   --du
 run hold-ui18900-deflate   --chargers 10   --rate 0  --ui 18900 --watch 1   --duration 5 --deflate
 
 mkdir -p "$here/results"
-out="$here/results/$(date -u +%Y-%m-%dT%H%M%SZ).json"
+out="$here/results/$stamp.json"
 # (With node -e there is no script argument: the files start at argv[1].)
 OUT="$out" node -e '
   const fs = require("fs");
