@@ -280,6 +280,7 @@ int fc_cli__serve(int argc, char **argv)
       .readers = 2,
       .fault_file = sv.cfg.fault_file,
       .frame_retention_days = (unsigned)sv.cfg.frame_log_days,
+      .event_retention_days = (unsigned)sv.cfg.event_days,
   };
   if ((rc = fc_store_open(&sv.loop, &so, &sv.store)) < 0) {
     fc_log(FC_LOG_ERROR, NULL, "event=store_open_failed db=%s err=%s", sv.cfg.db, fc_strerror(rc));

@@ -68,6 +68,8 @@ static const opt_t opts[] = {
     {"frame-log", T_BOOL, O(frame_log), S, "true", 0, 0, NULL, "store every OCPP frame"},
     {"frame-log-days", T_INT, O(frame_log_days), S, "30", 1, 36500, NULL,
      "frames of the log older than this many days are deleted"},
+    {"event-days", T_INT, O(event_days), S, "7", 1, 36500, NULL,
+     "events older than this many days are deleted (a key's latest stays)"},
     {"log-level", T_ENUM, O(log_level), S | D, "info", 0, 0, level_choices,
      "error | warn | notice | info | debug"},
     {"fault-file", T_STR, O(fault_file), S, NULL, 0, 0, NULL,

@@ -28,6 +28,7 @@ typedef struct fc_config {
   bool strict_fields;     /* refuse properties the schema does not name */
   bool frame_log;         /* keep the raw OCPP frame log */
   int frame_log_days;     /* and prune it past this age */
+  int event_days;         /* events past this age are pruned (not a key's latest) */
   int log_level;          /* fc_log_level_t */
   char *fault_file;       /* test hook for the store */
   int store_batch_max;

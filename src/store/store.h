@@ -48,8 +48,9 @@ typedef struct fc_store_opts {
   unsigned probe_interval_ms; /* probe write period while open (3000) */
   unsigned readers;           /* reader threads (2) */
   /* Fault injection for tests, or NULL: while this file exists and holds
-   * "fail", every database write or sync fails with an I/O error; "stall N"
-   * makes each one sleep N ms first. Checked by the backend's VFS shim. */
+   * "fail", every database write or sync fails with an I/O error;
+   * "fail-sync", every sync (writes go through); "stall N" makes each one
+   * sleep N ms first. Checked by the backend's VFS shim. */
   const char *fault_file;
   /* Events older than this many days (by their ts) are pruned by the writer,
    * but never the latest non-late one of a (charger, type, connector):

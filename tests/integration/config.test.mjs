@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Server, cli, until, sleep } from './lib/server.mjs';
+import { Server, cli, until, sleep, iso } from './lib/server.mjs';
 
 const servers = [];
 after(async () => {
@@ -92,6 +92,31 @@ test('GET /healthz → 200 {"status":"ok"}', async () => {
   assert.deepEqual(await srv.stop(), { code: 0, signal: null }, srv.tail());
 });
 
+// Events past --event-days go (in small passes riding on commits), except
+// each key's latest; younger ones stay.
+test('--event-days 2: 10- and 3-day-old events are deleted, a 1-day-old one and the latest stay', { timeout: 30_000 }, async () => {
+  const srv = await start({ chargers: [{ id: 'CP-RET' }], args: ['--event-days', '2'] });
+  const cp = await srv.connect('CP-RET');
+  assert.equal((await boot(cp)).status, 'Accepted');
+  const day = 86_400_000, now = Date.now();
+  for (const [ago, wh] of [[10, 100], [3, 200], [1, 250], [0, 300]]) {
+    await cp.call('MeterValues', { connectorId: 1, meterValue: [{ timestamp: iso(now - ago * day),
+      sampledValue: [{ value: String(wh), measurand: 'Energy.Active.Import.Register', unit: 'Wh' }] }] });
+  }
+  const meterEvents = () => srv.sql("SELECT ts FROM events WHERE charger_id = 'CP-RET' AND type = 'meter'");
+  assert.equal(meterEvents().length, 4);
+  // a pass is due at most every second, with a commit: heartbeats make them
+  await until(async () => {
+    await cp.call('Heartbeat', {});
+    return meterEvents().length === 2;
+  }, { timeout: 15_000, interval: 300, what: 'the meter events older than 2 days to be deleted' });
+  const left = meterEvents().map((e) => Math.round((now - Number(e.ts)) / day)).sort();
+  assert.deepEqual(left, [0, 1]);
+  // the readings themselves are not events: all four stay
+  assert.equal(srv.sql("SELECT * FROM meter_values WHERE charger_id = 'CP-RET'").length, 4);
+  assert.deepEqual(await srv.stop(), { code: 0, signal: null }, srv.tail());
+});
+
 test('bad settings are refused at start with a non-zero exit', () => {
   const dir = servers[0]?.dir ?? '/tmp';
   for (const bad of [
@@ -99,6 +124,7 @@ test('bad settings are refused at start with a non-zero exit', () => {
     ['--unknown-tags', 'sometimes'],
     ['--ocpp-port', 'eighty'],
     ['--no-such-flag', '1'],
+    ['--event-days', '0'],
   ]) {
     const r = cli(['serve', '--db', path.join(dir, 'bad.db'), '--ocpp-port', '0', '--http-port', '0',
       '--bind', '127.0.0.1', ...bad], { timeout: 5000 });
