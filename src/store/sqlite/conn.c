@@ -339,6 +339,8 @@ static int conn_sync(fc_store_conn_t *c)
       } else if ((rc = sync_dir(c->wal_path)) != 0) {
         err = -rc;
         what = "fsync dir";
+        close(c->wal_fd); /* the next sync tries both again */
+        c->wal_fd = -1;
       }
     }
     if (!err && fdatasync(c->wal_fd) != 0) err = errno;
