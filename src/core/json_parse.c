@@ -351,31 +351,50 @@ static json_t *number(parser_t *ps)
   return j ? j : fail(ps, begin, "out of memory");
 }
 
+/* Past the '[' or '{' at ps->p and the blanks after it; true (and past the
+ * closer too) when the container is empty. */
+static bool opened(parser_t *ps, unsigned char close)
+{
+  ps->p++;
+  skip_ws(ps);
+  if (ps->p < ps->end && *ps->p == close) {
+    ps->p++;
+    return true;
+  }
+  return false;
+}
+
+/* After an element of an array or object: 1 when close ended the container,
+ * 0 past the ',' and the blanks after it (another element follows), -1
+ * failed (eof or bad, the message for each). */
+static int after_element(parser_t *ps, unsigned char close, const char *eof, const char *bad)
+{
+  skip_ws(ps);
+  if (ps->p >= ps->end) {
+    fail(ps, ps->p, eof);
+    return -1;
+  }
+  unsigned char c = *ps->p++;
+  if (c == close) return 1;
+  if (c != ',') {
+    fail(ps, ps->p - 1, bad);
+    return -1;
+  }
+  skip_ws(ps);
+  return 0;
+}
+
 static json_t *array(parser_t *ps, unsigned depth)
 {
   json_t *a = json_array();
   if (!a) return fail(ps, ps->p, "out of memory");
-  ps->p++; /* '[' */
-  skip_ws(ps);
-  if (ps->p < ps->end && *ps->p == ']') {
-    ps->p++;
-    return a;
-  }
+  if (opened(ps, ']')) return a;
   for (;;) {
     json_t *v = value(ps, depth + 1);
     if (!v || json_array_append_new(a, v) != 0) goto out;
-    skip_ws(ps);
-    if (ps->p >= ps->end) {
-      fail(ps, ps->p, "premature end of input in array");
-      goto out;
-    }
-    unsigned char c = *ps->p++;
-    if (c == ']') return a;
-    if (c != ',') {
-      fail(ps, ps->p - 1, "',' or ']' expected");
-      goto out;
-    }
-    skip_ws(ps);
+    int next = after_element(ps, ']', "premature end of input in array", "',' or ']' expected");
+    if (next > 0) return a;
+    if (next < 0) goto out;
   }
 out:
   fail(ps, ps->p, "out of memory");
@@ -388,12 +407,7 @@ static json_t *object(parser_t *ps, unsigned depth)
   json_t *o = json_object();
   char *kcopy = NULL;
   if (!o) return fail(ps, ps->p, "out of memory");
-  ps->p++; /* '{' */
-  skip_ws(ps);
-  if (ps->p < ps->end && *ps->p == '}') {
-    ps->p++;
-    return o;
-  }
+  if (opened(ps, '}')) return o;
   for (;;) {
     const unsigned char *kat = ps->p;
     if (ps->p >= ps->end || *ps->p != '"') {
@@ -428,18 +442,9 @@ static json_t *object(parser_t *ps, unsigned depth)
       goto out;
     }
     if (kcopy) FC_FREE(kcopy);
-    skip_ws(ps);
-    if (ps->p >= ps->end) {
-      fail(ps, ps->p, "premature end of input in object");
-      goto out;
-    }
-    unsigned char c = *ps->p++;
-    if (c == '}') return o;
-    if (c != ',') {
-      fail(ps, ps->p - 1, "',' or '}' expected");
-      goto out;
-    }
-    skip_ws(ps);
+    int next = after_element(ps, '}', "premature end of input in object", "',' or '}' expected");
+    if (next > 0) return o;
+    if (next < 0) goto out;
   }
 out:
   fail(ps, ps->p, "out of memory");

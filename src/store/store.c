@@ -306,6 +306,16 @@ static void clear_results(fc_write_t *w)
   }
 }
 
+/* Fails every write of a list (first, linked by next) that did not commit or
+ * was never confirmed. */
+static void fail_writes(fc_write_t *first)
+{
+  for (fc_write_t *w = first; w; w = w->next) {
+    w->status = FC_ERR_STORE;
+    clear_results(w);
+  }
+}
+
 /* The rules of store.h that tie event i of w to a transaction op earlier in
  * the same write. Returns true if the event is to be skipped (its
  * TX_START/TX_STOP was a repeat); *tx_id = the latest earlier TX_START's
@@ -448,10 +458,7 @@ static bool run_batch(fc_store_t *s, fc_write_t *batch, size_t n, uint64_t *t0, 
     attempt++;
     *t0 = uv_hrtime();
   }
-  for (fc_write_t *w = batch; w; w = w->next) {
-    w->status = FC_ERR_STORE;
-    clear_results(w);
-  }
+  fail_writes(batch);
   stats_add(s, 0, n);
   fc_log(FC_LOG_ERROR, NULL, "event=store_batch_failed writes=%zu err=%s", n, fc_err_name(rc));
   return false;
@@ -626,10 +633,7 @@ static void syncer_main(void *arg)
       if (b->sync && rc == 0) {
         stats_commit(s, (now - b->t0) / 1000, b->n - b->failed, b->failed);
       } else if (b->sync) {
-        for (fc_write_t *w = b->first; w; w = w->next) {
-          w->status = FC_ERR_STORE;
-          clear_results(w);
-        }
+        fail_writes(b->first);
         lost += b->n;
       }
       if (last)
