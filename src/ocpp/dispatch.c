@@ -39,8 +39,9 @@ static int cmp_action(const void *key, const void *elem)
 static void answer_unparsed(fc_session_t *s, const char *id, const fc_ocpp_verr_t *err)
 {
   size_t len;
+  char desc[FC_LOG_ESC_MAX * 2];
   fc_log(FC_LOG_WARN, &s->log, "event=bad_frame code=%s desc=\"%s\"", fc_ocpp__code_name(err->code),
-         err->desc);
+         fc_log_esc(err->desc, desc, sizeof(desc)));
   char *text = fc_ocpp__encode_error(id ? id : "-1", err->code, err->desc, NULL, &len);
   fc_ocpp__send(s, text, len);
   free(text);
@@ -112,7 +113,9 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
   if (fc_ocpp__frame_parse(text, len, &f, &id, &err) < 0) {
     fc_ocpp__log_frame(s, true, text, len);
     if (is_answer(&f)) {
-      fc_log(FC_LOG_WARN, &s->log, "event=bad_answer_frame desc=\"%s\"", err.desc);
+      char desc[FC_LOG_ESC_MAX * 2];
+      fc_log(FC_LOG_WARN, &s->log, "event=bad_answer_frame desc=\"%s\"",
+             fc_log_esc(err.desc, desc, sizeof(desc)));
     } else {
       answer_unparsed(s, id, &err);
     }

@@ -47,8 +47,10 @@ static const char *precharge(const char *charger, const char *data, fc_write_t *
   k->pc_voltage = pc.battery_voltage;
   add_event(o, w, charger, k, pc.soc, "PreChargeData", fc_wall_ms());
   fc_ocpp__target_soc_check(o, charger, k, pc.soc);
-  fc_log(FC_LOG_INFO, &ctx, "event=precharge connector=%d soc=%.1f model=%s", pc.connector, pc.soc,
-         k->pc_model.name[0] ? k->pc_model.name : "unknown");
+  char model[FC_LOG_ESC_MAX];
+  fc_log(FC_LOG_INFO, &ctx, "event=precharge connector=%d soc=%.1f model=\"%s\"", pc.connector,
+         pc.soc,
+         fc_log_esc(k->pc_model.name[0] ? k->pc_model.name : "unknown", model, sizeof(model)));
   return "Accepted";
 }
 

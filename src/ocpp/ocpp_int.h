@@ -202,6 +202,8 @@ fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f, const char *r
 /* Sends a CALLRESULT (result is stolen; NULL = {}) and finishes the call. */
 void fc_ocpp__answer(fc_call_t *c, json_t *result);
 void fc_ocpp__answer_error(fc_call_t *c, fc_ocpp_code_t code, const char *desc);
+/* The same without its log line: for refusals logged once per interval. */
+void fc_ocpp__answer_error_quiet(fc_call_t *c, fc_ocpp_code_t code, const char *desc);
 /* Commits w (the inbound frame log is added to it), then answers: with
  * result (stolen) if fn is NULL, else via fn. On submit failure answers
  * InternalError at once. */
