@@ -6,7 +6,8 @@
  * be decoded gets a CALLERROR under its id ("-1" when none could be read);
  * an unknown action NotImplemented; an action of the Central System's own
  * (one a charger should receive, not send) NotSupported; an invalid payload
- * the code its violation names. Broken CALLRESULT/CALLERROR frames cannot be
+ * the code its violation names; a connectorId beyond the bound
+ * PropertyConstraintViolation (bounds.c). Broken CALLRESULT/CALLERROR frames cannot be
  * answered (OCPP-J has no answer to an answer): they are logged and dropped. */
 #include "ocpp/ocpp_int.h"
 
@@ -159,6 +160,16 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
     fc_ocpp__log_frame(s, true, text, len);
     fc_ocpp__answer_error(c, FC_OCPP_SECURITY_ERROR,
                           "charger not accepted: BootNotification first");
+    return;
+  }
+  /* The schemas leave connectorId unbounded (bounds.c): refused here, once
+   * for every action, so that handlers may read it as an int. */
+  int connector;
+  if (!fc_ocpp__connector_ok(o, s->id, json_object_get(c->payload, "connectorId"), &connector)) {
+    char desc[64];
+    fc_ocpp__log_frame(s, true, text, len);
+    snprintf(desc, sizeof(desc), "connectorId: not in 0..%d", o->max_connector);
+    fc_ocpp__answer_error_quiet(c, FC_OCPP_PROPERTY_CONSTRAINT_VIOLATION, desc);
     return;
   }
   a->fn(c);

@@ -32,6 +32,10 @@ static const char *precharge(const char *charger, const char *data, fc_write_t *
     fc_log(FC_LOG_WARN, &ctx, "event=precharge_rejected reason=\"%s\"", why);
     return "Rejected";
   }
+  json_t *conn = json_integer(pc.connector);
+  bool ok = fc_ocpp__connector_ok(o, charger, conn, &pc.connector);
+  json_decref(conn);
+  if (!ok) return "Rejected"; /* counted and logged there */
   fc_cpconn_t *k = fc_ocpp__cpconn(o, charger, pc.connector);
   const fc_model_t *m = pc.model[0] ? fc_models_find(&o->models, pc.model)
                                     : fc_models_nearest(&o->models, pc.capacity_wh);
