@@ -12,6 +12,7 @@
  * harmless). */
 #include "ocpp/ocpp_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void dl_unlink(fc_ocpp_t *o, fc_call_t *c)
@@ -159,7 +160,11 @@ void fc_ocpp__commit(fc_call_t *c, fc_write_t *w, json_t *result, fc_commit_fn f
   fc_session_t *s = c->s;
   fc_ocpp_t *o = s->o;
   if (o->cfg->frame_log) {
-    fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, s->id, NULL, c->raw, c->raw_len);
+    size_t mlen;
+    char *masked = fc_ocpp__frame_mask(c->raw, c->raw_len, &mlen); /* no secret is ever written */
+    fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, s->id, NULL, masked ? masked : c->raw,
+                               masked ? mlen : c->raw_len);
+    free(masked);
     op->i64 = (int64_t)s->conn_id;
     op->flag = 1;
     op->ts_ms = fc_wall_ms();
