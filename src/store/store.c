@@ -481,19 +481,21 @@ static void sync_push(fc_store_t *s, fc_write_t *first, fc_write_t *last, size_t
 /* Under mu, with the breaker open: the queued writes would only wait for a
  * disk that is not there. They fail now, so that chargers get their
  * CALLERROR within seconds, through the sync queue, behind the batches
- * before them (callbacks keep queue order). Returns how many. */
-static size_t fail_queued(fc_store_t *s)
+ * before them (callbacks keep queue order). They are counted before they
+ * are handed on: the sync thread may deliver them at once, and whoever sees
+ * a callback must see its write counted in the stats. */
+static void fail_queued(fc_store_t *s)
 {
   size_t n = 0;
-  if (!s->pend) return 0;
+  if (!s->pend) return;
   for (fc_write_t *w = s->pend; w; w = w->next) {
     w->status = FC_ERR_STORE;
     n++;
   }
+  stats_add(s, 0, n); /* stats_mu nests inside mu, never the other way */
   sync_push(s, s->pend, s->pend_tail, n, n, 0, false);
   s->pend = s->pend_tail = NULL;
   s->pend_n = s->pend_urgent = 0;
-  return n;
 }
 
 /* Under mu; returns with mu held. Sleeps until the next probe (or stop), runs
@@ -541,12 +543,7 @@ static void writer_main(void *arg)
   uv_mutex_lock(&s->mu);
   while (!s->stop) {
     if (s->breaker_open) {
-      size_t failed = fail_queued(s);
-      if (failed) {
-        uv_mutex_unlock(&s->mu);
-        stats_add(s, 0, failed);
-        uv_mutex_lock(&s->mu);
-      }
+      fail_queued(s);
       probe_wait_and_run(s);
       continue;
     }
