@@ -76,6 +76,69 @@ fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector)
   return k;
 }
 
+static fc_staged_t *staged_of(fc_call_t *c, int connector)
+{
+  for (fc_staged_t *st = c->staged; st; st = st->next_staged)
+    if (st->next.id == connector) return st;
+  fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id, connector);
+  fc_staged_t *st = fc_calloc(1, sizeof(*st));
+  st->was = *k;
+  st->next = *k;
+  st->soc = -1;
+  st->next_staged = c->staged;
+  c->staged = st;
+  return st;
+}
+
+fc_cpconn_t *fc_ocpp__stage(fc_call_t *c, int connector)
+{
+  return &staged_of(c, connector)->next;
+}
+
+void fc_ocpp__stage_soc(fc_call_t *c, int connector, double soc)
+{
+  staged_of(c, connector)->soc = soc;
+}
+
+void fc_ocpp__staged_apply(fc_call_t *c, fc_write_t *w)
+{
+  fc_ocpp_t *o = c->s->o;
+  for (fc_staged_t *st = c->staged; st; st = st->next_staged) {
+    fc_cpconn_t *k = fc_ocpp__cpconn(o, c->s->id, st->next.id);
+#define APPLY(f)                                                                                   \
+  if (memcmp(&st->next.f, &st->was.f, sizeof(st->next.f)) != 0) k->f = st->next.f
+    APPLY(status_ts);
+    APPLY(meter_ts);
+    APPLY(tx_id);
+    APPLY(tx_active);
+    APPLY(tx_prev_reg);
+    APPLY(tx_energy);
+    APPLY(tx_start_ms);
+    APPLY(target_soc);
+    APPLY(target_next);
+    APPLY(target_tx);
+    APPLY(target_stopped_tx);
+    APPLY(target_stopped_at);
+    APPLY(target_sent);
+    APPLY(pc_known);
+    APPLY(pc_model);
+    APPLY(pc_capacity_wh);
+    APPLY(pc_voltage);
+#undef APPLY
+    if (st->soc >= 0) fc_ocpp__target_soc_check(o, c->s->id, k, st->soc);
+  }
+  if (c->apply_fn) c->apply_fn(c, w, 0);
+}
+
+void fc_ocpp__staged_free(fc_call_t *c)
+{
+  while (c->staged) {
+    fc_staged_t *st = c->staged;
+    c->staged = st->next_staged;
+    fc_free(st);
+  }
+}
+
 double fc_ocpp__tx_minutes(const fc_cpconn_t *k, long long ts_ms)
 {
   if (!k->tx_start_ms || ts_ms <= k->tx_start_ms) return 0;

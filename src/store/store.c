@@ -316,23 +316,31 @@ static void fail_writes(fc_write_t *first)
   }
 }
 
-/* The rules of store.h that tie event i of w to a transaction op earlier in
- * the same write. Returns true if the event is to be skipped (its
- * TX_START/TX_STOP was a repeat); *tx_id = the latest earlier TX_START's
- * out_id, for "transactionId": null, or 0. */
+/* The rules of store.h that tie event i of w to a data op earlier in the
+ * same write. Returns true if the event is to be skipped (the latest earlier
+ * TX_START, TX_STOP, METER or STATUS stored nothing new: a charger's retry);
+ * *tx_id = the latest earlier TX_START's out_id, for "transactionId": null,
+ * or 0. */
 static bool event_rules(const fc_write_t *w, size_t i, int64_t *tx_id)
 {
   const fc_op_t *start = NULL, *last = NULL;
   for (size_t j = 0; j < i; j++) {
     const fc_op_t *o = w->ops[j];
-    if (o->kind == FC_OP_TX_START)
-      start = last = o;
-    else if (o->kind == FC_OP_TX_STOP)
+    if (o->kind == FC_OP_TX_START) start = o;
+    if (o->kind == FC_OP_TX_START || o->kind == FC_OP_TX_STOP || o->kind == FC_OP_METER ||
+        o->kind == FC_OP_STATUS)
       last = o;
   }
   *tx_id = start ? start->out_id : 0;
   if (!(w->ops[i]->flag & FC_EVENT_SKIP_REPEAT) || !last) return false;
-  return last->kind == FC_OP_TX_START ? last->out_flag != 0 : last->out_flag == 2;
+  switch (last->kind) {
+  case FC_OP_TX_START:
+    return last->out_flag != 0;
+  case FC_OP_METER:
+    return last->out_flag == 1;
+  default: /* TX_STOP, STATUS */
+    return last->out_flag == 2;
+  }
 }
 
 /* Event retention: with the first batch, then at most every
