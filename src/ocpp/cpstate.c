@@ -26,7 +26,9 @@ static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
     long long ms;
     const char *at = json_string_value(json_object_get(c, "statusAt"));
     if (at && fc_datetime_parse(at, &ms) == 0) k->status_ts = ms;
+    /* the newest reading: the live one, else the last session's */
     json_t *m = json_object_get(c, "meter");
+    if (!json_is_object(m)) m = json_object_get(json_object_get(c, "lastTransaction"), "meter");
     at = json_string_value(json_object_get(m, "ts"));
     if (at && fc_datetime_parse(at, &ms) == 0) k->meter_ts = ms;
     json_t *pc = json_object_get(c, "precharge");

@@ -186,6 +186,8 @@ static void stop_write(fc_call_t *c)
     json_decref(cost);
     k->tx_active = false;
   }
+  /* the vehicle leaves with its transaction (as in the read model) */
+  if (k && (!k->tx_active || k->tx_id == tx)) k->pc_known = false;
   if (k) fc_ocpp__target_soc_stopped(k, tx, data);
   fc_write_t *w = fc_write_new();
   fc_op_t *op =
