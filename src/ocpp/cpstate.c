@@ -9,7 +9,12 @@
  *    can restart at 0 after a reboot, and a repeated message adds nothing.
  *
  * Kept per charger id, not per connection (it survives reconnects), seeded
- * from the read model the first time a connector is touched after start. */
+ * from the read model the first time a connector is touched after start.
+ *
+ * Handlers change a staged copy (fc_ocpp__stage), applied once their write
+ * has committed: a write that fails leaves the state as it was, so that the
+ * charger's retry is judged, and its energy and cost computed, as the first
+ * try was. */
 #include "ocpp/ocpp_int.h"
 
 #include <string.h>

@@ -6,7 +6,12 @@
  * Chargers flush their offline queues in bursts with the original time
  * stamps, so what arrives may be older than what we already know: such a
  * message is stored and reported (its event says "late"), but it changes no
- * state shown to users. */
+ * state shown to users.
+ *
+ * What a message changes in the connector's state (cpstate.c) is staged, and
+ * applied once its write has committed; and its events are raised only if
+ * the store found something new (a retry of a notification or of a reading
+ * it has raises none). */
 #include "ocpp/ocpp_int.h"
 
 #include <string.h>
@@ -30,14 +35,12 @@ static long long stamp(json_t *obj)
 
 void fc_ocpp__h_status_notification(fc_call_t *c)
 {
-  fc_ocpp_t *o = c->s->o;
   json_t *p = c->payload;
   int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
   fc_cpconn_t *k = fc_ocpp__stage(c, connector);
   long long ts = stamp(p);
   bool late = ts < k->status_ts;
   if (!late) k->status_ts = ts;
-  (void)o;
 
   fc_write_t *w = write_of(c, FC_OP_STATUS, NULL);
   json_t *data = json_pack("{s:O, s:O}", "status", json_object_get(p, "status"), "errorCode",
