@@ -72,6 +72,10 @@ extern const struct fc_store__migration fc_store__migrations[];
      " vendor_error_code = excluded.vendor_error_code, status_at = excluded.status_at,"            \
      " updated_at = excluded.updated_at"                                                           \
      " WHERE connectors.status_at IS NULL OR excluded.status_at >= connectors.status_at")          \
+  /* the same notification stored before (a charger's retry): nothing new */                       \
+  XX(STATUS_HIST_FIND, "SELECT 1 FROM status_history WHERE charger_id = ?1 AND connector_id = ?2"  \
+                       " AND status_at = ?8 AND status IS ?3 AND error_code IS ?4 AND info IS ?5"  \
+                       " AND vendor_id IS ?6 AND vendor_error_code IS ?7 LIMIT 1")                 \
   XX(STATUS_HIST_INS,                                                                              \
      "INSERT INTO status_history (charger_id, connector_id, status, error_code, info, vendor_id,"  \
      " vendor_error_code, status_at, received_at, stale)"                                          \
