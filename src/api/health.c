@@ -2,14 +2,20 @@
  *
  * /healthz is for load balancers and alerting: 200 while the store commits,
  * 503 while its circuit breaker is open (calls are being refused), with a JSON
- * body saying why. /metrics is the Prometheus text format. */
+ * body saying why. /metrics is the Prometheus text format; with a metrics
+ * token configured it answers only `Authorization: Bearer <that token>`
+ * (compared in constant time), 401 otherwise. */
 #include "api/api_int.h"
 
 #include "core/mem.h"
+#include "log/log.h"
+
+#include <sodium.h>
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *health_name(fc_store_health_t h)
 {
@@ -67,9 +73,33 @@ static void histogram(sbuf_t *b, const char *name, const char *help, const uint6
             (unsigned long long)count);
 }
 
+/* Whether the request may read /metrics. */
+static bool metrics_allowed(fc_req_t *r)
+{
+  fc_api_t *a = r->a;
+  if (!a->metrics_token) return true;
+  char hdr[1100];
+  int n = r->wsi ? lws_hdr_copy(r->wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) : -1;
+  bool ok = n > 7 && !strncasecmp(hdr, "Bearer ", 7) && (size_t)n - 7 == a->metrics_token_len &&
+            sodium_memcmp(hdr + 7, a->metrics_token, a->metrics_token_len) == 0;
+  sodium_memzero(hdr, sizeof(hdr));
+  if (ok) return true;
+  char ip[64] = "";
+  if (r->wsi) lws_get_peer_simple(r->wsi, ip, sizeof(ip));
+  a->stats.metrics_unauthorized++;
+  if (fc_api__log_once(a, "metrics", ip))
+    fc_log(FC_LOG_WARN, NULL,
+           "event=http_refused reason=metrics_unauthorized peer=%s "
+           "msg=\"logged once per address and minute\"",
+           ip);
+  fc_api__error(r, 401, "unauthorized", "/metrics needs its bearer token");
+  return false;
+}
+
 void fc_api__metrics(fc_req_t *r)
 {
   fc_api_t *a = r->a;
+  if (!metrics_allowed(r)) return;
   fc_store_stats_t ss;
   fc_ocpp_stats_t os;
   sbuf_t b = {0};
@@ -153,5 +183,37 @@ void fc_api__metrics(fc_req_t *r)
             (unsigned long long)ps.refused);
   sb_printf(&b, "# TYPE flashcharge_ui_queued_bytes gauge\nflashcharge_ui_queued_bytes %llu\n",
             (unsigned long long)ps.queued_bytes);
+  fc_login_stats_t ls;
+  fc_api__login_stats(a, &ls);
+  sb_printf(&b,
+            "# HELP flashcharge_login_total Sign-ins by answer: ok 200, refused 401, throttled "
+            "429 (a failure limit), busy 503 (the queue is full).\n"
+            "# TYPE flashcharge_login_total counter\n"
+            "flashcharge_login_total{result=\"ok\"} %llu\n"
+            "flashcharge_login_total{result=\"refused\"} %llu\n"
+            "flashcharge_login_total{result=\"throttled\"} %llu\n"
+            "flashcharge_login_total{result=\"busy\"} %llu\n",
+            (unsigned long long)ls.ok, (unsigned long long)ls.refused,
+            (unsigned long long)ls.throttled, (unsigned long long)ls.busy);
+  sb_printf(&b,
+            "# TYPE flashcharge_login_verifications_total counter\n"
+            "flashcharge_login_verifications_total %llu\n"
+            "# TYPE flashcharge_login_running gauge\nflashcharge_login_running %llu\n"
+            "# TYPE flashcharge_login_queued gauge\nflashcharge_login_queued %llu\n",
+            (unsigned long long)ls.verifications, (unsigned long long)ls.running,
+            (unsigned long long)ls.queued);
+  sb_printf(&b,
+            "# HELP flashcharge_http_refused_total Web-port requests refused: "
+            "ambiguous_length (Content-Length with Transfer-Encoding, 400), transfer_encoding "
+            "(411), pipelined (behind an "
+            "answer still pending: closed), metrics_unauthorized (401).\n"
+            "# TYPE flashcharge_http_refused_total counter\n"
+            "flashcharge_http_refused_total{reason=\"ambiguous_length\"} %llu\n"
+            "flashcharge_http_refused_total{reason=\"transfer_encoding\"} %llu\n"
+            "flashcharge_http_refused_total{reason=\"pipelined\"} %llu\n"
+            "flashcharge_http_refused_total{reason=\"metrics_unauthorized\"} %llu\n",
+            (unsigned long long)a->stats.ambiguous_length, (unsigned long long)a->stats.chunked,
+            (unsigned long long)a->stats.pipelined_closed,
+            (unsigned long long)a->stats.metrics_unauthorized);
   fc_api__respond_owned(r, 200, "text/plain; version=0.0.4", b.p, b.len);
 }

@@ -117,6 +117,25 @@ static const opt_t opts[] = {
     {"ui-max-per-subject", T_INT, O(ui_max_per_subject), S, "100", 1, 10000000, NULL,
      "browser connections per token subject (beyond: 429)"},
     {"web-root", T_STR, O(web_root), S, "./web", 0, 0, NULL, "directory of the web UI's files"},
+    {"http-header-max", T_INT, O(http_header_max), S, "16384", 4096, 65535, NULL,
+     "bytes of request line and headers a request may have (holds a token of 8 KiB)"},
+    {"metrics-token", T_STR, O(metrics_token), S, NULL, 0, 0, NULL,
+     "bearer token /metrics requires (prefer the environment or --metrics-token-file)"},
+    {"metrics-token-file", T_STR, O(metrics_token_file), S, NULL, 0, 0, NULL,
+     "file holding the bearer token /metrics requires"},
+    {"login-window", T_INT, O(login_window), S, "900", 1, 86400, NULL,
+     "seconds over which failed sign-ins are counted"},
+    {"login-max-per-user-ip", T_INT, O(login_max_per_user_ip), S, "5", 1, 1000000, NULL,
+     "failed sign-ins of one name from one address in a window (beyond: 429 there)"},
+    {"login-max-per-ip", T_INT, O(login_max_per_ip), S, "20", 1, 1000000, NULL,
+     "failed sign-ins from one address in a window, any names (beyond: 429 there)"},
+    {"login-max-per-user", T_INT, O(login_max_per_user), S, "100", 1, 1000000, NULL,
+     "failed sign-ins of one name from all addresses in a window (beyond: 429 for that name "
+     "from addresses that failed too; never from one that has not)"},
+    {"login-concurrency", T_INT, O(login_concurrency), S, "4", 1, 64, NULL,
+     "password verifications (argon2id, 64 MiB each) running at once"},
+    {"login-queue", T_INT, O(login_queue), S, "256", 0, 100000, NULL,
+     "sign-ins waiting for a verification at most (beyond: 503 with Retry-After)"},
 };
 
 #undef O

@@ -55,6 +55,16 @@ typedef struct fc_config {
   int ui_max_per_ip;
   int ui_max_per_subject;
   char *web_root;
+  int http_header_max; /* bytes of request line and headers (lws's header space) */
+  char *metrics_token; /* NULL: /metrics is open */
+  char *metrics_token_file;
+  /* sign-in (POST /api/login) */
+  int login_window; /* s */
+  int login_max_per_user_ip;
+  int login_max_per_ip;
+  int login_max_per_user;
+  int login_concurrency;
+  int login_queue;
   /* The config file as parsed (NULL without one), for the modules that read
    * structured keys of their own ("models", "tariff"). Owned. */
   void *file_json;

@@ -36,13 +36,15 @@ struct fc_net {
   lws_retry_bo_t ocpp_retry, web_retry;
   struct lws_protocol_vhost_options ui_default, ui_pvo;
   struct lws_http_mount mounts[4];
+  struct lws_protocol_vhost_options web_headers[4];
   int http_port; /* the web vhost's, as listening */
 };
 
 static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *name, int port,
                                const struct lws_protocols *protocols, const lws_retry_bo_t *retry,
                                const struct lws_protocol_vhost_options *pvo,
-                               const struct lws_http_mount *mounts)
+                               const struct lws_http_mount *mounts,
+                               const struct lws_protocol_vhost_options *headers)
 {
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof(info));
@@ -53,6 +55,7 @@ static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *
   info.retry_and_idle_policy = retry;
   info.pvo = pvo;
   info.mounts = mounts;
+  info.headers = headers; /* added by lws to every HTTP response of the vhost */
   /* permessage-deflate on /ws, ours (push/deflate.c), not lws's. */
   if (protocols == n->web_protocols) info.extensions = fc_deflate_extensions;
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
@@ -93,9 +96,34 @@ static void web_mounts(fc_net_t *n, const fc_config_t *cfg)
   f->origin = cfg->web_root;
   f->def = "index.html";
   f->origin_protocol = LWSMPRO_FILE;
+  /* A file that is not there goes to this protocol's LWS_CALLBACK_HTTP (a
+   * 404 of ours); without it lws 4.1 answers nothing at all. */
+  f->protocol = "fc-web-http";
   f->cache_max_age = 60;
   f->cache_reusable = 1;
   f->cache_revalidate = 1;
+}
+
+/* Headers on every HTTP response of the web port (files, REST, errors): no
+ * MIME sniffing, no framing (clickjacking), and a policy that lets the UI
+ * load only its own scripts, styles and connections (it has no inline ones;
+ * the favicon is a data: URL). */
+static void web_headers(fc_net_t *n)
+{
+  static const char *const hv[][2] = {
+      {"x-content-type-options:", "nosniff"},
+      {"x-frame-options:", "DENY"},
+      {"referrer-policy:", "no-referrer"},
+      {"content-security-policy:",
+       "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
+  };
+  for (size_t i = 0; i < FC_ARRAY_SIZE(hv); i++) {
+    n->web_headers[i] = (struct lws_protocol_vhost_options){
+        .next = i + 1 < FC_ARRAY_SIZE(hv) ? &n->web_headers[i + 1] : NULL,
+        .name = hv[i][0],
+        .value = hv[i][1]};
+  }
 }
 
 /* Every connection is a file descriptor, and the soft limit is often far
@@ -179,6 +207,7 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
   n->web_retry.secs_since_valid_ping = (uint16_t)cfg->ui_ping_interval;
   n->web_retry.secs_since_valid_hangup = (uint16_t)(2 * cfg->ui_ping_interval);
   web_mounts(n, cfg);
+  web_headers(n);
 
   /* TCP liveness of chargers: a ping after a minute of quiet, hang up when
    * nothing at all (not even a pong) came for twice the heartbeat interval. */
@@ -190,6 +219,10 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   info.foreign_loops = loops;
   info.port = CONTEXT_PORT_NO_LISTEN;
+  /* Request line and headers must fit lws's header space, or lws drops the
+   * connection without an answer: a token of FC_JWT_MAX_LEN (8 KiB) in
+   * Authorization or ?token= must fit with the rest. */
+  info.max_http_header_data2 = (unsigned)cfg->http_header_max;
   if (fd_limit) {
     size_t cap = fd_limit > 2 * FD_NOT_UI ? fd_limit - FD_NOT_UI : fd_limit / 2;
     if (cap < (size_t)cfg->ui_max_clients)
@@ -204,9 +237,9 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
     return FC_ERR_CONFIG;
   }
   struct lws_vhost *web = NULL;
-  if (!vhost(n, cfg, "ocpp", cfg->ocpp_port, n->ocpp_protocols, &n->ocpp_retry, NULL, NULL) ||
+  if (!vhost(n, cfg, "ocpp", cfg->ocpp_port, n->ocpp_protocols, &n->ocpp_retry, NULL, NULL, NULL) ||
       !(web = vhost(n, cfg, "http", cfg->http_port, n->web_protocols, &n->web_retry, &n->ui_pvo,
-                    n->mounts))) {
+                    n->mounts, n->web_headers))) {
     /* The context is half made: its destruction needs the loop to run, so
      * the caller still frees n afterwards, as after a normal stop. */
     fc_net_stop(n);

@@ -718,6 +718,9 @@ static void read_free(fc_read_t *r)
       fc_free(r->out_texts[i]);
     fc_free(r->out_texts);
   }
+  for (size_t i = 0; i < r->scope_count; i++)
+    fc_free(r->scope[i]);
+  fc_free(r->scope);
   fc_free(r);
 }
 
@@ -1004,6 +1007,15 @@ fc_read_t *fc_read_new(fc_read_kind_t kind, const char *key)
     r->key[n] = '\0';
   }
   return r;
+}
+
+void fc_read_set_scope(fc_read_t *r, const char *const *ids, size_t n)
+{
+  r->scoped = true;
+  r->scope = n ? fc_malloc(n * sizeof(*r->scope)) : NULL;
+  for (size_t i = 0; i < n; i++)
+    r->scope[i] = fc_strdup(ids[i]);
+  r->scope_count = n;
 }
 
 int fc_store_read(fc_store_t *s, fc_read_t *r, fc_read_cb cb, void *arg)

@@ -276,14 +276,16 @@ typedef enum {
   FC_READ_METER_VALUES,
   /* key: charger ("" = any); from_ms/to_ms on the start time (as above; a
    * transaction known only from its stop has none, and is listed only when
-   * neither is given, by its stop time); limit →
+   * neither is given, by its stop time); the scope (fc_read_set_scope), if
+   * set, applied before the limit; limit →
    * out_text: a JSON array, newest first, of transaction objects:
    * {"id","charger","connectorId","idTag","idTagStatus","startedAt","meterStart",
    *  "reservationId","stoppedAt","meterStop","stopReason","energyWh","cost",
    *  "currency"} (stopped*, meterStop, stopReason, energyWh, cost and currency
    *  null while it runs; cost and currency null when unknown). */
   FC_READ_TRANSACTIONS,
-  /* arg_i64: transaction id → out_text: one such object; FC_ERR_NOTFOUND. */
+  /* arg_i64: transaction id → out_text: one such object; FC_ERR_NOTFOUND,
+   * also when it is outside the scope (fc_read_set_scope), if set. */
   FC_READ_TRANSACTION,
   /* → out_text: a JSON array of every charger's registry and boot details:
    * {"id","registration","vendor","model","serialNumber","firmwareVersion",
@@ -307,6 +309,11 @@ typedef struct fc_read {
   char *out_text; /* owned by the read (fc_malloc'd, NUL-terminated) */
   size_t out_len;
   char **out_texts; /* owned by the read: out_count fc_malloc'd strings */
+  /* FC_READ_TRANSACTIONS / FC_READ_TRANSACTION: only these chargers'
+   * (fc_read_set_scope; owned by the read); unscoped when !scoped */
+  bool scoped;
+  char **scope;
+  size_t scope_count;
   /* private */
   void *_priv[4];
 } fc_read_t;
@@ -322,6 +329,9 @@ typedef void (*fc_read_cb)(fc_read_t *r, int status, void *arg);
  * (set them NULL, and out_count 0; free with fc_free). Time stamps in the
  * JSON results are "2026-11-26T10:00:00.000Z" (UTC), absent values null. */
 fc_read_t *fc_read_new(fc_read_kind_t kind, const char *key);
+/* Limits r to the chargers ids[0..n) (borrowed; copied): what is outside is
+ * not read at all, as if it did not exist. n == 0: nothing is in scope. */
+void fc_read_set_scope(fc_read_t *r, const char *const *ids, size_t n);
 int fc_store_read(fc_store_t *s, fc_read_t *r, fc_read_cb cb, void *arg);
 
 /* Loads every charger synchronously (start-up only, before the loop runs).

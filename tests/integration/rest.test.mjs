@@ -195,12 +195,17 @@ test('GET /api/transactions/{id}', async () => {
 });
 
 test('a viewer limited to CP1: 403 for CP2 everywhere, and only CP1\'s transactions', async () => {
-  for (const p of ['/api/chargers/CP2', '/api/chargers/CP2/meter-values', '/api/transactions?charger=CP2', `/api/transactions/${tx.c}`]) {
+  for (const p of ['/api/chargers/CP2', '/api/chargers/CP2/meter-values', '/api/transactions?charger=CP2']) {
     const r = await get(srv, p, cp1Tok);
     assert.equal(r.status, 403, `${p}: ${r.status} ${r.text}`);
     assert.equal(r.json?.error, 'forbidden', r.text);
     assert.equal(typeof r.json?.detail, 'string');
   }
+  // A CP2 transaction by id is as missing as one that does not exist: no
+  // existence oracle (hardening-http.test.mjs has the limit case).
+  const other = await get(srv, `/api/transactions/${tx.c}`, cp1Tok);
+  assert.equal(other.status, 404, other.text);
+  assert.deepEqual(other.json, (await get(srv, '/api/transactions/999999', cp1Tok)).json);
   const list = await get(srv, '/api/transactions', cp1Tok);
   assert.equal(list.status, 200, list.text);
   assert.deepEqual(ids(list.json), [tx.a, tx.b].sort((x, y) => x - y));

@@ -957,6 +957,40 @@ static void test_read_transactions(void **state)
   assert_int_equal(jarr(x.text, "id", got, sizeof(got)), 2);
   assert_string_equal(got, "77,2");
   jres_free(&x);
+
+  /* a scope is applied in the query, before the limit: CP2's newest does
+   * not take CP1's place */
+  static const char *const cp1[] = {"CP1"}, *const cp2[] = {"CP2", "CP9"};
+  fc_read_t *s = tx_read("", 0, 0, 1);
+  fc_read_set_scope(s, cp1, 1);
+  x = jread(e, s);
+  assert_int_equal(jarr(x.text, "id", got, sizeof(got)), 1);
+  assert_string_equal(got, "77");
+  jres_free(&x);
+  s = tx_read("CP1", 0, 0, 0);
+  fc_read_set_scope(s, cp2, 2);
+  x = jread(e, s);
+  assert_string_equal(x.text, "[]");
+  jres_free(&x);
+  s = tx_read("", 0, 0, 0);
+  fc_read_set_scope(s, NULL, 0); /* nothing in scope */
+  x = jread(e, s);
+  assert_string_equal(x.text, "[]");
+  jres_free(&x);
+  /* one transaction: outside the scope is not found, like a missing one */
+  q = fc_read_new(FC_READ_TRANSACTION, NULL);
+  q->arg_i64 = 2;
+  fc_read_set_scope(q, cp1, 1);
+  x = jread(e, q);
+  assert_int_equal(x.status, FC_ERR_NOTFOUND);
+  jres_free(&x);
+  q = fc_read_new(FC_READ_TRANSACTION, NULL);
+  q->arg_i64 = 2;
+  fc_read_set_scope(q, cp2, 2);
+  x = jread(e, q);
+  assert_int_equal(x.status, 0);
+  assert_non_null(strstr(x.text, "\"id\":2,"));
+  jres_free(&x);
 }
 
 static void test_read_charger_info(void **state)
