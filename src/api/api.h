@@ -5,6 +5,7 @@
 
 #include "auth/jwt.h"
 #include "bus/bus.h"
+#include "net/guard.h"
 #include "ocpp/ocpp.h"
 #include "push/push.h"
 #include "store/store.h"
@@ -16,6 +17,9 @@ typedef struct fc_api fc_api_t;
 fc_api_t *fc_api_new(fc_store_t *store, fc_ocpp_t *ocpp, fc_bus_t *bus, fc_push_t *push,
                      const fc_jwt_cfg_t *jwt);
 void fc_api_free(fc_api_t *a);
+
+/* The connection guard whose counts /metrics shows (borrowed; NULL: none). */
+void fc_api_set_guard(fc_api_t *a, const fc_guard_t *g);
 
 /* Sign-in (login.c): POST /api/login mints tokens with the api's HS256 key,
  * valid FC_LOGIN_TTL_S. Opens an administration connection to db_path (the

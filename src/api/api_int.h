@@ -12,7 +12,8 @@ struct fc_api {
   fc_bus_t *bus;
   fc_push_t *push;
   const fc_jwt_cfg_t *jwt;
-  struct fc_login *login; /* sign-in (login.c), NULL when not available */
+  struct fc_login *login;  /* sign-in (login.c), NULL when not available */
+  const fc_guard_t *guard; /* the sockets' connection guard, for /metrics */
 };
 
 typedef enum { FC_HTTP_GET = 0, FC_HTTP_POST, FC_HTTP_PUT } fc_method_t;
