@@ -134,10 +134,18 @@ void fc_api__metrics(fc_req_t *r)
             "# TYPE flashcharge_ocpp_answer_timeouts_total counter\n"
             "flashcharge_ocpp_answer_timeouts_total %llu\n",
             (unsigned long long)os.answer_timeouts);
+  sb_printf(&b, "# HELP flashcharge_ocpp_handshakes_refused_total Charger handshakes answered "
+                "with an HTTP error, by reason.\n"
+                "# TYPE flashcharge_ocpp_handshakes_refused_total counter\n");
+  for (int i = 0; i < FC_OCPP_REFUSED_N; i++)
+    sb_printf(&b, "flashcharge_ocpp_handshakes_refused_total{reason=\"%s\"} %llu\n",
+              fc_ocpp_refusal_name((fc_ocpp_refusal_t)i), (unsigned long long)os.refused[i]);
   sb_printf(&b,
-            "# TYPE flashcharge_ocpp_handshakes_refused_total counter\n"
-            "flashcharge_ocpp_handshakes_refused_total %llu\n",
-            (unsigned long long)os.rejected_handshakes);
+            "# HELP flashcharge_ocpp_login_table_entries Charger ids, addresses and pairs of "
+            "them remembered by the failed-login throttle.\n"
+            "# TYPE flashcharge_ocpp_login_table_entries gauge\n"
+            "flashcharge_ocpp_login_table_entries %llu\n",
+            (unsigned long long)os.login_table_entries);
   guard_metrics(&b, a->guard);
   sb_printf(&b,
             "# TYPE flashcharge_ocpp_throttled_total counter\n"

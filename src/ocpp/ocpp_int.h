@@ -11,6 +11,7 @@
 #include "bus/bus.h"
 #include "domain/domain.h"
 #include "net/soon.h"
+#include "auth/throttle.h"
 
 #include <libwebsockets.h>
 #include <stdbool.h>
@@ -39,7 +40,8 @@ typedef struct fc_outcall fc_outcall_t;
 typedef struct fc_regent {
   char id[FC_CP_ID_MAX + 1];
   fc_reg_t reg;
-  char *auth; /* owned; NULL = no credentials required */
+  char *auth;            /* owned; NULL = no credentials required */
+  bool short_key_warned; /* its key is short (known at a login): said once */
   UT_hash_handle hh;
 } fc_regent_t;
 
@@ -176,6 +178,7 @@ struct fc_ocpp {
   int closed_handles;
   size_t out_active; /* sessions with a server-initiated call in flight */
   uint64_t last_silence_check;
+  fc_auth_throttle_t *throttle; /* failed charger logins (session.c's handshake) */
 };
 
 /* Milliseconds on the loop's clock (monotonic); the wall clock is fc_wall_ms(). */

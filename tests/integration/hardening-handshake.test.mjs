@@ -16,8 +16,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
+import { createHmac, randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { Server, until, sleep, withTimeout } from './lib/server.mjs';
+import { Server, until, sleep, withTimeout, cli, parseLogfmt } from './lib/server.mjs';
 
 const servers = [];
 after(async () => {
@@ -84,6 +85,8 @@ function sample(text, name, labels = '') {
   const line = text.split('\n').find((l) => l.startsWith(want));
   return line ? Number(line.slice(want.length)) : 0;
 }
+
+const KEY = 'handshake-test-key-0123456789';
 
 // ---- item 5: sockets that never finish their handshake ------------------------
 
@@ -167,4 +170,99 @@ test('new connections are rate-limited per address (token bucket), on both ports
   const m = await metrics(srv);
   assert.equal(sample(m, 'flashcharge_connections_refused_total', 'port="web",reason="rate"'), 1, m);
   assert.equal(sample(m, 'flashcharge_connections_refused_total', 'port="ocpp",reason="rate"'), 1, m);
+});
+
+// ---- item 6: charger passwords guessed online --------------------------------
+
+function logLines(srv, re) {
+  return srv.stderr.split('\n').filter((l) => re.test(l));
+}
+
+test('failed logins per (charger, address): 429 without the password checked; the charger elsewhere gets in', { timeout: 60_000 }, async () => {
+  const srv = await start({ chargers: [{ id: 'CP-BF', password: KEY }],
+    args: ['--auth-fail-max', '3', '--handshake-log-interval', '1', '--log-level', 'info'] });
+  for (let i = 0; i < 3; i++) {
+    const r = await ocpp(srv, 'CP-BF', { password: `guess-number-${i}-0123456789` });
+    assert.equal(r.status, 401, `guess ${i}: ${JSON.stringify(r)}`);
+  }
+  const t = await ocpp(srv, 'CP-BF', { password: 'guess-number-3-0123456789' });
+  assert.equal(t.status, 429, JSON.stringify(t));
+  assert.ok(Number(t.headers['retry-after']) >= 1, JSON.stringify(t.headers));
+  // Even the right password is not checked from here now.
+  assert.equal((await ocpp(srv, 'CP-BF', { password: KEY })).status, 429);
+  // The charger itself, on its own address, is not locked out by the guesses.
+  assert.deepEqual(await ocpp(srv, 'CP-BF', { from: '127.0.0.2', password: KEY }), { open: true });
+
+  const m = await metrics(srv);
+  assert.equal(sample(m, 'flashcharge_ocpp_handshakes_refused_total', 'reason="bad_credentials"'), 3, m);
+  assert.equal(sample(m, 'flashcharge_ocpp_handshakes_refused_total', 'reason="throttled"'), 2, m);
+
+  // No warning per guess: one summary line per interval, with the counts (the
+  // attempts may straddle two intervals: their lines add up).
+  const total = (key) => logLines(srv, /event=auth_failures /)
+    .reduce((n, l) => n + Number(parseLogfmt(l)[key]), 0);
+  await until(() => total('failures') === 3 && total('throttled') === 2,
+    { timeout: 10_000, what: 'summary lines counting 3 failures and 2 throttled logins' });
+  for (const l of logLines(srv, /event=auth_failures /).filter((x) => !/ failures=0 /.test(x))) {
+    assert.match(l, /top_peer=127\.0\.0\.1 /);
+    assert.match(l, /top_id="CP-BF"/);
+  }
+  assert.ok(logLines(srv, /event=auth_failures /).length <= 3, srv.tail());
+  assert.equal(logLines(srv, /level=warn.*cp=CP-BF/).length, 0, logLines(srv, /cp=CP-BF/).join('\n'));
+  assert.ok(!srv.stderr.includes('guess-number'), 'a guessed password is in the log');
+  assert.ok(!srv.stderr.includes(KEY), 'the key is in the log');
+});
+
+test('failed logins per charger id from many addresses: the addresses that failed are throttled, a new one is checked', { timeout: 60_000 }, async () => {
+  const srv = await start({ chargers: [{ id: 'CP-ID', password: KEY }],
+    args: ['--auth-fail-max', '10', '--auth-fail-max-id', '2'] });
+  assert.equal((await ocpp(srv, 'CP-ID', { from: '127.0.0.3', password: 'wrong-wrong-wrong-wrong-1' })).status, 401);
+  assert.equal((await ocpp(srv, 'CP-ID', { from: '127.0.0.4', password: 'wrong-wrong-wrong-wrong-2' })).status, 401);
+  // The id has had its failures: an address that failed for it waits…
+  assert.equal((await ocpp(srv, 'CP-ID', { from: '127.0.0.3', password: 'wrong-wrong-wrong-wrong-3' })).status, 429);
+  assert.equal((await ocpp(srv, 'CP-ID', { from: '127.0.0.4', password: KEY })).status, 429);
+  // …one that never failed is still checked: the charger gets in, a guess gets 401.
+  assert.deepEqual(await ocpp(srv, 'CP-ID', { from: '127.0.0.5', password: KEY }), { open: true });
+  assert.equal((await ocpp(srv, 'CP-ID', { from: '127.0.0.6', password: 'wrong-wrong-wrong-wrong-4' })).status, 401);
+  assert.equal((await ocpp(srv, 'CP-ID', { from: '127.0.0.6', password: KEY })).status, 429);
+});
+
+test('failed logins per address over many ids (unknown ones too): the address is throttled, others are not', { timeout: 60_000 }, async () => {
+  const srv = await start({ chargers: [{ id: 'CP-A1', password: KEY }, { id: 'CP-A2' }],
+    args: ['--auth-fail-max-ip', '3'] });
+  assert.equal((await ocpp(srv, 'CP-A1', { from: '127.0.0.7', password: 'wrong-wrong-wrong-wrong-1' })).status, 401);
+  assert.equal((await ocpp(srv, 'CP-NOBODY-1', { from: '127.0.0.7' })).status, 401);
+  assert.equal((await ocpp(srv, 'CP-NOBODY-2', { from: '127.0.0.7', password: 'x' })).status, 401);
+  const r = await ocpp(srv, 'CP-A2', { from: '127.0.0.7' });
+  assert.equal(r.status, 429, JSON.stringify(r));
+  assert.ok(Number(r.headers['retry-after']) >= 1);
+  assert.deepEqual(await ocpp(srv, 'CP-A2', { from: '127.0.0.8' }), { open: true });
+  assert.deepEqual(await ocpp(srv, 'CP-A1', { from: '127.0.0.8', password: KEY }), { open: true });
+});
+
+test('charger add refuses an AuthorizationKey shorter than 16 bytes', async () => {
+  const srv = await start({});
+  const short = srv.cli(['charger', 'add', 'CP-SHORT', '--password', 'zzz']);
+  assert.notEqual(short.code, 0, short.stdout);
+  assert.match(short.stderr, /16/);
+  assert.notEqual(srv.cli(['charger', 'add', 'CP-SHORT', '--password', 'a'.repeat(15)]).code, 0);
+  const env = cli(['charger', 'add', 'CP-SHORT', '--db', srv.db], { env: { FLASHCHARGE_CHARGER_PASSWORD: 'zzz' } });
+  assert.notEqual(env.code, 0, env.stdout);
+  assert.deepEqual(srv.sql("SELECT id FROM chargers WHERE id = 'CP-SHORT'"), []);
+  assert.equal(srv.cli(['charger', 'add', 'CP-SHORT', '--password', 'a'.repeat(16)]).code, 0);
+});
+
+test('a key shorter than 16 bytes stored before still works, with one warning', { timeout: 30_000 }, async () => {
+  const srv = await start({ chargers: [{ id: 'CP-OLD', password: KEY }] });
+  // What `charger add --password zzz` used to store.
+  const salt = randomBytes(16);
+  const mac = createHmac('sha256', salt).update('zzz').digest('hex');
+  srv.sql(`UPDATE chargers SET auth = 'hmac-sha256$${salt.toString('hex')}$${mac}' WHERE id = 'CP-OLD'`);
+  await until(async () => (await ocpp(srv, 'CP-OLD', { password: 'zzz' })).open,
+    { timeout: 10_000, what: 'CP-OLD with its old short key' });
+  assert.equal((await ocpp(srv, 'CP-OLD', { password: 'zzzz' })).status, 401);
+  assert.deepEqual(await ocpp(srv, 'CP-OLD', { password: 'zzz' }), { open: true });
+  const warned = logLines(srv, /event=short_authorization_key/);
+  assert.equal(warned.length, 1, warned.join('\n'));
+  assert.match(warned[0], /level=warn cp=CP-OLD .*bytes=3 /);
 });
