@@ -152,6 +152,18 @@ void fc_api__metrics(fc_req_t *r)
             "flashcharge_ocpp_throttled_total %llu\n",
             (unsigned long long)os.throttled);
   sb_printf(&b,
+            "# HELP flashcharge_ocpp_connector_refused_total connectorIds refused: beyond "
+            "--max-connectors, or negative.\n"
+            "# TYPE flashcharge_ocpp_connector_refused_total counter\n"
+            "flashcharge_ocpp_connector_refused_total %llu\n",
+            (unsigned long long)os.connectors_refused);
+  sb_printf(&b,
+            "# HELP flashcharge_ocpp_clock_skew_total charger time stamps beyond --max-clock-skew "
+            "ahead, ordered by arrival.\n"
+            "# TYPE flashcharge_ocpp_clock_skew_total counter\n"
+            "flashcharge_ocpp_clock_skew_total %llu\n",
+            (unsigned long long)os.clock_skewed);
+  sb_printf(&b,
             "# HELP flashcharge_store_up 1 when the store commits, 0 while its breaker is open.\n"
             "# TYPE flashcharge_store_up gauge\nflashcharge_store_up %d\n",
             fc_store_health(a->store) != FC_STORE_DOWN);

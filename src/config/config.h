@@ -26,6 +26,8 @@ typedef struct fc_config {
   int rate_limit;         /* calls per second per charger */
   int max_inflight;       /* calls of one charger being processed at once */
   bool strict_fields;     /* refuse properties the schema does not name */
+  int max_connectors;     /* highest connectorId accepted from a charger */
+  int max_clock_skew;     /* s a charger's time stamp may run ahead before it orders nothing */
   bool frame_log;         /* keep the raw OCPP frame log */
   int frame_log_days;     /* and prune it past this age */
   int event_days;         /* events past this age are pruned (not a key's latest) */

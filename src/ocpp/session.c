@@ -25,6 +25,7 @@
 #include "net/ws.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 static fc_ocpp_t *ocpp_of(struct lws *wsi)
@@ -238,7 +239,11 @@ void fc_ocpp__log_frame(fc_session_t *s, bool inbound, const char *text, size_t 
   fc_ocpp_t *o = s->o;
   if (!o->cfg->frame_log) return;
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, s->id, NULL, text, len);
+  size_t mlen;
+  char *masked = fc_ocpp__frame_mask(text, len, &mlen); /* no secret is ever written */
+  fc_op_t *op =
+      fc_write_add(w, FC_OP_FRAME_LOG, s->id, NULL, masked ? masked : text, masked ? mlen : len);
+  free(masked);
   op->i64 = (int64_t)s->conn_id;
   op->flag = inbound;
   op->ts_ms = fc_wall_ms();
