@@ -17,8 +17,7 @@ typedef struct ent {
   uint64_t window_at_ms;      /* its start */
   bool announced;             /* the throttled line was written this window */
   unsigned interval_failures; /* for the summary */
-  bool logged;                /* fc_auth_throttle_may_log */
-  uint64_t logged_at_ms;
+  fc_log_every_t log;         /* fc_auth_throttle_may_log */
   UT_hash_handle hh;
 } ent_t;
 
@@ -101,17 +100,11 @@ static unsigned retry_after(const fc_auth_throttle_t *t, const ent_t *e, uint64_
   return (unsigned)((left + 999) / 1000);
 }
 
-/* A charger id as a log value: quoted, '"' and '\' escaped. */
-static const char *quoted(const unsigned char *id, char *buf, size_t bufsz)
+/* A charger id of an entry's key (NUL-terminated copy), for the log. */
+static const char *id_of(const unsigned char *key, char buf[FC_AUTH_THROTTLE_ID_MAX + 1])
 {
-  size_t n = 0;
-  buf[n++] = '"';
-  for (size_t i = 0; i < FC_AUTH_THROTTLE_ID_MAX && id[i] && n + 4 < bufsz; i++) {
-    if (id[i] == '"' || id[i] == '\\') buf[n++] = '\\';
-    buf[n++] = (char)(id[i] >= 0x20 && id[i] < 0x7f ? id[i] : '?');
-  }
-  buf[n++] = '"';
-  buf[n] = '\0';
+  memcpy(buf, key + 16, FC_AUTH_THROTTLE_ID_MAX);
+  buf[FC_AUTH_THROTTLE_ID_MAX] = '\0';
   return buf;
 }
 
@@ -140,12 +133,12 @@ fc_throttle_t fc_auth_throttle_check(fc_auth_throttle_t *t, const char *id, cons
   t->interval_throttled++;
   *retry_after_s = retry_after(t, by, now_ms);
   if (!by->announced) {
-    char peer[FC_ADDR_STRLEN], qid[2 * FC_AUTH_THROTTLE_ID_MAX + 3] = "\"\"";
-    if (id) quoted((const unsigned char *)id, qid, sizeof(qid));
+    char peer[FC_ADDR_STRLEN], qid[FC_LOG_ESC_MAX];
     by->announced = true;
     fc_log(FC_LOG_NOTICE, NULL,
-           "event=auth_throttled scope=%s peer=%s charger=%s failures=%u retry_after_s=%u",
-           scope_names[why], fc_addr_str(a, peer, sizeof(peer)), qid, by->count, *retry_after_s);
+           "event=auth_throttled scope=%s peer=%s charger=\"%s\" failures=%u retry_after_s=%u",
+           scope_names[why], fc_addr_str(a, peer, sizeof(peer)), fc_log_esc(id, qid, sizeof(qid)),
+           by->count, *retry_after_s);
   }
   return why;
 }
@@ -180,10 +173,7 @@ void fc_auth_throttle_succeeded(fc_auth_throttle_t *t, const char *id, const fc_
 bool fc_auth_throttle_may_log(fc_auth_throttle_t *t, const fc_addr_t *a, uint64_t now_ms)
 {
   ent_t *e = touch(t, ADDRS, a, NULL, now_ms, true);
-  if (e->logged && now_ms - e->logged_at_ms < t->o.log_interval_ms) return false;
-  e->logged = true;
-  e->logged_at_ms = now_ms;
-  return true;
+  return fc_log_every(&e->log, now_ms, t->o.log_interval_ms, NULL) != 0;
 }
 
 /* The entry of table i with the most failures this interval (NULL: none),
@@ -224,16 +214,16 @@ void fc_auth_throttle_tick(fc_auth_throttle_t *t, uint64_t now_ms)
     unsigned naddr, nid, top_a, top_i;
     ent_t *ea = top_of(t, ADDRS, &naddr, &top_a);
     ent_t *ei = top_of(t, IDS, &nid, &top_i);
-    char peer[FC_ADDR_STRLEN] = "-", qid[2 * FC_AUTH_THROTTLE_ID_MAX + 3] = "\"\"";
+    char peer[FC_ADDR_STRLEN] = "-", qid[FC_LOG_ESC_MAX], idbuf[FC_AUTH_THROTTLE_ID_MAX + 1];
     if (ea) {
       fc_addr_t a;
       memcpy(a.b, ea->key, 16);
       fc_addr_str(&a, peer, sizeof(peer));
     }
-    if (ei) quoted(ei->key + 16, qid, sizeof(qid));
+    fc_log_esc(ei ? id_of(ei->key, idbuf) : NULL, qid, sizeof(qid));
     fc_log(FC_LOG_WARN, NULL,
            "event=auth_failures interval_s=%u failures=%llu throttled=%llu addresses=%u ids=%u "
-           "top_peer=%s top_peer_failures=%u top_id=%s top_id_failures=%u",
+           "top_peer=%s top_peer_failures=%u top_id=\"%s\" top_id_failures=%u",
            (unsigned)((now_ms - t->interval_at_ms) / 1000),
            (unsigned long long)t->interval_failures, (unsigned long long)t->interval_throttled,
            naddr, nid, peer, top_a, qid, top_i);

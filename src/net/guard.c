@@ -20,9 +20,7 @@ struct fc_guard_conn {
   unsigned live; /* connections admitted and not released */
   double tokens;
   uint64_t tokens_at_ms;
-  uint64_t logged_at_ms;
-  bool logged;
-  unsigned unlogged; /* refusals since the last line about it */
+  fc_log_every_t log; /* one line per log interval */
   UT_hash_handle hh;
 };
 
@@ -96,18 +94,15 @@ static fc_guard_conn_t *touch(fc_guard_t *g, fc_guard_port_t port, const fc_addr
 
 static void refused(fc_guard_t *g, fc_guard_conn_t *e, fc_guard_verdict_t why, uint64_t now_ms)
 {
+  uint64_t before = 0;
   g->st.refused[e->port][why]++;
-  e->unlogged++;
-  if (e->logged && now_ms - e->logged_at_ms < g->o.log_interval_ms) return;
+  if (!fc_log_every(&e->log, now_ms, g->o.log_interval_ms, &before)) return;
   char peer[FC_ADDR_STRLEN];
   fc_log(FC_LOG_WARN, NULL,
-         "event=connections_refused port=%s peer=%s reason=%s refused=%u in_handshake=%u "
+         "event=connections_refused port=%s peer=%s reason=%s refused=%llu in_handshake=%u "
          "next_line_after_s=%u",
          port_names[e->port], fc_addr_str(&e->addr, peer, sizeof(peer)), reason_names[why],
-         e->unlogged, e->live, g->o.log_interval_ms / 1000);
-  e->logged = true;
-  e->logged_at_ms = now_ms;
-  e->unlogged = 0;
+         (unsigned long long)before + 1, e->live, g->o.log_interval_ms / 1000);
 }
 
 fc_guard_verdict_t fc_guard_check(fc_guard_t *g, fc_guard_port_t port, const fc_addr_t *a,
