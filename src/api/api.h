@@ -6,6 +6,7 @@
 #include "auth/jwt.h"
 #include "bus/bus.h"
 #include "config/config.h"
+#include "net/guard.h"
 #include "ocpp/ocpp.h"
 #include "push/push.h"
 #include "store/store.h"
@@ -17,6 +18,9 @@ typedef struct fc_api fc_api_t;
 fc_api_t *fc_api_new(fc_store_t *store, fc_ocpp_t *ocpp, fc_bus_t *bus, fc_push_t *push,
                      const fc_jwt_cfg_t *jwt);
 void fc_api_free(fc_api_t *a);
+
+/* The connection guard whose counts /metrics shows (borrowed; NULL: none). */
+void fc_api_set_guard(fc_api_t *a, const fc_guard_t *g);
 
 /* Applies cfg (borrowed; outlives the api): the /metrics token
  * (metrics_token, or the first line of metrics_token_file) and the sign-in.

@@ -40,6 +40,7 @@ struct fc_api {
   size_t metrics_token_len;
   offence_t *offences; /* when each offender was last logged */
   fc_api_stats_t stats;
+  const fc_guard_t *guard; /* the sockets' connection guard, for /metrics */
 };
 
 typedef enum { FC_HTTP_GET = 0, FC_HTTP_POST, FC_HTTP_PUT } fc_method_t;

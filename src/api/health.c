@@ -96,6 +96,41 @@ static bool metrics_allowed(fc_req_t *r)
   return false;
 }
 
+void fc_api_set_guard(fc_api_t *a, const fc_guard_t *g)
+{
+  a->guard = g;
+}
+
+/* The connection guard's counts (net/guard.h). */
+static void guard_metrics(sbuf_t *b, const fc_guard_t *g)
+{
+  static const char *const ports[] = {"ocpp", "web"};
+  static const char *const reasons[] = {NULL, "rate", "concurrent"};
+  fc_guard_stats_t gs;
+  if (!g) return;
+  fc_guard_stats(g, &gs);
+  sb_printf(b, "# HELP flashcharge_connections_refused_total Connections closed at accept: too "
+               "many new ones from the address (rate) or too many of its connections in "
+               "handshake (concurrent).\n"
+               "# TYPE flashcharge_connections_refused_total counter\n");
+  for (int p = 0; p < FC_GUARD_NPORTS; p++)
+    for (int w = 1; w < FC_GUARD_NREASONS; w++)
+      sb_printf(b, "flashcharge_connections_refused_total{port=\"%s\",reason=\"%s\"} %llu\n",
+                ports[p], reasons[w], (unsigned long long)gs.refused[p][w]);
+  sb_printf(b, "# HELP flashcharge_handshakes_in_progress Connections not yet a WebSocket "
+               "(in their handshake, or plain HTTP).\n"
+               "# TYPE flashcharge_handshakes_in_progress gauge\n");
+  for (int p = 0; p < FC_GUARD_NPORTS; p++)
+    sb_printf(b, "flashcharge_handshakes_in_progress{port=\"%s\"} %llu\n", ports[p],
+              (unsigned long long)gs.in_handshake[p]);
+  sb_printf(b, "# HELP flashcharge_guard_addresses Client addresses remembered for the "
+               "connection limits.\n"
+               "# TYPE flashcharge_guard_addresses gauge\n");
+  for (int p = 0; p < FC_GUARD_NPORTS; p++)
+    sb_printf(b, "flashcharge_guard_addresses{port=\"%s\"} %llu\n", ports[p],
+              (unsigned long long)gs.addresses[p]);
+}
+
 void fc_api__metrics(fc_req_t *r)
 {
   fc_api_t *a = r->a;
@@ -129,10 +164,19 @@ void fc_api__metrics(fc_req_t *r)
             "# TYPE flashcharge_ocpp_answer_timeouts_total counter\n"
             "flashcharge_ocpp_answer_timeouts_total %llu\n",
             (unsigned long long)os.answer_timeouts);
+  sb_printf(&b, "# HELP flashcharge_ocpp_handshakes_refused_total Charger handshakes answered "
+                "with an HTTP error, by reason.\n"
+                "# TYPE flashcharge_ocpp_handshakes_refused_total counter\n");
+  for (int i = 0; i < FC_OCPP_REFUSED_N; i++)
+    sb_printf(&b, "flashcharge_ocpp_handshakes_refused_total{reason=\"%s\"} %llu\n",
+              fc_ocpp_refusal_name((fc_ocpp_refusal_t)i), (unsigned long long)os.refused[i]);
   sb_printf(&b,
-            "# TYPE flashcharge_ocpp_handshakes_refused_total counter\n"
-            "flashcharge_ocpp_handshakes_refused_total %llu\n",
-            (unsigned long long)os.rejected_handshakes);
+            "# HELP flashcharge_ocpp_login_table_entries Charger ids, addresses and pairs of "
+            "them remembered by the failed-login throttle.\n"
+            "# TYPE flashcharge_ocpp_login_table_entries gauge\n"
+            "flashcharge_ocpp_login_table_entries %llu\n",
+            (unsigned long long)os.login_table_entries);
+  guard_metrics(&b, a->guard);
   sb_printf(&b,
             "# TYPE flashcharge_ocpp_throttled_total counter\n"
             "flashcharge_ocpp_throttled_total %llu\n",

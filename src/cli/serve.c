@@ -312,6 +312,7 @@ int fc_cli__serve(int argc, char **argv)
     goto out_ocpp;
   }
   if ((rc = fc_net_start(&sv.loop, &sv.cfg, sv.ocpp, sv.api, sv.push, &sv.net)) < 0) goto out_ocpp;
+  fc_api_set_guard(sv.api, fc_net_guard(sv.net));
   fc_api_login_announce(sv.api, strcmp(sv.cfg.bind, "0.0.0.0") ? sv.cfg.bind : "localhost",
                         fc_net_http_port(sv.net));
 

@@ -136,6 +136,33 @@ static const opt_t opts[] = {
      "password verifications (argon2id, 64 MiB each) running at once"},
     {"login-queue", T_INT, O(login_queue), S, "256", 0, 100000, NULL,
      "sign-ins waiting for a verification at most (beyond: 503 with Retry-After)"},
+    {"handshake-timeout", T_INT, O(handshake_timeout), S, "5", 1, 300, NULL,
+     "seconds a connection has to finish its HTTP request or WebSocket handshake (both ports; "
+     "also how long an idle HTTP keep-alive connection stays open)"},
+    {"handshake-max-per-ip", T_INT, O(handshake_max_per_ip), S, "256", 1, 10000000, NULL,
+     "connections per client address not yet a WebSocket (handshakes, plain HTTP), per port; "
+     "beyond: closed at accept"},
+    {"handshake-rate", T_INT, O(handshake_rate), S, "6000", 1, 100000000, NULL,
+     "new connections per minute per client address, per port (token bucket); beyond: closed "
+     "at accept"},
+    {"handshake-burst", T_INT, O(handshake_burst), S, "1000", 1, 10000000, NULL,
+     "new connections one client address may open at once before handshake-rate applies"},
+    {"handshake-table-size", T_INT, O(handshake_table_size), S, "16384", 16, 10000000, NULL,
+     "client addresses (and charger ids) remembered for the handshake limits; the least "
+     "recently seen are forgotten first"},
+    {"handshake-log-interval", T_INT, O(handshake_log_interval), S, "60", 1, 86400, NULL,
+     "seconds between log lines about one refused address, and between summaries of failed "
+     "charger logins"},
+    {"auth-fail-window", T_INT, O(auth_fail_window), S, "60", 1, 86400, NULL,
+     "seconds over which failed charger logins (HTTP Basic) are counted"},
+    {"auth-fail-max", T_INT, O(auth_fail_max), S, "10", 1, 1000000, NULL,
+     "failed logins for one charger id from one address in auth-fail-window; beyond: 429 "
+     "without checking the password"},
+    {"auth-fail-max-ip", T_INT, O(auth_fail_max_ip), S, "100", 1, 1000000, NULL,
+     "failed logins from one address (any charger id) in auth-fail-window; beyond: 429"},
+    {"auth-fail-max-id", T_INT, O(auth_fail_max_id), S, "100", 1, 1000000, NULL,
+     "failed logins for one charger id (any address) in auth-fail-window; beyond: 429 for the "
+     "addresses that failed for it (an address that did not still gets its password checked)"},
 };
 
 #undef O

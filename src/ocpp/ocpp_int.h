@@ -11,6 +11,7 @@
 #include "bus/bus.h"
 #include "domain/domain.h"
 #include "net/soon.h"
+#include "auth/throttle.h"
 
 #include <libwebsockets.h>
 #include <stdbool.h>
@@ -39,7 +40,8 @@ typedef struct fc_outcall fc_outcall_t;
 typedef struct fc_regent {
   char id[FC_CP_ID_MAX + 1];
   fc_reg_t reg;
-  char *auth; /* owned; NULL = no credentials required */
+  char *auth;            /* owned; NULL = no credentials required */
+  bool short_key_warned; /* its key is short (known at a login): said once */
   UT_hash_handle hh;
 } fc_regent_t;
 
@@ -195,6 +197,7 @@ struct fc_ocpp {
   int max_connector;     /* bounds.c: the highest connectorId accepted */
   long long max_skew_ms; /* bounds.c: how far ahead a time stamp may be */
   uint64_t last_silence_check;
+  fc_auth_throttle_t *throttle; /* failed charger logins (session.c's handshake) */
 };
 
 /* Milliseconds on the loop's clock (monotonic); the wall clock is fc_wall_ms(). */
