@@ -115,6 +115,16 @@ typedef struct fc_login_stats {
 } fc_login_stats_t;
 void fc_api__login_stats(const fc_api_t *a, fc_login_stats_t *out);
 
+/* docs.c: GET /api/<name> for each published document (no token needed).
+ * Returns true when path is one (answered, 405 for another method). */
+typedef struct fc_api_doc {
+  const char *name; /* "openapi.json" */
+  const char *json;
+  size_t len;
+} fc_api_doc_t;
+extern const fc_api_doc_t fc_api__doc_table[]; /* generated; ends with {NULL} */
+bool fc_api__docs(fc_req_t *r, const char *path);
+
 /* commands.c: /api/chargers/{id}/{verb}, the remote commands. */
 bool fc_api__is_command(const char *verb);
 void fc_api__command(fc_req_t *r, const char *charger, const char *verb);

@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import rpc from 'ocpp-rpc';
 const { createRPCError, NOREPLY } = rpc;
 import { Server, cliOk, until, sleep, iso } from './lib/server.mjs';
+import { checkWsFrame } from './lib/contract.mjs';
 
 const SECRET = 'commands-test-secret-0123456789abcdef';
 const CP = 'CP-CMD';
@@ -36,6 +37,7 @@ class Ui {
     this.ws = new WebSocket(`ws://127.0.0.1:${srv.httpPort}/ws?charger=${charger}&token=${tokens.op}`);
     this.ws.on('error', () => {});
     this.ws.on('message', (d) => {
+      checkWsFrame(d.toString('utf8'), 'the commands test\'s Ui');
       const v = JSON.parse(d.toString('utf8'));
       for (const e of Array.isArray(v) ? v : [v]) this.events.push(e);
     });

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { Server, cliOk, until, withTimeout, sleep } from './lib/server.mjs';
+import { checkWsFrame } from './lib/contract.mjs';
 
 const SECRET = 'compression-test-secret-0123456789abcdef';
 const CP = 'CP1';
@@ -81,6 +82,7 @@ class Ui {
     this.ws.on('message', (d) => {
       const text = d.toString('utf8');
       this.frames.push(text);
+      checkWsFrame(text, 'the compression test\'s Ui');
       const v = JSON.parse(text);
       for (const e of Array.isArray(v) ? v : [v]) this.events.push(e);
     });

@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { Server, BIN, cliOk, until, sleep, parseLogfmt, withTimeout } from './lib/server.mjs';
+import { checkWsFrame } from './lib/contract.mjs';
 
 const SIM = process.env.FLASHCHARGE_SIM
   ? path.resolve(process.env.FLASHCHARGE_SIM)
@@ -57,6 +58,7 @@ test('flashcharge-sim: boot, transactions, events, offline queue across a server
     const ui = new WebSocket(`ws://127.0.0.1:${httpPort}/ws?token=${token}&charger=${IDS.join(',')}`);
     server.clients.add(ui);
     ui.on('message', (d) => {
+      checkWsFrame(d.toString(), 'the simulator test\'s browser');
       const m = JSON.parse(d.toString());
       for (const e of Array.isArray(m) ? m : [m]) events.push(e);
     });

@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, until, sleep, iso } from './lib/server.mjs';
+import { checkWsFrame, apiResponseProblems, isContractPath, record } from './lib/contract.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,12 +60,26 @@ async function browser() {
   return browserCtx;
 }
 
-// A page that records console errors and uncaught exceptions.
+// A page that records console errors and uncaught exceptions. What it
+// receives from /ws and /api is checked against the published contracts
+// (lib/contract.mjs): a mismatch fails the test.
 async function newPage(ctx, { init } = {}) {
   const page = await ctx.newPage();
   page.errors = [];
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => page.errors.push(`pageerror: ${e.message}`));
+  page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) =>
+    checkWsFrame(String(payload), `the web UI (${ws.url().split('?')[0]})`)));
+  page.on('response', async (r) => {
+    const u = new URL(r.url());
+    if (!isContractPath(u.pathname) || r.status() === 101) return;
+    let text;
+    try { text = await r.text(); } catch { return; /* the page went on */ }
+    const method = r.request().method();
+    const p = apiResponseProblems({ method, path: u.pathname, status: r.status(),
+      contentType: r.headers()['content-type'] ?? '', text });
+    if (p) record(`the web UI's ${method} ${u.pathname} → ${r.status()}: ${p}`);
+  });
   if (init) await page.addInitScript(init);
   return page;
 }

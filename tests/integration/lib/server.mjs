@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { RPCClient } from 'ocpp-rpc';
+import { checkApiResponse } from './contract.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const testsDir = path.resolve(here, '..');
@@ -299,12 +300,21 @@ export class Server {
     return r;
   }
 
+  // A request to the web port. The response is checked against
+  // schemas/api/openapi.json (lib/contract.mjs) and a mismatch throws;
+  // opts.contract = false skips that for a request that means to get
+  // something odd.
   async http(p, opts = {}) {
+    const { contract = true, ...init } = opts;
     const res = await fetch(`http://127.0.0.1:${this.httpPort}${p}`,
-      { signal: AbortSignal.timeout(opts.timeout ?? 5000), ...opts });
+      { signal: AbortSignal.timeout(init.timeout ?? 5000), ...init });
     const text = await res.text();
     let json;
     try { json = JSON.parse(text); } catch { json = undefined; }
+    if (contract) {
+      checkApiResponse({ method: init.method ?? 'GET', path: p, status: res.status,
+        contentType: res.headers.get('content-type') ?? '', text });
+    }
     return { status: res.status, text, json, headers: res.headers };
   }
 

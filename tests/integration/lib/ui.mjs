@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { cliOk, withTimeout, iso } from './server.mjs';
+import { checkWsFrame, apiResponseProblems, record } from './contract.mjs';
 
 // ---- tokens ----------------------------------------------------------------
 
@@ -45,10 +46,14 @@ export function claims(over = {}) {
 // One browser connection. Every event is recorded in .events (arrays of
 // events are flattened, each stamped with .at = receive time in ms and
 // .frame = the index of the frame that carried it); waitFor consumes nothing,
-// it scans .events from a cursor.
+// it scans .events from a cursor. Every frame is checked against
+// schemas/api/ws.schema.json (lib/contract.mjs) unless contract is false: a
+// frame that does not conform fails every wait from then on (and the test).
 export class UiClient {
-  constructor(ws) {
+  constructor(ws, { contract = true } = {}) {
     this.ws = ws;
+    this.contract = contract;
+    this.contractError = null;
     this.events = [];
     this.frames = 0;
     this.arrays = 0;
@@ -65,6 +70,9 @@ export class UiClient {
     ws.on('message', (data) => {
       const at = Date.now();
       const frame = this.frames++;
+      if (this.contract && !this.contractError) {
+        this.contractError = checkWsFrame(data.toString('utf8'), `a UiClient (frame #${frame})`);
+      }
       let v;
       try { v = JSON.parse(data.toString('utf8')); } catch { v = { type: '<unparsable>', text: data.toString('utf8') }; }
       if (Array.isArray(v)) this.arrays++;
@@ -80,6 +88,11 @@ export class UiClient {
   _pump() {
     for (let i = 0; i < this.waiters.length; i++) {
       const w = this.waiters[i];
+      if (this.contractError) {
+        this.waiters.splice(i--, 1);
+        w.reject(new Error(`contract violated while waiting for ${w.what}: ${this.contractError}`));
+        continue;
+      }
       const idx = this.events.findIndex((e, k) => k >= w.from && w.pred(e));
       if (idx >= 0) {
         this.waiters.splice(i--, 1);
@@ -116,6 +129,7 @@ export class UiClient {
     for (;;) {
       const got = this.events.filter(pred);
       if (got.length >= n) return got;
+      if (this.contractError) throw new Error(`contract violated while waiting for ${what}: ${this.contractError}`);
       if (this.closeInfo) throw new Error(`UI connection closed (${this.closeInfo.code}) with ${got.length}/${n} of ${what}`);
       if (Date.now() > end) throw new Error(`timeout after ${timeout} ms: ${got.length}/${n} of ${what}`);
       await new Promise((r) => setTimeout(r, 20));
@@ -158,10 +172,13 @@ export function uiUrl(srv, q = {}) {
 }
 
 // Opens a UI connection. Resolves with a UiClient once open (hello not yet
-// awaited); rejects with err.status / err.body on an HTTP refusal.
-export function uiConnect(srv, q = {}, { headers = {}, timeout = 5000, perMessageDeflate = false } = {}) {
+// awaited); rejects with err.status / err.body on an HTTP refusal (whose body
+// is checked against the OpenAPI document's GET /ws). contract: false checks
+// neither the refusal nor the frames.
+export function uiConnect(srv, q = {}, { headers = {}, timeout = 5000, perMessageDeflate = false,
+  contract = true } = {}) {
   const ws = new WebSocket(uiUrl(srv, q), { headers, handshakeTimeout: timeout, perMessageDeflate });
-  const c = new UiClient(ws);
+  const c = new UiClient(ws, { contract });
   srv.clients.add(c);
   const p = new Promise((resolve, reject) => {
     ws.once('unexpected-response', (req, res) => {
@@ -173,6 +190,9 @@ export function uiConnect(srv, q = {}, { headers = {}, timeout = 5000, perMessag
         e.headers = res.headers;
         e.body = body;
         try { e.json = JSON.parse(body); } catch { /* not JSON */ }
+        const p = contract && apiResponseProblems({ method: 'GET', path: '/ws', status: res.statusCode,
+          contentType: res.headers['content-type'] ?? '', text: body });
+        if (p) record(`GET /ws → ${res.statusCode}: ${p}`);
         ws.terminate();
         reject(e);
       });
