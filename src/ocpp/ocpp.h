@@ -43,6 +43,15 @@ size_t fc_ocpp_connections(const fc_ocpp_t *o);
 typedef struct fc_ocpp_stats {
   uint64_t frames_in, frames_out, calls, callerrors_sent, rejected_handshakes;
   uint64_t answer_timeouts, throttled;
+  /* chargers not in the registry refused: too many connected, too many a minute */
+  uint64_t unknown_refused_max, unknown_refused_rate;
+  uint64_t limit_entries, limit_evictions; /* per-id limiter state: entries now, forgotten */
+  /* the frame log: frames stored (whole or as head), their bytes; truncated
+   * to their head (past a budget, or refused); not stored past twice the
+   * budget, or below the disk watermark */
+  uint64_t frames_logged, frame_log_bytes, frames_truncated;
+  uint64_t frames_dropped_budget, frames_dropped_disk;
+  uint64_t frame_log_budget; /* the option, bytes per charger per minute */
 } fc_ocpp_stats_t;
 void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out);
 
