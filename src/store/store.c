@@ -505,6 +505,9 @@ static size_t fail_queued(fc_store_t *s)
     w->status = FC_ERR_STORE;
     n++;
   }
+  /* counted before the sync thread can hand them to the loop: whoever hears
+   * of a failed write finds it in the stats */
+  stats_add(s, 0, n);
   sync_push(s, s->pend, s->pend_tail, n, n, 0, false);
   s->pend = s->pend_tail = NULL;
   s->pend_n = s->pend_urgent = 0;
@@ -556,12 +559,7 @@ static void writer_main(void *arg)
   uv_mutex_lock(&s->mu);
   while (!s->stop) {
     if (s->breaker_open) {
-      size_t failed = fail_queued(s);
-      if (failed) {
-        uv_mutex_unlock(&s->mu);
-        stats_add(s, 0, failed);
-        uv_mutex_lock(&s->mu);
-      }
+      fail_queued(s);
       probe_wait_and_run(s);
       continue;
     }
