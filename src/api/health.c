@@ -111,6 +111,18 @@ void fc_api__metrics(fc_req_t *r)
             "flashcharge_ocpp_throttled_total %llu\n",
             (unsigned long long)os.throttled);
   sb_printf(&b,
+            "# HELP flashcharge_ocpp_connector_refused_total connectorIds refused: beyond "
+            "--max-connectors, or negative.\n"
+            "# TYPE flashcharge_ocpp_connector_refused_total counter\n"
+            "flashcharge_ocpp_connector_refused_total %llu\n",
+            (unsigned long long)os.connectors_refused);
+  sb_printf(&b,
+            "# HELP flashcharge_ocpp_clock_skew_total charger time stamps beyond --max-clock-skew "
+            "ahead, ordered by arrival.\n"
+            "# TYPE flashcharge_ocpp_clock_skew_total counter\n"
+            "flashcharge_ocpp_clock_skew_total %llu\n",
+            (unsigned long long)os.clock_skewed);
+  sb_printf(&b,
             "# HELP flashcharge_ocpp_unknown_refused_total Connections of chargers not in the "
             "registry refused: too many connected (max), too many a minute (rate).\n"
             "# TYPE flashcharge_ocpp_unknown_refused_total counter\n"

@@ -187,6 +187,7 @@ static void apply(chan_t *c, fc_event_type_t type, int connector, int64_t seq, c
       m = json_object();
       json_object_set_new(conn, "meter", m);
     }
+    json_object_del(m, "clockSkew"); /* a flag of that reading, not of the next */
     merge(m, data);
     json_object_set_new(m, "ts", json_string(ts));
     break;

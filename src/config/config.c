@@ -73,6 +73,10 @@ static const opt_t opts[] = {
      "(beyond: 429)"},
     {"strict-fields", T_BOOL, O(strict_fields), S, "false", 0, 0, NULL,
      "refuse payload properties the OCPP schema does not name (FormationViolation)"},
+    {"max-connectors", T_INT, O(max_connectors), S, "64", 1, 10000, NULL,
+     "highest connectorId a charger may name (beyond, or negative: PropertyConstraintViolation)"},
+    {"max-clock-skew", T_INT, O(max_clock_skew), S, "86400", 60, 315360000, NULL,
+     "seconds a charger's time stamp may be ahead of ours; beyond: ordered by arrival, flagged"},
     {"frame-log", T_BOOL, O(frame_log), S, "true", 0, 0, NULL, "store every OCPP frame"},
     {"frame-log-budget", T_INT, O(frame_log_budget), S, "262144", 1024, 1073741824, NULL,
      "frame-log bytes per charger per minute; past it frames are stored as their head and "

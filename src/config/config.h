@@ -29,6 +29,8 @@ typedef struct fc_config {
   int unknown_max;        /* unknown chargers connected at once (pending/accept) */
   int unknown_rate;       /* unknown chargers' connections per minute */
   bool strict_fields;     /* refuse properties the schema does not name */
+  int max_connectors;     /* highest connectorId accepted from a charger */
+  int max_clock_skew;     /* s a charger's time stamp may run ahead before it orders nothing */
   bool frame_log;         /* keep the raw OCPP frame log */
   int frame_log_days;     /* and prune it past this age */
   int frame_log_budget;   /* bytes per charger per minute, then heads only */

@@ -1,6 +1,7 @@
 #include "log/log.h"
 
 #include "core/err.h"
+#include "core/utf8.h"
 
 #include <libwebsockets.h>
 #include <stdarg.h>
@@ -12,9 +13,86 @@ fc_log_level_t fc_log_level = FC_LOG_INFO;
 
 static const char *const level_names[] = {"error", "warn", "notice", "info", "debug"};
 
+/* True when s can be a log value without quotes: printable ASCII, no blank,
+ * quote, backslash or '='. */
+static int plain(const char *s)
+{
+  for (; *s; s++)
+    if (*s <= 0x20 || *s >= 0x7f || *s == '"' || *s == '\\' || *s == '=') return 0;
+  return 1;
+}
+
+/* Appends s escaped to out (cap bytes, NUL-terminated); see fc_log_esc.
+ * quotes: escape '"' and '\\' too (a quoted value), else control bytes
+ * only. Returns the new length; stops (with "..." when room) at cap. */
+static size_t esc_append(char *out, size_t at, size_t cap, const char *s, int quotes)
+{
+  const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+  while (p < end) {
+    char tmp[8];
+    size_t n = 0, adv = 1;
+    unsigned char ch = *p;
+    if (ch == '\n' || ch == '\r' || ch == '\t') {
+      tmp[0] = '\\';
+      tmp[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
+      n = 2;
+    } else if (quotes && (ch == '"' || ch == '\\')) {
+      tmp[0] = '\\';
+      tmp[1] = (char)ch;
+      n = 2;
+    } else if (ch < 0x20 || ch == 0x7f) {
+      n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
+    } else if (ch < 0x80) {
+      tmp[0] = (char)ch;
+      n = 1;
+    } else if ((adv = fc_utf8_len(p, end)) > 0) {
+      memcpy(tmp, p, adv);
+      n = adv;
+    } else {
+      adv = 1;
+      n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
+    }
+    if (at + n + 1 > cap) {
+      if (cap >= 4) {
+        while (at + 4 > cap)
+          at--;
+        memcpy(out + at, "...", 3);
+        at += 3;
+      }
+      break;
+    }
+    memcpy(out + at, tmp, n);
+    at += n;
+    p += adv;
+  }
+  if (cap) out[at < cap ? at : cap - 1] = '\0';
+  return at;
+}
+
+const char *fc_log_esc(const char *s, char *buf, unsigned bufsz)
+{
+  if (!bufsz) return buf;
+  buf[0] = '\0';
+  esc_append(buf, 0, bufsz, s ? s : "-", 1);
+  return buf;
+}
+
+int fc_log_every(fc_log_every_t *e, uint64_t now_ms, uint64_t interval_ms, uint64_t *suppressed)
+{
+  if (e->logged && now_ms - e->last_ms < interval_ms) {
+    e->suppressed++;
+    return 0;
+  }
+  if (suppressed) *suppressed = e->suppressed;
+  e->suppressed = 0;
+  e->last_ms = now_ms;
+  e->logged = 1;
+  return 1;
+}
+
 void fc_log_emit(fc_log_level_t level, const fc_log_ctx_t *ctx, const char *fmt, ...)
 {
-  char line[2048];
+  char line[2048], body[2048];
   size_t n = 0;
   struct timespec ts;
   struct tm tm;
@@ -25,21 +103,33 @@ void fc_log_emit(fc_log_level_t level, const fc_log_ctx_t *ctx, const char *fmt,
   n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ level=%s", ts.tv_nsec / 1000000,
                         level_names[level]);
   if (ctx) {
-    if (ctx->cp && n < sizeof(line))
-      n += (size_t)snprintf(line + n, sizeof(line) - n, " cp=%s", ctx->cp);
+    /* The charger id is printable without blanks (session.c checks it at
+     * the handshake); a message id is whatever the peer sent. */
+    if (ctx->cp) {
+      n = esc_append(line, n, sizeof(line), " cp=", 0);
+      n = esc_append(line, n, sizeof(line), ctx->cp, 0);
+    }
     if (ctx->conn && n < sizeof(line))
       n +=
           (size_t)snprintf(line + n, sizeof(line) - n, " conn=%llu", (unsigned long long)ctx->conn);
-    if (ctx->msg_id && n < sizeof(line))
-      n += (size_t)snprintf(line + n, sizeof(line) - n, " id=%s", ctx->msg_id);
+    if (n >= sizeof(line)) n = sizeof(line) - 1;
+    if (ctx->msg_id) {
+      int p = plain(ctx->msg_id);
+      n = esc_append(line, n, sizeof(line), p ? " id=" : " id=\"", 0);
+      n = esc_append(line, n, sizeof(line), ctx->msg_id, !p);
+      if (!p) n = esc_append(line, n, sizeof(line), "\"", 0);
+    }
   }
   if (n < sizeof(line) - 1) {
     line[n++] = ' ';
+    line[n] = '\0';
     va_list ap;
     va_start(ap, fmt);
-    int w = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    vsnprintf(body, sizeof(body), fmt, ap);
     va_end(ap);
-    if (w > 0) n += (size_t)w;
+    /* One call, one line: a control character that got here (a peer string
+     * printed without fc_log_esc) is escaped, never written. */
+    n = esc_append(line, n, sizeof(line), body, 0);
   }
   if (n > sizeof(line) - 2) n = sizeof(line) - 2;
   line[n++] = '\n';

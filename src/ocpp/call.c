@@ -12,6 +12,7 @@
  * harmless). */
 #include "ocpp/ocpp_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void dl_unlink(fc_ocpp_t *o, fc_call_t *c)
@@ -92,13 +93,21 @@ void fc_ocpp__answer(fc_call_t *c, json_t *result)
 void fc_ocpp__answer_error(fc_call_t *c, fc_ocpp_code_t code, const char *desc)
 {
   if (c->answered) return;
-  size_t len;
-  fc_session_t *s = c->s;
-  fc_log_ctx_t ctx = s->log;
+  fc_log_ctx_t ctx = c->s->log;
+  char action[FC_LOG_ESC_MAX], d[FC_LOG_ESC_MAX * 2];
   ctx.msg_id = c->id;
   fc_log(code == FC_OCPP_INTERNAL_ERROR ? FC_LOG_ERROR : FC_LOG_WARN, &ctx,
-         "event=callerror action=%s code=%s desc=\"%s\"", c->action, fc_ocpp__code_name(code),
-         desc);
+         "event=callerror action=\"%s\" code=%s desc=\"%s\"",
+         fc_log_esc(c->action, action, sizeof(action)), fc_ocpp__code_name(code),
+         fc_log_esc(desc, d, sizeof(d)));
+  fc_ocpp__answer_error_quiet(c, code, desc);
+}
+
+void fc_ocpp__answer_error_quiet(fc_call_t *c, fc_ocpp_code_t code, const char *desc)
+{
+  if (c->answered) return;
+  size_t len;
+  fc_session_t *s = c->s;
   char *text = fc_ocpp__encode_error(c->id, code, desc, NULL, &len);
   fc_ocpp__send(s, text, len);
   free(text);

@@ -121,11 +121,16 @@ static void record(cmd_t *c)
   fc_op_t *op = fc_write_add(w, FC_OP_COMMAND, c->charger, rec, NULL, 0);
   op->ts_ms = now;
   json_decref(rec);
-  fc_bus_add(w, FC_EV_COMMAND, c->charger,
-             json_is_integer(conn) ? (int)json_integer_value(conn) : 0, data, now, false);
+  /* an operator's connectorId beyond the bound is the charger's (0) */
+  long long connector = 0;
+  if (!fc_ocpp__int_value(conn, &connector) || connector < 0 || connector > c->o->max_connector)
+    connector = 0;
+  fc_bus_add(w, FC_EV_COMMAND, c->charger, (int)connector, data, now, false);
+  char by[FC_LOG_ESC_MAX], state[FC_LOG_ESC_MAX];
   fc_log(FC_LOG_INFO, &(fc_log_ctx_t){.cp = c->charger},
-         "event=command command=%s action=%s status=%s by=%s", c->name,
-         c->action[0] ? c->action : "-", c->state, c->by);
+         "event=command command=%s action=%s status=\"%s\" by=\"%s\"", c->name,
+         c->action[0] ? c->action : "-", fc_log_esc(c->state, state, sizeof(state)),
+         fc_log_esc(c->by, by, sizeof(by)));
   if (fc_store_submit(c->o->store, w, recorded, c) < 0) {
     fc_write_free(w);
     fc_log(FC_LOG_WARN, &(fc_log_ctx_t){.cp = c->charger},

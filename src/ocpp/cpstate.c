@@ -24,11 +24,14 @@ static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
   {
     if (json_integer_value(json_object_get(c, "connectorId")) != k->id) continue;
     long long ms;
+    /* A time stamp too far ahead, stored before its clock skew was bounded,
+     * would make every later message late: it orders nothing. */
+    long long ahead = fc_wall_ms() + o->max_skew_ms;
     const char *at = json_string_value(json_object_get(c, "statusAt"));
-    if (at && fc_datetime_parse(at, &ms) == 0) k->status_ts = ms;
+    if (at && fc_datetime_parse(at, &ms) == 0 && ms <= ahead) k->status_ts = ms;
     json_t *m = json_object_get(c, "meter");
     at = json_string_value(json_object_get(m, "ts"));
-    if (at && fc_datetime_parse(at, &ms) == 0) k->meter_ts = ms;
+    if (at && fc_datetime_parse(at, &ms) == 0 && ms <= ahead) k->meter_ts = ms;
     json_t *pc = json_object_get(c, "precharge");
     if (json_is_object(pc)) {
       const char *name = json_string_value(json_object_get(pc, "model"));
@@ -57,7 +60,7 @@ static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
   }
 }
 
-fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector)
+fc_cpstate_t *fc_ocpp__cpstate(fc_ocpp_t *o, const char *charger)
 {
   fc_cpstate_t *st = NULL;
   HASH_FIND_STR(o->cpstates, charger, st);
@@ -66,6 +69,12 @@ fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector)
     snprintf(st->id, sizeof(st->id), "%s", charger);
     HASH_ADD_STR(o->cpstates, id, st);
   }
+  return st;
+}
+
+fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector)
+{
+  fc_cpstate_t *st = fc_ocpp__cpstate(o, charger);
   for (size_t i = 0; i < st->n; i++)
     if (st->conns[i].id == connector) return &st->conns[i];
   st->conns = fc_realloc(st->conns, (st->n + 1) * sizeof(*st->conns));

@@ -6,7 +6,8 @@
  * be decoded gets a CALLERROR under its id ("-1" when none could be read);
  * an unknown action NotImplemented; an action of the Central System's own
  * (one a charger should receive, not send) NotSupported; an invalid payload
- * the code its violation names. Broken CALLRESULT/CALLERROR frames cannot be
+ * the code its violation names; a connectorId beyond the bound
+ * PropertyConstraintViolation (bounds.c). Broken CALLRESULT/CALLERROR frames cannot be
  * answered (OCPP-J has no answer to an answer): they are logged and dropped. */
 #include "ocpp/ocpp_int.h"
 
@@ -39,8 +40,9 @@ static int cmp_action(const void *key, const void *elem)
 static void answer_unparsed(fc_session_t *s, const char *id, const fc_ocpp_verr_t *err)
 {
   size_t len;
+  char desc[FC_LOG_ESC_MAX * 2];
   fc_log(FC_LOG_WARN, &s->log, "event=bad_frame code=%s desc=\"%s\"", fc_ocpp__code_name(err->code),
-         err->desc);
+         fc_log_esc(err->desc, desc, sizeof(desc)));
   char *text = fc_ocpp__encode_error(id ? id : "-1", err->code, err->desc, NULL, &len);
   fc_ocpp__send(s, text, len);
   free(text);
@@ -112,7 +114,9 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
   if (fc_ocpp__frame_parse(text, len, &f, &id, &err) < 0) {
     fc_ocpp__frame_log(s, NULL, true, true, text, len);
     if (is_answer(&f)) {
-      fc_log(FC_LOG_WARN, &s->log, "event=bad_answer_frame desc=\"%s\"", err.desc);
+      char desc[FC_LOG_ESC_MAX * 2];
+      fc_log(FC_LOG_WARN, &s->log, "event=bad_answer_frame desc=\"%s\"",
+             fc_log_esc(err.desc, desc, sizeof(desc)));
     } else {
       answer_unparsed(s, id, &err);
     }
@@ -156,6 +160,16 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
     fc_ocpp__frame_log(s, NULL, true, true, text, len);
     fc_ocpp__answer_error(c, FC_OCPP_SECURITY_ERROR,
                           "charger not accepted: BootNotification first");
+    return;
+  }
+  /* The schemas leave connectorId unbounded (bounds.c): refused here, once
+   * for every action, so that handlers may read it as an int. */
+  int connector;
+  if (!fc_ocpp__connector_ok(o, s->id, json_object_get(c->payload, "connectorId"), &connector)) {
+    char desc[64];
+    fc_ocpp__log_frame(s, true, text, len);
+    snprintf(desc, sizeof(desc), "connectorId: not in 0..%d", o->max_connector);
+    fc_ocpp__answer_error_quiet(c, FC_OCPP_PROPERTY_CONSTRAINT_VIOLATION, desc);
     return;
   }
   a->fn(c);

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define ID_MAX 36
 
@@ -255,4 +256,85 @@ char *fc_ocpp__encode_error(const char *id, fc_ocpp_code_t code, const char *des
   push(a, str_lossy(desc ? desc : ""));
   push(a, obj_or_empty(details));
   return dump(a, len);
+}
+
+/* --- secrets in the frame log ---------------------------------------------------------------- */
+
+static const char *const secret_keys[] = {"AuthorizationKey", "BasicAuthPassword"};
+
+static bool is_secret_key(const json_t *k)
+{
+  const char *s = json_string_value(k);
+  for (size_t i = 0; s && i < FC_ARRAY_SIZE(secret_keys); i++)
+    if (!strcasecmp(s, secret_keys[i])) return true;
+  return false;
+}
+
+/* Does text name a secret key (any case), or hold a \u escape that could
+ * spell one? */
+static bool may_name_secret(const char *text, size_t len, bool *named)
+{
+  bool esc = false;
+  *named = false;
+  for (size_t i = 0; i < len; i++) {
+    char ch = text[i];
+    if (ch == '\\' && i + 1 < len && text[i + 1] == 'u') esc = true;
+    if (ch != 'a' && ch != 'A' && ch != 'b' && ch != 'B') continue;
+    for (size_t k = 0; k < FC_ARRAY_SIZE(secret_keys); k++) {
+      size_t n = strlen(secret_keys[k]);
+      if (n <= len - i && !strncasecmp(text + i, secret_keys[k], n)) {
+        *named = true;
+        return true;
+      }
+    }
+  }
+  return esc;
+}
+
+/* {key, value} with a secret key and a value: value null, masked true. */
+static bool mask_entry(json_t *kv, const char *key_name)
+{
+  if (!json_is_object(kv) || !is_secret_key(json_object_get(kv, key_name)) ||
+      !json_object_get(kv, "value") || json_is_null(json_object_get(kv, "value")))
+    return false;
+  json_object_set_new(kv, "value", json_null());
+  json_object_set_new(kv, "masked", json_true());
+  return true;
+}
+
+char *fc_ocpp__frame_mask(const char *text, size_t len, size_t *out_len)
+{
+  bool named;
+  if (!may_name_secret(text, len, &named)) return NULL;
+  fc_json_error_t jerr;
+  json_t *root = fc_json_parse(text, len, &jerr);
+  if (!root) {
+    if (!named) return NULL;
+    char *w = strdup(FC_FRAME_WITHHELD);
+    if (!w) abort(); /* out of memory */
+    *out_len = strlen(w);
+    return w;
+  }
+  bool changed = false;
+  json_t *type = json_array_get(root, 0);
+  if (json_is_integer(type) && json_integer_value(type) == FC_MSG_CALL &&
+      json_is_string(json_array_get(root, 2)) &&
+      !strcmp(json_string_value(json_array_get(root, 2)), "ChangeConfiguration")) {
+    changed = mask_entry(json_array_get(root, 3), "key");
+  } else if (json_is_integer(type) && json_integer_value(type) == FC_MSG_RESULT) {
+    size_t i;
+    json_t *kv;
+    json_array_foreach(json_object_get(json_array_get(root, 2), "configurationKey"), i, kv)
+    {
+      if (mask_entry(kv, "key")) changed = true;
+    }
+  }
+  char *out = NULL;
+  if (changed) {
+    out = json_dumps(root, JSON_COMPACT);
+    if (!out) abort(); /* out of memory */
+    *out_len = strlen(out);
+  }
+  json_decref(root);
+  return out;
 }

@@ -24,10 +24,13 @@ static void done(fc_call_t *c, fc_write_t *w, int status)
   }
   s->reg = b->reg;
   if (!fc_ocpp__registry_find(s->o, s->id)) fc_ocpp__registry_put(s->o, s->id, b->reg, NULL);
+  char vendor[FC_LOG_ESC_MAX], model[FC_LOG_ESC_MAX];
   fc_log(FC_LOG_NOTICE, &s->log, "event=boot registration=%s vendor=\"%s\" model=\"%s\"",
          fc_ocpp__reg_name(b->reg),
-         json_string_value(json_object_get(c->payload, "chargePointVendor")),
-         json_string_value(json_object_get(c->payload, "chargePointModel")));
+         fc_log_esc(json_string_value(json_object_get(c->payload, "chargePointVendor")), vendor,
+                    sizeof(vendor)),
+         fc_log_esc(json_string_value(json_object_get(c->payload, "chargePointModel")), model,
+                    sizeof(model)));
   json_t *r = c->result;
   c->result = NULL;
   fc_ocpp__answer(c, r);

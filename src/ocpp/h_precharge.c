@@ -32,6 +32,10 @@ static const char *precharge(const char *charger, const char *data, fc_write_t *
     fc_log(FC_LOG_WARN, &ctx, "event=precharge_rejected reason=\"%s\"", why);
     return "Rejected";
   }
+  json_t *conn = json_integer(pc.connector);
+  bool ok = fc_ocpp__connector_ok(o, charger, conn, &pc.connector);
+  json_decref(conn);
+  if (!ok) return "Rejected"; /* counted and logged there */
   fc_cpconn_t *k = fc_ocpp__cpconn(o, charger, pc.connector);
   const fc_model_t *m = pc.model[0] ? fc_models_find(&o->models, pc.model)
                                     : fc_models_nearest(&o->models, pc.capacity_wh);
@@ -47,8 +51,10 @@ static const char *precharge(const char *charger, const char *data, fc_write_t *
   k->pc_voltage = pc.battery_voltage;
   add_event(o, w, charger, k, pc.soc, "PreChargeData", fc_wall_ms());
   fc_ocpp__target_soc_check(o, charger, k, pc.soc);
-  fc_log(FC_LOG_INFO, &ctx, "event=precharge connector=%d soc=%.1f model=%s", pc.connector, pc.soc,
-         k->pc_model.name[0] ? k->pc_model.name : "unknown");
+  char model[FC_LOG_ESC_MAX];
+  fc_log(FC_LOG_INFO, &ctx, "event=precharge connector=%d soc=%.1f model=\"%s\"", pc.connector,
+         pc.soc,
+         fc_log_esc(k->pc_model.name[0] ? k->pc_model.name : "unknown", model, sizeof(model)));
   return "Accepted";
 }
 

@@ -6,7 +6,8 @@
  * Chargers flush their offline queues in bursts with the original time
  * stamps, so what arrives may be older than what we already know: such a
  * message is stored and reported (its event says "late"), but it changes no
- * state shown to users. */
+ * state shown to users. A time stamp too far ahead of our clock orders by
+ * arrival instead, and its event says "clockSkew" (bounds.c). */
 #include "ocpp/ocpp_int.h"
 
 #include <string.h>
@@ -19,13 +20,12 @@ static fc_write_t *write_of(fc_call_t *c, fc_op_kind_t kind, const char *text)
   return w;
 }
 
-/* The message's own time stamp, or now when it has none. */
-static long long stamp(json_t *obj)
+/* The message's own time stamp, or now when it has none, or when it is too
+ * far ahead of ours (*skewed: bounds.c). */
+static long long stamp(fc_call_t *c, json_t *obj, bool *skewed)
 {
-  long long ms;
-  const char *ts = json_string_value(json_object_get(obj, "timestamp"));
-  if (ts && fc_datetime_parse(ts, &ms) == 0) return ms;
-  return fc_wall_ms();
+  return fc_ocpp__stamp(c->s->o, c->s->id, json_string_value(json_object_get(obj, "timestamp")),
+                        skewed);
 }
 
 void fc_ocpp__h_status_notification(fc_call_t *c)
@@ -34,7 +34,8 @@ void fc_ocpp__h_status_notification(fc_call_t *c)
   json_t *p = c->payload;
   int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
   fc_cpconn_t *k = fc_ocpp__cpconn(o, c->s->id, connector);
-  long long ts = stamp(p);
+  bool skewed;
+  long long ts = stamp(c, p, &skewed);
   bool late = ts < k->status_ts;
   if (!late) k->status_ts = ts;
 
@@ -46,6 +47,7 @@ void fc_ocpp__h_status_notification(fc_call_t *c)
     json_t *v = json_object_get(p, optional[i]);
     if (v) json_object_set(data, optional[i], v);
   }
+  if (skewed) json_object_set_new(data, "clockSkew", json_true());
   fc_bus_add(w, FC_EV_STATUS, c->s->id, connector, data, ts, late);
   fc_ocpp__commit(c, w, json_object(), NULL);
 }
@@ -72,13 +74,15 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
   {
     json_t *sum = fc_domain_meter_summary(mv);
     if (!sum) continue;
-    long long ts = stamp(mv);
+    bool skewed;
+    long long ts = stamp(c, mv, &skewed);
     /* Late: older than the newest reading, or of a transaction that is no
      * longer running (a flush after the session ended). */
     bool late = ts < k->meter_ts || other_tx;
     if (!late) k->meter_ts = ts;
     if (tx) json_object_set_new(sum, "transactionId", json_integer(tx));
     json_object_set(sum, "timestamp", json_object_get(mv, "timestamp"));
+    if (skewed) json_object_set_new(sum, "clockSkew", json_true());
     json_t *reg = json_object_get(sum, "energyWh");
     double reg_v = reg ? json_number_value(reg) : 0;
     json_t *soc = json_object_get(sum, "soc");

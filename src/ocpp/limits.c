@@ -18,11 +18,13 @@
  * stored whole; past it a frame is stored as its head and its length, and
  * past twice the budget (heads counted) not at all; a frame that was refused
  * (a CALL answered with a CALLERROR before any handler ran) is always stored
- * as its head. Below the disk watermark (store.h) nothing is stored. What
+ * as its head. Secrets are masked first (fc_ocpp__frame_mask), so that no
+ * head holds one. Below the disk watermark (store.h) nothing is stored. What
  * was truncated or dropped is counted in /metrics and logged once per
  * charger per minute. */
 #include "ocpp/ocpp_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define WINDOW_MS 60000u /* the frame-log budget's interval, and the log lines' */
@@ -152,6 +154,12 @@ void fc_ocpp__frame_log(fc_session_t *s, fc_write_t *w, bool inbound, bool refus
     o->stats.frames_dropped_disk++;
     return;
   }
+  size_t mlen;
+  char *masked = fc_ocpp__frame_mask(text, len, &mlen); /* no secret is ever written */
+  if (masked) {
+    text = masked;
+    len = mlen;
+  }
   fc_cplimit_t *l = s->lim;
   uint64_t now = fc_ocpp__now(o);
   if (now - l->fl_window_ms >= WINDOW_MS) {
@@ -172,6 +180,7 @@ void fc_ocpp__frame_log(fc_session_t *s, fc_write_t *w, bool inbound, bool refus
     if (l->fl_used + n > 2 * budget) {
       l->fl_dropped++;
       o->stats.frames_dropped_budget++;
+      free(masked);
       return;
     }
     if (n < len) {
@@ -192,6 +201,7 @@ void fc_ocpp__frame_log(fc_session_t *s, fc_write_t *w, bool inbound, bool refus
   op->i64 = (int64_t)s->conn_id;
   op->flag = inbound;
   op->ts_ms = fc_wall_ms();
+  free(masked);
   if (!own) return;
   /* nobody waits for it: it goes with the next commit (an answer's frame
    * would otherwise cost a commit of its own after its call's) */

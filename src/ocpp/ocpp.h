@@ -43,6 +43,8 @@ size_t fc_ocpp_connections(const fc_ocpp_t *o);
 typedef struct fc_ocpp_stats {
   uint64_t frames_in, frames_out, calls, callerrors_sent, rejected_handshakes;
   uint64_t answer_timeouts, throttled;
+  uint64_t connectors_refused; /* connectorIds beyond --max-connectors (or < 0) */
+  uint64_t clock_skewed;       /* time stamps beyond --max-clock-skew ahead */
   /* chargers not in the registry refused: too many connected, too many a minute */
   uint64_t unknown_refused_max, unknown_refused_rate;
   uint64_t limit_entries, limit_evictions; /* per-id limiter state: entries now, forgotten */

@@ -131,6 +131,8 @@ typedef struct fc_cpstate {
   char id[FC_CP_ID_MAX + 1];
   fc_cpconn_t *conns;
   size_t n;
+  /* bounds.c: one log line per charger and interval for each kind */
+  fc_log_every_t warn_connector, warn_skew;
   UT_hash_handle hh;
 } fc_cpstate_t;
 
@@ -201,7 +203,9 @@ struct fc_ocpp {
   bool shutting_down;
   fc_ocpp_stats_t stats;
   int closed_handles;
-  size_t out_active; /* sessions with a server-initiated call in flight */
+  size_t out_active;     /* sessions with a server-initiated call in flight */
+  int max_connector;     /* bounds.c: the highest connectorId accepted */
+  long long max_skew_ms; /* bounds.c: how far ahead a time stamp may be */
   uint64_t last_silence_check;
 };
 
@@ -251,6 +255,8 @@ fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f, const char *r
 /* Sends a CALLRESULT (result is stolen; NULL = {}) and finishes the call. */
 void fc_ocpp__answer(fc_call_t *c, json_t *result);
 void fc_ocpp__answer_error(fc_call_t *c, fc_ocpp_code_t code, const char *desc);
+/* The same without its log line: for refusals logged once per interval. */
+void fc_ocpp__answer_error_quiet(fc_call_t *c, fc_ocpp_code_t code, const char *desc);
 /* Commits w (the inbound frame log is added to it), then answers: with
  * result (stolen) if fn is NULL, else via fn. On submit failure answers
  * InternalError at once. */
@@ -298,6 +304,8 @@ void fc_ocpp__h_stop_transaction(fc_call_t *c);
 json_t *fc_ocpp__id_tag_info(fc_ocpp_t *o, const fc_tag_rec_t *tag, int status);
 
 /* cpstate.c */
+/* The charger's state (created empty when new). */
+fc_cpstate_t *fc_ocpp__cpstate(fc_ocpp_t *o, const char *charger);
 fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector);
 /* Adds a register reading to the running transaction's energy; returns it. */
 double fc_ocpp__energy_add(fc_cpconn_t *k, double reg);
@@ -323,6 +331,22 @@ void fc_ocpp__target_soc_started(fc_cpconn_t *k);
 /* A SoC reported for k's running transaction: sends RemoteStopTransaction
  * (once) when it reaches the target. */
 void fc_ocpp__target_soc_check(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k, double soc);
+
+/* bounds.c: what a charger may make us keep.
+ *
+ * Sets o->max_connector and o->max_skew_ms from the configuration: the
+ * connector bound is --max-connectors, lowered (with a warning) to what a
+ * snapshot that fits a browser's queue (--ui-queue-hard) can hold. */
+void fc_ocpp__bounds_init(fc_ocpp_t *o);
+/* True when v (a payload's connectorId, read 64-bit) is 0..max_connector,
+ * and then *out is it; else counts the refusal and logs it (once per
+ * charger per interval). v NULL: true with *out 0. */
+bool fc_ocpp__connector_ok(fc_ocpp_t *o, const char *charger, const json_t *v, int *out);
+/* A message's own time in ms, from ts (an OCPP date-time; NULL or bad: now).
+ * One more than max_skew_ms ahead of our clock orders nothing: the arrival
+ * time (now) is returned and *skewed set, counted and logged (once per
+ * charger per interval). */
+long long fc_ocpp__stamp(fc_ocpp_t *o, const char *charger, const char *ts, bool *skewed);
 
 /* "currentTime" etc.: now as an OCPP date-time string (a new json string). */
 json_t *fc_ocpp__json_now(void);

@@ -93,14 +93,18 @@ void fc_ocpp__outcall_result(fc_session_t *s, const fc_frame_t *f)
     return;
   }
   if (f->type == FC_MSG_ERROR) {
-    fc_log(FC_LOG_NOTICE, &ctx, "event=call_error action=%s code=%s", oc->action, f->err_code);
+    char code[FC_LOG_ESC_MAX];
+    fc_log(FC_LOG_NOTICE, &ctx, "event=call_error action=%s code=\"%s\"", oc->action,
+           fc_log_esc(f->err_code, code, sizeof(code)));
     finish_cur(s, FC_ERR_PROTO, NULL, f->err_code, f->err_desc);
     return;
   }
   fc_ocpp_verr_t err;
   if (fc_ocpp__validate(oc->action, true, f->payload, FC_VALIDATE_ALLOW_EXTRA, &err) ==
       FC_ERR_SCHEMA) {
-    fc_log(FC_LOG_WARN, &ctx, "event=call_bad_result action=%s desc=\"%s\"", oc->action, err.desc);
+    char desc[FC_LOG_ESC_MAX * 2];
+    fc_log(FC_LOG_WARN, &ctx, "event=call_bad_result action=%s desc=\"%s\"", oc->action,
+           fc_log_esc(err.desc, desc, sizeof(desc)));
     finish_cur(s, FC_ERR_PROTO, NULL, fc_ocpp__code_name(err.code), err.desc);
     return;
   }

@@ -75,6 +75,19 @@ int fc_ocpp__frame_parse(const char *buf, size_t len, fc_frame_t *f, const char 
                          fc_ocpp_verr_t *err);
 void fc_ocpp__frame_cleanup(fc_frame_t *f);
 
+/* Secrets in a frame, for the frame log (which must never hold one): the
+ * value of a configuration key named AuthorizationKey or BasicAuthPassword
+ * (any case) in a ChangeConfiguration CALL, either way, and in a CALLRESULT's
+ * "configurationKey" list (a GetConfiguration answer) becomes null with
+ * "masked":true beside it, as the REST answer has it. A frame that names
+ * such a key but is not JSON is replaced by FC_FRAME_WITHHELD.
+ *
+ * Returns NULL when text (len bytes) holds nothing to mask (the common case,
+ * found by a scan for the key names: no parse); else the text to log
+ * instead (caller frees with free()) and its length in *out_len. */
+char *fc_ocpp__frame_mask(const char *text, size_t len, size_t *out_len);
+#define FC_FRAME_WITHHELD "[frame withheld: not JSON, and it names a secret configuration key]"
+
 /* Encoders. Each returns a NUL-terminated compact JSON string (caller frees
  * with free()) and its length in *len. payload/details are borrowed; NULL
  * payload is encoded as {}. */

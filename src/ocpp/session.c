@@ -24,6 +24,7 @@
 #include "net/ws.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 static fc_ocpp_t *ocpp_of(struct lws *wsi)

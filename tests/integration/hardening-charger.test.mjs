@@ -113,6 +113,15 @@ test('pending: an unknown charger\'s refused frames are logged compactly', { tim
     { what: 'the refused frames and their answers in the log' });
   const [{ bytes }] = srv.sql("SELECT sum(length(text)) AS bytes FROM frames WHERE charger_id = 'CP-PEND'");
   assert.ok(bytes < 8 * 600, `${bytes} bytes logged for 4 refused 60 KB frames`);
+
+  // the head kept of a refused frame is masked like any frame: no secret in it
+  const secret = 'S3CRET-' + 'k'.repeat(300);
+  const m = await cp.call('ChangeConfiguration', { key: 'AuthorizationKey', value: secret }, { id: 'sec-1' });
+  assert.equal(m[0], 4);
+  await until(() => srv.sql("SELECT count(*) AS n FROM frames WHERE charger_id = 'CP-PEND' AND text LIKE '%sec-1%' AND direction = 'in'")[0].n === 1,
+    { what: 'the refused ChangeConfiguration in the log' });
+  const [{ text }] = srv.sql("SELECT text FROM frames WHERE charger_id = 'CP-PEND' AND text LIKE '%sec-1%' AND direction = 'in'");
+  assert.ok(!text.includes('S3CRET'), `the secret was logged: ${text}`);
 });
 
 test('pending: unknown chargers are limited in number (503) and in rate (429), logged once per interval', { timeout: 90_000 }, async () => {

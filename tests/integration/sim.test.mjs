@@ -113,8 +113,12 @@ test('flashcharge-sim: boot, transactions, events, offline queue across a server
       return r[0].n === 3;
     }, { timeout: 30000, what: 'meter values of the outage from every charger' })
       .catch((e) => { e.message += `\n${simLog()}\n${server.tail()}`; throw e; });
-    const reconnects = simLines.filter((l) => l.event === 'connected' && l.t > upAt);
-    assert.ok(reconnects.length >= 3, `reconnected: ${reconnects.length}`);
+    // The last charger's line may still be in the pipe when its flush has
+    // landed (the polls above block on sqlite3): wait for it, do not race it.
+    const reconnected = () => simLines.filter((l) => l.event === 'connected' && l.t > upAt).length;
+    await until(() => reconnected() >= 3, { timeout: 5000, what: 'a connected line of every charger' })
+      .catch(() => {});
+    assert.ok(reconnected() >= 3, `reconnected: ${reconnected()}`);
     assert.equal(simLines.filter((l) => l.event === 'boot').length, 3, 'no boot on reconnect');
 
     // Every transaction the simulator saw confirmed is in the database.
