@@ -49,7 +49,8 @@ start_server() {
   "$BIN" serve --db "$tmp/bench.db" --bind 127.0.0.1 \
     --ocpp-port "$OCPP_PORT" --http-port "$HTTP_PORT" \
     --unknown-chargers accept --log-level warn \
-    --rate-limit 1000 --ui-max-clients 200000 --ui-max-per-ip 200000 \
+    --rate-limit 1000 --unknown-max 200000 --unknown-rate 100000000 \
+    --ui-max-clients 200000 --ui-max-per-ip 200000 \
     --ui-max-per-subject 200000 --handshake-max-per-ip 200000 \
     --handshake-rate 100000000 --handshake-burst 200000 \
     --web-root "$root/web" 2>"$tmp/server-$1.log" &

@@ -8,6 +8,10 @@ BUILD=${1:-build}
 OCPP_PORT=${FLASHCHARGE_OCPP_PORT:-8180}
 HTTP_PORT=${FLASHCHARGE_HTTP_PORT:-8080}
 export FLASHCHARGE_UNKNOWN_CHARGERS=${FLASHCHARGE_UNKNOWN_CHARGERS:-accept}
+# every simulated charger is unknown: room for all of them at once
+n=${SIM_COUNT:-3}
+export FLASHCHARGE_UNKNOWN_MAX=${FLASHCHARGE_UNKNOWN_MAX:-$((n > 100 ? n : 100))}
+export FLASHCHARGE_UNKNOWN_RATE=${FLASHCHARGE_UNKNOWN_RATE:-$((n > 120 ? n : 120))}
 TAG=04A1B2C3
 "./$BUILD/flashcharge" tag add "$TAG" >/dev/null   # the tag the simulator presents
 server=; sim=

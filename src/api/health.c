@@ -49,9 +49,12 @@ void fc_api__healthz(fc_req_t *r)
 {
   fc_api_t *a = r->a;
   fc_store_health_t h = fc_store_health(a->store);
+  static const char *const disk[] = {"ok", "low", "critical"};
+  fc_store_disk_t d = fc_store_disk(a->store, NULL);
   char body[256];
-  int n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"store\":\"%s\",\"chargers\":%zu}\n",
-                   h == FC_STORE_DOWN ? "unavailable" : "ok", health_name(h),
+  int n = snprintf(body, sizeof(body),
+                   "{\"status\":\"%s\",\"store\":\"%s\",\"disk\":\"%s\",\"chargers\":%zu}\n",
+                   h == FC_STORE_DOWN ? "unavailable" : "ok", health_name(h), disk[d],
                    fc_ocpp_connections(a->ocpp));
   fc_api__respond(r, h == FC_STORE_DOWN ? 503 : 200, "application/json", body, (size_t)n);
 }
@@ -193,6 +196,52 @@ void fc_api__metrics(fc_req_t *r)
             "# TYPE flashcharge_ocpp_clock_skew_total counter\n"
             "flashcharge_ocpp_clock_skew_total %llu\n",
             (unsigned long long)os.clock_skewed);
+  sb_printf(&b,
+            "# HELP flashcharge_ocpp_unknown_refused_total Connections of chargers not in the "
+            "registry refused: too many connected (max), too many a minute (rate).\n"
+            "# TYPE flashcharge_ocpp_unknown_refused_total counter\n"
+            "flashcharge_ocpp_unknown_refused_total{reason=\"max\"} %llu\n"
+            "flashcharge_ocpp_unknown_refused_total{reason=\"rate\"} %llu\n",
+            (unsigned long long)os.unknown_refused_max,
+            (unsigned long long)os.unknown_refused_rate);
+  sb_printf(&b,
+            "# HELP flashcharge_ocpp_limit_entries Charger ids whose rate limit and frame-log "
+            "budget are remembered (bounded by --charger-state-max).\n"
+            "# TYPE flashcharge_ocpp_limit_entries gauge\nflashcharge_ocpp_limit_entries %llu\n"
+            "# TYPE flashcharge_ocpp_limit_evictions_total counter\n"
+            "flashcharge_ocpp_limit_evictions_total %llu\n",
+            (unsigned long long)os.limit_entries, (unsigned long long)os.limit_evictions);
+  sb_printf(&b,
+            "# HELP flashcharge_frame_log_frames_total Frames of the frame log: stored whole or "
+            "as head and length (truncated: past the budget, or refused), or not stored.\n"
+            "# TYPE flashcharge_frame_log_frames_total counter\n"
+            "flashcharge_frame_log_frames_total{result=\"stored\"} %llu\n"
+            "flashcharge_frame_log_frames_total{result=\"truncated\"} %llu\n"
+            "flashcharge_frame_log_frames_total{result=\"dropped_budget\"} %llu\n"
+            "flashcharge_frame_log_frames_total{result=\"dropped_disk\"} %llu\n",
+            (unsigned long long)os.frames_logged, (unsigned long long)os.frames_truncated,
+            (unsigned long long)os.frames_dropped_budget,
+            (unsigned long long)os.frames_dropped_disk);
+  sb_printf(&b,
+            "# TYPE flashcharge_frame_log_bytes_total counter\n"
+            "flashcharge_frame_log_bytes_total %llu\n"
+            "# HELP flashcharge_frame_log_budget_bytes Frame-log bytes per charger per minute "
+            "stored whole.\n"
+            "# TYPE flashcharge_frame_log_budget_bytes gauge\n"
+            "flashcharge_frame_log_budget_bytes %llu\n",
+            (unsigned long long)os.frame_log_bytes, (unsigned long long)os.frame_log_budget);
+  uint64_t free_bytes;
+  fc_store_disk_t disk = fc_store_disk(a->store, &free_bytes);
+  sb_printf(&b,
+            "# HELP flashcharge_disk_free_bytes Free space on the database's filesystem at the "
+            "last check.\n"
+            "# TYPE flashcharge_disk_free_bytes gauge\nflashcharge_disk_free_bytes %llu\n"
+            "# HELP flashcharge_disk_state 0 ok, 1 below the frame log's watermark (stopped), 2 "
+            "below the store's (writes refused).\n"
+            "# TYPE flashcharge_disk_state gauge\nflashcharge_disk_state %d\n"
+            "# TYPE flashcharge_store_disk_refused_total counter\n"
+            "flashcharge_store_disk_refused_total %llu\n",
+            (unsigned long long)free_bytes, (int)disk, (unsigned long long)ss.disk_refused);
   sb_printf(&b,
             "# HELP flashcharge_store_up 1 when the store commits, 0 while its breaker is open.\n"
             "# TYPE flashcharge_store_up gauge\nflashcharge_store_up %d\n",

@@ -239,6 +239,24 @@ static void health_cb(fc_store_health_t state, void *arg)
   fc_event_unref(e);
 }
 
+/* The disk's alert: system.degraded (reason "disk") when the free space
+ * falls below a watermark (LOW: the frame log stopped; CRITICAL: the store
+ * refuses writes), again when it falls further, system.recovered when it is
+ * back above both. Not persisted (seq 0). */
+static void disk_cb(fc_store_disk_t state, uint64_t free_bytes, void *arg)
+{
+  server_t *sv = arg;
+  static const char *const names[] = {"ok", "low", "critical"};
+  json_t *data =
+      json_pack("{s:s, s:s, s:I, s:s, s:s}", "reason", "disk", "disk", names[state], "freeBytes",
+                (json_int_t)free_bytes, "frameLog", state == FC_DISK_OK ? "on" : "stopped", "store",
+                state == FC_DISK_CRITICAL ? "refusing writes" : "ok");
+  fc_event_t *e =
+      fc_event_make(state == FC_DISK_OK ? FC_EV_RECOVERED : FC_EV_DEGRADED, "", 0, data);
+  fc_bus_publish(sv->bus, e);
+  fc_event_unref(e);
+}
+
 int fc_cli__serve(int argc, char **argv)
 {
   server_t sv;
@@ -281,12 +299,16 @@ int fc_cli__serve(int argc, char **argv)
       .fault_file = sv.cfg.fault_file,
       .frame_retention_days = (unsigned)sv.cfg.frame_log_days,
       .event_retention_days = (unsigned)sv.cfg.event_days,
+      .disk_check_ms = (unsigned)sv.cfg.disk_check_ms,
+      .frame_log_min_free = (uint64_t)sv.cfg.frame_log_min_free << 20,
+      .store_min_free = (uint64_t)sv.cfg.store_min_free << 20,
   };
   if ((rc = fc_store_open(&sv.loop, &so, &sv.store)) < 0) {
     fc_log(FC_LOG_ERROR, NULL, "event=store_open_failed db=%s err=%s", sv.cfg.db, fc_strerror(rc));
     goto out_loop;
   }
   fc_store_on_health(sv.store, health_cb, &sv);
+  fc_store_on_disk(sv.store, disk_cb, &sv);
   sv.bus = fc_bus_new();
   if ((rc = fc_bus_load(sv.bus, sv.store)) < 0) {
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=bus err=%s", fc_strerror(rc));

@@ -25,11 +25,18 @@ typedef struct fc_config {
   int max_frame;          /* bytes */
   int rate_limit;         /* calls per second per charger */
   int max_inflight;       /* calls of one charger being processed at once */
+  int charger_state_max;  /* ids whose limiter state is kept (LRU beyond) */
+  int unknown_max;        /* unknown chargers connected at once (pending/accept) */
+  int unknown_rate;       /* unknown chargers' connections per minute */
   bool strict_fields;     /* refuse properties the schema does not name */
   int max_connectors;     /* highest connectorId accepted from a charger */
   int max_clock_skew;     /* s a charger's time stamp may run ahead before it orders nothing */
   bool frame_log;         /* keep the raw OCPP frame log */
   int frame_log_days;     /* and prune it past this age */
+  int frame_log_budget;   /* bytes per charger per minute, then heads only */
+  int frame_log_min_free; /* MiB free below which the frame log stops */
+  int store_min_free;     /* MiB free below which the store refuses writes */
+  int disk_check_ms;      /* between free-space checks */
   int event_days;         /* events past this age are pruned (not a key's latest) */
   int log_level;          /* fc_log_level_t */
   char *fault_file;       /* test hook for the store */

@@ -63,7 +63,6 @@ fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f, const char *r
     o->dl_head = c;
   o->dl_tail = c;
   s->inflight++;
-  s->tokens -= 1.0;
   o->stats.calls++;
   if (!uv_is_active((uv_handle_t *)&o->deadline_timer)) fc_ocpp__deadline_arm(o);
   return c;
@@ -164,16 +163,7 @@ void fc_ocpp__commit(fc_call_t *c, fc_write_t *w, json_t *result, fc_commit_fn f
 {
   fc_session_t *s = c->s;
   fc_ocpp_t *o = s->o;
-  if (o->cfg->frame_log) {
-    size_t mlen;
-    char *masked = fc_ocpp__frame_mask(c->raw, c->raw_len, &mlen); /* no secret is ever written */
-    fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, s->id, NULL, masked ? masked : c->raw,
-                               masked ? mlen : c->raw_len);
-    free(masked);
-    op->i64 = (int64_t)s->conn_id;
-    op->flag = 1;
-    op->ts_ms = fc_wall_ms();
-  }
+  fc_ocpp__frame_log(s, w, true, false, c->raw, c->raw_len);
   json_decref(c->result);
   c->result = result;
   c->commit_fn = fn;

@@ -112,7 +112,7 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
   const char *id = NULL;
 
   if (fc_ocpp__frame_parse(text, len, &f, &id, &err) < 0) {
-    fc_ocpp__log_frame(s, true, text, len);
+    fc_ocpp__frame_log(s, NULL, true, true, text, len);
     if (is_answer(&f)) {
       char desc[FC_LOG_ESC_MAX * 2];
       fc_log(FC_LOG_WARN, &s->log, "event=bad_answer_frame desc=\"%s\"",
@@ -141,7 +141,7 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
   int rc = fc_ocpp__validate(c->action, false, c->payload, flags, &err);
 
   if (!a || o->shutting_down) {
-    fc_ocpp__log_frame(s, true, text, len);
+    fc_ocpp__frame_log(s, NULL, true, true, text, len);
     if (o->shutting_down)
       fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "server shutting down, retry later");
     else if (rc == FC_ERR_NOTIMPL)
@@ -151,13 +151,13 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
     return;
   }
   if (rc < 0) {
-    fc_ocpp__log_frame(s, true, text, len);
+    fc_ocpp__frame_log(s, NULL, true, true, text, len);
     fc_ocpp__answer_error(c, err.code, err.desc);
     return;
   }
   integerise(c->payload);
   if (s->reg != FC_REG_ACCEPTED && a->fn != fc_ocpp__h_boot_notification) {
-    fc_ocpp__log_frame(s, true, text, len);
+    fc_ocpp__frame_log(s, NULL, true, true, text, len);
     fc_ocpp__answer_error(c, FC_OCPP_SECURITY_ERROR,
                           "charger not accepted: BootNotification first");
     return;

@@ -46,6 +46,7 @@ typedef enum {
   FC_OCPP_REFUSED_UNKNOWN,         /* 401: not in the registry (policy reject) */
   FC_OCPP_REFUSED_CREDENTIALS,     /* 401: wrong or missing HTTP Basic credentials */
   FC_OCPP_REFUSED_THROTTLED,       /* 429: too many failed logins (auth/throttle.h) */
+  FC_OCPP_REFUSED_UNKNOWN_LIMIT,   /* 503/429: too many unregistered chargers (limits.c) */
   FC_OCPP_REFUSED_N
 } fc_ocpp_refusal_t;
 
@@ -61,6 +62,15 @@ typedef struct fc_ocpp_stats {
   uint64_t clock_skewed;       /* time stamps beyond --max-clock-skew ahead */
   uint64_t refused[FC_OCPP_REFUSED_N]; /* handshakes, by reason (sum: rejected_handshakes) */
   uint64_t login_table_entries;        /* remembered by the failed-login throttle */
+  /* chargers not in the registry refused: too many connected, too many a minute */
+  uint64_t unknown_refused_max, unknown_refused_rate;
+  uint64_t limit_entries, limit_evictions; /* per-id limiter state: entries now, forgotten */
+  /* the frame log: frames stored (whole or as head), their bytes; truncated
+   * to their head (past a budget, or refused); not stored past twice the
+   * budget, or below the disk watermark */
+  uint64_t frames_logged, frame_log_bytes, frames_truncated;
+  uint64_t frames_dropped_budget, frames_dropped_disk;
+  uint64_t frame_log_budget; /* the option, bytes per charger per minute */
 } fc_ocpp_stats_t;
 void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out);
 

@@ -45,6 +45,24 @@ typedef struct fc_regent {
   UT_hash_handle hh;
 } fc_regent_t;
 
+/* What one charger id may spend, across its connections (limits.c). */
+typedef struct fc_cplimit {
+  char id[FC_CP_ID_MAX + 1];
+  unsigned refs;    /* sessions holding it; never forgotten while > 0 */
+  uint64_t seen_ms; /* last acquired or released */
+  /* the rate limit's token bucket */
+  double tokens;
+  uint64_t tokens_at_ms;
+  uint64_t throttled, throttle_log_ms; /* pauses since the last log line; when */
+  bool throttle_logged;
+  /* the frame log's budget: this window's bytes, what was cut or dropped */
+  uint64_t fl_window_ms;
+  size_t fl_used;
+  uint64_t fl_truncated, fl_dropped, fl_prev_truncated, fl_prev_dropped;
+  bool fl_logged;
+  UT_hash_handle hh; /* o->limits, by id, least recently used first */
+} fc_cplimit_t;
+
 /* One charger connection. Allocated at ESTABLISHED, referenced by the wsi
  * (until CLOSED) and by every call still in progress; freed when the last
  * reference goes. */
@@ -56,6 +74,8 @@ typedef struct fc_session {
   char id[FC_CP_ID_MAX + 1];
   fc_reg_t reg;
   bool in_registry;
+  bool unknown_counted; /* counted in o->nunknown (let in while not registered) */
+  fc_cplimit_t *lim;    /* its id's limits; a reference, released when freed */
   fc_log_ctx_t log;
 
   /* receive: fragments of the current message */
@@ -68,10 +88,9 @@ typedef struct fc_session {
   size_t tx_bytes;
   fc_soon_link_t soon;
 
-  /* calls of this charger being processed, and the rate limiter */
+  /* calls of this charger being processed; reading paused (by the rate
+   * limit, whose bucket is lim's, or by inflight) */
   unsigned inflight;
-  double tokens;
-  uint64_t tokens_at_ms;
   bool rx_paused;
   struct fc_session *paused_next;
 
@@ -178,6 +197,14 @@ struct fc_ocpp {
   uint64_t next_conn_id;
   uint64_t next_msg_id;
   fc_regent_t *registry; /* uthash by id */
+  fc_cplimit_t *limits;  /* uthash by id, LRU order (limits.c) */
+  /* chargers let in while not in the registry (registry.c): how many are
+   * connected, the admission bucket (per minute), the refusals' log line */
+  size_t nunknown;
+  double unknown_tokens;
+  uint64_t unknown_tokens_at_ms;
+  uint64_t unknown_refused, unknown_log_ms;
+  bool unknown_logged;
   int64_t registry_version, registry_version_next;
   bool registry_loading;
   fc_call_t *dl_head, *dl_tail;
@@ -218,6 +245,28 @@ void fc_ocpp__session_call_done(fc_session_t *s);
 void fc_ocpp__throttle_tick(fc_ocpp_t *o);
 /* Stores a frame in the raw log (fire and forget). */
 void fc_ocpp__log_frame(fc_session_t *s, bool inbound, const char *text, size_t len);
+/* Refuses a handshake with status and body without a log line of its own
+ * (the caller logs once per interval). Returns as the HTTP callback does. */
+int fc_ocpp__refuse_quiet(struct lws *wsi, fc_ocpp_t *o, unsigned status, const char *body,
+                          unsigned retry_after);
+
+/* limits.c */
+/* The limits of charger id, created when unknown (a full bucket, a new
+ * budget); a reference the caller releases. Borrowed pointer, valid until
+ * released. */
+fc_cplimit_t *fc_ocpp__limit_acquire(fc_ocpp_t *o, const char *id);
+void fc_ocpp__limit_release(fc_ocpp_t *o, fc_cplimit_t *l);
+/* Counts a pause of s's reading by its rate limit; logs once a minute per id. */
+void fc_ocpp__limit_throttled(fc_session_t *s);
+/* Forgets entries nobody holds that are as good as new (about once a second). */
+void fc_ocpp__limits_tick(fc_ocpp_t *o);
+void fc_ocpp__limits_free(fc_ocpp_t *o);
+/* The frame log's only writer: adds frame text (copied) of s to w, or, when
+ * w is NULL, submits it as a lazy write of its own; whole, as head and length
+ * (refused, or past the charger's budget), or not at all (past twice the
+ * budget, below the disk watermark, --frame-log false). */
+void fc_ocpp__frame_log(fc_session_t *s, fc_write_t *w, bool inbound, bool refused,
+                        const char *text, size_t len);
 
 /* call.c */
 fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f, const char *raw, size_t len);
@@ -251,6 +300,10 @@ void fc_ocpp__registry_put(fc_ocpp_t *o, const char *id, fc_reg_t reg, const cha
 void fc_ocpp__registry_replace(fc_ocpp_t *o, fc_charger_rec_t *recs, size_t n);
 void fc_ocpp__registry_free(fc_ocpp_t *o);
 void fc_ocpp__registry_tick(fc_ocpp_t *o);
+/* May a charger that is not in the registry (id) connect now? 0, or the HTTP
+ * status to refuse it with: 503 (unknown-max connected), 429 (unknown-rate).
+ * Counts and logs refusals (once a minute). */
+unsigned fc_ocpp__unknown_admit(fc_ocpp_t *o, const char *id);
 
 /* Handlers, one per charger-initiated action (h_*.c). */
 typedef void (*fc_handler_fn)(fc_call_t *c);

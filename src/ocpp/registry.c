@@ -4,7 +4,14 @@
  * chargers table lives in memory too. It is loaded at start-up and refreshed
  * when the store's registry version moves (the CLI adding, removing or
  * re-keying a charger while the server runs): a cheap version read every
- * registry_refresh ms, and a full reload only when it changed. */
+ * registry_refresh ms, and a full reload only when it changed.
+ *
+ * Chargers that are not in it are let in under --unknown-chargers pending or
+ * accept, unauthenticated: anyone can be one, under any id. So they are
+ * limited in number (unknown-max connected at once) and in rate (a bucket
+ * of unknown-rate connections a minute, as many at once), whatever their
+ * ids; registered chargers are not counted. Refusals are answered before the
+ * upgrade (503 / 429, Retry-After) and logged once a minute. */
 #include "ocpp/ocpp_int.h"
 
 #include <string.h>
@@ -93,4 +100,43 @@ void fc_ocpp__registry_tick(fc_ocpp_t *o)
   o->registry_loading = true;
   if (fc_store_read(o->store, fc_read_new(FC_READ_REGISTRY_VERSION, NULL), version_read, o) < 0)
     o->registry_loading = false;
+}
+
+#define UNKNOWN_LOG_MS 60000u
+
+unsigned fc_ocpp__unknown_admit(fc_ocpp_t *o, const char *id)
+{
+  const fc_config_t *cfg = o->cfg;
+  uint64_t now = fc_ocpp__now(o);
+  double burst = (double)cfg->unknown_rate;
+  if (now > o->unknown_tokens_at_ms) {
+    o->unknown_tokens += (double)(now - o->unknown_tokens_at_ms) * cfg->unknown_rate / 60000.0;
+    o->unknown_tokens_at_ms = now;
+  }
+  if (o->unknown_tokens > burst) o->unknown_tokens = burst;
+
+  unsigned status;
+  if (o->nunknown >= (size_t)cfg->unknown_max) {
+    status = 503;
+    o->stats.unknown_refused_max++;
+  } else if (o->unknown_tokens < 1.0) {
+    status = 429;
+    o->stats.unknown_refused_rate++;
+  } else {
+    o->unknown_tokens -= 1.0;
+    return 0;
+  }
+  o->unknown_refused++;
+  if (!o->unknown_logged || now - o->unknown_log_ms >= UNKNOWN_LOG_MS) {
+    fc_log_ctx_t ctx = {.cp = id};
+    fc_log(FC_LOG_WARN, &ctx,
+           "event=unknown_refused status=%u connected=%zu max=%d rate_per_min=%d "
+           "refused_in_interval=%llu interval_s=%u",
+           status, o->nunknown, cfg->unknown_max, cfg->unknown_rate,
+           (unsigned long long)o->unknown_refused, UNKNOWN_LOG_MS / 1000);
+    o->unknown_logged = true;
+    o->unknown_log_ms = now;
+    o->unknown_refused = 0;
+  }
+  return status;
 }

@@ -20,6 +20,7 @@ static void tick_cb(uv_timer_t *t)
    * TCP connection says: close it, which marks it offline. */
   if (now - o->last_silence_check >= 1000) {
     o->last_silence_check = now;
+    fc_ocpp__limits_tick(o);
     uint64_t limit = 2000ull * (uint64_t)o->cfg->heartbeat_interval;
     fc_session_t *s, *tmp;
     HASH_ITER(hh, o->sessions, s, tmp)
@@ -62,6 +63,8 @@ int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_b
   fc_charger_recs_free(recs, n);
   o->registry_version = -1; /* the first check reloads once more, harmlessly */
   o->last_registry_check = uv_now(loop);
+  o->unknown_tokens = (double)cfg->unknown_rate;
+  o->unknown_tokens_at_ms = uv_now(loop);
   register_known_vendors(o);
   if ((rc = fc_models_load(&o->models, cfg->file_json)) < 0) {
     fc_ocpp__registry_free(o);
@@ -136,6 +139,7 @@ static void handle_closed(uv_handle_t *h)
   fc_ocpp_t *o = h->data;
   if (++o->closed_handles == 4) {
     fc_ocpp__registry_free(o);
+    fc_ocpp__limits_free(o);
     fc_ocpp__cpstates_free(o);
     fc_models_cleanup(&o->models);
     fc_auth_throttle_free(o->throttle);
@@ -175,12 +179,14 @@ void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out)
   *out = o->stats;
   fc_auth_throttle_stats(o->throttle, &ts);
   out->login_table_entries = ts.entries;
+  out->limit_entries = HASH_COUNT(o->limits);
+  out->frame_log_budget = (uint64_t)o->cfg->frame_log_budget;
 }
 
 const char *fc_ocpp_refusal_name(fc_ocpp_refusal_t why)
 {
-  static const char *const names[] = {"bad_request", "shutting_down", "unknown_charger",
-                                      "bad_credentials", "throttled"};
+  static const char *const names[] = {"bad_request",     "shutting_down", "unknown_charger",
+                                      "bad_credentials", "throttled",     "unknown_limit"};
   return (unsigned)why < FC_OCPP_REFUSED_N ? names[why] : "unknown";
 }
 

@@ -15,7 +15,10 @@
  * rate limit, or has too many calls still committing, is not answered with
  * errors; we stop reading its socket (lws_rx_flow_control) until the token
  * bucket refills or calls complete. TCP pushes back, nothing is lost, and the
- * other chargers are not affected. */
+ * other chargers are not affected. The bucket belongs to the charger id, not
+ * to the connection (limits.c): hanging up and reconnecting does not refill
+ * it. Every whole message read takes a token, calls or not, and so does
+ * every connection. */
 #include "ocpp/ocpp_int.h"
 #include "ocpp/ocpp_lws.h"
 
@@ -141,6 +144,16 @@ static void short_key(fc_regent_t *e, size_t len)
          len, FC_AUTH_KEY_MIN, FC_AUTH_KEY_MIN);
 }
 
+int fc_ocpp__refuse_quiet(struct lws *wsi, fc_ocpp_t *o, unsigned status, const char *body,
+                          unsigned retry_after)
+{
+  o->stats.rejected_handshakes++;
+  o->stats.refused[FC_OCPP_REFUSED_UNKNOWN_LIMIT]++;
+  if (fc_http_write(wsi, status, "text/plain", body, strlen(body), NULL, retry_after) < 0)
+    return -1;
+  return 1;
+}
+
 static int confirm_upgrade(struct lws *wsi, fc_ocpp_t *o)
 {
   char id[FC_CP_ID_MAX + 1];
@@ -174,6 +187,8 @@ static int confirm_upgrade(struct lws *wsi, fc_ocpp_t *o)
       return refuse(wsi, o, a, FC_OCPP_REFUSED_UNKNOWN, 401, "unauthorized\n", "unknown charger",
                     id, 0);
     }
+    unsigned st = fc_ocpp__unknown_admit(o, id);
+    if (st) return fc_ocpp__refuse_quiet(wsi, o, st, "too many unregistered chargers\n", 60);
     return 0;
   }
   if (!e->auth) return 0;
@@ -231,26 +246,13 @@ void fc_ocpp__session_unref(fc_session_t *s)
     b = next;
   }
   fc_free(s->rx);
+  fc_ocpp__limit_release(s->o, s->lim);
   fc_free(s);
 }
 
 void fc_ocpp__log_frame(fc_session_t *s, bool inbound, const char *text, size_t len)
 {
-  fc_ocpp_t *o = s->o;
-  if (!o->cfg->frame_log) return;
-  fc_write_t *w = fc_write_new();
-  size_t mlen;
-  char *masked = fc_ocpp__frame_mask(text, len, &mlen); /* no secret is ever written */
-  fc_op_t *op =
-      fc_write_add(w, FC_OP_FRAME_LOG, s->id, NULL, masked ? masked : text, masked ? mlen : len);
-  free(masked);
-  op->i64 = (int64_t)s->conn_id;
-  op->flag = inbound;
-  op->ts_ms = fc_wall_ms();
-  /* nobody waits for it: it goes with the next commit (an answer's frame
-   * would otherwise cost a commit of its own after its call's) */
-  fc_write_set_lazy(w);
-  if (fc_store_submit(o->store, w, fc_ocpp__write_ignored, NULL) < 0) fc_write_free(w);
+  fc_ocpp__frame_log(s, NULL, inbound, false, text, len);
 }
 
 void fc_ocpp__send(fc_session_t *s, const char *text, size_t len)
@@ -302,23 +304,30 @@ static void seen(fc_session_t *s, bool online)
 static bool can_read(fc_session_t *s, uint64_t now)
 {
   const fc_config_t *cfg = s->o->cfg;
+  fc_cplimit_t *l = s->lim;
   double burst = 2.0 * cfg->rate_limit;
-  s->tokens += (double)(now - s->tokens_at_ms) * cfg->rate_limit / 1000.0;
-  if (s->tokens > burst) s->tokens = burst;
-  s->tokens_at_ms = now;
-  return s->tokens >= 1.0 && s->inflight < (unsigned)cfg->max_inflight;
+  if (now > l->tokens_at_ms) {
+    l->tokens += (double)(now - l->tokens_at_ms) * cfg->rate_limit / 1000.0;
+    l->tokens_at_ms = now;
+  }
+  if (l->tokens > burst) l->tokens = burst;
+  return l->tokens >= 1.0 && s->inflight < (unsigned)cfg->max_inflight;
 }
 
 static void pause_rx(fc_session_t *s)
 {
   if (s->rx_paused || !s->wsi) return;
   s->rx_paused = true;
-  s->o->stats.throttled++;
+  if (s->lim->tokens < 1.0)
+    fc_ocpp__limit_throttled(s);
+  else
+    s->o->stats.throttled++;
   lws_rx_flow_control(s->wsi, 0);
   s->paused_next = s->o->paused;
   s->o->paused = s;
   fc_ocpp__session_ref(s);
-  fc_log(FC_LOG_DEBUG, &s->log, "event=throttle inflight=%u tokens=%.1f", s->inflight, s->tokens);
+  fc_log(FC_LOG_DEBUG, &s->log, "event=throttle inflight=%u tokens=%.1f", s->inflight,
+         s->lim->tokens);
 }
 
 void fc_ocpp__throttle_tick(fc_ocpp_t *o)
@@ -355,11 +364,16 @@ static void established(struct lws *wsi, fc_ocpp_t *o, fc_session_t **slot)
   if (charger_id_of(wsi, s->id, sizeof(s->id)) < 0) snprintf(s->id, sizeof(s->id), "?");
   s->log.cp = s->id;
   s->log.conn = s->conn_id;
-  s->tokens = 2.0 * o->cfg->rate_limit;
-  s->tokens_at_ms = s->last_rx_ms = fc_ocpp__now(o);
+  s->last_rx_ms = fc_ocpp__now(o);
+  s->lim = fc_ocpp__limit_acquire(o, s->id);
+  s->lim->tokens -= 1.0; /* a connection costs a message: a reconnect loop is paced too */
 
   fc_regent_t *e = fc_ocpp__registry_find(o, s->id);
   s->in_registry = e != NULL;
+  if (!e) {
+    s->unknown_counted = true;
+    o->nunknown++;
+  }
   if (e)
     s->reg = e->reg;
   else
@@ -396,6 +410,10 @@ static void closed(fc_session_t *s)
     o->nsessions--;
     seen(s, false);
   }
+  if (s->unknown_counted) {
+    s->unknown_counted = false;
+    o->nunknown--;
+  }
   fc_log(FC_LOG_NOTICE, &s->log, "event=disconnected replaced=%d", s->replaced);
   fc_ocpp__outcall_session_gone(s);
   FC_FREE(s->rx);
@@ -423,6 +441,7 @@ static int receive(fc_session_t *s, const void *in, size_t len)
     return -1;
   }
   bool whole = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+  if (whole) s->lim->tokens -= 1.0;
   if (whole && s->rx_len == 0) {
     /* The common case: one frame in one piece, no copy. */
     o->stats.frames_in++;

@@ -49,6 +49,14 @@
  * the writer runs a probe write every probe_interval_ms; the first success
  * closes it (OK). While a batch is being retried the health is DEGRADED.
  *
+ * Disk watermarks. A thread of its own (fc-disk) reads the free space of the
+ * database's filesystem every disk_check_ms (disk.c; a statvfs, which may
+ * block on a network filesystem, so never on the loop). Below the first
+ * watermark the frame log stops (fc_store_frame_log_ok, read by the callers
+ * that add frames); below the second, fc_store_submit refuses writes before
+ * they are queued: an answer refused is retried by the charger, one
+ * confirmed and then lost is not. Changes reach the loop as health events.
+ *
  * Lifetime on the loop side: `outstanding` counts writes and reads whose
  * callback has not run; the async handle is ref'd only while something is
  * outstanding (or a drain is pending), so a loop that has nothing else to do
@@ -65,7 +73,9 @@
 #include <string.h>
 
 typedef struct health_ev {
-  fc_store_health_t state;
+  fc_store_health_t state; /* or, when disk, the fc_store_disk_t */
+  bool disk;
+  uint64_t free_bytes;
   struct health_ev *next;
 } health_ev_t;
 
@@ -93,8 +103,8 @@ struct fc_store {
   fc_store_conn_t *wconn;
   reader_t *readers;
   unsigned nreaders, readers_started;
-  uv_thread_t writer, syncer;
-  bool writer_started, syncer_started;
+  uv_thread_t writer, syncer, disker;
+  bool writer_started, syncer_started, disker_started;
   uv_async_t async;
 
   /* ---- shared, under mu ---- */
@@ -102,6 +112,7 @@ struct fc_store {
   uv_cond_t wcv; /* writer: writes queued, stop */
   uv_cond_t rcv; /* readers: reads queued, stop */
   uv_cond_t scv; /* sync thread: batches queued, sync_stop */
+  uv_cond_t dcv; /* disk thread: stop */
   fc_write_t *pend, *pend_tail;
   size_t pend_n, pend_urgent; /* queued writes; of them, not lazy */
   bool flush;                 /* draining: lazy writes wait no more */
@@ -115,6 +126,9 @@ struct fc_store {
   bool stop;
   bool breaker_open;
   atomic_int health;
+  atomic_int disk; /* fc_store_disk_t */
+  atomic_uint_least64_t disk_free;
+  atomic_uint_least64_t disk_refused;
 
   uv_mutex_t stats_mu;
   fc_store_stats_t st; /* queue_depth unused here: pend_n */
@@ -130,6 +144,8 @@ struct fc_store {
   void *drain_arg;
   fc_store_health_cb health_cb;
   void *health_arg;
+  fc_store_disk_cb disk_cb;
+  void *disk_arg;
 };
 
 /* ---- writes ---------------------------------------------------------------- */
@@ -218,9 +234,8 @@ static bool health_change(fc_store_t *s, fc_store_health_t state)
 {
   if (atomic_load(&s->health) == (int)state) return false;
   atomic_store(&s->health, (int)state);
-  health_ev_t *ev = fc_malloc(sizeof(*ev));
+  health_ev_t *ev = fc_calloc(1, sizeof(*ev));
   ev->state = state;
-  ev->next = NULL;
   if (s->hev_tail)
     s->hev_tail->next = ev;
   else
@@ -600,6 +615,69 @@ static void writer_main(void *arg)
   uv_mutex_unlock(&s->mu);
 }
 
+/* ---- the disk thread ------------------------------------------------------- */
+
+static fc_store_disk_t disk_level(const fc_store_t *s, uint64_t free_bytes)
+{
+  if (s->opts.store_min_free && free_bytes < s->opts.store_min_free) return FC_DISK_CRITICAL;
+  if (s->opts.frame_log_min_free && free_bytes < s->opts.frame_log_min_free) return FC_DISK_LOW;
+  return FC_DISK_OK;
+}
+
+/* Checks the free space; a change is logged and queued for the loop (true). */
+static bool disk_check(fc_store_t *s)
+{
+  uint64_t free_bytes = 0;
+  int rc = fc_store__disk_free(s->opts.path, s->opts.fault_file, &free_bytes);
+  if (rc < 0) {
+    fc_log(FC_LOG_DEBUG, NULL, "event=disk_check_failed err=%s", fc_err_name(rc));
+    return false;
+  }
+  atomic_store(&s->disk_free, free_bytes);
+  fc_store_disk_t level = disk_level(s, free_bytes);
+  if (atomic_load(&s->disk) == (int)level) return false;
+  atomic_store(&s->disk, (int)level);
+  unsigned long long fb = (unsigned long long)free_bytes;
+  if (level == FC_DISK_CRITICAL)
+    fc_log(FC_LOG_ERROR, NULL,
+           "event=disk_critical free_bytes=%llu store_min_free=%llu msg=\"store refuses writes\"",
+           fb, (unsigned long long)s->opts.store_min_free);
+  else if (level == FC_DISK_LOW)
+    fc_log(FC_LOG_WARN, NULL,
+           "event=disk_low free_bytes=%llu frame_log_min_free=%llu msg=\"frame log stopped\"", fb,
+           (unsigned long long)s->opts.frame_log_min_free);
+  else
+    fc_log(FC_LOG_NOTICE, NULL, "event=disk_ok free_bytes=%llu", fb);
+  health_ev_t *ev = fc_calloc(1, sizeof(*ev));
+  ev->disk = true;
+  ev->state = (fc_store_health_t)level;
+  ev->free_bytes = free_bytes;
+  uv_mutex_lock(&s->mu);
+  if (s->hev_tail)
+    s->hev_tail->next = ev;
+  else
+    s->hev = ev;
+  s->hev_tail = ev;
+  uv_mutex_unlock(&s->mu);
+  return true;
+}
+
+static void disk_main(void *arg)
+{
+  fc_store_t *s = arg;
+  fc_thread_name("fc-disk");
+  uv_mutex_lock(&s->mu);
+  while (!s->stop) {
+    uv_cond_timedwait(&s->dcv, &s->mu, (uint64_t)s->opts.disk_check_ms * 1000000ULL);
+    if (s->stop) break;
+    uv_mutex_unlock(&s->mu);
+    bool changed = disk_check(s);
+    if (changed) uv_async_send(&s->async);
+    uv_mutex_lock(&s->mu);
+  }
+  uv_mutex_unlock(&s->mu);
+}
+
 /* ---- the sync thread ------------------------------------------------------- */
 
 static void syncer_main(void *arg)
@@ -764,7 +842,11 @@ static void async_cb(uv_async_t *h)
   /* health first: a write failed by the breaker sees fc_store_health DOWN */
   while (ev) {
     health_ev_t *next = ev->next;
-    if (s->health_cb) s->health_cb(ev->state, s->health_arg);
+    if (ev->disk) {
+      if (s->disk_cb) s->disk_cb((fc_store_disk_t)ev->state, ev->free_bytes, s->disk_arg);
+    } else if (s->health_cb) {
+      s->health_cb(ev->state, s->health_arg);
+    }
     fc_free(ev);
     ev = next;
   }
@@ -802,6 +884,7 @@ static void close_cb(uv_handle_t *h)
   uv_cond_destroy(&s->wcv);
   uv_cond_destroy(&s->rcv);
   uv_cond_destroy(&s->scv);
+  uv_cond_destroy(&s->dcv);
   store_free(s);
 }
 
@@ -812,7 +895,10 @@ static void stop_threads(fc_store_t *s)
   s->stop = true;
   uv_cond_broadcast(&s->wcv);
   uv_cond_broadcast(&s->rcv);
+  uv_cond_signal(&s->dcv);
   uv_mutex_unlock(&s->mu);
+  if (s->disker_started) uv_thread_join(&s->disker);
+  s->disker_started = false;
   if (s->writer_started) uv_thread_join(&s->writer);
   /* after the writer: what it committed last is synced (or failed) too */
   uv_mutex_lock(&s->mu);
@@ -850,6 +936,7 @@ int fc_store_open(uv_loop_t *loop, const fc_store_opts_t *opts, fc_store_t **out
   if (!s->opts.prune_interval_ms) s->opts.prune_interval_ms = 1000;
   if (!s->opts.prune_limit) s->opts.prune_limit = 500;
   if (!s->opts.frame_retention_days) s->opts.frame_retention_days = 30;
+  if (!s->opts.disk_check_ms) s->opts.disk_check_ms = 5000;
   s->be = &fc_store__sqlite;
   s->nreaders = s->opts.readers;
   s->readers = fc_calloc(s->nreaders, sizeof(*s->readers));
@@ -867,7 +954,11 @@ int fc_store_open(uv_loop_t *loop, const fc_store_opts_t *opts, fc_store_t **out
   uv_cond_init(&s->wcv);
   uv_cond_init(&s->rcv);
   uv_cond_init(&s->scv);
+  uv_cond_init(&s->dcv);
   atomic_init(&s->health, FC_STORE_OK);
+  atomic_init(&s->disk, FC_DISK_OK);
+  atomic_init(&s->disk_free, 0);
+  atomic_init(&s->disk_refused, 0);
   uv_async_init(loop, &s->async, async_cb);
   s->async.data = s;
   uv_unref((uv_handle_t *)&s->async);
@@ -881,6 +972,11 @@ int fc_store_open(uv_loop_t *loop, const fc_store_opts_t *opts, fc_store_t **out
       goto fail_threads;
     s->readers_started++;
   }
+  /* The first check before any write: a server started on a full disk
+   * refuses from the start (the loop hears of it once it runs). */
+  if (disk_check(s)) uv_async_send(&s->async);
+  if ((rc = uv_thread_create(&s->disker, disk_main, s))) goto fail_threads;
+  s->disker_started = true;
   fc_log(FC_LOG_INFO, NULL, "event=store_open backend=%s path=\"%s\" readers=%u", s->be->name,
          s->opts.path, s->nreaders);
   *out = s;
@@ -953,7 +1049,30 @@ void fc_store_on_health(fc_store_t *s, fc_store_health_cb cb, void *arg)
 
 fc_store_health_t fc_store_health(const fc_store_t *s)
 {
-  return (fc_store_health_t)atomic_load(&((fc_store_t *)s)->health);
+  fc_store_t *m = (fc_store_t *)s;
+  int h = atomic_load(&m->health);
+  int d = atomic_load(&m->disk);
+  if (d == FC_DISK_CRITICAL) return FC_STORE_DOWN;
+  if (d == FC_DISK_LOW && h == FC_STORE_OK) return FC_STORE_DEGRADED;
+  return (fc_store_health_t)h;
+}
+
+void fc_store_on_disk(fc_store_t *s, fc_store_disk_cb cb, void *arg)
+{
+  s->disk_cb = cb;
+  s->disk_arg = arg;
+}
+
+fc_store_disk_t fc_store_disk(const fc_store_t *s, uint64_t *free_bytes)
+{
+  fc_store_t *m = (fc_store_t *)s;
+  if (free_bytes) *free_bytes = atomic_load(&m->disk_free);
+  return (fc_store_disk_t)atomic_load(&m->disk);
+}
+
+bool fc_store_frame_log_ok(const fc_store_t *s)
+{
+  return atomic_load(&((fc_store_t *)s)->disk) == FC_DISK_OK;
 }
 
 void fc_store_stats(const fc_store_t *s, fc_store_stats_t *out)
@@ -965,12 +1084,17 @@ void fc_store_stats(const fc_store_t *s, fc_store_stats_t *out)
   uv_mutex_lock(&m->mu);
   out->queue_depth = m->pend_n;
   uv_mutex_unlock(&m->mu);
+  out->disk_refused = atomic_load(&m->disk_refused);
 }
 
 int fc_store_submit(fc_store_t *s, fc_write_t *w, fc_write_cb cb, void *arg)
 {
   assert(w && cb);
   if (s->draining || s->closing) return FC_ERR_SHUTDOWN;
+  if (atomic_load(&s->disk) == FC_DISK_CRITICAL) {
+    atomic_fetch_add(&s->disk_refused, 1);
+    return FC_ERR_STORE_DOWN;
+  }
   w->cb = cb;
   w->arg = arg;
   w->status = 0;

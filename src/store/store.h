@@ -63,12 +63,28 @@ typedef struct fc_store_opts {
   /* Raw frames older than this many days are pruned in the same passes,
    * oldest first, up to prune_limit a pass (30). */
   unsigned frame_retention_days;
+  /* Disk watermarks, on the free space of the database's filesystem, checked
+   * by a thread of the store's every disk_check_ms (5000) and once at open.
+   * Below frame_log_min_free bytes (0: never) the disk is LOW:
+   * fc_store_frame_log_ok says false, so that callers stop the frame log,
+   * and health is at least DEGRADED. Below store_min_free (0: never) it is
+   * CRITICAL: fc_store_submit refuses every write (FC_ERR_STORE_DOWN), so
+   * that nothing is confirmed that the disk might not hold, and health is
+   * DOWN, until a check finds the space again. Each change is logged once
+   * and reported to the disk callback. */
+  unsigned disk_check_ms;
+  uint64_t frame_log_min_free;
+  uint64_t store_min_free;
 } fc_store_opts_t;
 
 /* Breaker state, for health checks and metrics. */
 typedef enum { FC_STORE_OK = 0, FC_STORE_DEGRADED = 1, FC_STORE_DOWN = 2 } fc_store_health_t;
 
 typedef void (*fc_store_health_cb)(fc_store_health_t state, void *arg);
+
+/* The disk watermarks' state (fc_store_opts_t). */
+typedef enum { FC_DISK_OK = 0, FC_DISK_LOW = 1, FC_DISK_CRITICAL = 2 } fc_store_disk_t;
+typedef void (*fc_store_disk_cb)(fc_store_disk_t state, uint64_t free_bytes, void *arg);
 
 /* Opens the store: creates the file if needed, applies migrations (blocking:
  * call before the loop runs), starts the writer and reader threads.
@@ -86,7 +102,18 @@ void fc_store_drain(fc_store_t *s, void (*cb)(void *arg), void *arg);
 void fc_store_close(fc_store_t *s);
 
 void fc_store_on_health(fc_store_t *s, fc_store_health_cb cb, void *arg);
+/* The breaker's state, made worse by the disk's: DEGRADED while it is LOW,
+ * DOWN while it is CRITICAL. */
 fc_store_health_t fc_store_health(const fc_store_t *s);
+
+/* cb runs on the loop thread at each change of the disk's state. */
+void fc_store_on_disk(fc_store_t *s, fc_store_disk_cb cb, void *arg);
+/* The disk's state and, when free_bytes is not NULL, the free bytes the
+ * last check found. Any thread. */
+fc_store_disk_t fc_store_disk(const fc_store_t *s, uint64_t *free_bytes);
+/* Whether frames may be logged now (the disk is not below the frame log's
+ * watermark). Cheap: an atomic read. */
+bool fc_store_frame_log_ok(const fc_store_t *s);
 
 /* Counters for /metrics and /healthz. commits counts committed batches;
  * commit_failures counts failed attempts (each retry, each failed probe,
@@ -99,6 +126,7 @@ typedef struct fc_store_stats {
   uint64_t queue_depth; /* writes waiting now */
   uint64_t commit_us_sum, commit_us_hist[12];
   uint64_t syncs, sync_us_sum, sync_us_hist[12];
+  uint64_t disk_refused; /* writes refused below the store's disk watermark */
 } fc_store_stats_t;
 void fc_store_stats(const fc_store_t *s, fc_store_stats_t *out);
 

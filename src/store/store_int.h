@@ -109,4 +109,8 @@ char *fc_store__json_dump(const json_t *j, size_t *len);
  * j is. */
 char *fc_store__json_text(const json_t *j, int precision, size_t *len);
 
+/* disk.c: the free bytes on db_path's filesystem (or what the fault file's
+ * "free BYTES" says). 0 or a negative errno. Any thread. */
+int fc_store__disk_free(const char *db_path, const char *fault_file, uint64_t *out);
+
 #endif
