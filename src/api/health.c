@@ -153,5 +153,23 @@ void fc_api__metrics(fc_req_t *r)
             (unsigned long long)ps.refused);
   sb_printf(&b, "# TYPE flashcharge_ui_queued_bytes gauge\nflashcharge_ui_queued_bytes %llu\n",
             (unsigned long long)ps.queued_bytes);
+  sb_printf(&b,
+            "# HELP flashcharge_ui_subscriptions Charger subscriptions of connected browsers.\n"
+            "# TYPE flashcharge_ui_subscriptions gauge\nflashcharge_ui_subscriptions %llu\n",
+            (unsigned long long)ps.subscriptions);
+  sb_printf(&b,
+            "# HELP flashcharge_ui_subscribe_refused_total Charger ids refused to browsers: "
+            "unknown (neither registered nor seen), limit (per connection or subject).\n"
+            "# TYPE flashcharge_ui_subscribe_refused_total counter\n"
+            "flashcharge_ui_subscribe_refused_total{reason=\"unknown\"} %llu\n"
+            "flashcharge_ui_subscribe_refused_total{reason=\"limit\"} %llu\n",
+            (unsigned long long)ps.sub_refused_unknown, (unsigned long long)ps.sub_refused_limit);
+  sb_printf(&b,
+            "# HELP flashcharge_ui_closed_total Browser connections closed 1008: token expired, "
+            "or revoked (user removed, role changed).\n"
+            "# TYPE flashcharge_ui_closed_total counter\n"
+            "flashcharge_ui_closed_total{reason=\"expired\"} %llu\n"
+            "flashcharge_ui_closed_total{reason=\"revoked\"} %llu\n",
+            (unsigned long long)ps.closed_expired, (unsigned long long)ps.closed_revoked);
   fc_api__respond_owned(r, 200, "text/plain; version=0.0.4", b.p, b.len);
 }

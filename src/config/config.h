@@ -54,6 +54,9 @@ typedef struct fc_config {
   int ui_max_clients;
   int ui_max_per_ip;
   int ui_max_per_subject;
+  int ui_max_subscriptions;             /* charger subscriptions per browser connection */
+  int ui_max_subscriptions_per_subject; /* ... over all connections of one token subject */
+  int ui_user_check;                    /* ms between checks for removed users / changed roles */
   char *web_root;
   /* The config file as parsed (NULL without one), for the modules that read
    * structured keys of their own ("models", "tariff"). Owned. */
