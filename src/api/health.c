@@ -158,12 +158,22 @@ void fc_api__metrics(fc_req_t *r)
             "# TYPE flashcharge_ui_subscriptions gauge\nflashcharge_ui_subscriptions %llu\n",
             (unsigned long long)ps.subscriptions);
   sb_printf(&b,
-            "# HELP flashcharge_ui_subscribe_refused_total Charger ids refused to browsers: "
-            "unknown (neither registered nor seen), limit (per connection or subject).\n"
+            "# HELP flashcharge_ui_subscriptions_waiting Of those, to chargers not seen yet "
+            "(held without a bus channel until the charger's first event).\n"
+            "# TYPE flashcharge_ui_subscriptions_waiting gauge\n"
+            "flashcharge_ui_subscriptions_waiting %llu\n",
+            (unsigned long long)ps.subscriptions_waiting);
+  sb_printf(&b,
+            "# HELP flashcharge_ui_subscribe_refused_total Charger subscriptions refused to "
+            "browsers past the limit per connection or per subject.\n"
             "# TYPE flashcharge_ui_subscribe_refused_total counter\n"
-            "flashcharge_ui_subscribe_refused_total{reason=\"unknown\"} %llu\n"
-            "flashcharge_ui_subscribe_refused_total{reason=\"limit\"} %llu\n",
-            (unsigned long long)ps.sub_refused_unknown, (unsigned long long)ps.sub_refused_limit);
+            "flashcharge_ui_subscribe_refused_total %llu\n",
+            (unsigned long long)ps.sub_refused_limit);
+  sb_printf(&b,
+            "# HELP flashcharge_bus_channels Charger channels of the bus (chargers seen, and "
+            "chargers subscribed to).\n"
+            "# TYPE flashcharge_bus_channels gauge\nflashcharge_bus_channels %zu\n",
+            fc_bus_channels(a->bus));
   sb_printf(&b,
             "# HELP flashcharge_ui_closed_total Browser connections closed 1008: token expired, "
             "or revoked (user removed, role changed).\n"

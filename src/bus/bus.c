@@ -366,6 +366,11 @@ bool fc_bus_seen(fc_bus_t *b, const char *charger)
   return c && c->seen;
 }
 
+size_t fc_bus_channels(const fc_bus_t *b)
+{
+  return HASH_COUNT(b->chans);
+}
+
 int64_t fc_bus_seq(fc_bus_t *b, const char *charger)
 {
   chan_t *c = chan_get(b, charger, false);

@@ -64,13 +64,6 @@ static void finish(server_t *sv)
   fc_log(FC_LOG_NOTICE, NULL, "event=stopped");
 }
 
-/* push/ asks whether a charger it has not seen is registered (a browser may
- * subscribe to it before it first connects). */
-static bool registered_cb(const char *charger, void *arg)
-{
-  return fc_ocpp_registered(arg, charger);
-}
-
 static void nothing(void *arg)
 {
   (void)arg;
@@ -313,7 +306,6 @@ int fc_cli__serve(int argc, char **argv)
   uv_signal_start(&sv.sigterm, signal_cb, SIGTERM);
   if (load_jwt(&sv) < 0) goto out_ocpp;
   sv.push = fc_push_new(&sv.loop, &sv.cfg, sv.have_jwt ? &sv.jwt : NULL, sv.bus, sv.store);
-  fc_push_set_registry(sv.push, registered_cb, sv.ocpp);
   sv.api = fc_api_new(sv.store, sv.ocpp, sv.bus, sv.push, sv.have_jwt ? &sv.jwt : NULL);
   if ((rc = fc_api_login_init(sv.api, &sv.loop, sv.cfg.db)) < 0) {
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=login err=%s", fc_strerror(rc));

@@ -36,10 +36,6 @@ void fc_ocpp_close_all(fc_ocpp_t *o);
 /* Frees it. Only after the lws context is destroyed (no session left). */
 void fc_ocpp_free(fc_ocpp_t *o);
 
-/* True when the charger is in the registry (the in-memory copy of the
- * chargers table, or a charger admitted since start). O(1), loop thread. */
-bool fc_ocpp_registered(fc_ocpp_t *o, const char *charger);
-
 /* Number of charger connections open now. */
 size_t fc_ocpp_connections(const fc_ocpp_t *o);
 

@@ -16,11 +16,6 @@ fc_regent_t *fc_ocpp__registry_find(fc_ocpp_t *o, const char *id)
   return e;
 }
 
-bool fc_ocpp_registered(fc_ocpp_t *o, const char *charger)
-{
-  return fc_ocpp__registry_find(o, charger) != NULL;
-}
-
 void fc_ocpp__registry_put(fc_ocpp_t *o, const char *id, fc_reg_t reg, const char *auth)
 {
   fc_regent_t *e = fc_ocpp__registry_find(o, id);

@@ -19,14 +19,16 @@
  * Every browser is hostile (DESIGN.md). A token for "*" may name any id, so:
  * a connection's subscriptions are a hash by charger id (subscribing,
  * unsubscribing and replay lookups cost the same with 10 or 20,000 of them);
- * they are capped per connection and per token subject; and an id that is
- * neither seen (the bus has a snapshot of it) nor registered is refused
- * before anything is allocated for it, with one error event per message
- * naming the ids. A socket closes (1008) when its token expires (an lws timer
- * per connection, at exp + leeway), and when its user is removed or their
- * role changes: the users table is read every ui_user_check ms on a libuv
- * worker thread (the CLI changes it in the same database while we run), and
- * the handshakes of those tokens are refused from then on. */
+ * they are capped per connection and per token subject, and the ids over
+ * the cap in one message are answered with one error event; and an id the
+ * bus has not seen (no event yet: unregistered, mistyped, or a charger that
+ * has not connected yet) makes no bus channel: its subscription waits on
+ * p->waits, and one bus subscription to every charger (p->watch, held while
+ * any wait) moves it onto the charger's channel at its first event. A socket closes (1008) when its
+ * token expires (an lws timer per connection, at exp + leeway), and when its user is removed or
+ * their role changes: the users table is read every ui_user_check ms on a libuv worker thread (the
+ * CLI changes it in the same database while we run), and the handshakes of those tokens are refused
+ * from then on. */
 #include "core/json.h"
 #include "push/push.h"
 #include "push/deflate.h"
@@ -77,7 +79,16 @@ typedef struct csub {
   size_t npending;
   UT_hash_handle hh;          /* in c->subs (a charger's subscriptions only) */
   struct csub *wprev, *wnext; /* on c->waiting while replay_more */
+  struct wait *wait;          /* the charger has not been seen: waiting there, no bsub */
+  struct csub *pprev, *pnext; /* on wait->subs */
 } csub_t;
+
+/* The subscriptions to a charger not seen yet (p->waits, by id). */
+typedef struct wait {
+  char id[49];
+  csub_t *subs; /* utlist, by pprev/pnext */
+  UT_hash_handle hh;
+} wait_t;
 
 typedef struct counter {
   char key[64];
@@ -150,9 +161,10 @@ struct fc_push {
   uint64_t next_id;
   counter_t *per_ip, *per_sub;
   uint64_t nsubs; /* charger subscriptions of every client */
+  wait_t *waits;  /* of which to chargers not seen yet, by charger */
+  uint64_t nwaiting;
+  fc_bus_sub_t *watch; /* every charger's events, while waits is not empty */
   offender_t *offenders;
-  fc_push_registered_fn registered;
-  void *registered_arg;
   /* The users table as last read, the names removed from it since start, and
    * its reader (a worker thread's; one read at a time). */
   user_t *users, *removed;
@@ -527,15 +539,15 @@ static void replay_read(csub_t *s)
   }
 }
 
-/* The subscriptions refused in one subscribe message (op or URL): each kind
- * is answered with one error event naming the first REFUSED_LIST ids and
+/* The subscriptions refused in one subscribe message (op or URL), past the
+ * caps: answered with one error event naming the first REFUSED_LIST ids and
  * counting them all, so a batch of thousands costs one event. */
 typedef struct refusals {
-  json_t *unknown, *limit; /* the ids named, or NULL */
-  size_t n_unknown, n_limit;
+  json_t *limit; /* the ids named, or NULL */
+  size_t n_limit;
 } refusals_t;
 
-typedef enum { SUB_DONE, SUB_UNKNOWN, SUB_LIMIT } sub_result_t;
+typedef enum { SUB_DONE, SUB_LIMIT } sub_result_t;
 
 static void refused(json_t **list, size_t *n, const char *charger)
 {
@@ -558,17 +570,6 @@ static void send_refusals(client_t *c, refusals_t *r)
   fc_push_t *p = c->p;
   unsigned suppressed;
   char sub[3 * sizeof(c->who.sub)], ip[3 * sizeof(c->ip)];
-  if (r->unknown) {
-    p->stats.sub_refused_unknown += r->n_unknown;
-    if (log_due(p, "unknown", c->who.sub, &suppressed))
-      fc_log(FC_LOG_NOTICE, &c->log,
-             "event=ui_subscribe_refused reason=unknown sub=\"%s\" peer=\"%s\" refused=%zu "
-             "suppressed=%u",
-             esc(c->who.sub, sub, sizeof(sub)), esc(c->ip, ip, sizeof(ip)), r->n_unknown,
-             suppressed);
-    refusal_event(c, "unknown_charger", "no such charger (neither registered nor seen)", r->unknown,
-                  r->n_unknown);
-  }
   if (r->limit) {
     p->stats.sub_refused_limit += r->n_limit;
     if (log_due(p, "subs", c->who.sub, &suppressed))
@@ -582,11 +583,72 @@ static void send_refusals(client_t *c, refusals_t *r)
                   "first, or subscribe \"*\"",
                   r->limit, r->n_limit);
   }
-  r->unknown = r->limit = NULL;
+  r->limit = NULL;
+}
+
+/* ---- chargers not seen yet ---- */
+
+static void watch_cb(fc_event_t *e, void *arg);
+
+static void wait_for(fc_push_t *p, csub_t *s)
+{
+  wait_t *w = NULL;
+  HASH_FIND_STR(p->waits, s->charger, w);
+  if (!w) {
+    w = fc_calloc(1, sizeof(*w));
+    snprintf(w->id, sizeof(w->id), "%s", s->charger);
+    HASH_ADD_STR(p->waits, id, w);
+  }
+  DL_APPEND2(w->subs, s, pprev, pnext);
+  s->wait = w;
+  p->nwaiting++;
+  if (!p->watch) p->watch = fc_bus_subscribe(p->bus, NULL, watch_cb, p);
+}
+
+static void wait_drop(fc_push_t *p, wait_t *w)
+{
+  HASH_DEL(p->waits, w);
+  fc_free(w);
+  if (!p->waits && p->watch) {
+    fc_bus_unsubscribe(p->bus, p->watch);
+    p->watch = NULL;
+  }
+}
+
+static void wait_cancel(fc_push_t *p, csub_t *s)
+{
+  wait_t *w = s->wait;
+  DL_DELETE2(w->subs, s, pprev, pnext);
+  s->wait = NULL;
+  p->nwaiting--;
+  if (!w->subs) wait_drop(p, w);
+}
+
+/* An event of a charger some subscriptions wait for (its first, as they
+ * wait only while the bus has seen none): they join its channel and get
+ * this event directly, since the bus served the channel before p->watch. */
+static void watch_cb(fc_event_t *e, void *arg)
+{
+  fc_push_t *p = arg;
+  wait_t *w = NULL;
+  if (!e->charger[0]) return;
+  HASH_FIND_STR(p->waits, e->charger, w);
+  if (!w) return;
+  csub_t *s, *tmp;
+  DL_FOREACH_SAFE2(w->subs, s, tmp, pnext)
+  {
+    DL_DELETE2(w->subs, s, pprev, pnext);
+    s->wait = NULL;
+    p->nwaiting--;
+    s->bsub = fc_bus_subscribe(p->bus, s->charger, on_event, s);
+    on_event(e, s);
+  }
+  wait_drop(p, w);
 }
 
 static void sub_free(client_t *c, csub_t *s)
 {
+  if (s->wait) wait_cancel(c->p, s);
   fc_bus_unsubscribe(c->p->bus, s->bsub);
   fc_outq_forget(&c->q, s);
   if (s->replaying) c->replays--;
@@ -631,11 +693,6 @@ static sub_result_t subscribe(client_t *c, const char *charger, bool has_since, 
     if (!has_since) send_snapshot(c, s, charger); /* a fresh start, on request */
     return SUB_DONE;
   }
-  /* Nothing is allocated for an id that names no charger (the bus would
-   * make a channel for it). */
-  if (!fc_bus_seen(p->bus, charger) &&
-      !(p->registered && p->registered(charger, p->registered_arg)))
-    return SUB_UNKNOWN;
   if (c->nsubs >= (unsigned)p->cfg->ui_max_subscriptions || !c->subject ||
       c->subject->subs >= (unsigned)p->cfg->ui_max_subscriptions_per_subject)
     return SUB_LIMIT;
@@ -646,7 +703,11 @@ static sub_result_t subscribe(client_t *c, const char *charger, bool has_since, 
   c->nsubs++;
   c->subject->subs++;
   p->nsubs++;
-  s->bsub = fc_bus_subscribe(p->bus, charger, on_event, s);
+  /* A charger the bus has not seen gets no channel (any id may be named). */
+  if (fc_bus_seen(p->bus, charger))
+    s->bsub = fc_bus_subscribe(p->bus, charger, on_event, s);
+  else
+    wait_for(p, s);
 
   int64_t now_seq = fc_bus_seq(p->bus, charger);
   if (!has_since || since < 0 || since > now_seq) {
@@ -665,9 +726,6 @@ static void subscribe_one(client_t *c, const char *charger, bool has_since, int6
                           refusals_t *r)
 {
   switch (subscribe(c, charger, has_since, since)) {
-  case SUB_UNKNOWN:
-    refused(&r->unknown, &r->n_unknown, charger);
-    break;
   case SUB_LIMIT:
     refused(&r->limit, &r->n_limit, charger);
     break;
@@ -1302,12 +1360,6 @@ fc_push_t *fc_push_new(uv_loop_t *loop, const fc_config_t *cfg, const fc_jwt_cfg
   return p;
 }
 
-void fc_push_set_registry(fc_push_t *p, fc_push_registered_fn fn, void *arg)
-{
-  p->registered = fn;
-  p->registered_arg = arg;
-}
-
 void fc_push_cap_clients(fc_push_t *p, size_t cap)
 {
   if (cap < p->max_clients) p->max_clients = cap;
@@ -1355,7 +1407,6 @@ static void handle_closed(uv_handle_t *h)
 void fc_push_free(fc_push_t *p)
 {
   p->stopping = true;
-  p->registered = NULL; /* its arg (the registry) may be gone already */
   uv_close((uv_handle_t *)&p->user_timer, handle_closed);
   uv_timer_stop(&p->timer);
   throttle_cb(&p->timer);
@@ -1369,6 +1420,7 @@ void fc_push_stats(const fc_push_t *p, fc_push_stats_t *out)
   *out = p->stats;
   out->clients = p->nclients;
   out->subscriptions = p->nsubs;
+  out->subscriptions_waiting = p->nwaiting;
   out->queued_bytes = 0;
   out->coalesced = 0;
   for (client_t *c = p->clients; c; c = c->next) {

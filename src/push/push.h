@@ -20,14 +20,6 @@ typedef struct fc_push fc_push_t;
 /* jwt, cfg, bus, store and loop are borrowed and outlive it. */
 fc_push_t *fc_push_new(uv_loop_t *loop, const fc_config_t *cfg, const fc_jwt_cfg_t *jwt,
                        fc_bus_t *bus, fc_store_t *store);
-/* Whether a charger that has had no event yet is registered: a browser may
- * subscribe to a charger that has been seen or is registered; any other id
- * is refused (an "unknown_charger" error event) and costs nothing. fn runs on
- * the loop thread and must be O(1); arg is borrowed and outlives p (until
- * fc_push_free). Without it, only chargers seen are known. */
-typedef bool (*fc_push_registered_fn)(const char *charger, void *arg);
-void fc_push_set_registry(fc_push_t *p, fc_push_registered_fn fn, void *arg);
-
 /* Closes every browser connection with 1001 (going away). */
 void fc_push_close_all(fc_push_t *p);
 
@@ -41,11 +33,11 @@ typedef struct fc_push_stats {
   uint64_t clients, frames_out, events_out, coalesced, lagged;
   uint64_t refused; /* handshakes refused (401, 400, 429, 503) */
   uint64_t queued_bytes;
-  uint64_t subscriptions;       /* charger subscriptions now (gauge) */
-  uint64_t sub_refused_unknown; /* ids neither seen nor registered */
-  uint64_t sub_refused_limit;   /* past ui_max_subscriptions[_per_subject] */
-  uint64_t closed_expired;      /* closed 1008: the token expired */
-  uint64_t closed_revoked;      /* closed 1008: the user was removed or their role changed */
+  uint64_t subscriptions;         /* charger subscriptions now (gauge) */
+  uint64_t subscriptions_waiting; /* of which to chargers not seen yet (no bus channel) */
+  uint64_t sub_refused_limit;     /* past ui_max_subscriptions[_per_subject] */
+  uint64_t closed_expired;        /* closed 1008: the token expired */
+  uint64_t closed_revoked;        /* closed 1008: the user was removed or their role changed */
 } fc_push_stats_t;
 void fc_push_stats(const fc_push_t *p, fc_push_stats_t *out);
 

@@ -940,6 +940,7 @@ static void check_not_a_charger(const char *id)
   assert_false(fc_bus_seen(b, id));
   assert_true(fc_bus_seen(b, "CP1"));
   assert_false(fc_bus_seen(b, "NEVER"));
+  assert_int_equal(fc_bus_channels(b), 2); /* the subscriber's and CP1's */
   size_t len;
   char *all = fc_bus_snapshots(b, NULL, NULL, &len);
   json_t *arr = json_loads(all, 0, NULL);
