@@ -100,8 +100,7 @@ typedef struct counter {
 /* Who was logged about lately, and what was not logged since. */
 typedef struct offender {
   char key[96]; /* "kind:subject" or "kind:address" */
-  uint64_t at;  /* uv_now of the last line */
-  unsigned suppressed;
+  fc_log_every_t every;
   UT_hash_handle hh;
 } offender_t;
 
@@ -221,46 +220,22 @@ static void count_drop(counter_t **map, const char *key)
   }
 }
 
-/* A peer's string for a log line: printable ASCII but for '"' and '\\', the
- * rest as \xHH; truncated to fit. Returns buf. */
-static const char *esc(const char *in, char *buf, size_t n)
-{
-  static const char hex[] = "0123456789abcdef";
-  size_t o = 0;
-  for (const unsigned char *q = (const unsigned char *)in; *q && o + 5 < n; q++) {
-    if (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\') {
-      buf[o++] = (char)*q;
-    } else {
-      buf[o++] = '\\';
-      buf[o++] = 'x';
-      buf[o++] = hex[*q >> 4];
-      buf[o++] = hex[*q & 15];
-    }
-  }
-  buf[o] = '\0';
-  return buf;
-}
-
 /* Whether a line about this offender (kind, who) may be logged now: once per
  * OFFENDER_LOG_MS; the others are counted, and *suppressed says how many
  * were not logged since the last line. */
-static bool log_due(fc_push_t *p, const char *kind, const char *who, unsigned *suppressed)
+static bool log_due(fc_push_t *p, const char *kind, const char *who, uint64_t *suppressed)
 {
   char key[sizeof(((offender_t *)0)->key)];
   snprintf(key, sizeof(key), "%s:%s", kind, who);
   uint64_t now = uv_now(p->loop);
   offender_t *o = NULL;
   HASH_FIND_STR(p->offenders, key, o);
-  if (o && now - o->at < OFFENDER_LOG_MS) {
-    o->suppressed++;
-    return false;
-  }
   if (!o) {
     if (HASH_COUNT(p->offenders) >= OFFENDERS_PRUNE) {
       offender_t *e, *tmp;
       HASH_ITER(hh, p->offenders, e, tmp)
       {
-        if (now - e->at >= OFFENDER_LOG_MS) {
+        if (now - e->every.last_ms >= OFFENDER_LOG_MS) {
           HASH_DEL(p->offenders, e);
           fc_free(e);
         }
@@ -270,10 +245,7 @@ static bool log_due(fc_push_t *p, const char *kind, const char *who, unsigned *s
     snprintf(o->key, sizeof(o->key), "%s", key);
     HASH_ADD_STR(p->offenders, key, o);
   }
-  *suppressed = o->suppressed;
-  o->suppressed = 0;
-  o->at = now;
-  return true;
+  return fc_log_every(&o->every, now, OFFENDER_LOG_MS, suppressed) != 0;
 }
 
 static void close_client(client_t *c, int code, const char *reason)
@@ -568,16 +540,17 @@ static void refusal_event(client_t *c, const char *code, const char *detail, jso
 static void send_refusals(client_t *c, refusals_t *r)
 {
   fc_push_t *p = c->p;
-  unsigned suppressed;
-  char sub[3 * sizeof(c->who.sub)], ip[3 * sizeof(c->ip)];
+  uint64_t suppressed;
+  char sub[FC_LOG_ESC_MAX], ip[FC_LOG_ESC_MAX];
   if (r->limit) {
     p->stats.sub_refused_limit += r->n_limit;
     if (log_due(p, "subs", c->who.sub, &suppressed))
       fc_log(FC_LOG_WARN, &c->log,
              "event=ui_subscribe_refused reason=limit sub=\"%s\" peer=\"%s\" refused=%zu "
-             "conn_subs=%u subject_subs=%u suppressed=%u",
-             esc(c->who.sub, sub, sizeof(sub)), esc(c->ip, ip, sizeof(ip)), r->n_limit, c->nsubs,
-             c->subject ? c->subject->subs : 0, suppressed);
+             "conn_subs=%u subject_subs=%u suppressed=%llu",
+             fc_log_esc(c->who.sub, sub, sizeof(sub)), fc_log_esc(c->ip, ip, sizeof(ip)),
+             r->n_limit, c->nsubs, c->subject ? c->subject->subs : 0,
+             (unsigned long long)suppressed);
     refusal_event(c, "too_many_subscriptions",
                   "subscription limit reached (per connection or per subject): unsubscribe "
                   "first, or subscribe \"*\"",
@@ -941,10 +914,10 @@ static void user_check_done(uv_work_t *w, int status)
     users_update(p, j->users);
   } else {
     users_free(&j->users);
-    unsigned suppressed;
+    uint64_t suppressed;
     if (status == 0 && j->status < 0 && log_due(p, "users", "read", &suppressed))
-      fc_log(FC_LOG_WARN, NULL, "event=ui_user_check_failed err=%s suppressed=%u",
-             fc_strerror(j->status), suppressed);
+      fc_log(FC_LOG_WARN, NULL, "event=ui_user_check_failed err=%s suppressed=%llu",
+             fc_strerror(j->status), (unsigned long long)suppressed);
   }
   fc_free(j);
   release(p);
@@ -998,9 +971,9 @@ static bool browser_subprotocols(struct lws *wsi)
 int fc_push_confirm_upgrade(void *push, struct lws *wsi)
 {
   fc_push_t *p = push;
-  char uri[256], ip[64] = "", eip[3 * sizeof(ip)];
+  char uri[256], ip[64] = "", eip[FC_LOG_ESC_MAX];
   const char *why = NULL;
-  unsigned suppressed;
+  uint64_t suppressed;
   fc_principal_t who;
 
   if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
@@ -1010,8 +983,8 @@ int fc_push_confirm_upgrade(void *push, struct lws *wsi)
     p->stats.refused++;
     if (log_due(p, "subprotocol", ip, &suppressed))
       fc_log(FC_LOG_WARN, NULL,
-             "event=ui_refused status=400 reason=subprotocol peer=\"%s\" suppressed=%u",
-             esc(ip, eip, sizeof(eip)), suppressed);
+             "event=ui_refused status=400 reason=subprotocol peer=\"%s\" suppressed=%llu",
+             fc_log_esc(ip, eip, sizeof(eip)), (unsigned long long)suppressed);
     return refuse(wsi, 400, "bad_request",
                   "unsupported subprotocol: offer none, or fc-ui (Sec-WebSocket-Protocol)");
   }
