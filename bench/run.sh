@@ -50,7 +50,9 @@ start_server() {
     --ocpp-port "$OCPP_PORT" --http-port "$HTTP_PORT" \
     --unknown-chargers accept --log-level warn \
     --rate-limit 1000 --ui-max-clients 200000 --ui-max-per-ip 200000 \
-    --ui-max-per-subject 200000 --web-root "$root/web" 2>"$tmp/server-$1.log" &
+    --ui-max-per-subject 200000 --handshake-max-per-ip 200000 \
+    --handshake-rate 100000000 --handshake-burst 200000 \
+    --web-root "$root/web" 2>"$tmp/server-$1.log" &
   server_pid=$!
   for _ in $(seq 100); do
     kill -0 "$server_pid" 2>/dev/null || break # e.g. a port already in use

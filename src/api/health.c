@@ -2,14 +2,20 @@
  *
  * /healthz is for load balancers and alerting: 200 while the store commits,
  * 503 while its circuit breaker is open (calls are being refused), with a JSON
- * body saying why. /metrics is the Prometheus text format. */
+ * body saying why. /metrics is the Prometheus text format; with a metrics
+ * token configured it answers only `Authorization: Bearer <that token>`
+ * (compared in constant time), 401 otherwise. */
 #include "api/api_int.h"
 
 #include "core/mem.h"
+#include "log/log.h"
+
+#include <sodium.h>
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *health_name(fc_store_health_t h)
 {
@@ -67,9 +73,68 @@ static void histogram(sbuf_t *b, const char *name, const char *help, const uint6
             (unsigned long long)count);
 }
 
+/* Whether the request may read /metrics. */
+static bool metrics_allowed(fc_req_t *r)
+{
+  fc_api_t *a = r->a;
+  if (!a->metrics_token) return true;
+  char hdr[1100];
+  int n = r->wsi ? lws_hdr_copy(r->wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) : -1;
+  bool ok = n > 7 && !strncasecmp(hdr, "Bearer ", 7) && (size_t)n - 7 == a->metrics_token_len &&
+            sodium_memcmp(hdr + 7, a->metrics_token, a->metrics_token_len) == 0;
+  sodium_memzero(hdr, sizeof(hdr));
+  if (ok) return true;
+  char ip[64] = "";
+  if (r->wsi) lws_get_peer_simple(r->wsi, ip, sizeof(ip));
+  a->stats.metrics_unauthorized++;
+  if (fc_api__log_once(a, "metrics", ip))
+    fc_log(FC_LOG_WARN, NULL,
+           "event=http_refused reason=metrics_unauthorized peer=%s "
+           "msg=\"logged once per address and minute\"",
+           ip);
+  fc_api__error(r, 401, "unauthorized", "/metrics needs its bearer token");
+  return false;
+}
+
+void fc_api_set_guard(fc_api_t *a, const fc_guard_t *g)
+{
+  a->guard = g;
+}
+
+/* The connection guard's counts (net/guard.h). */
+static void guard_metrics(sbuf_t *b, const fc_guard_t *g)
+{
+  static const char *const ports[] = {"ocpp", "web"};
+  static const char *const reasons[] = {NULL, "rate", "concurrent"};
+  fc_guard_stats_t gs;
+  if (!g) return;
+  fc_guard_stats(g, &gs);
+  sb_printf(b, "# HELP flashcharge_connections_refused_total Connections closed at accept: too "
+               "many new ones from the address (rate) or too many of its connections in "
+               "handshake (concurrent).\n"
+               "# TYPE flashcharge_connections_refused_total counter\n");
+  for (int p = 0; p < FC_GUARD_NPORTS; p++)
+    for (int w = 1; w < FC_GUARD_NREASONS; w++)
+      sb_printf(b, "flashcharge_connections_refused_total{port=\"%s\",reason=\"%s\"} %llu\n",
+                ports[p], reasons[w], (unsigned long long)gs.refused[p][w]);
+  sb_printf(b, "# HELP flashcharge_handshakes_in_progress Connections not yet a WebSocket "
+               "(in their handshake, or plain HTTP).\n"
+               "# TYPE flashcharge_handshakes_in_progress gauge\n");
+  for (int p = 0; p < FC_GUARD_NPORTS; p++)
+    sb_printf(b, "flashcharge_handshakes_in_progress{port=\"%s\"} %llu\n", ports[p],
+              (unsigned long long)gs.in_handshake[p]);
+  sb_printf(b, "# HELP flashcharge_guard_addresses Client addresses remembered for the "
+               "connection limits.\n"
+               "# TYPE flashcharge_guard_addresses gauge\n");
+  for (int p = 0; p < FC_GUARD_NPORTS; p++)
+    sb_printf(b, "flashcharge_guard_addresses{port=\"%s\"} %llu\n", ports[p],
+              (unsigned long long)gs.addresses[p]);
+}
+
 void fc_api__metrics(fc_req_t *r)
 {
   fc_api_t *a = r->a;
+  if (!metrics_allowed(r)) return;
   fc_store_stats_t ss;
   fc_ocpp_stats_t os;
   sbuf_t b = {0};
@@ -99,10 +164,19 @@ void fc_api__metrics(fc_req_t *r)
             "# TYPE flashcharge_ocpp_answer_timeouts_total counter\n"
             "flashcharge_ocpp_answer_timeouts_total %llu\n",
             (unsigned long long)os.answer_timeouts);
+  sb_printf(&b, "# HELP flashcharge_ocpp_handshakes_refused_total Charger handshakes answered "
+                "with an HTTP error, by reason.\n"
+                "# TYPE flashcharge_ocpp_handshakes_refused_total counter\n");
+  for (int i = 0; i < FC_OCPP_REFUSED_N; i++)
+    sb_printf(&b, "flashcharge_ocpp_handshakes_refused_total{reason=\"%s\"} %llu\n",
+              fc_ocpp_refusal_name((fc_ocpp_refusal_t)i), (unsigned long long)os.refused[i]);
   sb_printf(&b,
-            "# TYPE flashcharge_ocpp_handshakes_refused_total counter\n"
-            "flashcharge_ocpp_handshakes_refused_total %llu\n",
-            (unsigned long long)os.rejected_handshakes);
+            "# HELP flashcharge_ocpp_login_table_entries Charger ids, addresses and pairs of "
+            "them remembered by the failed-login throttle.\n"
+            "# TYPE flashcharge_ocpp_login_table_entries gauge\n"
+            "flashcharge_ocpp_login_table_entries %llu\n",
+            (unsigned long long)os.login_table_entries);
+  guard_metrics(&b, a->guard);
   sb_printf(&b,
             "# TYPE flashcharge_ocpp_throttled_total counter\n"
             "flashcharge_ocpp_throttled_total %llu\n",
@@ -181,5 +255,37 @@ void fc_api__metrics(fc_req_t *r)
             "flashcharge_ui_closed_total{reason=\"expired\"} %llu\n"
             "flashcharge_ui_closed_total{reason=\"revoked\"} %llu\n",
             (unsigned long long)ps.closed_expired, (unsigned long long)ps.closed_revoked);
+  fc_login_stats_t ls;
+  fc_api__login_stats(a, &ls);
+  sb_printf(&b,
+            "# HELP flashcharge_login_total Sign-ins by answer: ok 200, refused 401, throttled "
+            "429 (a failure limit), busy 503 (the queue is full).\n"
+            "# TYPE flashcharge_login_total counter\n"
+            "flashcharge_login_total{result=\"ok\"} %llu\n"
+            "flashcharge_login_total{result=\"refused\"} %llu\n"
+            "flashcharge_login_total{result=\"throttled\"} %llu\n"
+            "flashcharge_login_total{result=\"busy\"} %llu\n",
+            (unsigned long long)ls.ok, (unsigned long long)ls.refused,
+            (unsigned long long)ls.throttled, (unsigned long long)ls.busy);
+  sb_printf(&b,
+            "# TYPE flashcharge_login_verifications_total counter\n"
+            "flashcharge_login_verifications_total %llu\n"
+            "# TYPE flashcharge_login_running gauge\nflashcharge_login_running %llu\n"
+            "# TYPE flashcharge_login_queued gauge\nflashcharge_login_queued %llu\n",
+            (unsigned long long)ls.verifications, (unsigned long long)ls.running,
+            (unsigned long long)ls.queued);
+  sb_printf(&b,
+            "# HELP flashcharge_http_refused_total Web-port requests refused: "
+            "ambiguous_length (Content-Length with Transfer-Encoding, 400), transfer_encoding "
+            "(411), pipelined (behind an "
+            "answer still pending: closed), metrics_unauthorized (401).\n"
+            "# TYPE flashcharge_http_refused_total counter\n"
+            "flashcharge_http_refused_total{reason=\"ambiguous_length\"} %llu\n"
+            "flashcharge_http_refused_total{reason=\"transfer_encoding\"} %llu\n"
+            "flashcharge_http_refused_total{reason=\"pipelined\"} %llu\n"
+            "flashcharge_http_refused_total{reason=\"metrics_unauthorized\"} %llu\n",
+            (unsigned long long)a->stats.ambiguous_length, (unsigned long long)a->stats.chunked,
+            (unsigned long long)a->stats.pipelined_closed,
+            (unsigned long long)a->stats.metrics_unauthorized);
   fc_api__respond_owned(r, 200, "text/plain; version=0.0.4", b.p, b.len);
 }

@@ -6,17 +6,31 @@
  * body: the token is checked and the path copied when the headers arrive,
  * the body is collected (at most FC_API_BODY_MAX bytes; a larger declared
  * one is refused with 413 before it is read, and the connection closed),
- * and the request is routed once it is complete. */
+ * and the request is routed once it is complete.
+ *
+ * An answer that is ready at once is written from the callback that routed
+ * it, and the transaction completed there: lws 4.1 goes on to a pipelined
+ * request as soon as the HTTP callback returns, so an answer left for
+ * HTTP_WRITEABLE would be lost. An answer that waits for the store or a
+ * charger is written from HTTP_WRITEABLE; a request pipelined behind it
+ * closes the connection (FILTER_HTTP_CONNECTION), unanswered, for the
+ * client to retry (RFC 9112 9.3.2), rather than answered out of order.
+ *
+ * A request with Transfer-Encoding is refused and closed: 400 with
+ * Content-Length too (refused_framing), 411 without. */
 #include "core/json.h"
 #include "api/api_int.h"
 #include "api/api_lws.h"
 
+#include "core/err.h"
 #include "core/mem.h"
 #include "log/log.h"
 #include "net/ws.h"
 #include "auth/request.h"
 #include "push/push_lws.h"
 
+#include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,9 +50,106 @@ void fc_api_free(fc_api_t *a)
 {
   if (!a) return;
   fc_api__login_free(a);
-  if (!a) return;
-  fc_api__login_free(a);
+  offence_t *e, *tmp;
+  HASH_ITER(hh, a->offences, e, tmp)
+  {
+    HASH_DEL(a->offences, e);
+    fc_free(e);
+  }
+  if (a->metrics_token) {
+    sodium_memzero(a->metrics_token, a->metrics_token_len);
+    fc_free(a->metrics_token);
+  }
   fc_free(a);
+}
+
+/* The first line of path, without its line end; NULL when unreadable. */
+static char *read_token_file(const char *path, size_t *len)
+{
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  char buf[1024];
+  char *line = fgets(buf, sizeof(buf), f);
+  fclose(f);
+  if (!line) return NULL;
+  size_t n = strcspn(buf, "\r\n");
+  char *out = fc_malloc(n + 1);
+  memcpy(out, buf, n);
+  out[n] = '\0';
+  sodium_memzero(buf, sizeof(buf));
+  *len = n;
+  return out;
+}
+
+int fc_api_init(fc_api_t *a, uv_loop_t *loop, const fc_config_t *cfg)
+{
+  a->cfg = cfg;
+  a->loop = loop;
+  if (cfg->metrics_token_file) {
+    a->metrics_token = read_token_file(cfg->metrics_token_file, &a->metrics_token_len);
+    if (!a->metrics_token) {
+      fc_log(FC_LOG_ERROR, NULL,
+             "event=config_error option=metrics-token-file msg=\"cannot read\"");
+      return FC_ERR_CONFIG;
+    }
+  } else if (cfg->metrics_token) {
+    a->metrics_token_len = strlen(cfg->metrics_token);
+    a->metrics_token = fc_strdup(cfg->metrics_token);
+  }
+  if (a->metrics_token && !a->metrics_token_len) {
+    fc_log(FC_LOG_ERROR, NULL, "event=config_error option=metrics-token msg=\"empty\"");
+    return FC_ERR_CONFIG;
+  }
+  return fc_api__login_init(a);
+}
+
+bool fc_api__log_once(fc_api_t *a, const char *kind, const char *peer)
+{
+  char key[sizeof(((offence_t *)0)->key)];
+  snprintf(key, sizeof(key), "%s %s", kind, peer);
+  uint64_t now = a->loop ? uv_now(a->loop) : 0;
+  offence_t *o = NULL;
+  HASH_FIND_STR(a->offences, key, o);
+  if (o) {
+    if (now - o->logged_ms < FC_API_LOG_INTERVAL_MS) return false;
+    o->logged_ms = now;
+    return true;
+  }
+  if (HASH_COUNT(a->offences) >= FC_API_OFFENDERS_MAX) {
+    offence_t *e, *tmp;
+    HASH_ITER(hh, a->offences, e, tmp)
+    {
+      if (now - e->logged_ms >= FC_API_LOG_INTERVAL_MS ||
+          HASH_COUNT(a->offences) >= FC_API_OFFENDERS_MAX) {
+        HASH_DEL(a->offences, e);
+        fc_free(e);
+      }
+    }
+  }
+  o = fc_calloc(1, sizeof(*o));
+  snprintf(o->key, sizeof(o->key), "%s", key);
+  o->logged_ms = now;
+  HASH_ADD_STR(a->offences, key, o);
+  return true;
+}
+
+const char *fc_api__escape(const char *s, char *buf, size_t n)
+{
+  static const char hex[] = "0123456789abcdef";
+  size_t o = 0;
+  for (; s && *s && o + 5 <= n; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') {
+      buf[o++] = (char)c;
+    } else {
+      buf[o++] = '\\';
+      buf[o++] = 'x';
+      buf[o++] = hex[c >> 4];
+      buf[o++] = hex[c & 15];
+    }
+  }
+  if (n) buf[o < n ? o : n - 1] = '\0';
+  return buf;
 }
 
 void fc_api__req_unref(fc_req_t *r)
@@ -125,9 +236,36 @@ static bool begin_body(fc_req_t *r, struct lws *wsi, enum lws_token_indexes uri)
   return true;
 }
 
+/* Transfer-Encoding: refused, closed (and logged once per peer and
+ * interval). With Content-Length too, 400: the two framings disagree about
+ * where the request ends (smuggling). Alone, 411: lws 4.1 does not decode
+ * chunked request bodies (it would hand us the chunk framing as the body and
+ * never end it), and our clients send Content-Length. */
+static bool refused_framing(fc_req_t *r, struct lws *wsi)
+{
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0) return false;
+  bool both = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+  char ip[64] = "";
+  lws_get_peer_simple(wsi, ip, sizeof(ip));
+  if (both)
+    r->a->stats.ambiguous_length++;
+  else
+    r->a->stats.chunked++;
+  if (fc_api__log_once(r->a, both ? "ambiguous_length" : "transfer_encoding", ip))
+    fc_log(FC_LOG_WARN, NULL, "event=http_refused reason=%s peer=%s",
+           both ? "content_length_and_transfer_encoding" : "transfer_encoding", ip);
+  if (both)
+    fc_api__error(r, 400, "bad_request", "Content-Length and Transfer-Encoding together");
+  else
+    fc_api__error(r, 411, "length_required", "send the body with a Content-Length");
+  r->close_after = true;
+  return true;
+}
+
 static void route(fc_req_t *r, struct lws *wsi)
 {
   char path[512];
+  if (refused_framing(r, wsi)) return;
   if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
     r->method = FC_HTTP_POST;
     begin_body(r, wsi, WSI_TOKEN_POST_URI);
@@ -157,6 +295,30 @@ static void route(fc_req_t *r, struct lws *wsi)
     fc_api__error(r, 404, "not_found", "no such resource");
 }
 
+/* Writes pss's answer, ready, from the callback that made it. */
+static int write_now(fc_api_pss_t *pss, struct lws *wsi)
+{
+  fc_req_t *r = pss->req;
+  pss->req = NULL;
+  r->wsi = NULL;
+  int rc = write_response(wsi, r);
+  fc_api__req_unref(r);
+  return rc;
+}
+
+/* The body is in: route the request (once). */
+static int body_complete(fc_api_pss_t *pss, struct lws *wsi)
+{
+  fc_req_t *r = pss->req;
+  if (r->ready || r->routed) return 0;
+  r->routed = true;
+  if (r->in_overflow)
+    fc_api__error(r, 413, "too_large", "the request body is over 64 KiB");
+  else
+    fc_api__rest_routed(r, r->path);
+  return r->ready ? write_now(pss, wsi) : 0;
+}
+
 int fc_api_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                        size_t len)
 {
@@ -169,20 +331,26 @@ int fc_api_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
   }
   case LWS_CALLBACK_HTTP: {
     fc_api_t *a = (fc_api_t *)lws_get_protocol(wsi)->user;
-    if (pss->req) { /* a pipelined request while one is pending: refuse */
-      return -1;
-    }
+    if (pss->req) return -1; /* cannot happen: FILTER_HTTP_CONNECTION closed */
     fc_req_t *r = fc_calloc(1, sizeof(*r));
     r->a = a;
     r->wsi = wsi;
     r->refs = 1;
     pss->req = r;
     route(r, wsi);
-    return 0;
+    return r->ready ? write_now(pss, wsi) : 0;
   }
+  case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+    /* A pipelined request while the one before waits: see the top. */
+    if (pss && pss->req) {
+      pss->req->a->stats.pipelined_closed++;
+      return -1;
+    }
+    return 0;
   case LWS_CALLBACK_HTTP_BODY: {
     fc_req_t *r = pss ? pss->req : NULL;
     if (!r) return 0;
+    if (!len) return 0; /* (NULL, 0): nothing to copy */
     if (r->in_len + len > FC_API_BODY_MAX) {
       r->in_overflow = true; /* keep reading, answer 413 at the end */
       return 0;
@@ -193,15 +361,8 @@ int fc_api_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
     r->in[r->in_len] = '\0';
     return 0;
   }
-  case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-    fc_req_t *r = pss ? pss->req : NULL;
-    if (!r || r->ready) return 0;
-    if (r->in_overflow)
-      fc_api__error(r, 413, "too_large", "the request body is over 64 KiB");
-    else
-      fc_api__rest_routed(r, r->path);
-    return 0;
-  }
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    return pss && pss->req ? body_complete(pss, wsi) : 0;
   case LWS_CALLBACK_HTTP_WRITEABLE: {
     fc_req_t *r = pss ? pss->req : NULL;
     if (!r || !r->ready) return 0;

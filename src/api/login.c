@@ -12,19 +12,30 @@
  * 64 MiB, so the lookup, the verification and the minting run on a libuv
  * worker thread (uv_queue_work), on an administration connection of our own
  * that one worker uses at a time (the mutex). The loop thread only parses,
- * rate-limits and answers.
+ * rate-limits, queues and answers.
  *
  * Failures answer alike: 401 "wrong username or password" whether the name
  * exists or not, after the same work (a name without a user verifies against
- * a dummy hash). Failed attempts are counted per name and per peer address
- * over a window; past the limit the answer is 429 with Retry-After, before
- * any hashing, so guessing is slow and cannot exhaust the workers. At most
- * LOGIN_INFLIGHT verifications run at once (503 beyond).
+ * a dummy hash). Failed attempts are counted over a window (login_window)
+ * per (name, address), per address, and per name; past a limit the answer is
+ * 429 with Retry-After, before any hashing:
+ *   - a name from one address: login_max_per_user_ip (5);
+ *   - one address, any names: login_max_per_ip (20);
+ *   - a name from every address: login_max_per_user (100), the slow bound
+ *     against guessing from many addresses; past it the name is refused only
+ *     from addresses that have failed in the window too. A name is never
+ *     locked out from an address that has not failed: nobody can lock a user
+ *     (an admin) out from where the user signs in.
+ * At most login_concurrency verifications run at once; later sign-ins wait
+ * in a queue of login_queue (beyond: 503 with Retry-After), and are checked
+ * against the limits again when their turn comes, so a burst gets no more
+ * guesses than the limits plus the verifications already running.
  *
  * First start: when no user exists, fc_api_login_announce logs a URL with a
  * random one-time code (…/#login=CODE). The page exchanges it once for an
  * admin token; it stops working when used, when the server stops, or once a
- * user exists. */
+ * user exists. It is spent only when its exchange runs: a sign-in refused
+ * (busy, throttled) leaves it as it was. */
 #include "core/json.h"
 #include "api/api_int.h"
 
@@ -39,19 +50,18 @@
 #include <string.h>
 #include <uthash.h>
 
-#define LOGIN_WINDOW_MS (15 * 60 * 1000) /* failures are counted over this window */
-#define LOGIN_MAX_PER_NAME 5             /* failures of one name in a window */
-#define LOGIN_MAX_PER_IP 20              /* failures from one address in a window */
-#define LOGIN_TRACKED_MAX 10000          /* names and addresses tracked at most */
-#define LOGIN_INFLIGHT 4                 /* verifications running at once at most */
-#define CODE_BYTES 24                    /* the first-start code: 32 base64url chars */
+#define LOGIN_TRACKED_MAX 10000 /* (name, address), names and addresses tracked at most */
+#define CODE_BYTES 24           /* the first-start code: 32 base64url chars */
 
 typedef struct failures {
-  char key[FC_USER_NAME_MAX + 8]; /* "u:name" or "ip:address" */
+  char key[FC_USER_NAME_MAX + 80]; /* "u:name", "ip:address" or "ui:address name" */
   unsigned count;
-  uint64_t first_ms; /* when the window started */
+  uint64_t first_ms;  /* when the window started */
+  uint64_t logged_ms; /* when its throttling was last logged (0: never) */
   UT_hash_handle hh;
 } failures_t;
+
+typedef struct job job_t;
 
 struct fc_login {
   uv_loop_t *loop;
@@ -59,36 +69,53 @@ struct fc_login {
   fc_store_admin_t *db; /* used by one worker at a time (lock) */
   uv_mutex_t lock;
   failures_t *failures;
-  unsigned inflight;
+  uint64_t window_ms;
+  unsigned max_user_ip, max_ip, max_user, concurrency, queue_max;
+  unsigned running;
+  job_t *queue_head, *queue_tail; /* waiting for a verification, in order */
+  unsigned queued;
+  fc_login_stats_t stats;
   char code[64]; /* "" when there is none (any more) */
 };
 
-typedef struct job {
+struct job {
   uv_work_t work;
   fc_login_t *l;
   fc_req_t *r;
+  job_t *next; /* in the queue */
   char ip[64];
   bool by_code;
   char name[FC_USER_NAME_MAX + 1];
   char *password; /* fc_malloc'd, wiped after use */
   size_t password_len;
+  char code[64]; /* by_code: the code offered, wiped after use */
   /* results */
   int status; /* 0, FC_ERR_AUTH, FC_ERR_STORE, FC_ERR_INVAL (cannot mint) */
   char role[9];
   char *token; /* malloc'd (libjwt) */
   long long exp_s;
-} job_t;
+};
 
 /* ---- failure counting (loop thread) ---- */
 
-static failures_t *failures_get(fc_login_t *l, const char *prefix, const char *what, bool create)
+static void failures_key(char *key, size_t n, const char *prefix, const job_t *j)
+{
+  if (!strcmp(prefix, "ip:"))
+    snprintf(key, n, "ip:%s", j->ip);
+  else if (!strcmp(prefix, "u:"))
+    snprintf(key, n, "u:%s", j->name);
+  else
+    snprintf(key, n, "ui:%s %s", j->ip, j->name);
+}
+
+static failures_t *failures_get(fc_login_t *l, const char *prefix, const job_t *j, bool create)
 {
   char key[sizeof(((failures_t *)0)->key)];
-  snprintf(key, sizeof(key), "%s%s", prefix, what);
+  failures_key(key, sizeof(key), prefix, j);
   failures_t *f = NULL;
   HASH_FIND_STR(l->failures, key, f);
   uint64_t now = uv_now(l->loop);
-  if (f && now - f->first_ms > LOGIN_WINDOW_MS) {
+  if (f && now - f->first_ms > l->window_ms) {
     HASH_DEL(l->failures, f);
     fc_free(f);
     f = NULL;
@@ -99,7 +126,7 @@ static failures_t *failures_get(fc_login_t *l, const char *prefix, const char *w
       failures_t *e, *tmp;
       HASH_ITER(hh, l->failures, e, tmp)
       {
-        if (now - e->first_ms > LOGIN_WINDOW_MS) {
+        if (now - e->first_ms > l->window_ms) {
           HASH_DEL(l->failures, e);
           fc_free(e);
         }
@@ -118,24 +145,52 @@ static failures_t *failures_get(fc_login_t *l, const char *prefix, const char *w
   return f;
 }
 
-/* Seconds until key may try again, or 0 when it may now. */
-static unsigned blocked_for(fc_login_t *l, const char *prefix, const char *what, unsigned max)
+static unsigned count_of(fc_login_t *l, const char *prefix, const job_t *j)
 {
-  failures_t *f = failures_get(l, prefix, what, false);
-  if (!f || f->count < max) return 0;
-  uint64_t until = f->first_ms + LOGIN_WINDOW_MS, now = uv_now(l->loop);
+  failures_t *f = failures_get(l, prefix, j, false);
+  return f ? f->count : 0;
+}
+
+/* Seconds until the window of f ends (at least 1). */
+static unsigned window_left(fc_login_t *l, const failures_t *f)
+{
+  uint64_t until = f->first_ms + l->window_ms, now = uv_now(l->loop);
   return until > now ? (unsigned)((until - now + 999) / 1000) : 1;
+}
+
+/* Seconds until j's address may try j's name (or a code) again, or 0 when it
+ * may now; *which names the limit reached. */
+static unsigned blocked_for(fc_login_t *l, const job_t *j, const char **which)
+{
+  failures_t *f = failures_get(l, "ip:", j, false);
+  if (f && f->count >= l->max_ip) {
+    *which = "address";
+    return window_left(l, f);
+  }
+  if (j->by_code) return 0;
+  if ((f = failures_get(l, "ui:", j, false)) && f->count >= l->max_user_ip) {
+    *which = "name_address";
+    return window_left(l, f);
+  }
+  /* The slow bound: only for addresses that failed themselves. */
+  if ((f = failures_get(l, "u:", j, false)) && f->count >= l->max_user && count_of(l, "ip:", j)) {
+    *which = "name";
+    return window_left(l, f);
+  }
+  return 0;
 }
 
 static void failed(fc_login_t *l, const job_t *j)
 {
-  failures_get(l, "ip:", j->ip, true)->count++;
-  if (!j->by_code) failures_get(l, "u:", j->name, true)->count++;
+  failures_get(l, "ip:", j, true)->count++;
+  if (j->by_code) return;
+  failures_get(l, "ui:", j, true)->count++;
+  failures_get(l, "u:", j, true)->count++;
 }
 
 static void succeeded(fc_login_t *l, const job_t *j)
 {
-  failures_t *f = j->by_code ? NULL : failures_get(l, "u:", j->name, false);
+  failures_t *f = j->by_code ? NULL : failures_get(l, "ui:", j, false);
   if (f) {
     HASH_DEL(l->failures, f);
     fc_free(f);
@@ -194,36 +249,8 @@ static void work_cb(uv_work_t *w)
   sodium_memzero(&u, sizeof(u));
 }
 
-static void after_cb(uv_work_t *w, int status)
+static void job_free(job_t *j)
 {
-  job_t *j = w->data;
-  fc_login_t *l = j->l;
-  fc_req_t *r = j->r;
-  l->inflight--;
-  if (status < 0) j->status = FC_ERR_STORE; /* cancelled */
-  if (j->status == 0 && j->token) {
-    char exp[32];
-    fc_datetime_format(j->exp_s * 1000, exp, sizeof(exp));
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "token", j->token, "expiresAt", exp, "role",
-                          j->role, "sub", j->by_code ? "first-start" : j->name);
-    char *text = json_dumps(o, FC_JSON_DUMP);
-    json_decref(o);
-    fc_api__respond_owned(r, 200, "application/json", text, strlen(text));
-    succeeded(l, j);
-    fc_log(FC_LOG_NOTICE, NULL, "event=login result=ok sub=%s role=%s peer=%s",
-           j->by_code ? "first-start" : j->name, j->role, j->ip);
-  } else if (j->status == FC_ERR_AUTH) {
-    failed(l, j);
-    fc_log(FC_LOG_WARN, NULL, "event=login result=refused by=%s peer=%s",
-           j->by_code ? "code" : "password", j->ip);
-    fc_api__error(r, 401, "unauthorized",
-                  j->by_code ? "this sign-in code is not valid (any more)"
-                             : "wrong username or password");
-  } else if (j->status == FC_ERR_INVAL) {
-    fc_api__error(r, 500, "internal", "the server cannot make a token");
-  } else {
-    fc_api__error(r, 503, "unavailable", "the store cannot answer now");
-  }
   if (j->token) {
     sodium_memzero(j->token, strlen(j->token));
     free(j->token);
@@ -232,17 +259,125 @@ static void after_cb(uv_work_t *w, int status)
     sodium_memzero(j->password, j->password_len);
     fc_free(j->password);
   }
-  fc_api__req_unref(r);
+  sodium_memzero(j->code, sizeof(j->code));
   fc_free(j);
 }
 
-/* ---- the request (loop thread) ---- */
-
-static void too_many(fc_req_t *r, unsigned secs)
+static void refused(fc_login_t *l, job_t *j)
 {
-  fc_api__error(r, 429, "too_many_attempts", "too many failed sign-ins; try again later");
-  r->retry_after = secs;
+  char esc[4 * FC_USER_NAME_MAX + 1];
+  failed(l, j);
+  l->stats.refused++;
+  fc_log(FC_LOG_WARN, NULL, "event=login result=refused by=%s user=\"%s\" peer=%s",
+         j->by_code ? "code" : "password",
+         j->by_code ? "" : fc_api__escape(j->name, esc, sizeof(esc)), j->ip);
+  fc_api__error(j->r, 401, "unauthorized",
+                j->by_code ? "this sign-in code is not valid (any more)"
+                           : "wrong username or password");
 }
+
+/* 429 when j's address may not try now (logged once per offender and
+ * window). Returns true when answered. */
+static bool throttled(fc_login_t *l, job_t *j)
+{
+  const char *which = NULL;
+  unsigned wait = blocked_for(l, j, &which);
+  if (!wait) return false;
+  l->stats.throttled++;
+  failures_t *f = failures_get(l, "ip:", j, true);
+  uint64_t now = uv_now(l->loop);
+  if (!f->logged_ms || now - f->logged_ms >= l->window_ms) {
+    char esc[4 * FC_USER_NAME_MAX + 1];
+    f->logged_ms = now ? now : 1;
+    fc_log(FC_LOG_WARN, NULL,
+           "event=login result=throttled limit=%s user=\"%s\" peer=%s retry_after=%u "
+           "msg=\"logged once per address and window\"",
+           which, j->by_code ? "" : fc_api__escape(j->name, esc, sizeof(esc)), j->ip, wait);
+  }
+  fc_api__error(j->r, 429, "too_many_attempts", "too many failed sign-ins; try again later");
+  j->r->retry_after = wait;
+  return true;
+}
+
+static void dispatch(fc_login_t *l);
+
+static void after_cb(uv_work_t *w, int status)
+{
+  job_t *j = w->data;
+  fc_login_t *l = j->l;
+  fc_req_t *r = j->r;
+  l->running--;
+  if (status < 0) j->status = FC_ERR_STORE; /* cancelled */
+  if (j->status == 0 && j->token) {
+    char exp[32], esc[4 * FC_USER_NAME_MAX + 1];
+    fc_datetime_format(j->exp_s * 1000, exp, sizeof(exp));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "token", j->token, "expiresAt", exp, "role",
+                          j->role, "sub", j->by_code ? "first-start" : j->name);
+    char *text = json_dumps(o, FC_JSON_DUMP);
+    json_decref(o);
+    fc_api__respond_owned(r, 200, "application/json", text, strlen(text));
+    succeeded(l, j);
+    l->stats.ok++;
+    fc_log(FC_LOG_NOTICE, NULL, "event=login result=ok sub=\"%s\" role=%s peer=%s",
+           j->by_code ? "first-start" : fc_api__escape(j->name, esc, sizeof(esc)), j->role, j->ip);
+  } else if (j->status == FC_ERR_AUTH) {
+    refused(l, j);
+  } else {
+    if (j->by_code && !l->code[0]) /* not spent after all: the exchange did not happen */
+      snprintf(l->code, sizeof(l->code), "%s", j->code);
+    if (j->status == FC_ERR_INVAL)
+      fc_api__error(r, 500, "internal", "the server cannot make a token");
+    else
+      fc_api__error(r, 503, "unavailable", "the store cannot answer now");
+  }
+  fc_api__req_unref(r);
+  job_free(j);
+  dispatch(l);
+}
+
+/* Starts j's verification now, unless its turn came too late: its client
+ * left, its address reached a limit meanwhile, or its code was spent. */
+static void start(fc_login_t *l, job_t *j)
+{
+  fc_req_t *r = j->r;
+  if (!r->wsi || throttled(l, j)) goto done;
+  if (j->by_code) {
+    /* Checked in constant time, and spent as its exchange starts: it works
+     * once even when two requests race. */
+    size_t n = strlen(l->code);
+    if (!n || strlen(j->code) != n || sodium_memcmp(j->code, l->code, n) != 0) {
+      refused(l, j);
+      goto done;
+    }
+    sodium_memzero(l->code, sizeof(l->code));
+  }
+  j->work.data = j;
+  l->running++;
+  l->stats.verifications++;
+  if (uv_queue_work(l->loop, &j->work, work_cb, after_cb) < 0) {
+    l->running--;
+    if (j->by_code) snprintf(l->code, sizeof(l->code), "%s", j->code);
+    fc_api__error(r, 503, "unavailable", "cannot sign in now");
+    goto done;
+  }
+  return;
+done:
+  fc_api__req_unref(r);
+  job_free(j);
+}
+
+static void dispatch(fc_login_t *l)
+{
+  while (l->running < l->concurrency && l->queue_head) {
+    job_t *j = l->queue_head;
+    l->queue_head = j->next;
+    if (!l->queue_head) l->queue_tail = NULL;
+    l->queued--;
+    start(l, j);
+  }
+}
+
+/* ---- the request (loop thread) ---- */
 
 void fc_api__login(fc_req_t *r)
 {
@@ -270,37 +405,22 @@ void fc_api__login(fc_req_t *r)
   job_t *j = fc_calloc(1, sizeof(*j));
   j->l = l;
   j->r = r;
+  r->refs++; /* the job's */
   j->by_code = code != NULL;
   if (r->wsi) lws_get_peer_simple(r->wsi, j->ip, sizeof(j->ip));
   if (name) snprintf(j->name, sizeof(j->name), "%s", name);
 
-  unsigned wait = blocked_for(l, "ip:", j->ip, LOGIN_MAX_PER_IP);
-  if (!wait && name) wait = blocked_for(l, "u:", j->name, LOGIN_MAX_PER_NAME);
-  if (wait) {
-    fc_log(FC_LOG_WARN, NULL, "event=login result=throttled peer=%s retry_after=%u", j->ip, wait);
-    too_many(r, wait);
+  if (throttled(l, j)) goto done;
+  if ((name &&
+       (strlen(name) > FC_USER_NAME_MAX || json_string_length(pw) > FC_AUTH_PASSWORD_MAX)) ||
+      (code && strlen(code) >= sizeof(j->code))) {
+    /* Cannot be a user or a code: counts as a failure, answered alike. */
+    refused(l, j);
     goto done;
   }
-  if (name && (strlen(name) > FC_USER_NAME_MAX || json_string_length(pw) > FC_AUTH_PASSWORD_MAX)) {
-    /* Cannot be a user: counts as a failure, answered alike. */
-    failed(l, j);
-    fc_api__error(r, 401, "unauthorized", "wrong username or password");
-    goto done;
-  }
-  if (code) {
-    /* The code is checked here, in constant time, and spent at once: it
-     * works once even when two requests race. */
-    size_t n = strlen(l->code);
-    bool ok = n && strlen(code) == n && sodium_memcmp(code, l->code, n) == 0;
-    if (!ok) {
-      failed(l, j);
-      fc_log(FC_LOG_WARN, NULL, "event=login result=refused by=code peer=%s", j->ip);
-      fc_api__error(r, 401, "unauthorized", "this sign-in code is not valid (any more)");
-      goto done;
-    }
-    sodium_memzero(l->code, sizeof(l->code));
-  }
-  if (l->inflight >= LOGIN_INFLIGHT) {
+  if (code) snprintf(j->code, sizeof(j->code), "%s", code);
+  if (l->running >= l->concurrency && l->queued >= l->queue_max) {
+    l->stats.busy++;
     fc_api__error(r, 503, "busy", "too many sign-ins at once; try again in a moment");
     r->retry_after = 1;
     goto done;
@@ -310,29 +430,33 @@ void fc_api__login(fc_req_t *r)
     j->password = fc_malloc(j->password_len + 1);
     memcpy(j->password, json_string_value(pw), j->password_len + 1);
   }
-  j->work.data = j;
-  r->refs++;
-  l->inflight++;
-  if (uv_queue_work(l->loop, &j->work, work_cb, after_cb) < 0) {
-    r->refs--;
-    l->inflight--;
-    fc_api__error(r, 503, "unavailable", "cannot sign in now");
-    goto done;
-  }
   json_decref(body);
+  if (l->queue_tail)
+    l->queue_tail->next = j;
+  else
+    l->queue_head = j;
+  l->queue_tail = j;
+  l->queued++;
+  dispatch(l);
   return;
 done:
   json_decref(body);
-  if (j->password) {
-    sodium_memzero(j->password, j->password_len);
-    fc_free(j->password);
-  }
-  fc_free(j);
+  fc_api__req_unref(r);
+  job_free(j);
+}
+
+void fc_api__login_stats(const fc_api_t *a, fc_login_stats_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  if (!a->login) return;
+  *out = a->login->stats;
+  out->running = a->login->running;
+  out->queued = a->login->queued;
 }
 
 /* ---- life ---- */
 
-int fc_api_login_init(fc_api_t *a, uv_loop_t *loop, const char *db_path)
+int fc_api__login_init(fc_api_t *a)
 {
   if (!a->jwt || a->jwt->alg != FC_JWT_HS256) {
     fc_log(FC_LOG_NOTICE, NULL,
@@ -341,18 +465,23 @@ int fc_api_login_init(fc_api_t *a, uv_loop_t *loop, const char *db_path)
     return 0;
   }
   fc_login_t *l = fc_calloc(1, sizeof(*l));
-  int rc = fc_store_admin_open(db_path, &l->db);
+  int rc = fc_store_admin_open(a->cfg->db, &l->db);
   if (rc < 0) {
     fc_free(l);
     return rc;
   }
   uv_mutex_init(&l->lock);
-  l->loop = loop;
+  l->loop = a->loop;
   l->jwt = a->jwt;
+  l->window_ms = (uint64_t)a->cfg->login_window * 1000;
+  l->max_user_ip = (unsigned)a->cfg->login_max_per_user_ip;
+  l->max_ip = (unsigned)a->cfg->login_max_per_ip;
+  l->max_user = (unsigned)a->cfg->login_max_per_user;
+  l->concurrency = (unsigned)a->cfg->login_concurrency;
+  l->queue_max = (unsigned)a->cfg->login_queue;
   a->login = l;
   return 0;
 }
-
 void fc_api_login_announce(fc_api_t *a, const char *host, int port)
 {
   fc_login_t *l = a->login;
@@ -375,6 +504,12 @@ void fc_api__login_free(fc_api_t *a)
 {
   fc_login_t *l = a->login;
   if (!l) return;
+  while (l->queue_head) {
+    job_t *j = l->queue_head;
+    l->queue_head = j->next;
+    fc_api__req_unref(j->r);
+    job_free(j);
+  }
   failures_t *e, *tmp;
   HASH_ITER(hh, l->failures, e, tmp)
   {

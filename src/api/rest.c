@@ -8,7 +8,8 @@
  * reader threads. Remote commands (POST/PUT, and GET …/configuration) are
  * commands.c's: /api/chargers/{id}/{start|stop|limit|reset|unlock|trigger|
  * configuration|target-soc}. Errors: {"error":…,"detail":…} with 400, 401,
- * 403, 404, 405, 503 (store unavailable). */
+ * 403, 404, 405, 503 (store unavailable). A transaction of a charger the
+ * token does not grant is 404, like one that does not exist. */
 #include "core/json.h"
 #include "api/api_int.h"
 
@@ -127,8 +128,8 @@ static void read_done(fc_read_t *rd, int status, void *arg)
     json_decref(out);
   } else if (rd->kind == FC_READ_TRANSACTION) {
     json_t *o = json_loadb(rd->out_text, rd->out_len, 0, NULL);
-    if (!shape_tx(r, o))
-      fc_api__error(r, 403, "forbidden", "the token does not grant this charger");
+    if (!shape_tx(r, o)) /* the store's scope left it out already: as if missing */
+      fc_api__error(r, 404, "not_found", "no such record");
     else
       respond_json(r, o);
     json_decref(o);
@@ -201,6 +202,15 @@ static void meter_values(fc_req_t *r, struct lws *wsi, const char *id)
   start_read(r, rd, &rg);
 }
 
+/* A token limited to some chargers reads only theirs: the store filters
+ * before its limit, and another charger's transaction is as missing as one
+ * that does not exist (404, not 403: no existence oracle). */
+static void scope(fc_req_t *r, fc_read_t *rd)
+{
+  if (!r->who.all_chargers)
+    fc_read_set_scope(rd, (const char *const *)r->who.chargers, r->who.n_chargers);
+}
+
 static void transactions(fc_req_t *r, struct lws *wsi)
 {
   char charger[64] = "";
@@ -210,7 +220,9 @@ static void transactions(fc_req_t *r, struct lws *wsi)
   }
   range_t rg;
   if (!range_args(r, wsi, &rg)) return;
-  start_read(r, fc_read_new(FC_READ_TRANSACTIONS, charger), &rg);
+  fc_read_t *rd = fc_read_new(FC_READ_TRANSACTIONS, charger);
+  scope(r, rd);
+  start_read(r, rd, &rg);
 }
 
 static void transaction_one(fc_req_t *r, const char *id)
@@ -222,6 +234,7 @@ static void transaction_one(fc_req_t *r, const char *id)
   }
   fc_read_t *rd = fc_read_new(FC_READ_TRANSACTION, NULL);
   rd->arg_i64 = v;
+  scope(r, rd);
   start_read(r, rd, NULL);
 }
 

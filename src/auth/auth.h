@@ -14,12 +14,16 @@
 
 #define FC_AUTH_HASH_MAX 128
 #define FC_AUTH_KEY_MAX 64 /* longest AuthorizationKey accepted, bytes */
+/* Shortest AuthorizationKey a new one may be, bytes (the OCPP 1.6 security
+ * whitepaper's minimum). Keys stored before it was enforced still verify. */
+#define FC_AUTH_KEY_MIN 16
 
 /* Initialises libsodium. 0, or FC_ERR_CONFIG. Call once, before threads. */
 int fc_auth_init(void);
 
 /* Hashes key (len bytes) with a fresh salt into out (>= FC_AUTH_HASH_MAX).
- * Returns 0, or FC_ERR_INVAL for an empty or over-long key. */
+ * Returns 0, or FC_ERR_INVAL for a key shorter than FC_AUTH_KEY_MIN or
+ * longer than FC_AUTH_KEY_MAX. */
 int fc_auth_key_hash(const char *key, size_t len, char *out, size_t outsz);
 
 /* True when key matches the stored hash. Constant time in the key's content. */

@@ -29,7 +29,8 @@ int fc_auth_key_hash(const char *key, size_t len, char *out, size_t outsz)
   unsigned char salt[SALT_LEN], m[crypto_auth_hmacsha256_BYTES];
   char salt_hex[2 * SALT_LEN + 1], m_hex[2 * sizeof(m) + 1];
 
-  if (len == 0 || len > FC_AUTH_KEY_MAX || outsz < FC_AUTH_HASH_MAX) return FC_ERR_INVAL;
+  if (len < FC_AUTH_KEY_MIN || len > FC_AUTH_KEY_MAX || outsz < FC_AUTH_HASH_MAX)
+    return FC_ERR_INVAL;
   randombytes_buf(salt, sizeof(salt));
   mac(salt, key, len, m);
   sodium_bin2hex(salt_hex, sizeof(salt_hex), salt, sizeof(salt));

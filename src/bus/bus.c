@@ -196,14 +196,26 @@ static void apply(chan_t *c, fc_event_type_t type, int connector, int64_t seq, c
     conn = connector_obj(c, connector);
     json_object_set_new(conn, "transaction", json_deep_copy(data));
     break;
-  case FC_EV_TX_STOPPED:
+  case FC_EV_TX_STOPPED: {
     conn = connector_obj(c, connector);
     tx = json_object_get(conn, "transaction");
-    if (json_is_object(tx) && json_integer_value(json_object_get(tx, "transactionId")) ==
-                                  json_integer_value(json_object_get(data, "transactionId")))
+    json_t *last = json_deep_copy(data);
+    if (!json_is_object(tx) || json_integer_value(json_object_get(tx, "transactionId")) ==
+                                   json_integer_value(json_object_get(data, "transactionId"))) {
+      /* The connector's live figures (power, SoC, the vehicle) end with its
+       * transaction (a charger reports them only while one runs); the last
+       * ones stay, as the last session's. */
+      json_t *m = json_object_get(conn, "meter");
+      json_object_set(last, "meter", m ? m : json_null());
+      json_t *pc = json_object_get(conn, "precharge");
+      if (pc) json_object_set(last, "precharge", pc);
+      json_object_set_new(conn, "meter", json_null());
+      json_object_del(conn, "precharge");
       json_object_set_new(conn, "transaction", json_null());
-    json_object_set_new(conn, "lastTransaction", json_deep_copy(data));
+    }
+    json_object_set_new(conn, "lastTransaction", last);
     break;
+  }
   case FC_EV_ENERGY:
   case FC_EV_COST:
     conn = connector_obj(c, connector);

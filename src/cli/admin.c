@@ -81,7 +81,8 @@ static void charger_usage(FILE *f)
           "  flashcharge charger list\n"
           "  flashcharge charger remove ID\n\n"
           "ID is the chargeBoxId. --password sets the charger's AuthorizationKey (OCPP\n"
-          "Security Profile 1, HTTP Basic auth); it is stored as a salted HMAC-SHA-256.\n"
+          "Security Profile 1, HTTP Basic auth), 16 to 64 bytes; it is stored as a salted\n"
+          "HMAC-SHA-256.\n"
           "Without it, the charger connects without credentials. 'add' on an existing\n"
           "charger updates it. FLASHCHARGE_CHARGER_PASSWORD may carry the password\n"
           "instead of the command line.\n\n"
@@ -149,7 +150,10 @@ int fc_cli__charger(int argc, char **argv)
     if (password) {
       if (fc_auth_init() < 0 ||
           fc_auth_key_hash(password, strlen(password), hash, sizeof(hash)) < 0) {
-        fprintf(stderr, "flashcharge: the password must be 1 to %d bytes\n", FC_AUTH_KEY_MAX);
+        fprintf(stderr,
+                "flashcharge: the password (AuthorizationKey) must be %d to %d bytes: the OCPP "
+                "1.6 security whitepaper asks for 16 at least\n",
+                FC_AUTH_KEY_MIN, FC_AUTH_KEY_MAX);
         goto out;
       }
     }

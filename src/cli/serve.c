@@ -307,11 +307,12 @@ int fc_cli__serve(int argc, char **argv)
   if (load_jwt(&sv) < 0) goto out_ocpp;
   sv.push = fc_push_new(&sv.loop, &sv.cfg, sv.have_jwt ? &sv.jwt : NULL, sv.bus, sv.store);
   sv.api = fc_api_new(sv.store, sv.ocpp, sv.bus, sv.push, sv.have_jwt ? &sv.jwt : NULL);
-  if ((rc = fc_api_login_init(sv.api, &sv.loop, sv.cfg.db)) < 0) {
-    fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=login err=%s", fc_strerror(rc));
+  if ((rc = fc_api_init(sv.api, &sv.loop, &sv.cfg)) < 0) {
+    fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=api err=%s", fc_strerror(rc));
     goto out_ocpp;
   }
   if ((rc = fc_net_start(&sv.loop, &sv.cfg, sv.ocpp, sv.api, sv.push, &sv.net)) < 0) goto out_ocpp;
+  fc_api_set_guard(sv.api, fc_net_guard(sv.net));
   fc_api_login_announce(sv.api, strcmp(sv.cfg.bind, "0.0.0.0") ? sv.cfg.bind : "localhost",
                         fc_net_http_port(sv.net));
 

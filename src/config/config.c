@@ -126,6 +126,52 @@ static const opt_t opts[] = {
      "ms between checks of the users table: the sockets of a removed user, or of a user whose "
      "role changed, are closed (1008)"},
     {"web-root", T_STR, O(web_root), S, "./web", 0, 0, NULL, "directory of the web UI's files"},
+    {"http-header-max", T_INT, O(http_header_max), S, "16384", 4096, 65535, NULL,
+     "bytes of request line and headers a request may have (holds a token of 8 KiB)"},
+    {"metrics-token", T_STR, O(metrics_token), S, NULL, 0, 0, NULL,
+     "bearer token /metrics requires (prefer the environment or --metrics-token-file)"},
+    {"metrics-token-file", T_STR, O(metrics_token_file), S, NULL, 0, 0, NULL,
+     "file holding the bearer token /metrics requires"},
+    {"login-window", T_INT, O(login_window), S, "900", 1, 86400, NULL,
+     "seconds over which failed sign-ins are counted"},
+    {"login-max-per-user-ip", T_INT, O(login_max_per_user_ip), S, "5", 1, 1000000, NULL,
+     "failed sign-ins of one name from one address in a window (beyond: 429 there)"},
+    {"login-max-per-ip", T_INT, O(login_max_per_ip), S, "20", 1, 1000000, NULL,
+     "failed sign-ins from one address in a window, any names (beyond: 429 there)"},
+    {"login-max-per-user", T_INT, O(login_max_per_user), S, "100", 1, 1000000, NULL,
+     "failed sign-ins of one name from all addresses in a window (beyond: 429 for that name "
+     "from addresses that failed too; never from one that has not)"},
+    {"login-concurrency", T_INT, O(login_concurrency), S, "4", 1, 64, NULL,
+     "password verifications (argon2id, 64 MiB each) running at once"},
+    {"login-queue", T_INT, O(login_queue), S, "256", 0, 100000, NULL,
+     "sign-ins waiting for a verification at most (beyond: 503 with Retry-After)"},
+    {"handshake-timeout", T_INT, O(handshake_timeout), S, "5", 1, 300, NULL,
+     "seconds a connection has to finish its HTTP request or WebSocket handshake (both ports; "
+     "also how long an idle HTTP keep-alive connection stays open)"},
+    {"handshake-max-per-ip", T_INT, O(handshake_max_per_ip), S, "256", 1, 10000000, NULL,
+     "connections per client address not yet a WebSocket (handshakes, plain HTTP), per port; "
+     "beyond: closed at accept"},
+    {"handshake-rate", T_INT, O(handshake_rate), S, "6000", 1, 100000000, NULL,
+     "new connections per minute per client address, per port (token bucket); beyond: closed "
+     "at accept"},
+    {"handshake-burst", T_INT, O(handshake_burst), S, "1000", 1, 10000000, NULL,
+     "new connections one client address may open at once before handshake-rate applies"},
+    {"handshake-table-size", T_INT, O(handshake_table_size), S, "16384", 16, 10000000, NULL,
+     "client addresses (and charger ids) remembered for the handshake limits; the least "
+     "recently seen are forgotten first"},
+    {"handshake-log-interval", T_INT, O(handshake_log_interval), S, "60", 1, 86400, NULL,
+     "seconds between log lines about one refused address, and between summaries of failed "
+     "charger logins"},
+    {"auth-fail-window", T_INT, O(auth_fail_window), S, "60", 1, 86400, NULL,
+     "seconds over which failed charger logins (HTTP Basic) are counted"},
+    {"auth-fail-max", T_INT, O(auth_fail_max), S, "10", 1, 1000000, NULL,
+     "failed logins for one charger id from one address in auth-fail-window; beyond: 429 "
+     "without checking the password"},
+    {"auth-fail-max-ip", T_INT, O(auth_fail_max_ip), S, "100", 1, 1000000, NULL,
+     "failed logins from one address (any charger id) in auth-fail-window; beyond: 429"},
+    {"auth-fail-max-id", T_INT, O(auth_fail_max_id), S, "100", 1, 1000000, NULL,
+     "failed logins for one charger id (any address) in auth-fail-window; beyond: 429 for the "
+     "addresses that failed for it (an address that did not still gets its password checked)"},
 };
 
 #undef O

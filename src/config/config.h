@@ -58,6 +58,27 @@ typedef struct fc_config {
   int ui_max_subscriptions_per_subject; /* ... over all connections of one token subject */
   int ui_user_check;                    /* ms between checks for removed users / changed roles */
   char *web_root;
+  int http_header_max; /* bytes of request line and headers (lws's header space) */
+  char *metrics_token; /* NULL: /metrics is open */
+  char *metrics_token_file;
+  /* sign-in (POST /api/login) */
+  int login_window; /* s */
+  int login_max_per_user_ip;
+  int login_max_per_ip;
+  int login_max_per_user;
+  int login_concurrency;
+  int login_queue;
+  /* Handshakes, both ports (net/guard.c), and charger logins (auth/throttle.c) */
+  int handshake_timeout;      /* s */
+  int handshake_max_per_ip;   /* connections not yet a WebSocket, per address and port */
+  int handshake_rate;         /* new connections per minute per address and port */
+  int handshake_burst;        /* bucket size of the above */
+  int handshake_table_size;   /* entries per table of addresses / ids */
+  int handshake_log_interval; /* s */
+  int auth_fail_window;       /* s */
+  int auth_fail_max;          /* per (charger id, address) */
+  int auth_fail_max_ip;       /* per address */
+  int auth_fail_max_id;       /* per charger id, for addresses that failed */
   /* The config file as parsed (NULL without one), for the modules that read
    * structured keys of their own ("models", "tariff"). Owned. */
   void *file_json;

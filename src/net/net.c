@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "log/log.h"
+#include "net/guard.h"
 #include "ocpp/ocpp_lws.h"
 #include "push/deflate.h"
 #include "push/push.h"
@@ -36,13 +37,65 @@ struct fc_net {
   lws_retry_bo_t ocpp_retry, web_retry;
   struct lws_protocol_vhost_options ui_default, ui_pvo;
   struct lws_http_mount mounts[4];
+  struct lws_protocol_vhost_options web_headers[4];
   int http_port; /* the web vhost's, as listening */
+  fc_guard_t *guard;
+  uv_loop_t *loop;
 };
+
+/* ---- the connection guard (guard.h), in front of every protocol -------------
+ *
+ * lws asks protocols[0] of a vhost whether to keep each connection it has
+ * just accepted (FILTER_NETWORK_CONNECTION: nothing read yet; refusing costs
+ * a close). Admitted, a connection is counted as in handshake from its
+ * instantiation until it becomes a WebSocket (ESTABLISHED) or goes
+ * (WSI_DESTROY), the handle riding in the wsi's opaque user data. Which
+ * protocol an event reaches depends on the vhost (the web vhost's default
+ * protocol gets the instantiation), so every protocol is wrapped. */
+
+static int guard_event(struct lws *wsi, fc_guard_port_t port, enum lws_callback_reasons reason,
+                       void *in)
+{
+  fc_net_t *n = lws_context_user(lws_get_context(wsi));
+  fc_addr_t a;
+  if (!n || !n->guard) return 0;
+  switch (reason) {
+  case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+    /* in: the accepted socket; wsi is the listener's */
+    if (fc_addr_of_peer((int)(intptr_t)in, &a) < 0) return -1; /* gone already */
+    return fc_guard_check(n->guard, port, &a, uv_now(n->loop)) == FC_GUARD_OK ? 0 : -1;
+  case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+    if (!lws_get_opaque_user_data(wsi) && fc_addr_of_peer(lws_get_socket_fd(wsi), &a) == 0)
+      lws_set_opaque_user_data(wsi, fc_guard_enter(n->guard, port, &a));
+    return 0;
+  case LWS_CALLBACK_ESTABLISHED:
+  case LWS_CALLBACK_WSI_DESTROY:
+    fc_guard_release(n->guard, lws_get_opaque_user_data(wsi));
+    lws_set_opaque_user_data(wsi, NULL);
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+#define GUARDED(name, port, inner)                                                                 \
+  static int name(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,         \
+                  size_t len)                                                                      \
+  {                                                                                                \
+    if (guard_event(wsi, port, reason, in)) return -1;                                             \
+    return inner(wsi, reason, user, in, len);                                                      \
+  }
+GUARDED(ocpp_http_cb, FC_GUARD_OCPP, fc_ocpp_lws_http_cb)
+GUARDED(ocpp_ws_cb, FC_GUARD_OCPP, fc_ocpp_lws_ws_cb)
+GUARDED(web_http_cb, FC_GUARD_WEB, fc_api_lws_http_cb)
+GUARDED(web_ui_cb, FC_GUARD_WEB, fc_push_lws_ws_cb)
+#undef GUARDED
 
 static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *name, int port,
                                const struct lws_protocols *protocols, const lws_retry_bo_t *retry,
                                const struct lws_protocol_vhost_options *pvo,
-                               const struct lws_http_mount *mounts)
+                               const struct lws_http_mount *mounts,
+                               const struct lws_protocol_vhost_options *headers)
 {
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof(info));
@@ -53,14 +106,18 @@ static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *
   info.retry_and_idle_policy = retry;
   info.pvo = pvo;
   info.mounts = mounts;
+  info.headers = headers; /* added by lws to every HTTP response of the vhost */
   /* permessage-deflate on /ws, ours (push/deflate.c), not lws's. */
   if (protocols == n->web_protocols) info.extensions = fc_deflate_extensions;
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
   /* An IPv4 address to bind to: an IPv6 socket would not take it (lws then
    * binds to every address), so this vhost is IPv4 only. */
   if (info.iface && !strchr(info.iface, ':')) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-  info.keepalive_timeout = 10;
-  info.timeout_secs = 10;
+  /* A connection that has not finished its request by then is closed; an
+   * idle keep-alive one too (it costs the same descriptor). */
+  info.keepalive_timeout = cfg->handshake_timeout;
+  info.timeout_secs = (unsigned)cfg->handshake_timeout;
+  info.timeout_secs_ah_idle = (unsigned)cfg->handshake_timeout; /* a silent one */
   struct lws_vhost *vh = lws_create_vhost(n->ctx, &info);
   if (!vh) {
     fc_log(FC_LOG_ERROR, NULL, "event=listen_failed kind=%s bind=%s port=%d", name, cfg->bind,
@@ -93,9 +150,34 @@ static void web_mounts(fc_net_t *n, const fc_config_t *cfg)
   f->origin = cfg->web_root;
   f->def = "index.html";
   f->origin_protocol = LWSMPRO_FILE;
+  /* A file that is not there goes to this protocol's LWS_CALLBACK_HTTP (a
+   * 404 of ours); without it lws 4.1 answers nothing at all. */
+  f->protocol = "fc-web-http";
   f->cache_max_age = 60;
   f->cache_reusable = 1;
   f->cache_revalidate = 1;
+}
+
+/* Headers on every HTTP response of the web port (files, REST, errors): no
+ * MIME sniffing, no framing (clickjacking), and a policy that lets the UI
+ * load only its own scripts, styles and connections (it has no inline ones;
+ * the favicon is a data: URL). */
+static void web_headers(fc_net_t *n)
+{
+  static const char *const hv[][2] = {
+      {"x-content-type-options:", "nosniff"},
+      {"x-frame-options:", "DENY"},
+      {"referrer-policy:", "no-referrer"},
+      {"content-security-policy:",
+       "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
+  };
+  for (size_t i = 0; i < FC_ARRAY_SIZE(hv); i++) {
+    n->web_headers[i] = (struct lws_protocol_vhost_options){
+        .next = i + 1 < FC_ARRAY_SIZE(hv) ? &n->web_headers[i + 1] : NULL,
+        .name = hv[i][0],
+        .value = hv[i][1]};
+  }
 }
 
 /* Every connection is a file descriptor, and the soft limit is often far
@@ -151,24 +233,33 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
   unsigned fd_limit = raise_fd_limit(cfg, &nofile);
   fc_net_t *n = fc_calloc(1, sizeof(*n));
   void *loops[1] = {loop};
+  fc_guard_opts_t go = {
+      .max_per_addr = (unsigned)cfg->handshake_max_per_ip,
+      .rate_per_min = (unsigned)cfg->handshake_rate,
+      .burst = (unsigned)cfg->handshake_burst,
+      .table_size = (unsigned)cfg->handshake_table_size,
+      .log_interval_ms = 1000u * (unsigned)cfg->handshake_log_interval,
+  };
+  n->guard = fc_guard_new(&go);
+  n->loop = loop;
   struct lws_context_creation_info info;
 
   /* protocols[0] answers plain HTTP and decides upgrades. */
   n->ocpp_protocols[0] =
-      (struct lws_protocols){.name = "fc-ocpp-http", .callback = fc_ocpp_lws_http_cb, .user = ocpp};
+      (struct lws_protocols){.name = "fc-ocpp-http", .callback = ocpp_http_cb, .user = ocpp};
   n->ocpp_protocols[1] = (struct lws_protocols){.name = "ocpp1.6",
-                                                .callback = fc_ocpp_lws_ws_cb,
+                                                .callback = ocpp_ws_cb,
                                                 .per_session_data_size = sizeof(void *),
                                                 .rx_buffer_size = 4096,
                                                 .user = ocpp};
   n->web_protocols[0] = (struct lws_protocols){.name = "fc-web-http",
-                                               .callback = fc_api_lws_http_cb,
+                                               .callback = web_http_cb,
                                                .per_session_data_size = sizeof(void *),
                                                .user = api};
   /* A browser connection costs its per-session pointer and rx buffer: keep
    * both small (client messages are small; longer ones are reassembled). */
   n->web_protocols[1] = (struct lws_protocols){.name = "fc-ui",
-                                               .callback = fc_push_lws_ws_cb,
+                                               .callback = web_ui_cb,
                                                .per_session_data_size = sizeof(void *),
                                                .rx_buffer_size = 1024,
                                                .user = push};
@@ -179,6 +270,7 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
   n->web_retry.secs_since_valid_ping = (uint16_t)cfg->ui_ping_interval;
   n->web_retry.secs_since_valid_hangup = (uint16_t)(2 * cfg->ui_ping_interval);
   web_mounts(n, cfg);
+  web_headers(n);
 
   /* TCP liveness of chargers: a ping after a minute of quiet, hang up when
    * nothing at all (not even a pong) came for twice the heartbeat interval. */
@@ -190,6 +282,10 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   info.foreign_loops = loops;
   info.port = CONTEXT_PORT_NO_LISTEN;
+  /* Request line and headers must fit lws's header space, or lws drops the
+   * connection without an answer: a token of FC_JWT_MAX_LEN (8 KiB) in
+   * Authorization or ?token= must fit with the rest. */
+  info.max_http_header_data2 = (unsigned)cfg->http_header_max;
   if (fd_limit) {
     size_t cap = fd_limit > 2 * FD_NOT_UI ? fd_limit - FD_NOT_UI : fd_limit / 2;
     if (cap < (size_t)cfg->ui_max_clients)
@@ -197,16 +293,18 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
     fc_push_cap_clients(push, cap);
   }
   info.pcontext = &n->ctx; /* lws clears it once fully destroyed */
+  info.user = n;
   n->ctx = create_context(&info, fd_limit, &nofile);
   if (!n->ctx) {
     fc_log(FC_LOG_ERROR, NULL, "event=lws_context_failed");
+    fc_guard_free(n->guard);
     fc_free(n);
     return FC_ERR_CONFIG;
   }
   struct lws_vhost *web = NULL;
-  if (!vhost(n, cfg, "ocpp", cfg->ocpp_port, n->ocpp_protocols, &n->ocpp_retry, NULL, NULL) ||
+  if (!vhost(n, cfg, "ocpp", cfg->ocpp_port, n->ocpp_protocols, &n->ocpp_retry, NULL, NULL, NULL) ||
       !(web = vhost(n, cfg, "http", cfg->http_port, n->web_protocols, &n->web_retry, &n->ui_pvo,
-                    n->mounts))) {
+                    n->mounts, n->web_headers))) {
     /* The context is half made: its destruction needs the loop to run, so
      * the caller still frees n afterwards, as after a normal stop. */
     fc_net_stop(n);
@@ -223,6 +321,11 @@ int fc_net_http_port(const fc_net_t *n)
   return n->http_port;
 }
 
+const fc_guard_t *fc_net_guard(const fc_net_t *n)
+{
+  return n->guard;
+}
+
 void fc_net_stop(fc_net_t *n)
 {
   if (n && n->ctx) lws_context_destroy(n->ctx);
@@ -234,5 +337,6 @@ void fc_net_free(fc_net_t *n)
   /* With a foreign loop, destruction finishes in steps as lws's handles
    * close; a last call once the loop has run releases what remains. */
   if (n->ctx) lws_context_destroy(n->ctx);
+  fc_guard_free(n->guard);
   fc_free(n);
 }

@@ -5,6 +5,7 @@
 
 #include "api/api.h"
 #include "config/config.h"
+#include "net/guard.h"
 #include "ocpp/ocpp.h"
 #include "push/push.h"
 
@@ -27,6 +28,10 @@ void fc_net_stop(fc_net_t *n);
 
 /* The port the web vhost listens on (the one chosen when configured 0). */
 int fc_net_http_port(const fc_net_t *n);
+
+/* The connection guard of both ports (guard.h), for its statistics. Borrowed;
+ * lives until fc_net_free. */
+const fc_guard_t *fc_net_guard(const fc_net_t *n);
 void fc_net_free(fc_net_t *n);
 
 #endif

@@ -34,6 +34,7 @@ static void call_free(fc_call_t *c)
   json_decref(c->result);
   fc_free(c->raw);
   if (c->ctx_free) c->ctx_free(c->ctx);
+  fc_ocpp__staged_free(c);
   fc_ocpp__session_unref(c->s);
   fc_free(c);
 }
@@ -135,8 +136,12 @@ static void commit_cb(fc_write_t *w, int status, void *arg)
 {
   fc_call_t *c = arg;
   c->io_pending = false;
-  /* Committed events are published whether or not the charger still waits. */
-  if (status == 0) fc_bus_publish_write(c->s->o->bus, w);
+  /* What committed changes state, and its events are published, whether or
+   * not the charger still waits. */
+  if (status == 0) {
+    fc_ocpp__staged_apply(c, w);
+    fc_bus_publish_write(c->s->o->bus, w);
+  }
   if (!c->answered) {
     c->hold++;
     if (c->commit_fn) {

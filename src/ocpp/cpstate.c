@@ -9,7 +9,12 @@
  *    can restart at 0 after a reboot, and a repeated message adds nothing.
  *
  * Kept per charger id, not per connection (it survives reconnects), seeded
- * from the read model the first time a connector is touched after start. */
+ * from the read model the first time a connector is touched after start.
+ *
+ * Handlers change a staged copy (fc_ocpp__stage), applied once their write
+ * has committed: a write that fails leaves the state as it was, so that the
+ * charger's retry is judged, and its energy and cost computed, as the first
+ * try was. */
 #include "ocpp/ocpp_int.h"
 
 #include <string.h>
@@ -29,7 +34,9 @@ static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
     long long ahead = fc_wall_ms() + o->max_skew_ms;
     const char *at = json_string_value(json_object_get(c, "statusAt"));
     if (at && fc_datetime_parse(at, &ms) == 0 && ms <= ahead) k->status_ts = ms;
+    /* the newest reading: the live one, else the last session's */
     json_t *m = json_object_get(c, "meter");
+    if (!json_is_object(m)) m = json_object_get(json_object_get(c, "lastTransaction"), "meter");
     at = json_string_value(json_object_get(m, "ts"));
     if (at && fc_datetime_parse(at, &ms) == 0 && ms <= ahead) k->meter_ts = ms;
     json_t *pc = json_object_get(c, "precharge");
@@ -83,6 +90,69 @@ fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector)
   k->id = connector;
   seed(o, charger, k);
   return k;
+}
+
+static fc_staged_t *staged_of(fc_call_t *c, int connector)
+{
+  for (fc_staged_t *st = c->staged; st; st = st->next_staged)
+    if (st->next.id == connector) return st;
+  fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id, connector);
+  fc_staged_t *st = fc_calloc(1, sizeof(*st));
+  st->was = *k;
+  st->next = *k;
+  st->soc = -1;
+  st->next_staged = c->staged;
+  c->staged = st;
+  return st;
+}
+
+fc_cpconn_t *fc_ocpp__stage(fc_call_t *c, int connector)
+{
+  return &staged_of(c, connector)->next;
+}
+
+void fc_ocpp__stage_soc(fc_call_t *c, int connector, double soc)
+{
+  staged_of(c, connector)->soc = soc;
+}
+
+void fc_ocpp__staged_apply(fc_call_t *c, fc_write_t *w)
+{
+  fc_ocpp_t *o = c->s->o;
+  for (fc_staged_t *st = c->staged; st; st = st->next_staged) {
+    fc_cpconn_t *k = fc_ocpp__cpconn(o, c->s->id, st->next.id);
+#define APPLY(f)                                                                                   \
+  if (memcmp(&st->next.f, &st->was.f, sizeof(st->next.f)) != 0) k->f = st->next.f
+    APPLY(status_ts);
+    APPLY(meter_ts);
+    APPLY(tx_id);
+    APPLY(tx_active);
+    APPLY(tx_prev_reg);
+    APPLY(tx_energy);
+    APPLY(tx_start_ms);
+    APPLY(target_soc);
+    APPLY(target_next);
+    APPLY(target_tx);
+    APPLY(target_stopped_tx);
+    APPLY(target_stopped_at);
+    APPLY(target_sent);
+    APPLY(pc_known);
+    APPLY(pc_model);
+    APPLY(pc_capacity_wh);
+    APPLY(pc_voltage);
+#undef APPLY
+    if (st->soc >= 0) fc_ocpp__target_soc_check(o, c->s->id, k, st->soc);
+  }
+  if (c->apply_fn) c->apply_fn(c, w, 0);
+}
+
+void fc_ocpp__staged_free(fc_call_t *c)
+{
+  while (c->staged) {
+    fc_staged_t *st = c->staged;
+    c->staged = st->next_staged;
+    fc_free(st);
+  }
 }
 
 double fc_ocpp__tx_minutes(const fc_cpconn_t *k, long long ts_ms)

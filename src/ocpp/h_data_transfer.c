@@ -60,9 +60,11 @@ void fc_ocpp__h_data_transfer(fc_call_t *c)
     vendor_known = true;
     if (h->message && message && !strcmp(h->message, message)) match = h;
   }
-  if (match && match->fn)
+  if (match && match->fn) {
+    o->dt_call = c; /* what the handler changes waits for the commit */
     d->status = match->fn(c->s->id, data, w, &d->data, match->arg);
-  else if (vendor_known)
+    o->dt_call = NULL;
+  } else if (vendor_known)
     d->status = "UnknownMessageId";
   else
     d->status = "UnknownVendorId";

@@ -8,16 +8,16 @@
  * the meter handler raises another precharge event (source "MeterValues"). */
 #include "ocpp/ocpp_int.h"
 
+#include <assert.h>
 #include <string.h>
 
-static void add_event(fc_ocpp_t *o, fc_write_t *w, const char *charger, fc_cpconn_t *k, double soc,
-                      const char *source, long long ts_ms)
+static fc_op_t *add_event(fc_write_t *w, const char *charger, fc_cpconn_t *k, double soc,
+                          const char *source, long long ts_ms)
 {
   const fc_model_t *m = k->pc_model.name[0] || k->pc_model.km_per_kwh > 0 ? &k->pc_model : NULL;
   json_t *data = fc_precharge_event_data(soc, k->pc_voltage, k->pc_capacity_wh, m, source);
   if (m && !m->name[0]) json_object_set_new(data, "model", json_null());
-  (void)o;
-  fc_bus_add(w, FC_EV_PRECHARGE, charger, k->id, data, ts_ms, false);
+  return fc_bus_add(w, FC_EV_PRECHARGE, charger, k->id, data, ts_ms, false);
 }
 
 static const char *precharge(const char *charger, const char *data, fc_write_t *w, char **data_out,
@@ -36,7 +36,10 @@ static const char *precharge(const char *charger, const char *data, fc_write_t *
   bool ok = fc_ocpp__connector_ok(o, charger, conn, &pc.connector);
   json_decref(conn);
   if (!ok) return "Rejected"; /* counted and logged there */
-  fc_cpconn_t *k = fc_ocpp__cpconn(o, charger, pc.connector);
+  /* the vehicle is known once the DataTransfer that reports it committed */
+  fc_call_t *c = o->dt_call;
+  assert(c && !strcmp(c->s->id, charger));
+  fc_cpconn_t *k = fc_ocpp__stage(c, pc.connector);
   const fc_model_t *m = pc.model[0] ? fc_models_find(&o->models, pc.model)
                                     : fc_models_nearest(&o->models, pc.capacity_wh);
   memset(&k->pc_model, 0, sizeof(k->pc_model));
@@ -49,8 +52,8 @@ static const char *precharge(const char *charger, const char *data, fc_write_t *
   k->pc_known = true;
   k->pc_capacity_wh = pc.capacity_wh;
   k->pc_voltage = pc.battery_voltage;
-  add_event(o, w, charger, k, pc.soc, "PreChargeData", fc_wall_ms());
-  fc_ocpp__target_soc_check(o, charger, k, pc.soc);
+  add_event(w, charger, k, pc.soc, "PreChargeData", fc_wall_ms());
+  fc_ocpp__stage_soc(c, pc.connector, pc.soc);
   char model[FC_LOG_ESC_MAX];
   fc_log(FC_LOG_INFO, &ctx, "event=precharge connector=%d soc=%.1f model=\"%s\"", pc.connector,
          pc.soc,
@@ -66,6 +69,7 @@ void fc_ocpp__precharge_register(fc_ocpp_t *o)
 void fc_ocpp__precharge_soc(fc_ocpp_t *o, fc_write_t *w, const char *charger, fc_cpconn_t *k,
                             double soc, long long ts_ms)
 {
+  (void)o;
   if (!k->pc_known) return;
-  add_event(o, w, charger, k, soc, "MeterValues", ts_ms);
+  add_event(w, charger, k, soc, "MeterValues", ts_ms)->flag |= FC_EVENT_SKIP_REPEAT;
 }

@@ -7,7 +7,12 @@
  * stamps, so what arrives may be older than what we already know: such a
  * message is stored and reported (its event says "late"), but it changes no
  * state shown to users. A time stamp too far ahead of our clock orders by
- * arrival instead, and its event says "clockSkew" (bounds.c). */
+ * arrival instead, and its event says "clockSkew" (bounds.c).
+ *
+ * What a message changes in the connector's state (cpstate.c) is staged, and
+ * applied once its write has committed; and its events are raised only if
+ * the store found something new (a retry of a notification or of a reading
+ * it has raises none). */
 #include "ocpp/ocpp_int.h"
 
 #include <string.h>
@@ -30,10 +35,9 @@ static long long stamp(fc_call_t *c, json_t *obj, bool *skewed)
 
 void fc_ocpp__h_status_notification(fc_call_t *c)
 {
-  fc_ocpp_t *o = c->s->o;
   json_t *p = c->payload;
   int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
-  fc_cpconn_t *k = fc_ocpp__cpconn(o, c->s->id, connector);
+  fc_cpconn_t *k = fc_ocpp__stage(c, connector);
   bool skewed;
   long long ts = stamp(c, p, &skewed);
   bool late = ts < k->status_ts;
@@ -48,30 +52,37 @@ void fc_ocpp__h_status_notification(fc_call_t *c)
     if (v) json_object_set(data, optional[i], v);
   }
   if (skewed) json_object_set_new(data, "clockSkew", json_true());
-  fc_bus_add(w, FC_EV_STATUS, c->s->id, connector, data, ts, late);
+  fc_bus_add(w, FC_EV_STATUS, c->s->id, connector, data, ts, late)->flag |= FC_EVENT_SKIP_REPEAT;
   fc_ocpp__commit(c, w, json_object(), NULL);
 }
 
+/* Each reading (MeterValue) is a store op of its own, followed by its
+ * events: a reading that the store has already (a retry of a message whose
+ * first try committed) raises none. */
 void fc_ocpp__h_meter_values(fc_call_t *c)
 {
   fc_ocpp_t *o = c->s->o;
   json_t *p = c->payload;
   int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
   json_t *txv = json_object_get(p, "transactionId");
-  fc_cpconn_t *k = fc_ocpp__cpconn(o, c->s->id, connector);
+  fc_cpconn_t *k = fc_ocpp__stage(c, connector);
   /* Meter values name their transaction; when they do not, the connector's
-   * running transaction is theirs. */
+   * running transaction is theirs, and they are stored as its too (the
+   * frame log keeps the message as it came). */
   int64_t tx = txv ? json_integer_value(txv) : (k->tx_active ? k->tx_id : 0);
   bool other_tx = tx && (!k->tx_active || tx != k->tx_id);
-  /* …and they are stored as that transaction's too (the frame log keeps
-   * the message as it came). */
-  if (!txv && tx) json_object_set_new(p, "transactionId", json_integer(tx));
 
-  fc_write_t *w = write_of(c, FC_OP_METER, NULL);
+  fc_write_t *w = fc_write_new();
   size_t i;
   json_t *mv;
   json_array_foreach(json_object_get(p, "meterValue"), i, mv)
   {
+    json_t *one = json_pack("{s:O, s:[O]}", "connectorId", json_object_get(p, "connectorId"),
+                            "meterValue", mv);
+    if (tx) json_object_set_new(one, "transactionId", json_integer(tx));
+    fc_op_t *op = fc_write_add(w, FC_OP_METER, c->s->id, one, NULL, 0);
+    op->ts_ms = fc_wall_ms();
+    json_decref(one);
     json_t *sum = fc_domain_meter_summary(mv);
     if (!sum) continue;
     bool skewed;
@@ -87,21 +98,23 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
     double reg_v = reg ? json_number_value(reg) : 0;
     json_t *soc = json_object_get(sum, "soc");
     double soc_v = soc ? json_number_value(soc) : -1;
-    fc_bus_add(w, FC_EV_METER, c->s->id, connector, sum, ts, late);
+    fc_bus_add(w, FC_EV_METER, c->s->id, connector, sum, ts, late)->flag |= FC_EVENT_SKIP_REPEAT;
     if (!late && soc_v >= 0 && soc_v <= 100) {
       fc_ocpp__precharge_soc(o, w, c->s->id, k, soc_v, ts);
-      if (tx && tx == k->tx_id) fc_ocpp__target_soc_check(o, c->s->id, k, soc_v);
+      if (tx && tx == k->tx_id) fc_ocpp__stage_soc(c, connector, soc_v);
     }
     if (!late && reg && tx && k->tx_active && tx == k->tx_id) {
       double e = fc_ocpp__energy_add(k, reg_v);
       fc_bus_add(w, FC_EV_ENERGY, c->s->id, connector,
                  json_pack("{s:I, s:f, s:f}", "transactionId", (json_int_t)tx, "energyWh", e,
                            "meterWh", reg_v),
-                 ts, false);
+                 ts, false)
+          ->flag |= FC_EVENT_SKIP_REPEAT;
       /* The running cost follows each reading of the register (energy and
        * time both advance it). */
       fc_bus_add(w, FC_EV_COST, c->s->id, connector,
-                 fc_cost_event_data(&o->tariff, tx, e, fc_ocpp__tx_minutes(k, ts)), ts, false);
+                 fc_cost_event_data(&o->tariff, tx, e, fc_ocpp__tx_minutes(k, ts)), ts, false)
+          ->flag |= FC_EVENT_SKIP_REPEAT;
     }
   }
   fc_ocpp__commit(c, w, json_object(), NULL);

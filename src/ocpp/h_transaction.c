@@ -32,13 +32,11 @@ static tx_ctx_t *ctx_of(fc_call_t *c)
 
 /* ---- StartTransaction ---- */
 
-static void started(fc_call_t *c, fc_write_t *w, int status)
+/* Committed (whether or not the charger still waits): the connector's
+ * transaction is this one. Its id is the store's, known only now. */
+static void start_apply(fc_call_t *c, fc_write_t *w, int status)
 {
-  tx_ctx_t *t = c->ctx;
-  if (status < 0) {
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "storage write failed, retry later");
-    return;
-  }
+  (void)status;
   fc_op_t *op = fc_write_op(w, 0);
   int connector = (int)json_integer_value(json_object_get(c->payload, "connectorId"));
   fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id, connector);
@@ -52,6 +50,16 @@ static void started(fc_call_t *c, fc_write_t *w, int status)
     k->tx_start_ms = ts;
     fc_ocpp__target_soc_started(k);
   }
+}
+
+static void started(fc_call_t *c, fc_write_t *w, int status)
+{
+  tx_ctx_t *t = c->ctx;
+  if (status < 0) {
+    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "storage write failed, retry later");
+    return;
+  }
+  fc_op_t *op = fc_write_op(w, 0);
   fc_log_ctx_t ctx = c->s->log;
   ctx.msg_id = c->id;
   fc_log(FC_LOG_INFO, &ctx, "event=transaction_started tx=%lld connector=%lld retry=%d",
@@ -93,6 +101,7 @@ static void start_tag(fc_call_t *c, fc_read_t *r, int status)
       fc_bus_add(w, FC_EV_TX_STARTED, c->s->id,
                  (int)json_integer_value(json_object_get(p, "connectorId")), data, ts, false);
   ev->flag |= FC_EVENT_SKIP_REPEAT;
+  c->apply_fn = start_apply;
   fc_ocpp__commit(c, w, NULL, started);
 }
 
@@ -151,7 +160,10 @@ static void stop_write(fc_call_t *c)
   long long now = fc_wall_ms(), ts = now;
   fc_datetime_parse(json_string_value(json_object_get(p, "timestamp")), &ts);
   json_int_t meter_stop = json_integer_value(json_object_get(p, "meterStop"));
+  /* the connector as this stop leaves it, once committed: a stop that
+   * fails leaves the transaction running, and its retry finds it so */
   fc_cpconn_t *k = conn_of_tx(o, c->s->id, tx);
+  if (k) k = fc_ocpp__stage(c, k->id);
   json_t *data = json_pack("{s:I, s:I, s:O}", "transactionId", (json_int_t)tx, "meterStop",
                            meter_stop, "stoppedAt", json_object_get(p, "timestamp"));
   json_t *reason = json_object_get(p, "reason");
@@ -174,6 +186,8 @@ static void stop_write(fc_call_t *c)
     json_decref(cost);
     k->tx_active = false;
   }
+  /* the vehicle leaves with its transaction (as in the read model) */
+  if (k && (!k->tx_active || k->tx_id == tx)) k->pc_known = false;
   if (k) fc_ocpp__target_soc_stopped(k, tx, data);
   fc_write_t *w = fc_write_new();
   fc_op_t *op =

@@ -39,12 +39,28 @@ void fc_ocpp_free(fc_ocpp_t *o);
 /* Number of charger connections open now. */
 size_t fc_ocpp_connections(const fc_ocpp_t *o);
 
+/* Why a charger's handshake was refused. */
+typedef enum {
+  FC_OCPP_REFUSED_BAD_REQUEST = 0, /* 400: no ocpp1.6 subprotocol, no valid chargeBoxId */
+  FC_OCPP_REFUSED_SHUTDOWN,        /* 503 */
+  FC_OCPP_REFUSED_UNKNOWN,         /* 401: not in the registry (policy reject) */
+  FC_OCPP_REFUSED_CREDENTIALS,     /* 401: wrong or missing HTTP Basic credentials */
+  FC_OCPP_REFUSED_THROTTLED,       /* 429: too many failed logins (auth/throttle.h) */
+  FC_OCPP_REFUSED_N
+} fc_ocpp_refusal_t;
+
+/* "bad_request", "shutting_down", "unknown_charger", "bad_credentials",
+ * "throttled": the metrics' label of a refusal. */
+const char *fc_ocpp_refusal_name(fc_ocpp_refusal_t why);
+
 /* Counters for /metrics. */
 typedef struct fc_ocpp_stats {
   uint64_t frames_in, frames_out, calls, callerrors_sent, rejected_handshakes;
   uint64_t answer_timeouts, throttled;
   uint64_t connectors_refused; /* connectorIds beyond --max-connectors (or < 0) */
   uint64_t clock_skewed;       /* time stamps beyond --max-clock-skew ahead */
+  uint64_t refused[FC_OCPP_REFUSED_N]; /* handshakes, by reason (sum: rejected_handshakes) */
+  uint64_t login_table_entries;        /* remembered by the failed-login throttle */
 } fc_ocpp_stats_t;
 void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out);
 

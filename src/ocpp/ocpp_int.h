@@ -11,6 +11,7 @@
 #include "bus/bus.h"
 #include "domain/domain.h"
 #include "net/soon.h"
+#include "auth/throttle.h"
 
 #include <libwebsockets.h>
 #include <stdbool.h>
@@ -39,7 +40,8 @@ typedef struct fc_outcall fc_outcall_t;
 typedef struct fc_regent {
   char id[FC_CP_ID_MAX + 1];
   fc_reg_t reg;
-  char *auth; /* owned; NULL = no credentials required */
+  char *auth;            /* owned; NULL = no credentials required */
+  bool short_key_warned; /* its key is short (known at a login): said once */
   UT_hash_handle hh;
 } fc_regent_t;
 
@@ -119,6 +121,15 @@ typedef struct fc_cpstate {
 
 typedef struct fc_call fc_call_t;
 
+/* A connector's state as a handler will leave it once its write has
+ * committed (cpstate.c): the state when staged, the state after, and a SoC
+ * to compare with the target then (< 0: none). */
+typedef struct fc_staged {
+  fc_cpconn_t was, next;
+  double soc;
+  struct fc_staged *next_staged;
+} fc_staged_t;
+
 /* Continuation of a handler once its write has committed or failed. */
 typedef void (*fc_commit_fn)(fc_call_t *c, fc_write_t *w, int status);
 /* Continuation of a handler once its read is done. */
@@ -138,6 +149,11 @@ struct fc_call {
   int hold;        /* > 0 while a continuation runs */
   json_t *result;  /* the answer to send once committed (owned) */
   fc_commit_fn commit_fn;
+  /* State changes that wait for the write to commit: the staged connectors
+   * (owned), then apply_fn (status 0), whether or not the charger still
+   * waits for its answer. */
+  fc_staged_t *staged;
+  fc_commit_fn apply_fn;
   fc_read_fn read_fn;
   void *ctx; /* handler state */
   void (*ctx_free)(void *ctx);
@@ -167,6 +183,7 @@ struct fc_ocpp {
   fc_call_t *dl_head, *dl_tail;
   fc_session_t *paused;
   fc_dt_handler_t *dt_handlers;
+  fc_call_t *dt_call; /* the DataTransfer whose handler runs now, or NULL */
   fc_models_t models;
   fc_tariff_t tariff;
   uv_timer_t deadline_timer;
@@ -180,6 +197,7 @@ struct fc_ocpp {
   int max_connector;     /* bounds.c: the highest connectorId accepted */
   long long max_skew_ms; /* bounds.c: how far ahead a time stamp may be */
   uint64_t last_silence_check;
+  fc_auth_throttle_t *throttle; /* failed charger logins (session.c's handshake) */
 };
 
 /* Milliseconds on the loop's clock (monotonic); the wall clock is fc_wall_ms(). */
@@ -254,6 +272,18 @@ json_t *fc_ocpp__id_tag_info(fc_ocpp_t *o, const fc_tag_rec_t *tag, int status);
 /* The charger's state (created empty when new). */
 fc_cpstate_t *fc_ocpp__cpstate(fc_ocpp_t *o, const char *charger);
 fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector);
+/* The state of c's charger's connector as c's write will leave it: a copy
+ * (borrowed, valid while c lives) for the handler to judge by and change.
+ * The changes reach the connector only once the write has committed
+ * (fc_ocpp__staged_apply): a write that fails changes nothing, and the
+ * charger's retry finds the state it found the first time. */
+fc_cpconn_t *fc_ocpp__stage(fc_call_t *c, int connector);
+/* Once committed, compare soc with the connector's target (target_soc.c). */
+void fc_ocpp__stage_soc(fc_call_t *c, int connector, double soc);
+/* Applies what c staged, field by field (only the fields it changed, so that
+ * what others changed meanwhile stays), then c->apply_fn. Status 0 only. */
+void fc_ocpp__staged_apply(fc_call_t *c, fc_write_t *w);
+void fc_ocpp__staged_free(fc_call_t *c);
 /* Adds a register reading to the running transaction's energy; returns it. */
 double fc_ocpp__energy_add(fc_cpconn_t *k, double reg);
 /* Minutes from the running transaction's start to ts_ms (0 when unknown):

@@ -12,6 +12,7 @@ static void tick_cb(uv_timer_t *t)
 
   fc_ocpp__throttle_tick(o);
   fc_ocpp__outcall_tick(o);
+  fc_auth_throttle_tick(o->throttle, now);
   if (o->shutting_down) return;
   fc_ocpp__registry_tick(o);
 
@@ -74,6 +75,15 @@ int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_b
     return rc;
   }
   fc_ocpp__precharge_register(o);
+  fc_auth_throttle_opts_t to = {
+      .max_pair = (unsigned)cfg->auth_fail_max,
+      .max_addr = (unsigned)cfg->auth_fail_max_ip,
+      .max_id = (unsigned)cfg->auth_fail_max_id,
+      .window_ms = 1000u * (unsigned)cfg->auth_fail_window,
+      .table_size = (unsigned)cfg->handshake_table_size,
+      .log_interval_ms = 1000u * (unsigned)cfg->handshake_log_interval,
+  };
+  o->throttle = fc_auth_throttle_new(&to);
 
   uv_timer_init(loop, &o->deadline_timer);
   o->deadline_timer.data = o;
@@ -128,6 +138,7 @@ static void handle_closed(uv_handle_t *h)
     fc_ocpp__registry_free(o);
     fc_ocpp__cpstates_free(o);
     fc_models_cleanup(&o->models);
+    fc_auth_throttle_free(o->throttle);
     fc_dt_handler_t *d = o->dt_handlers;
     while (d) {
       fc_dt_handler_t *next = d->next;
@@ -160,7 +171,17 @@ size_t fc_ocpp_connections(const fc_ocpp_t *o)
 
 void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out)
 {
+  fc_auth_throttle_stats_t ts;
   *out = o->stats;
+  fc_auth_throttle_stats(o->throttle, &ts);
+  out->login_table_entries = ts.entries;
+}
+
+const char *fc_ocpp_refusal_name(fc_ocpp_refusal_t why)
+{
+  static const char *const names[] = {"bad_request", "shutting_down", "unknown_charger",
+                                      "bad_credentials", "throttled"};
+  return (unsigned)why < FC_OCPP_REFUSED_N ? names[why] : "unknown";
 }
 
 int fc_ocpp_check_request(const char *action, const json_t *payload, char *why, size_t whysz)

@@ -3,7 +3,9 @@
  * The handshake is decided on the HTTP side (fc_ocpp_lws_http_cb,
  * HTTP_CONFIRM_UPGRADE) from the in-memory registry: subprotocol, chargeBoxId
  * from the path's last segment, HTTP Basic credentials. A refusal is a real
- * HTTP answer (400/401) before any WebSocket exists.
+ * HTTP answer (400/401/503) before any WebSocket exists; a login after too
+ * many failures (auth/throttle.h) gets 429 with Retry-After, before its id is
+ * looked up or its key checked.
  *
  * Once upgraded, a session reassembles fragmented messages up to max_frame
  * bytes (beyond: close 1009; binary: close 1003), hands each whole message to
@@ -18,6 +20,8 @@
 #include "ocpp/ocpp_lws.h"
 
 #include "auth/auth.h"
+#include "auth/throttle.h"
+#include "core/addr.h"
 #include "net/ws.h"
 
 #include <stddef.h>
@@ -89,51 +93,105 @@ static bool offers_ocpp16(struct lws *wsi)
   return false;
 }
 
-static int refuse(struct lws *wsi, fc_ocpp_t *o, unsigned status, const char *body, const char *why,
-                  const char *id)
+/* Answers the handshake with status and body. Refusals of a login (unknown
+ * charger, bad credentials, throttled) are counted by the throttle and
+ * summarised once per interval (auth/throttle.h); the others are logged once
+ * per address per interval: a peer that retries does not write a line per
+ * attempt. */
+static int refuse(struct lws *wsi, fc_ocpp_t *o, const fc_addr_t *a, fc_ocpp_refusal_t why,
+                  unsigned status, const char *body, const char *detail, const char *id,
+                  unsigned retry_after)
 {
-  char peer[64] = "";
+  char peer[FC_ADDR_STRLEN] = "-";
   fc_log_ctx_t ctx = {.cp = id};
+  bool login = why == FC_OCPP_REFUSED_UNKNOWN || why == FC_OCPP_REFUSED_CREDENTIALS ||
+               why == FC_OCPP_REFUSED_THROTTLED;
 
-  lws_get_peer_simple(wsi, peer, sizeof(peer));
-  fc_log(FC_LOG_WARN, &ctx, "event=handshake_refused status=%u reason=\"%s\" peer=%s", status, why,
-         peer);
+  if (a) fc_addr_str(a, peer, sizeof(peer));
+  if (!login && (!a || fc_auth_throttle_may_log(o->throttle, a, fc_ocpp__now(o))))
+    fc_log(FC_LOG_WARN, &ctx,
+           "event=handshake_refused status=%u reason=%s detail=\"%s\" peer=%s "
+           "msg=\"further refusals of this address are not logged for %ds\"",
+           status, fc_ocpp_refusal_name(why), detail, peer, o->cfg->handshake_log_interval);
+  else
+    fc_log(FC_LOG_DEBUG, &ctx, "event=handshake_refused status=%u reason=%s detail=\"%s\" peer=%s",
+           status, fc_ocpp_refusal_name(why), detail, peer);
   o->stats.rejected_handshakes++;
+  o->stats.refused[why]++;
   static const char realm[] = "Basic realm=\"flashcharge\", charset=\"UTF-8\"";
   if (fc_http_write(wsi, status, "text/plain", body, strlen(body), status == 401 ? realm : NULL,
-                    0) < 0)
+                    retry_after) < 0)
     return -1;
   return 1; /* lws completes the transaction */
+}
+
+/* A charger that logged in with a key shorter than the minimum (stored
+ * before the minimum was enforced): it keeps working, and the operator is
+ * told once per registry load. Only a login tells a key's length: the
+ * registry holds hashes. */
+static void short_key(fc_regent_t *e, size_t len)
+{
+  if (len >= FC_AUTH_KEY_MIN || e->short_key_warned) return;
+  e->short_key_warned = true;
+  fc_log_ctx_t ctx = {.cp = e->id};
+  fc_log(FC_LOG_WARN, &ctx,
+         "event=short_authorization_key bytes=%zu min=%d msg=\"accepted, but a key this short "
+         "can be guessed: set a new one of %d bytes or more (charger add ID --password), and the "
+         "same on the charger\"",
+         len, FC_AUTH_KEY_MIN, FC_AUTH_KEY_MIN);
 }
 
 static int confirm_upgrade(struct lws *wsi, fc_ocpp_t *o)
 {
   char id[FC_CP_ID_MAX + 1];
+  fc_addr_t addr;
+  const fc_addr_t *a = fc_addr_of_peer(lws_get_socket_fd(wsi), &addr) == 0 ? &addr : NULL;
+  uint64_t now = fc_ocpp__now(o);
 
-  if (o->shutting_down) return refuse(wsi, o, 503, "shutting down\n", "shutting down", NULL);
+  if (o->shutting_down)
+    return refuse(wsi, o, a, FC_OCPP_REFUSED_SHUTDOWN, 503, "shutting down\n", "shutting down",
+                  NULL, 0);
   if (!offers_ocpp16(wsi))
-    return refuse(wsi, o, 400, "subprotocol ocpp1.6 required\n", "no ocpp1.6 subprotocol", NULL);
+    return refuse(wsi, o, a, FC_OCPP_REFUSED_BAD_REQUEST, 400, "subprotocol ocpp1.6 required\n",
+                  "no ocpp1.6 subprotocol", NULL, 0);
   if (charger_id_of(wsi, id, sizeof(id)) < 0)
-    return refuse(wsi, o, 400, "no valid chargeBoxId in the path\n", "bad chargeBoxId", NULL);
+    return refuse(wsi, o, a, FC_OCPP_REFUSED_BAD_REQUEST, 400, "no valid chargeBoxId in the path\n",
+                  "bad chargeBoxId", NULL, 0);
+  if (!a) /* the peer is gone already */
+    return refuse(wsi, o, a, FC_OCPP_REFUSED_BAD_REQUEST, 400, "no peer\n", "no peer address", id,
+                  0);
+
+  /* Before anything is looked up or checked: cheap, whatever is guessed. */
+  unsigned retry = 0;
+  if (fc_auth_throttle_check(o->throttle, id, a, now, &retry) != FC_THROTTLE_NONE)
+    return refuse(wsi, o, a, FC_OCPP_REFUSED_THROTTLED, 429, "too many failed logins\n",
+                  "too many failed logins", id, retry);
 
   fc_regent_t *e = fc_ocpp__registry_find(o, id);
   if (!e) {
-    if (o->cfg->unknown_chargers == FC_UNKNOWN_REJECT)
-      return refuse(wsi, o, 401, "unauthorized\n", "unknown charger", id);
+    if (o->cfg->unknown_chargers == FC_UNKNOWN_REJECT) {
+      fc_auth_throttle_failed(o->throttle, NULL, a, now);
+      return refuse(wsi, o, a, FC_OCPP_REFUSED_UNKNOWN, 401, "unauthorized\n", "unknown charger",
+                    id, 0);
+    }
     return 0;
   }
   if (!e->auth) return 0;
 
   char hdr[512], user[FC_CP_ID_MAX + 2], pass[FC_AUTH_KEY_MAX + 2];
-  size_t plen;
+  size_t plen = 0;
   int n = lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION);
-  if (n <= 0) return refuse(wsi, o, 401, "unauthorized\n", "no credentials", id);
-  if (fc_auth_basic_parse(hdr, user, sizeof(user), pass, sizeof(pass), &plen) < 0 ||
-      strcmp(user, id) != 0 || !fc_auth_key_verify(e->auth, pass, plen)) {
-    memset(pass, 0, sizeof(pass));
-    return refuse(wsi, o, 401, "unauthorized\n", "bad credentials", id);
-  }
+  bool ok = n > 0 && fc_auth_basic_parse(hdr, user, sizeof(user), pass, sizeof(pass), &plen) == 0 &&
+            strcmp(user, id) == 0 && fc_auth_key_verify(e->auth, pass, plen);
   memset(pass, 0, sizeof(pass));
+  memset(hdr, 0, sizeof(hdr));
+  if (!ok) {
+    fc_auth_throttle_failed(o->throttle, id, a, now);
+    return refuse(wsi, o, a, FC_OCPP_REFUSED_CREDENTIALS, 401, "unauthorized\n",
+                  n > 0 ? "bad credentials" : "no credentials", id, 0);
+  }
+  fc_auth_throttle_succeeded(o->throttle, id, a);
+  short_key(e, plen);
   return 0;
 }
 

@@ -316,23 +316,31 @@ static void fail_writes(fc_write_t *first)
   }
 }
 
-/* The rules of store.h that tie event i of w to a transaction op earlier in
- * the same write. Returns true if the event is to be skipped (its
- * TX_START/TX_STOP was a repeat); *tx_id = the latest earlier TX_START's
- * out_id, for "transactionId": null, or 0. */
+/* The rules of store.h that tie event i of w to a data op earlier in the
+ * same write. Returns true if the event is to be skipped (the latest earlier
+ * TX_START, TX_STOP, METER or STATUS stored nothing new: a charger's retry);
+ * *tx_id = the latest earlier TX_START's out_id, for "transactionId": null,
+ * or 0. */
 static bool event_rules(const fc_write_t *w, size_t i, int64_t *tx_id)
 {
   const fc_op_t *start = NULL, *last = NULL;
   for (size_t j = 0; j < i; j++) {
     const fc_op_t *o = w->ops[j];
-    if (o->kind == FC_OP_TX_START)
-      start = last = o;
-    else if (o->kind == FC_OP_TX_STOP)
+    if (o->kind == FC_OP_TX_START) start = o;
+    if (o->kind == FC_OP_TX_START || o->kind == FC_OP_TX_STOP || o->kind == FC_OP_METER ||
+        o->kind == FC_OP_STATUS)
       last = o;
   }
   *tx_id = start ? start->out_id : 0;
   if (!(w->ops[i]->flag & FC_EVENT_SKIP_REPEAT) || !last) return false;
-  return last->kind == FC_OP_TX_START ? last->out_flag != 0 : last->out_flag == 2;
+  switch (last->kind) {
+  case FC_OP_TX_START:
+    return last->out_flag != 0;
+  case FC_OP_METER:
+    return last->out_flag == 1;
+  default: /* TX_STOP, STATUS */
+    return last->out_flag == 2;
+  }
 }
 
 /* Event retention: with the first batch, then at most every
@@ -481,19 +489,21 @@ static void sync_push(fc_store_t *s, fc_write_t *first, fc_write_t *last, size_t
 /* Under mu, with the breaker open: the queued writes would only wait for a
  * disk that is not there. They fail now, so that chargers get their
  * CALLERROR within seconds, through the sync queue, behind the batches
- * before them (callbacks keep queue order). Returns how many. */
-static size_t fail_queued(fc_store_t *s)
+ * before them (callbacks keep queue order). They are counted before they
+ * are handed on: the sync thread may deliver them at once, and whoever sees
+ * a callback must see its write counted in the stats. */
+static void fail_queued(fc_store_t *s)
 {
   size_t n = 0;
-  if (!s->pend) return 0;
+  if (!s->pend) return;
   for (fc_write_t *w = s->pend; w; w = w->next) {
     w->status = FC_ERR_STORE;
     n++;
   }
+  stats_add(s, 0, n); /* stats_mu nests inside mu, never the other way */
   sync_push(s, s->pend, s->pend_tail, n, n, 0, false);
   s->pend = s->pend_tail = NULL;
   s->pend_n = s->pend_urgent = 0;
-  return n;
 }
 
 /* Under mu; returns with mu held. Sleeps until the next probe (or stop), runs
@@ -541,12 +551,7 @@ static void writer_main(void *arg)
   uv_mutex_lock(&s->mu);
   while (!s->stop) {
     if (s->breaker_open) {
-      size_t failed = fail_queued(s);
-      if (failed) {
-        uv_mutex_unlock(&s->mu);
-        stats_add(s, 0, failed);
-        uv_mutex_lock(&s->mu);
-      }
+      fail_queued(s);
       probe_wait_and_run(s);
       continue;
     }
@@ -713,6 +718,9 @@ static void read_free(fc_read_t *r)
       fc_free(r->out_texts[i]);
     fc_free(r->out_texts);
   }
+  for (size_t i = 0; i < r->scope_count; i++)
+    fc_free(r->scope[i]);
+  fc_free(r->scope);
   fc_free(r);
 }
 
@@ -999,6 +1007,15 @@ fc_read_t *fc_read_new(fc_read_kind_t kind, const char *key)
     r->key[n] = '\0';
   }
   return r;
+}
+
+void fc_read_set_scope(fc_read_t *r, const char *const *ids, size_t n)
+{
+  r->scoped = true;
+  r->scope = n ? fc_malloc(n * sizeof(*r->scope)) : NULL;
+  for (size_t i = 0; i < n; i++)
+    r->scope[i] = fc_strdup(ids[i]);
+  r->scope_count = n;
 }
 
 int fc_store_read(fc_store_t *s, fc_read_t *r, fc_read_cb cb, void *arg)

@@ -125,14 +125,18 @@ typedef enum {
   /* StatusNotification. str: charger; json: payload. The connector's current
    * status changes only if the payload's timestamp (or arrival time when it has
    * none) is not older than the stored one; every notification is kept in
-   * status_history either way. out_flag = 1 if it was stale. */
+   * status_history either way. out_flag = 1 if it was stale; 2 if it is a
+   * repeat: a notification with a time stamp that status_history has
+   * already (same connector, time stamp, status, errorCode, info, vendorId,
+   * vendorErrorCode), which is not stored again. */
   FC_OP_STATUS,
   /* MeterValues. str: charger; json: payload ({connectorId, transactionId?,
    * meterValue:[…]}). One row per meterValue element (a reading: its time
    * stamp and its sampled values); a reading identical to one stored (same
    * charger, connector, time stamp and sampled values, OCPP's defaults
    * applied) is stored once, a different one with the same time stamp is
-   * kept too. */
+   * kept too. out_flag = 1 when no reading was new (a charger's retry of
+   * readings we have; an empty meterValue too). */
   FC_OP_METER,
   /* StartTransaction. str: charger; json: payload; text: the idTagInfo status
    * we answer. out_id = the transaction id (out_flag 0). Idempotent: an identical start
@@ -166,11 +170,12 @@ typedef enum {
    *   {"type":"meter","charger":"CP1","connector":1,"seq":42,
    *    "ts":"2026-11-26T10:00:00.000Z","data":{…}}
    * with the members in that order.
-   * Two rules tie an event to a transaction operation earlier in the same
-   * write: if data has "transactionId": null, it becomes that TX_START's
+   * Two rules tie an event to a data operation earlier in the same write:
+   * if data has "transactionId": null, it becomes the latest TX_START's
    * out_id (a new transaction's id is only known to the writer); and if the
-   * op's flag has bit 2 set (FC_EVENT_SKIP_REPEAT) and that TX_START/TX_STOP
-   * was a repeat (out_flag != 0 for a start, == 2 for a stop), the event is
+   * op's flag has bit 2 set (FC_EVENT_SKIP_REPEAT) and the latest TX_START,
+   * TX_STOP, METER or STATUS before it stored nothing new (out_flag != 0 for
+   * a start, == 1 for a meter, == 2 for a stop or a status), the event is
    * not stored and gets no seq (out_text stays NULL): a retried message
    * raises no second event. An event of a charger that has no row (removed
    * from the registry) is not stored either: events do not create chargers.
@@ -271,14 +276,16 @@ typedef enum {
   FC_READ_METER_VALUES,
   /* key: charger ("" = any); from_ms/to_ms on the start time (as above; a
    * transaction known only from its stop has none, and is listed only when
-   * neither is given, by its stop time); limit →
+   * neither is given, by its stop time); the scope (fc_read_set_scope), if
+   * set, applied before the limit; limit →
    * out_text: a JSON array, newest first, of transaction objects:
    * {"id","charger","connectorId","idTag","idTagStatus","startedAt","meterStart",
    *  "reservationId","stoppedAt","meterStop","stopReason","energyWh","cost",
    *  "currency"} (stopped*, meterStop, stopReason, energyWh, cost and currency
    *  null while it runs; cost and currency null when unknown). */
   FC_READ_TRANSACTIONS,
-  /* arg_i64: transaction id → out_text: one such object; FC_ERR_NOTFOUND. */
+  /* arg_i64: transaction id → out_text: one such object; FC_ERR_NOTFOUND,
+   * also when it is outside the scope (fc_read_set_scope), if set. */
   FC_READ_TRANSACTION,
   /* → out_text: a JSON array of every charger's registry and boot details:
    * {"id","registration","vendor","model","serialNumber","firmwareVersion",
@@ -302,6 +309,11 @@ typedef struct fc_read {
   char *out_text; /* owned by the read (fc_malloc'd, NUL-terminated) */
   size_t out_len;
   char **out_texts; /* owned by the read: out_count fc_malloc'd strings */
+  /* FC_READ_TRANSACTIONS / FC_READ_TRANSACTION: only these chargers'
+   * (fc_read_set_scope; owned by the read); unscoped when !scoped */
+  bool scoped;
+  char **scope;
+  size_t scope_count;
   /* private */
   void *_priv[4];
 } fc_read_t;
@@ -317,6 +329,9 @@ typedef void (*fc_read_cb)(fc_read_t *r, int status, void *arg);
  * (set them NULL, and out_count 0; free with fc_free). Time stamps in the
  * JSON results are "2026-11-26T10:00:00.000Z" (UTC), absent values null. */
 fc_read_t *fc_read_new(fc_read_kind_t kind, const char *key);
+/* Limits r to the chargers ids[0..n) (borrowed; copied): what is outside is
+ * not read at all, as if it did not exist. n == 0: nothing is in scope. */
+void fc_read_set_scope(fc_read_t *r, const char *const *ids, size_t n);
 int fc_store_read(fc_store_t *s, fc_read_t *r, fc_read_cb cb, void *arg);
 
 /* Loads every charger synchronously (start-up only, before the loop runs).

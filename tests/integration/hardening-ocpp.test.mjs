@@ -117,8 +117,14 @@ test('64 connectors full of data: the snapshot stays under the browser queue bou
     await cp.call('DataTransfer', { vendorId: 'flashCharge', messageId: 'PreChargeData',
       data: JSON.stringify({ connectorId: k, soc: 42.123456789, batteryVoltage: 51.2345678901, batteryCapacityWh: 3700.123456789, model }) });
     const t1 = await cp.call('StartTransaction', { connectorId: k, idTag: 'TAG1', meterStart: 2 ** 40 + k, timestamp: iso() });
+    const p1 = meterPayload({ connectorId: k, transactionId: t1.transactionId, energy: 2 ** 40 + 99.456789 });
+    p1.meterValue[0].sampledValue.push(...phases);
+    await cp.call('MeterValues', p1); // kept in lastTransaction.meter once stopped
     await cp.call('StopTransaction', { transactionId: t1.transactionId, meterStop: 2 ** 41, timestamp: iso(), reason: 'EVDisconnected' });
     const t2 = await cp.call('StartTransaction', { connectorId: k, idTag: 'TAG1', meterStart: 2 ** 40, timestamp: iso() });
+    // the running session's vehicle too (the stopped one's stays in lastTransaction)
+    await cp.call('DataTransfer', { vendorId: 'flashCharge', messageId: 'PreChargeData',
+      data: JSON.stringify({ connectorId: k, soc: 43.123456789, batteryVoltage: 51.2345678901, batteryCapacityWh: 3700.123456789, model }) });
     await cp.call('StatusNotification', { connectorId: k, errorCode: 'GroundFailure', status: 'SuspendedEVSE',
       timestamp: iso() });
     const p = meterPayload({ connectorId: k, transactionId: t2.transactionId, energy: 2 ** 40 + 123.456789 });
@@ -141,6 +147,7 @@ test('64 connectors full of data: the snapshot stays under the browser queue bou
   assert.equal(k7.transaction.meterStart, 2 ** 40);
   assert.equal(k7.lastTransaction.meterStop, 2 ** 41);
   assert.equal(k7.precharge.model, model);
+  assert.equal(k7.lastTransaction.precharge.model, model);
   const longest = Math.max(...r.json.connectors.map((k) => JSON.stringify(k).length));
   console.log(`# snapshot of 64 full connectors: ${r.text.length} bytes, the longest connector ${longest}`);
   assert.ok(longest < 3072, 'within FC_SNAPSHOT_CONNECTOR_MAX (ocpp/bounds.c)');

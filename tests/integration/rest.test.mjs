@@ -86,8 +86,10 @@ test('GET /api/chargers/{id}: the snapshot of a real session', async () => {
   assert.equal(k.transaction, null, 'no running transaction after the stop');
   assert.equal(k.lastTransaction?.transactionId, tx.c);
   assert.equal(k.lastTransaction?.meterStop, 700);
-  assert.equal(k.meter?.energyWh, 300);
-  assert.equal(k.meter?.transactionId, tx.c);
+  // live figures end with the transaction; its last reading stays as the last session's
+  assert.equal(k.meter, null);
+  assert.equal(k.lastTransaction?.meter?.energyWh, 300);
+  assert.equal(k.lastTransaction?.meter?.transactionId, tx.c);
 
   const c1 = (await get(srv, '/api/chargers/CP1', adminTok)).json;
   assert.deepEqual(c1.connectors.map((c) => c.connectorId), [1, 2]);
@@ -193,12 +195,17 @@ test('GET /api/transactions/{id}', async () => {
 });
 
 test('a viewer limited to CP1: 403 for CP2 everywhere, and only CP1\'s transactions', async () => {
-  for (const p of ['/api/chargers/CP2', '/api/chargers/CP2/meter-values', '/api/transactions?charger=CP2', `/api/transactions/${tx.c}`]) {
+  for (const p of ['/api/chargers/CP2', '/api/chargers/CP2/meter-values', '/api/transactions?charger=CP2']) {
     const r = await get(srv, p, cp1Tok);
     assert.equal(r.status, 403, `${p}: ${r.status} ${r.text}`);
     assert.equal(r.json?.error, 'forbidden', r.text);
     assert.equal(typeof r.json?.detail, 'string');
   }
+  // A CP2 transaction by id is as missing as one that does not exist: no
+  // existence oracle (hardening-http.test.mjs has the limit case).
+  const other = await get(srv, `/api/transactions/${tx.c}`, cp1Tok);
+  assert.equal(other.status, 404, other.text);
+  assert.deepEqual(other.json, (await get(srv, '/api/transactions/999999', cp1Tok)).json);
   const list = await get(srv, '/api/transactions', cp1Tok);
   assert.equal(list.status, 200, list.text);
   assert.deepEqual(ids(list.json), [tx.a, tx.b].sort((x, y) => x - y));

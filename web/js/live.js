@@ -10,13 +10,17 @@
 //   down and REST does not answer either).
 //
 // Each charger keeps the snapshot the server would give now, kept current
-// by folding the events in (the same rules as the server's read model), and
-// two sequence numbers: `seq`, of the state shown (a polled snapshot may be
-// ahead of the stream), and `streamSeq`, the last one the socket delivered
+// by folding the events in (fold.js: the same rules as the server's read
+// model), and two sequence numbers: `seq`, of the state shown (a polled
+// snapshot may be ahead of the stream), and `streamSeq`, the last one the
+// socket delivered
 // (what `since` resumes from). Replayed events at or below `seq` are still
 // passed on (charts want them) but change no state.
 import { api } from './api.js';
 import { current, signOut } from './session.js';
+import { applyEvent } from './fold.js';
+
+export { applyEvent };
 
 const BACKOFF_BASE = 500;
 const BACKOFF_MAX = 30000;
@@ -25,62 +29,6 @@ function pollInterval() {
   // a test hook: sessionStorage fc.pollMs shortens the 30 s
   const v = Number(sessionStorage.getItem('fc.pollMs'));
   return v > 0 ? v : 30000;
-}
-
-function connectorOf(snap, id) {
-  let c = snap.connectors.find((x) => x.connectorId === id);
-  if (!c) {
-    c = { connectorId: id, status: null, errorCode: null, statusAt: null, meter: null, transaction: null };
-    snap.connectors.push(c);
-    snap.connectors.sort((a, b) => a.connectorId - b.connectorId);
-  }
-  return c;
-}
-
-// The server's bus.c apply(), in the browser.
-export function applyEvent(snap, ev) {
-  const d = ev.data || {};
-  if (d.late) return;
-  let c;
-  switch (ev.type) {
-    case 'charger.online':
-    case 'charger.offline':
-      snap.online = ev.type === 'charger.online';
-      snap.lastSeen = ev.ts;
-      break;
-    case 'status':
-      c = connectorOf(snap, ev.connector);
-      c.status = d.status ?? null;
-      c.errorCode = d.errorCode ?? null;
-      c.statusAt = ev.ts;
-      break;
-    case 'meter':
-      c = connectorOf(snap, ev.connector);
-      c.meter = { ...(c.meter || {}), ...d, ts: ev.ts };
-      break;
-    case 'transaction.started':
-      c = connectorOf(snap, ev.connector);
-      c.transaction = structuredClone(d);
-      break;
-    case 'transaction.stopped':
-      c = connectorOf(snap, ev.connector);
-      if (c.transaction && c.transaction.transactionId === d.transactionId) c.transaction = null;
-      c.lastTransaction = structuredClone(d);
-      break;
-    case 'energy':
-    case 'cost':
-      c = connectorOf(snap, ev.connector);
-      if (c.transaction && c.transaction.transactionId === d.transactionId) {
-        for (const [k, v] of Object.entries(d)) if (k !== 'transactionId') c.transaction[k] = v;
-      }
-      break;
-    case 'precharge':
-      c = connectorOf(snap, ev.connector);
-      c.precharge = d;
-      break;
-    default:
-      break;
-  }
 }
 
 export class Live {

@@ -250,6 +250,28 @@ static int op_status(fc_store_conn_t *c, fc_op_t *op)
   long long at = when(op, p, "timestamp");
   if ((rc = ensure_charger(c, op->str, NULL, now))) return rc;
 
+  /* A charger's retry of a notification we have (its own time stamp and
+   * every field the same) stores nothing new. One without a time stamp
+   * cannot be told from a new one, and is stored again. */
+  if (jstr(p, "timestamp")) {
+    STMT(c, st, FC_SQL_STATUS_HIST_FIND);
+    bind_str(st, 1, op->str);
+    sqlite3_bind_int64(st, 2, connector);
+    bind_str(st, 3, jstr(p, "status"));
+    bind_str(st, 4, jstr(p, "errorCode"));
+    bind_str(st, 5, jstr(p, "info"));
+    bind_str(st, 6, jstr(p, "vendorId"));
+    bind_str(st, 7, jstr(p, "vendorErrorCode"));
+    sqlite3_bind_int64(st, 8, at);
+    int src = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (src == SQLITE_ROW) {
+      op->out_flag = 2;
+      return 0;
+    }
+    if (src != SQLITE_DONE) return fc_store__sqlite_err(c, src, "status find");
+  }
+
   /* The upsert's WHERE keeps a newer status: no row changed = stale. */
   STMT(c, st, FC_SQL_STATUS_UPSERT);
   bind_str(st, 1, op->str);
@@ -286,7 +308,7 @@ static int op_status(fc_store_conn_t *c, fc_op_t *op)
  * connector, time stamp and digest) is not stored again. tx < 0: no
  * transaction. */
 static int meter_value(fc_store_conn_t *c, fc_op_t *op, long long connector, long long tx,
-                       json_t *mv)
+                       json_t *mv, int *stored)
 {
   json_t *svs = json_object_get(mv, "sampledValue");
   long long ts = when(op, mv, "timestamp");
@@ -315,18 +337,20 @@ static int meter_value(fc_store_conn_t *c, fc_op_t *op, long long connector, lon
   sqlite3_bind_int64(st, 7, arrival(op));
   rc = run(c, st, "meter value");
   fc_free(text);
+  if (rc == 0) *stored += sqlite3_changes(c->db) > 0;
   return rc;
 }
 
+/* *stored: how many readings were new. */
 static int meter_values(fc_store_conn_t *c, fc_op_t *op, long long connector, long long tx,
-                        json_t *arr)
+                        json_t *arr, int *stored)
 {
   json_t *mv;
   size_t i;
   int rc;
   json_array_foreach(arr, i, mv)
   {
-    if ((rc = meter_value(c, op, connector, tx, mv))) return rc;
+    if ((rc = meter_value(c, op, connector, tx, mv, stored))) return rc;
   }
   return 0;
 }
@@ -341,7 +365,10 @@ static int op_meter(fc_store_conn_t *c, fc_op_t *op)
   if (!json_is_array(arr = json_object_get(p, "meterValue"))) return FC_ERR_STORE;
   if (json_object_get(p, "transactionId") && jint(p, "transactionId", &tx)) return FC_ERR_STORE;
   if ((rc = ensure_charger(c, op->str, NULL, arrival(op)))) return rc;
-  return meter_values(c, op, connector, tx, arr);
+  int stored = 0;
+  if ((rc = meter_values(c, op, connector, tx, arr, &stored))) return rc;
+  op->out_flag = stored == 0; /* nothing new: a retry of readings we have */
+  return 0;
 }
 
 static int op_tx_start(fc_store_conn_t *c, fc_op_t *op)
@@ -469,7 +496,8 @@ static int op_tx_stop(fc_store_conn_t *c, fc_op_t *op)
     op->out_flag = 1;
   }
   data = json_object_get(p, "transactionData");
-  if (json_is_array(data)) return meter_values(c, op, connector, op->out_id, data);
+  int stored = 0;
+  if (json_is_array(data)) return meter_values(c, op, connector, op->out_id, data, &stored);
   return 0;
 }
 

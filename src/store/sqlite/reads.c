@@ -257,15 +257,42 @@ static void bind_ms_or_null(sqlite3_stmt *st, int i, long long ms)
     sqlite3_bind_null(st, i);
 }
 
+/* The read's scope as a JSON array of charger ids for FC_SQL_TX_SCOPE, or
+ * NULL when it has none (fc_malloc'd). */
+static char *scope_json(const fc_read_t *r)
+{
+  if (!r->scoped) return NULL;
+  json_t *arr = json_array();
+  for (size_t i = 0; i < r->scope_count; i++)
+    json_array_append_new(arr, json_string(r->scope[i]));
+  size_t len;
+  char *text = fc_store__json_dump(arr, &len);
+  json_decref(arr);
+  return text ? text : fc_strdup("[]");
+}
+
+static void bind_scope(sqlite3_stmt *st, int i, char *scope)
+{
+  if (scope)
+    sqlite3_bind_text(st, i, scope, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+}
+
 static int read_transactions(fc_store_conn_t *c, fc_read_t *r)
 {
   sqlite3_stmt *st = fc_store__stmt(c, r->key[0] ? FC_SQL_READ_TX_CP : FC_SQL_READ_TX_ANY);
   if (!st) return UV_EIO;
+  char *scope = scope_json(r);
   if (r->key[0]) sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
   bind_ms_or_null(st, 2, r->from_ms);
   bind_ms_or_null(st, 3, r->to_ms);
   sqlite3_bind_int64(st, 4, limit_of(r));
-  return json_rows(c, st, tx_row, r, "read transactions");
+  bind_scope(st, 5, scope);
+  int rc = json_rows(c, st, tx_row, r, "read transactions");
+  sqlite3_clear_bindings(st); /* scope is freed now */
+  fc_free(scope);
+  return rc;
 }
 
 static int read_transaction(fc_store_conn_t *c, fc_read_t *r)
@@ -274,10 +301,14 @@ static int read_transaction(fc_store_conn_t *c, fc_read_t *r)
   json_t *o = NULL;
   int rc;
   if (!st) return UV_EIO;
+  char *scope = scope_json(r);
   sqlite3_bind_int64(st, 1, r->arg_i64);
+  bind_scope(st, 2, scope);
   rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) o = tx_row(st);
   sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  fc_free(scope);
   if (rc != SQLITE_ROW)
     return rc == SQLITE_DONE ? FC_ERR_NOTFOUND : fc_store__sqlite_err(c, rc, "read transaction");
   r->out_text = fc_store__json_dump(o, &r->out_len);

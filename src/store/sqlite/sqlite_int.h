@@ -27,6 +27,9 @@ extern const struct fc_store__migration fc_store__migrations[];
   "id, charger_id, connector_id, id_tag, id_tag_status, start_at, meter_start, reservation_id,"    \
   " stop_at, meter_stop, stop_reason, cost, currency"
 #define FC_SQL_TX_RANGE "(?2 IS NULL OR start_at >= ?2) AND (?3 IS NULL OR start_at < ?3)"
+/* The reader's scope: p NULL, every charger; else a JSON array of the ids it
+ * may see (fc_read_set_scope), applied in the query, before any LIMIT. */
+#define FC_SQL_TX_SCOPE(p) "(" p " IS NULL OR charger_id IN (SELECT value FROM json_each(" p ")))"
 
 /* Every statement the backend runs more than once, prepared on first use and
  * cached per connection (XX(name, sql)). Timestamps are ms since the epoch. */
@@ -72,6 +75,10 @@ extern const struct fc_store__migration fc_store__migrations[];
      " vendor_error_code = excluded.vendor_error_code, status_at = excluded.status_at,"            \
      " updated_at = excluded.updated_at"                                                           \
      " WHERE connectors.status_at IS NULL OR excluded.status_at >= connectors.status_at")          \
+  /* the same notification stored before (a charger's retry): nothing new */                       \
+  XX(STATUS_HIST_FIND, "SELECT 1 FROM status_history WHERE charger_id = ?1 AND connector_id = ?2"  \
+                       " AND status_at = ?8 AND status IS ?3 AND error_code IS ?4 AND info IS ?5"  \
+                       " AND vendor_id IS ?6 AND vendor_error_code IS ?7 LIMIT 1")                 \
   XX(STATUS_HIST_INS,                                                                              \
      "INSERT INTO status_history (charger_id, connector_id, status, error_code, info, vendor_id,"  \
      " vendor_error_code, status_at, received_at, stale)"                                          \
@@ -140,12 +147,14 @@ extern const struct fc_store__migration fc_store__migrations[];
   XX(READ_METER_CONN, "SELECT " FC_SQL_METER_COLS FC_SQL_METER_FROM " AND r.connector_id = ?5"     \
                       " AND r.ts >= ?2 AND r.ts < ?3 ORDER BY r.ts, r.id, s.key LIMIT ?4")         \
   /* a transaction known only from its stop (no start_at) is listed by its stop time */            \
-  XX(READ_TX_ANY, "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE " FC_SQL_TX_RANGE             \
-                  " ORDER BY coalesce(start_at, stop_at) DESC, id DESC LIMIT ?4")                  \
+  XX(READ_TX_ANY,                                                                                  \
+     "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE " FC_SQL_TX_RANGE                          \
+     " AND " FC_SQL_TX_SCOPE("?5") " ORDER BY coalesce(start_at, stop_at) DESC, id DESC LIMIT ?4") \
   XX(READ_TX_CP,                                                                                   \
      "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE charger_id = ?1 AND " FC_SQL_TX_RANGE      \
-     " ORDER BY coalesce(start_at, stop_at) DESC, id DESC LIMIT ?4")                               \
-  XX(READ_TX_ONE, "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE id = ?1")                     \
+     " AND " FC_SQL_TX_SCOPE("?5") " ORDER BY coalesce(start_at, stop_at) DESC, id DESC LIMIT ?4") \
+  XX(READ_TX_ONE, "SELECT " FC_SQL_TX_COLS " FROM transactions WHERE id = ?1"                      \
+                  " AND " FC_SQL_TX_SCOPE("?2"))                                                   \
   XX(READ_CHARGER_INFO, "SELECT id, registration, vendor, model, serial_number, firmware_version," \
                         " last_boot_at, last_seen_at, last_heartbeat_at, online FROM chargers"     \
                         " ORDER BY id")

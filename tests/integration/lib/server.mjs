@@ -175,10 +175,11 @@ export class Server {
       proc.on('exit', (code, signal) => {
         children.delete(proc);
         this.exit = { code, signal };
-        log.end();
         resolve(this.exit);
       });
     });
+    // 'exit' may come before the pipes are drained: the log ends once they are.
+    proc.on('close', () => log.end());
     proc.stdout.on('data', (d) => log.write(d));
     let buf = '';
     const ready = new Promise((resolve, reject) => {

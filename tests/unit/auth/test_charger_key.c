@@ -38,9 +38,9 @@ static void test_round_trip(void **state)
   assert_string_not_equal(h1, h2);
 
   /* the key is bytes, not a C string: embedded NUL and the longest allowed */
-  const char bin[] = {'a', '\0', 'b'};
-  assert_int_equal(fc_auth_key_hash(bin, sizeof(bin), h1, sizeof(h1)), 0);
-  assert_true(fc_auth_key_verify(h1, bin, sizeof(bin)));
+  const char bin[] = "a\0b-0123456789abcdef";
+  assert_int_equal(fc_auth_key_hash(bin, sizeof(bin) - 1, h1, sizeof(h1)), 0);
+  assert_true(fc_auth_key_verify(h1, bin, sizeof(bin) - 1));
   assert_false(fc_auth_key_verify(h1, "a", 1));
   char max[FC_AUTH_KEY_MAX];
   memset(max, 'k', sizeof(max));
@@ -74,7 +74,31 @@ static void test_hash_refusals(void **state)
 
   assert_int_equal(fc_auth_key_hash("", 0, h, sizeof(h)), FC_ERR_INVAL);
   assert_int_equal(fc_auth_key_hash(big, sizeof(big), h, sizeof(h)), FC_ERR_INVAL);
+  /* shorter than the OCPP 1.6 security whitepaper's 16 bytes: refused */
+  assert_int_equal(fc_auth_key_hash("zzz", 3, h, sizeof(h)), FC_ERR_INVAL);
+  assert_int_equal(fc_auth_key_hash(big, FC_AUTH_KEY_MIN - 1, h, sizeof(h)), FC_ERR_INVAL);
+  assert_int_equal(fc_auth_key_hash(big, FC_AUTH_KEY_MIN, h, sizeof(h)), 0);
+  assert_int_equal(FC_AUTH_KEY_MIN, 16);
   assert_int_equal(fc_auth_key_hash(KEY, strlen(KEY), h, FC_AUTH_HASH_MAX - 1), FC_ERR_INVAL);
+}
+
+/* A short key hashed before the minimum was enforced still verifies. */
+static void test_legacy_short_key(void **state)
+{
+  (void)state;
+  unsigned char salt[16], m[crypto_auth_hmacsha256_BYTES];
+  char salt_hex[33], m_hex[2 * sizeof(m) + 1], h[FC_AUTH_HASH_MAX];
+  crypto_auth_hmacsha256_state st;
+
+  randombytes_buf(salt, sizeof(salt));
+  crypto_auth_hmacsha256_init(&st, salt, sizeof(salt));
+  crypto_auth_hmacsha256_update(&st, (const unsigned char *)"zzz", 3);
+  crypto_auth_hmacsha256_final(&st, m);
+  sodium_bin2hex(salt_hex, sizeof(salt_hex), salt, sizeof(salt));
+  sodium_bin2hex(m_hex, sizeof(m_hex), m, sizeof(m));
+  snprintf(h, sizeof(h), PREFIX "%s$%s", salt_hex, m_hex);
+  assert_true(fc_auth_key_verify(h, "zzz", 3));
+  assert_false(fc_auth_key_verify(h, "zzzz", 4));
 }
 
 static void test_malformed_stored(void **state)
@@ -209,9 +233,10 @@ static void test_basic_refused(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_wrong_key),
-      cmocka_unit_test(test_hash_refusals), cmocka_unit_test(test_malformed_stored),
-      cmocka_unit_test(test_basic_ok),      cmocka_unit_test(test_basic_refused),
+      cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_wrong_key),
+      cmocka_unit_test(test_hash_refusals),    cmocka_unit_test(test_malformed_stored),
+      cmocka_unit_test(test_legacy_short_key), cmocka_unit_test(test_basic_ok),
+      cmocka_unit_test(test_basic_refused),
   };
   if (fc_auth_init() != 0) return 1;
   return cmocka_run_group_tests(tests, NULL, NULL);
