@@ -276,6 +276,34 @@ void fc_api__metrics(fc_req_t *r)
             (unsigned long long)ps.refused);
   sb_printf(&b, "# TYPE flashcharge_ui_queued_bytes gauge\nflashcharge_ui_queued_bytes %llu\n",
             (unsigned long long)ps.queued_bytes);
+  sb_printf(&b,
+            "# HELP flashcharge_ui_subscriptions Charger subscriptions of connected browsers.\n"
+            "# TYPE flashcharge_ui_subscriptions gauge\nflashcharge_ui_subscriptions %llu\n",
+            (unsigned long long)ps.subscriptions);
+  sb_printf(&b,
+            "# HELP flashcharge_ui_subscriptions_waiting Of those, to chargers not seen yet "
+            "(held without a bus channel until the charger's first event).\n"
+            "# TYPE flashcharge_ui_subscriptions_waiting gauge\n"
+            "flashcharge_ui_subscriptions_waiting %llu\n",
+            (unsigned long long)ps.subscriptions_waiting);
+  sb_printf(&b,
+            "# HELP flashcharge_ui_subscribe_refused_total Charger subscriptions refused to "
+            "browsers past the limit per connection or per subject.\n"
+            "# TYPE flashcharge_ui_subscribe_refused_total counter\n"
+            "flashcharge_ui_subscribe_refused_total %llu\n",
+            (unsigned long long)ps.sub_refused_limit);
+  sb_printf(&b,
+            "# HELP flashcharge_bus_channels Charger channels of the bus (chargers seen, and "
+            "chargers subscribed to).\n"
+            "# TYPE flashcharge_bus_channels gauge\nflashcharge_bus_channels %zu\n",
+            fc_bus_channels(a->bus));
+  sb_printf(&b,
+            "# HELP flashcharge_ui_closed_total Browser connections closed 1008: token expired, "
+            "or revoked (user removed, role changed).\n"
+            "# TYPE flashcharge_ui_closed_total counter\n"
+            "flashcharge_ui_closed_total{reason=\"expired\"} %llu\n"
+            "flashcharge_ui_closed_total{reason=\"revoked\"} %llu\n",
+            (unsigned long long)ps.closed_expired, (unsigned long long)ps.closed_revoked);
   fc_login_stats_t ls;
   fc_api__login_stats(a, &ls);
   sb_printf(&b,

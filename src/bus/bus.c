@@ -372,6 +372,17 @@ char *fc_bus_snapshots(fc_bus_t *b, bool (*filter)(const char *charger, void *ar
   return text;
 }
 
+bool fc_bus_seen(fc_bus_t *b, const char *charger)
+{
+  chan_t *c = chan_get(b, charger, false);
+  return c && c->seen;
+}
+
+size_t fc_bus_channels(const fc_bus_t *b)
+{
+  return HASH_COUNT(b->chans);
+}
+
 int64_t fc_bus_seq(fc_bus_t *b, const char *charger)
 {
   chan_t *c = chan_get(b, charger, false);

@@ -113,7 +113,9 @@ typedef void (*fc_bus_cb)(fc_event_t *e, void *arg);
 typedef struct fc_bus_sub fc_bus_sub_t;
 
 /* charger borrowed (copied); NULL = all chargers. Returns the handle to
- * unsubscribe with. Safe to call from within a callback. */
+ * unsubscribe with. Safe to call from within a callback. A charger that has
+ * no channel yet gets one (with its subscribers): callers that take ids from
+ * peers check them first (fc_bus_seen). */
 fc_bus_sub_t *fc_bus_subscribe(fc_bus_t *b, const char *charger, fc_bus_cb cb, void *arg);
 void fc_bus_unsubscribe(fc_bus_t *b, fc_bus_sub_t *sub);
 
@@ -139,6 +141,12 @@ void fc_bus_foreach(fc_bus_t *b, void (*cb)(const char *charger, void *arg), voi
 /* Every charger's snapshot as a JSON array (caller frees with free()). */
 char *fc_bus_snapshots(fc_bus_t *b, bool (*filter)(const char *charger, void *arg), void *arg,
                        size_t *len);
+
+/* True when the charger has had an event (it has a snapshot). O(1). */
+bool fc_bus_seen(fc_bus_t *b, const char *charger);
+
+/* Channels held (chargers seen, and chargers subscribed to), for /metrics. */
+size_t fc_bus_channels(const fc_bus_t *b);
 
 /* The charger's next sequence number is > this. */
 int64_t fc_bus_seq(fc_bus_t *b, const char *charger);

@@ -134,6 +134,15 @@ static const opt_t opts[] = {
      "browser connections per client address (beyond: 429)"},
     {"ui-max-per-subject", T_INT, O(ui_max_per_subject), S, "100", 1, 10000000, NULL,
      "browser connections per token subject (beyond: 429)"},
+    {"ui-max-subscriptions", T_INT, O(ui_max_subscriptions), S, "20000", 1, 10000000, NULL,
+     "charger subscriptions of one browser connection (beyond: an error event)"},
+    {"ui-max-subscriptions-per-subject", T_INT, O(ui_max_subscriptions_per_subject), S, "100000", 1,
+     100000000, NULL,
+     "charger subscriptions over every browser connection of one token subject (beyond: an error "
+     "event)"},
+    {"ui-user-check", T_INT, O(ui_user_check), S, "2000", 100, 600000, NULL,
+     "ms between checks of the users table: the sockets of a removed user, or of a user whose "
+     "role changed, are closed (1008)"},
     {"web-root", T_STR, O(web_root), S, "./web", 0, 0, NULL, "directory of the web UI's files"},
     {"http-header-max", T_INT, O(http_header_max), S, "16384", 4096, 65535, NULL,
      "bytes of request line and headers a request may have (holds a token of 8 KiB)"},

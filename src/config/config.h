@@ -61,6 +61,9 @@ typedef struct fc_config {
   int ui_max_clients;
   int ui_max_per_ip;
   int ui_max_per_subject;
+  int ui_max_subscriptions;             /* charger subscriptions per browser connection */
+  int ui_max_subscriptions_per_subject; /* ... over all connections of one token subject */
+  int ui_user_check;                    /* ms between checks for removed users / changed roles */
   char *web_root;
   int http_header_max; /* bytes of request line and headers (lws's header space) */
   char *metrics_token; /* NULL: /metrics is open */

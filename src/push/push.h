@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "store/store.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -29,8 +30,14 @@ void fc_push_cap_clients(fc_push_t *p, size_t cap);
 void fc_push_free(fc_push_t *p);
 
 typedef struct fc_push_stats {
-  uint64_t clients, frames_out, events_out, coalesced, lagged, refused;
+  uint64_t clients, frames_out, events_out, coalesced, lagged;
+  uint64_t refused; /* handshakes refused (401, 400, 429, 503) */
   uint64_t queued_bytes;
+  uint64_t subscriptions;         /* charger subscriptions now (gauge) */
+  uint64_t subscriptions_waiting; /* of which to chargers not seen yet (no bus channel) */
+  uint64_t sub_refused_limit;     /* past ui_max_subscriptions[_per_subject] */
+  uint64_t closed_expired;        /* closed 1008: the token expired */
+  uint64_t closed_revoked;        /* closed 1008: the user was removed or their role changed */
 } fc_push_stats_t;
 void fc_push_stats(const fc_push_t *p, fc_push_stats_t *out);
 

@@ -935,6 +935,12 @@ static void check_not_a_charger(const char *id)
   fc_bus_subscribe(b, id, rec_cb, &r);
   publish1(b, FC_EV_ONLINE, "CP1", 0, NULL, T0, false, 1);
   const char *one = fc_bus_snapshot(b, id, NULL, NULL);
+  /* fc_bus_seen (push/ asks it before subscribing a peer's id): the
+   * subscriber's channel is not a charger seen; CP1, which had an event, is */
+  assert_false(fc_bus_seen(b, id));
+  assert_true(fc_bus_seen(b, "CP1"));
+  assert_false(fc_bus_seen(b, "NEVER"));
+  assert_int_equal(fc_bus_channels(b), 2); /* the subscriber's and CP1's */
   size_t len;
   char *all = fc_bus_snapshots(b, NULL, NULL, &len);
   json_t *arr = json_loads(all, 0, NULL);
