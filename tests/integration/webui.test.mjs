@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, until, sleep, iso } from './lib/server.mjs';
+import { mint } from './lib/ui.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -78,12 +79,15 @@ async function shot(page, t, name) {
 
 // ---- the server and a charger ----------------------------------------------
 
-async function startServer(ports) {
+// accept: unknown chargers are accepted (a charger's first connection
+// then brings it into the fleet)
+async function startServer(ports, { accept = false } = {}) {
   const srv = new Server({ chargers: [{ id: 'CP1' }], tags: [{ tag: 'TAG-UI' }] });
   const p = ports ?? { http: await freePort(), ocpp: await freePort() };
   srv.ports = p;
   srv.opts.serveArgs = ['--db', srv.db, '--ocpp-port', String(p.ocpp), '--http-port', String(p.http),
-    '--bind', '127.0.0.1', '--log-level', 'info', '--web-root', WEB_ROOT];
+    '--bind', '127.0.0.1', '--log-level', 'info', '--web-root', WEB_ROOT,
+    ...(accept ? ['--unknown-chargers', 'accept'] : [])];
   srv.opts.env = { FLASHCHARGE_JWT_SECRET: SECRET };
   srv.register();
   srv.cli(['user', 'add', USER, '--role', 'operator', '--password', PASSWORD]);
@@ -307,7 +311,7 @@ test('configure page: start and stop reach the charger; the buttons follow the s
   }
 });
 
-test('after the server restarts, the page reconnects and catches up (since)', { skip }, async (t) => {
+test('after the server restarts, the page reconnects and catches up', { skip }, async (t) => {
   const srv = await startServer();
   const ctx = browserCtx ?? await browser();
   try {
@@ -388,6 +392,84 @@ test('with the WebSocket blocked, the page polls REST, and stops once the socket
     assert.ok(polls.length <= n + 1, `no polling while live (${polls.length - n} more)`);
     assert.equal((await text(page, '#conn .conn-text')).trim(), 'Live');
     await shot(page, t, 'polling-back-live');
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  } finally {
+    await srv.cleanup();
+  }
+});
+
+// The ids of the cards on the fleet page, in page order.
+const cardIds = (page) => page.$$eval('[data-charger]', (els) => els.map((e) => e.dataset.charger));
+
+test('fleet page: a charger that connects for the first time while the page is open appears, in order', { skip }, async (t) => {
+  const srv = await startServer(undefined, { accept: true });
+  const ctx = browserCtx ?? await browser();
+  try {
+    const cp1 = await charger(srv, 'CP1');
+    const page = await newPage(ctx);
+    await signIn(page, srv);
+    await page.waitForSelector('[data-charger="CP1"]');
+    assert.deepEqual(await cardIds(page), ['CP1']);
+    // the card of CP1, and its link, stay the same node while others come
+    await page.focus('[data-charger="CP1"] h2 a');
+    await page.evaluate(() => { window.fcCard1 = document.querySelector('[data-charger="CP1"]'); });
+
+    // CP2 connects for the first time: the server has never heard of it
+    assert.equal((await srv.http('/api/chargers', { headers: { authorization: `Bearer ${await page.evaluate(() => JSON.parse(sessionStorage.getItem('fc.session')).token)}` } })).json.length, 1);
+    const cp2 = await charger(srv, 'CP2');
+    await page.waitForSelector('[data-charger="CP2"]', { timeout: 1000 });
+    await page.waitForFunction(() => /Available/.test(document.querySelector('[data-charger="CP2"] .badge')?.textContent),
+      null, { timeout: 5000 });
+    assert.match(await text(page, '[data-charger="CP2"] .online'), /Online/);
+    // and its live values follow
+    await cp2.meterValues(44, { power: 5100 });
+    await page.waitForFunction(() => /5\.10/.test(document.querySelector('[data-charger="CP2"] .conn-power').textContent),
+      null, { timeout: 5000 });
+    // one that sorts first goes first, without moving the others
+    const cp0 = await charger(srv, 'CP0');
+    await page.waitForSelector('[data-charger="CP0"]', { timeout: 5000 });
+    assert.deepEqual(await cardIds(page), ['CP0', 'CP1', 'CP2']);
+    assert.match(await text(page, '.summary'), /3 of 3 online/);
+    await cp1.meterValues(47, { power: 3300 });
+    await page.waitForFunction(() => /3\.30/.test(document.querySelector('[data-charger="CP1"] .conn-power').textContent));
+    assert.equal(await page.evaluate(() => window.fcCard1 === document.querySelector('[data-charger="CP1"]')), true,
+      'the card was updated in place');
+    assert.equal(await page.evaluate(() => document.activeElement?.closest('[data-charger]')?.dataset.charger), 'CP1',
+      'the focus stayed');
+    await cp0.close({ force: true }).catch(() => {});
+    await page.waitForFunction(() => /Offline/.test(document.querySelector('[data-charger="CP0"] .online').textContent));
+    assert.match(await text(page, '.summary'), /2 of 3 online/);
+    await shot(page, t, 'fleet-new-charger');
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  } finally {
+    await srv.cleanup();
+  }
+});
+
+test('fleet page: a token scoped to some chargers sees those only, including one that connects later', { skip }, async (t) => {
+  const srv = await startServer(undefined, { accept: true });
+  const ctx = browserCtx ?? await browser();
+  try {
+    await charger(srv, 'CP1');
+    await charger(srv, 'CP2');
+    const token = mint(SECRET, { sub: 'scoped', chargers: ['CP1', 'CP3'], role: 'viewer' });
+    const expiresAt = new Date(Date.now() + 3600e3).toISOString();
+    const page = await newPage(ctx, {
+      init: `sessionStorage.setItem('fc.session', ${JSON.stringify(JSON.stringify({ token, expiresAt, role: 'viewer', sub: 'scoped' }))})`,
+    });
+    await page.goto(`http://127.0.0.1:${srv.httpPort}/#/`);
+    await page.waitForSelector('[data-charger="CP1"]');
+    await page.waitForFunction(() => window.fcLive.state === 'live');
+    const cp3 = await charger(srv, 'CP3');
+    await page.waitForSelector('[data-charger="CP3"]', { timeout: 1000 });
+    await cp3.meterValues(30, { power: 1200 });
+    await page.waitForFunction(() => /1\.20/.test(document.querySelector('[data-charger="CP3"] .conn-power').textContent),
+      null, { timeout: 5000 });
+    assert.deepEqual(await cardIds(page), ['CP1', 'CP3']);
+    assert.equal(await page.evaluate(() => window.fcLive.chargers.has('CP2')), false);
+    await shot(page, t, 'fleet-scoped');
     assert.deepEqual(page.errors, []);
     await page.close();
   } finally {

@@ -35,11 +35,22 @@ export function fill(el, ...kids) {
 
 export const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
+// One formatter per number of digits: toLocaleString would build one per call,
+// which is most of the cost of a redraw.
+const formats = new Map();
+function numberFormat(digits) {
+  let f = formats.get(digits);
+  if (!f) {
+    f = new Intl.NumberFormat('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    formats.set(digits, f);
+  }
+  return f;
+}
+
 export function fmt(v, digits = 0, unit = '') {
   const n = num(v);
   if (n == null) return '—';
-  return n.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }) +
-    (unit ? `\u202f${unit}` : '');
+  return numberFormat(digits).format(n) + (unit ? `\u202f${unit}` : '');
 }
 
 export function fmtPower(w) {
