@@ -56,6 +56,8 @@ typedef struct csub {
   bool replay_reading; /* a page is being read */
   fc_event_t **pending;
   size_t npending;
+  char (*todo)[49]; /* "*": the chargers whose snapshot is still to be queued */
+  size_t ntodo, itodo, captodo;
   struct csub *next;
 } csub_t;
 
@@ -84,7 +86,7 @@ struct client {
   uint64_t tokens_at;
   bool throttled;
   fc_deflate_mode_t deflate; /* permessage-deflate negotiated (deflate.c) */
-  unsigned replays;          /* subscriptions replaying */
+  unsigned replays;          /* subscriptions replaying, or with snapshots to queue */
   fc_soon_link_t soon;       /* on p->soon: queued events to write */
   client_t *prev, *next;     /* all clients */
   client_t *throttle_next;
@@ -287,9 +289,28 @@ static void send_snapshot(client_t *c, csub_t *s, const char *charger)
   if (s && seq > s->last_seq) s->last_seq = seq;
 }
 
-static void snapshot_each(const char *charger, void *arg)
+/* "*" queues the snapshots of every charger as the queue drains, as a replay
+ * reads its pages: a fleet's worth at once would pass the hard bound. */
+static void todo_add(const char *charger, void *arg)
 {
-  send_snapshot(arg, NULL, charger);
+  csub_t *s = arg;
+  if (s->ntodo == s->captodo) {
+    s->captodo = s->captodo ? s->captodo * 2 : 64;
+    s->todo = fc_realloc(s->todo, s->captodo * sizeof(*s->todo));
+  }
+  snprintf(s->todo[s->ntodo++], sizeof(*s->todo), "%s", charger);
+}
+
+static void snapshots_more(csub_t *s)
+{
+  client_t *c = s->c;
+  while (s->itodo < s->ntodo && c->wsi && !c->closing && c->q.bytes <= c->q.soft_bytes / 2)
+    send_snapshot(c, NULL, s->todo[s->itodo++]);
+  if (s->itodo == s->ntodo) {
+    FC_FREE(s->todo);
+    s->ntodo = s->itodo = s->captodo = 0;
+    c->replays--;
+  }
 }
 
 static csub_t *find_sub(client_t *c, const char *charger)
@@ -305,6 +326,7 @@ static void continue_replays(client_t *c)
 {
   if (!c->replays || !c->wsi || c->closing || c->q.bytes > c->q.soft_bytes / 2) return;
   for (csub_t *s = c->subs; s; s = s->next) {
+    if (s->todo) snapshots_more(s);
     if (s->replaying && s->replay_more && !s->replay_reading) {
       s->replay_more = false;
       replay_read(s);
@@ -415,7 +437,11 @@ static void subscribe(client_t *c, const char *charger, bool has_since, int64_t 
     s->next = c->subs;
     c->subs = s;
     s->bsub = fc_bus_subscribe(p->bus, NULL, on_event, s);
-    fc_bus_foreach(p->bus, snapshot_each, c);
+    fc_bus_foreach(p->bus, todo_add, s);
+    if (s->todo) {
+      c->replays++;
+      snapshots_more(s);
+    }
     return;
   }
   if (strlen(charger) == 0 || strlen(charger) > 48) {
@@ -459,6 +485,8 @@ static void unsubscribe(client_t *c, const char *charger)
       fc_bus_unsubscribe(c->p->bus, s->bsub);
       fc_outq_forget(&c->q, s);
       if (s->replaying) c->replays--;
+      if (s->todo) c->replays--;
+      fc_free(s->todo);
       drop_pending(s);
       fc_free(s);
       return;
