@@ -505,3 +505,47 @@ test('fleet page: more chargers than the browser queue\'s hard bound holds at on
     await srv.cleanup();
   }
 });
+
+test('charger page: after a reconnect, the chart gets the points sent while the socket was down', { skip }, async (t) => {
+  const srv = await startServer();
+  const ctx = browserCtx ?? await browser();
+  try {
+    const cp = await charger(srv);
+    await cp.status('Preparing');
+    const r = await cp.call('StartTransaction', { connectorId: 1, idTag: 'TAG-UI', meterStart: cp.meter, timestamp: iso() });
+    cp.txId = r.transactionId;
+    await cp.status('Charging');
+    const page = await newPage(ctx);
+    let blocked = false;
+    let current = null;
+    await page.routeWebSocket(/\/ws/, (ws) => {
+      if (blocked) { ws.close({ code: 1011, reason: 'blocked by the test' }); return; }
+      current = ws;
+      ws.connectToServer();
+    });
+    await signIn(page, srv, '#/chargers/CP1');
+    await cp.meterValues(50);
+    await page.waitForFunction(() => document.querySelector('[data-k="soc"]').textContent.trim() === '50.0%');
+    const socs = () => page.evaluate(() => document.querySelector('.chart').fcChart.points.map((p) => p.soc));
+    await page.waitForFunction(() => document.querySelector('.chart').fcChart.points.some((p) => p.soc === 50));
+
+    // the socket drops; two MeterValues while it is down
+    blocked = true;
+    await current.close({ code: 1011, reason: 'dropped by the test' });
+    await page.waitForFunction(() => window.fcLive.state !== 'live');
+    await cp.meterValues(52);
+    await cp.meterValues(54);
+    blocked = false;
+    await page.waitForFunction(() => window.fcLive.state === 'live', null, { timeout: 40000 });
+    await page.waitForFunction(() => document.querySelector('[data-k="soc"]').textContent.trim() === '54.0%');
+    await page.waitForFunction(() => [52, 54].every((s) => document.querySelector('.chart').fcChart.points.some((p) => p.soc === s)),
+      null, { timeout: 5000 }).catch(() => {});
+    const got = await socs();
+    assert.ok(got.includes(52) && got.includes(54), `the chart has the missed points (SoC ${got.join(', ')})`);
+    await shot(page, t, 'charger-resync');
+    assert.deepEqual(page.errors.filter((e) => !/WebSocket/.test(e)), []);
+    await page.close();
+  } finally {
+    await srv.cleanup();
+  }
+});
