@@ -177,6 +177,9 @@ test('sign-in: a wrong password is refused, the right one shows the fleet live',
     await page.goto(`http://127.0.0.1:${srv.httpPort}/`);
     await page.waitForSelector('#username');
     assert.match(page.url(), /#\/login$/);
+    // signed out: no connection state and no "Sign out" in the header
+    assert.equal(await page.locator('#conn').isVisible(), false, 'the connection state is hidden');
+    assert.equal(await page.locator('#who').isVisible(), false, 'the user and Sign out are hidden');
     await shot(page, t, 'signin');
     // a wrong password: the page says so (the 401 is an expected console line)
     await page.fill('#username', USER);

@@ -155,17 +155,13 @@ export function render(main, { live, id, query }) {
 
   draw();
   loadTransactions();
-  // A reconnect under "*" brings a snapshot, not the missed events: the
-  // chart's missed points are read again once the snapshot is in.
-  let resync = false;
   const off = live.subscribe((msg) => {
-    if (msg.kind === 'state' && live.state !== 'live') resync = true;
     if (msg.kind === 'charger' && msg.id === id) {
       const ev = msg.event;
-      if (resync && ev?.type === 'snapshot') {
-        resync = false;
-        if (txId != null) loadChart(tx0(), { keep: true });
-      }
+      // A subscription under "*" (at the first connect, or a reconnect)
+      // brings a snapshot, not the events before it: the chart's points are
+      // read again once the snapshot is in, so none is missed.
+      if (ev?.type === 'snapshot' && txId != null) loadChart(tx0(), { keep: true });
       const running = live.chargers.get(id)?.snap.connectors.find((x) => x.connectorId === connector)?.transaction;
       if (ev && ev.type === 'meter' && ev.connector === connector && running && running.transactionId === txId && !ev.data?.late) {
         ch.add({ t: Date.parse(ev.ts), power: num(ev.data.power), soc: num(ev.data.soc) });
