@@ -129,6 +129,15 @@ run hold-ui18900           --chargers 10   --rate 0  --ui 18900 --watch 1   --du
 # costs per connection (the server keeps no zlib state per connection).
 run hold-ui18900-deflate   --chargers 10   --rate 0  --ui 18900 --watch 1   --duration 5 --deflate
 
+# The fleet page in Chromium (bench/ui/fleet.mjs, bench/README.md): optional,
+# BENCH_UI=1 (it needs chromium and tests/integration's node_modules).
+if [ -n "${BENCH_UI:-}" ] && { [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = fleet-ui ]; }; then
+  mkdir -p "$here/results"
+  echo "bench: fleet-ui" >&2
+  node "$here/ui/fleet.mjs" --build "$BUILD" --json "$here/results/$stamp-fleet-ui.json" >/dev/null ||
+    echo "bench: fleet-ui failed" >&2
+fi
+
 mkdir -p "$here/results"
 out="$here/results/$stamp.json"
 # (With node -e there is no script argument: the files start at argv[1].)

@@ -78,9 +78,11 @@ typedef struct csub {
   fc_event_t **pending;
   size_t npending;
   UT_hash_handle hh;          /* in c->subs (a charger's subscriptions only) */
-  struct csub *wprev, *wnext; /* on c->waiting while replay_more */
+  struct csub *wprev, *wnext; /* on c->waiting while replay_more, or while todo */
   struct wait *wait;          /* the charger has not been seen: waiting there, no bsub */
   struct csub *pprev, *pnext; /* on wait->subs */
+  char (*todo)[49];           /* "*": the chargers whose snapshot is still to be queued */
+  size_t ntodo, itodo, captodo;
 } csub_t;
 
 /* The subscriptions to a charger not seen yet (p->waits, by id). */
@@ -143,7 +145,7 @@ struct client {
   uint64_t tokens_at;
   bool throttled;
   fc_deflate_mode_t deflate; /* permessage-deflate negotiated (deflate.c) */
-  unsigned replays;          /* subscriptions replaying */
+  unsigned replays;          /* subscriptions replaying, or with snapshots to queue */
   fc_soon_link_t soon;       /* on p->soon: queued events to write */
   client_t *prev, *next;     /* all clients */
   client_t *throttle_next;
@@ -394,9 +396,28 @@ static void send_snapshot(client_t *c, csub_t *s, const char *charger)
   if (s && seq > s->last_seq) s->last_seq = seq;
 }
 
-static void snapshot_each(const char *charger, void *arg)
+/* "*" queues the snapshots of every charger as the queue drains, as a replay
+ * reads its pages: a fleet's worth at once would pass the hard bound. */
+static void todo_add(const char *charger, void *arg)
 {
-  send_snapshot(arg, NULL, charger);
+  csub_t *s = arg;
+  if (s->ntodo == s->captodo) {
+    s->captodo = s->captodo ? s->captodo * 2 : 64;
+    s->todo = fc_realloc(s->todo, s->captodo * sizeof(*s->todo));
+  }
+  snprintf(s->todo[s->ntodo++], sizeof(*s->todo), "%s", charger);
+}
+
+static void snapshots_more(csub_t *s)
+{
+  client_t *c = s->c;
+  while (s->itodo < s->ntodo && c->wsi && !c->closing && c->q.bytes <= c->q.soft_bytes / 2)
+    send_snapshot(c, NULL, s->todo[s->itodo++]);
+  if (s->itodo == s->ntodo) {
+    FC_FREE(s->todo);
+    s->ntodo = s->itodo = s->captodo = 0;
+    c->replays--;
+  }
 }
 
 /* A charger's subscription (not "*" nor the system channel's). */
@@ -416,6 +437,11 @@ static void continue_replays(client_t *c)
   csub_t *s, *tmp;
   DL_FOREACH_SAFE2(c->waiting, s, tmp, wnext)
   {
+    if (s->todo) {
+      snapshots_more(s);
+      if (!s->todo) DL_DELETE2(c->waiting, s, wprev, wnext);
+      continue;
+    }
     DL_DELETE2(c->waiting, s, wprev, wnext);
     s->replay_more = false;
     replay_read(s);
@@ -626,6 +652,11 @@ static void sub_free(client_t *c, csub_t *s)
   fc_outq_forget(&c->q, s);
   if (s->replaying) c->replays--;
   if (s->replay_more) DL_DELETE2(c->waiting, s, wprev, wnext);
+  if (s->todo) {
+    c->replays--;
+    DL_DELETE2(c->waiting, s, wprev, wnext);
+    fc_free(s->todo);
+  }
   drop_pending(s);
   fc_free(s);
 }
@@ -649,8 +680,13 @@ static sub_result_t subscribe(client_t *c, const char *charger, bool has_since, 
       return SUB_DONE;
     }
     if (c->all_sub) return SUB_DONE;
-    c->all_sub = special_sub(c, "*");
-    fc_bus_foreach(p->bus, snapshot_each, c);
+    csub_t *s = c->all_sub = special_sub(c, "*");
+    fc_bus_foreach(p->bus, todo_add, s);
+    if (s->todo) {
+      c->replays++;
+      snapshots_more(s);
+      if (s->todo) DL_APPEND2(c->waiting, s, wprev, wnext);
+    }
     return SUB_DONE;
   }
   if (strlen(charger) == 0 || strlen(charger) > 48) {

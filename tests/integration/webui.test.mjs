@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, until, sleep, iso } from './lib/server.mjs';
 import { checkWsFrame, apiResponseProblems, isContractPath, record } from './lib/contract.mjs';
+import { mint } from './lib/ui.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -93,12 +94,16 @@ async function shot(page, t, name) {
 
 // ---- the server and a charger ----------------------------------------------
 
-async function startServer(ports) {
-  const srv = new Server({ chargers: [{ id: 'CP1' }], tags: [{ tag: 'TAG-UI' }] });
+// accept: unknown chargers are accepted (a charger's first connection
+// then brings it into the fleet)
+// extra: more serve arguments; register: more charger ids to register
+async function startServer(ports, { accept = false, extra = [], register = [] } = {}) {
+  const srv = new Server({ chargers: [{ id: 'CP1' }, ...register.map((id) => ({ id }))], tags: [{ tag: 'TAG-UI' }] });
   const p = ports ?? { http: await freePort(), ocpp: await freePort() };
   srv.ports = p;
   srv.opts.serveArgs = ['--db', srv.db, '--ocpp-port', String(p.ocpp), '--http-port', String(p.http),
-    '--bind', '127.0.0.1', '--log-level', 'info', '--web-root', WEB_ROOT];
+    '--bind', '127.0.0.1', '--log-level', 'info', '--web-root', WEB_ROOT,
+    ...(accept ? ['--unknown-chargers', 'accept'] : []), ...extra];
   srv.opts.env = { FLASHCHARGE_JWT_SECRET: SECRET };
   srv.register();
   srv.cli(['user', 'add', USER, '--role', 'operator', '--password', PASSWORD]);
@@ -187,6 +192,9 @@ test('sign-in: a wrong password is refused, the right one shows the fleet live',
     await page.goto(`http://127.0.0.1:${srv.httpPort}/`);
     await page.waitForSelector('#username');
     assert.match(page.url(), /#\/login$/);
+    // signed out: no connection state and no "Sign out" in the header
+    assert.equal(await page.locator('#conn').isVisible(), false, 'the connection state is hidden');
+    assert.equal(await page.locator('#who').isVisible(), false, 'the user and Sign out are hidden');
     await shot(page, t, 'signin');
     // a wrong password: the page says so (the 401 is an expected console line)
     await page.fill('#username', USER);
@@ -322,7 +330,7 @@ test('configure page: start and stop reach the charger; the buttons follow the s
   }
 });
 
-test('after the server restarts, the page reconnects and catches up (since)', { skip }, async (t) => {
+test('after the server restarts, the page reconnects and catches up', { skip }, async (t) => {
   const srv = await startServer();
   const ctx = browserCtx ?? await browser();
   try {
@@ -404,6 +412,156 @@ test('with the WebSocket blocked, the page polls REST, and stops once the socket
     assert.equal((await text(page, '#conn .conn-text')).trim(), 'Live');
     await shot(page, t, 'polling-back-live');
     assert.deepEqual(page.errors, []);
+    await page.close();
+  } finally {
+    await srv.cleanup();
+  }
+});
+
+// The ids of the cards on the fleet page, in page order.
+const cardIds = (page) => page.$$eval('[data-charger]', (els) => els.map((e) => e.dataset.charger));
+
+test('fleet page: a charger that connects for the first time while the page is open appears, in order', { skip }, async (t) => {
+  const srv = await startServer(undefined, { accept: true });
+  const ctx = browserCtx ?? await browser();
+  try {
+    const cp1 = await charger(srv, 'CP1');
+    const page = await newPage(ctx);
+    await signIn(page, srv);
+    await page.waitForSelector('[data-charger="CP1"]');
+    assert.deepEqual(await cardIds(page), ['CP1']);
+    // the card of CP1, and its link, stay the same node while others come
+    await page.focus('[data-charger="CP1"] h2 a');
+    await page.evaluate(() => { window.fcCard1 = document.querySelector('[data-charger="CP1"]'); });
+
+    // CP2 connects for the first time: the server has never heard of it
+    assert.equal((await srv.http('/api/chargers', { headers: { authorization: `Bearer ${await page.evaluate(() => JSON.parse(sessionStorage.getItem('fc.session')).token)}` } })).json.length, 1);
+    const cp2 = await charger(srv, 'CP2');
+    await page.waitForSelector('[data-charger="CP2"]', { timeout: 1000 });
+    await page.waitForFunction(() => /Available/.test(document.querySelector('[data-charger="CP2"] .badge')?.textContent),
+      null, { timeout: 5000 });
+    assert.match(await text(page, '[data-charger="CP2"] .online'), /Online/);
+    // and its live values follow
+    await cp2.meterValues(44, { power: 5100 });
+    await page.waitForFunction(() => /5\.10/.test(document.querySelector('[data-charger="CP2"] .conn-power').textContent),
+      null, { timeout: 5000 });
+    // one that sorts first goes first, without moving the others
+    const cp0 = await charger(srv, 'CP0');
+    await page.waitForSelector('[data-charger="CP0"]', { timeout: 5000 });
+    assert.deepEqual(await cardIds(page), ['CP0', 'CP1', 'CP2']);
+    assert.match(await text(page, '.summary'), /3 of 3 online/);
+    await cp1.meterValues(47, { power: 3300 });
+    await page.waitForFunction(() => /3\.30/.test(document.querySelector('[data-charger="CP1"] .conn-power').textContent));
+    assert.equal(await page.evaluate(() => window.fcCard1 === document.querySelector('[data-charger="CP1"]')), true,
+      'the card was updated in place');
+    assert.equal(await page.evaluate(() => document.activeElement?.closest('[data-charger]')?.dataset.charger), 'CP1',
+      'the focus stayed');
+    await cp0.close({ force: true }).catch(() => {});
+    await page.waitForFunction(() => /Offline/.test(document.querySelector('[data-charger="CP0"] .online').textContent));
+    assert.match(await text(page, '.summary'), /2 of 3 online/);
+    await shot(page, t, 'fleet-new-charger');
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  } finally {
+    await srv.cleanup();
+  }
+});
+
+test('fleet page: a token scoped to some chargers sees those only, including one that connects later', { skip }, async (t) => {
+  const srv = await startServer(undefined, { accept: true });
+  const ctx = browserCtx ?? await browser();
+  try {
+    await charger(srv, 'CP1');
+    await charger(srv, 'CP2');
+    const token = mint(SECRET, { sub: 'scoped', chargers: ['CP1', 'CP3'], role: 'viewer' });
+    const expiresAt = new Date(Date.now() + 3600e3).toISOString();
+    const page = await newPage(ctx, {
+      init: `sessionStorage.setItem('fc.session', ${JSON.stringify(JSON.stringify({ token, expiresAt, role: 'viewer', sub: 'scoped' }))})`,
+    });
+    await page.goto(`http://127.0.0.1:${srv.httpPort}/#/`);
+    await page.waitForSelector('[data-charger="CP1"]');
+    await page.waitForFunction(() => window.fcLive.state === 'live');
+    const cp3 = await charger(srv, 'CP3');
+    await page.waitForSelector('[data-charger="CP3"]', { timeout: 1000 });
+    await cp3.meterValues(30, { power: 1200 });
+    await page.waitForFunction(() => /1\.20/.test(document.querySelector('[data-charger="CP3"] .conn-power').textContent),
+      null, { timeout: 5000 });
+    assert.deepEqual(await cardIds(page), ['CP1', 'CP3']);
+    assert.equal(await page.evaluate(() => window.fcLive.chargers.has('CP2')), false);
+    await shot(page, t, 'fleet-scoped');
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  } finally {
+    await srv.cleanup();
+  }
+});
+
+test('fleet page: more chargers than the browser queue\'s hard bound holds at once: every snapshot comes, the page stays connected', { skip }, async (t) => {
+  // 80 registered chargers: their snapshots (~110 bytes each under "*")
+  // are twice the 4 KiB hard bound
+  const ids = Array.from({ length: 80 }, (_, i) => `Q${String(i).padStart(3, '0')}`);
+  const srv = await startServer(undefined, { extra: ['--ui-queue-soft', '1024', '--ui-queue-hard', '4096'], register: ids });
+  const ctx = browserCtx ?? await browser();
+  try {
+    const page = await newPage(ctx);
+    const sockets = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    await signIn(page, srv);
+    // every snapshot reached the stream (seq 0: registered, never connected)
+    await page.waitForFunction((n) => document.querySelectorAll('[data-charger]').length === n, ids.length + 1);
+    // then a charger's events still come on the same connection
+    const cp = await charger(srv, 'CP1');
+    await cp.meterValues(40, { power: 2200 });
+    await page.waitForFunction(() => /2\.20/.test(document.querySelector('[data-charger="CP1"] .conn-power')?.textContent), null, { timeout: 10000 });
+    assert.equal(await page.evaluate(() => window.fcLive.state), 'live');
+    assert.equal(sockets.length, 1, `one /ws connection (${sockets.length}: closed as lagged and reconnected)`);
+    assert.equal(srv.stderr.split('\n').filter((l) => /ui_lagged/.test(l)).length, 0, 'no ui_lagged');
+    assert.deepEqual((await cardIds(page)).slice(0, 3), ['CP1', 'Q000', 'Q001']);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  } finally {
+    await srv.cleanup();
+  }
+});
+
+test('charger page: after a reconnect, the chart gets the points sent while the socket was down', { skip }, async (t) => {
+  const srv = await startServer();
+  const ctx = browserCtx ?? await browser();
+  try {
+    const cp = await charger(srv);
+    await cp.status('Preparing');
+    const r = await cp.call('StartTransaction', { connectorId: 1, idTag: 'TAG-UI', meterStart: cp.meter, timestamp: iso() });
+    cp.txId = r.transactionId;
+    await cp.status('Charging');
+    const page = await newPage(ctx);
+    let blocked = false;
+    let current = null;
+    await page.routeWebSocket(/\/ws/, (ws) => {
+      if (blocked) { ws.close({ code: 1011, reason: 'blocked by the test' }); return; }
+      current = ws;
+      ws.connectToServer();
+    });
+    await signIn(page, srv, '#/chargers/CP1');
+    await cp.meterValues(50);
+    await page.waitForFunction(() => document.querySelector('[data-k="soc"]').textContent.trim() === '50.0%');
+    const socs = () => page.evaluate(() => document.querySelector('.chart').fcChart.points.map((p) => p.soc));
+    await page.waitForFunction(() => document.querySelector('.chart').fcChart.points.some((p) => p.soc === 50));
+
+    // the socket drops; two MeterValues while it is down
+    blocked = true;
+    await current.close({ code: 1011, reason: 'dropped by the test' });
+    await page.waitForFunction(() => window.fcLive.state !== 'live');
+    await cp.meterValues(52);
+    await cp.meterValues(54);
+    blocked = false;
+    await page.waitForFunction(() => window.fcLive.state === 'live', null, { timeout: 40000 });
+    await page.waitForFunction(() => document.querySelector('[data-k="soc"]').textContent.trim() === '54.0%');
+    await page.waitForFunction(() => [52, 54].every((s) => document.querySelector('.chart').fcChart.points.some((p) => p.soc === s)),
+      null, { timeout: 5000 }).catch(() => {});
+    const got = await socs();
+    assert.ok(got.includes(52) && got.includes(54), `the chart has the missed points (SoC ${got.join(', ')})`);
+    await shot(page, t, 'charger-resync');
+    assert.deepEqual(page.errors.filter((e) => !/WebSocket/.test(e)), []);
     await page.close();
   } finally {
     await srv.cleanup();

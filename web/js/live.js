@@ -2,8 +2,15 @@
 //
 // - Connects on start; on a drop, reconnects with exponential backoff and
 //   jitter (0.5 s doubling to 30 s, each wait drawn between half and all of it).
-// - Resumes with `since`: every charger is subscribed with the last seq the
-//   stream delivered, so the server replays exactly what was missed.
+// - Subscribes once the server's hello says what the token grants. A token
+//   for every charger subscribes "*": the server sends a snapshot of every
+//   charger, then every event of every charger, including chargers that
+//   connect for the first time later (their first event brings them in). On a
+//   reconnect the snapshots bring every charger up to date (the charger page
+//   reloads its chart from REST). A token for some chargers subscribes each
+//   granted id, resuming with `since` (the last seq the stream delivered), so
+//   the server replays exactly what was missed; a granted charger that has
+//   never connected comes in with its first event too.
 // - While the WebSocket is down, the chargers are polled over REST every
 //   30 s (the first poll at once); polling stops when the socket is back.
 // - state: 'connecting' | 'live' | 'reconnecting' | 'offline' (the socket is
@@ -24,6 +31,7 @@ export { applyEvent };
 
 const BACKOFF_BASE = 500;
 const BACKOFF_MAX = 30000;
+const SUBSCRIBE_CHUNK = 500; // ids per subscribe message (the server takes 64 KiB)
 
 function pollInterval() {
   // a test hook: sessionStorage fc.pollMs shortens the 30 s
@@ -138,15 +146,6 @@ export class Live {
       return;
     }
     this.ws = ws;
-    ws.onopen = () => {
-      const ids = [...this.chargers.keys()];
-      const since = {};
-      for (const id of ids) {
-        const ch = this.chargers.get(id);
-        if (ch.streamSeq > 0) since[id] = ch.streamSeq;
-      }
-      if (ids.length) ws.send(JSON.stringify({ op: 'subscribe', chargers: ids, since }));
-    };
     ws.onmessage = (m) => {
       let data;
       try { data = JSON.parse(m.data); } catch { return; }
@@ -173,12 +172,13 @@ export class Live {
         this.restOk = true;
         this.stopPolling();
         this.setState('live');
-        // chargers that appeared while we were away
-        if (this.dropCount || this.chargers.size === 0) {
-          this.loadAll().then((list) => this.subscribeNew(list)).catch(() => {});
-        }
+        this.subscribeGranted(ev.data?.chargers);
+        if (!this.loaded) this.loadAll().catch(() => {});
         return;
       case 'snapshot':
+        // a granted charger that has never connected: it comes in with its
+        // first event, as it would under "*"
+        if (ev.data && ev.data.id && !(ev.seq > 0) && !this.chargers.has(ev.data.id)) return;
         if (ev.data && ev.data.id) {
           ev.data.seq = ev.seq;
           const isNew = this.takeSnapshot(ev.data, { fromStream: true });
@@ -195,7 +195,8 @@ export class Live {
     }
     if (!ev.charger) return;
     let ch = this.chargers.get(ev.charger);
-    if (!ch) return;
+    const isNew = !ch;
+    if (!ch) ch = this.adopt(ev);
     if (ev.seq > 0) {
       if (ev.seq <= ch.streamSeq) return; // seen already
       ch.streamSeq = ev.seq;
@@ -208,17 +209,46 @@ export class Live {
       }
     }
     this.emit({ kind: 'charger', id: ev.charger, event: ev });
+    if (isNew) this.emit({ kind: 'list' });
   }
 
-  subscribeNew(list) {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
-    const fresh = list.filter((s) => this.chargers.get(s.id)?.streamSeq === 0).map((s) => s.id);
-    if (fresh.length) this.ws.send(JSON.stringify({ op: 'subscribe', chargers: fresh, since: {} }));
+  // granted: the hello's "chargers", "*" or an array of ids.
+  subscribeGranted(granted) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (granted === '*') {
+      ws.send(JSON.stringify({ op: 'subscribe', chargers: ['*'] }));
+      return;
+    }
+    const ids = Array.isArray(granted) ? granted.filter((id) => typeof id === 'string') : [...this.chargers.keys()];
+    for (let i = 0; i < ids.length; i += SUBSCRIBE_CHUNK) {
+      const chargers = ids.slice(i, i + SUBSCRIBE_CHUNK);
+      const since = {};
+      for (const id of chargers) {
+        const ch = this.chargers.get(id);
+        if (ch && ch.streamSeq > 0) since[id] = ch.streamSeq;
+      }
+      ws.send(JSON.stringify({ op: 'subscribe', chargers, since }));
+    }
+  }
+
+  // The first event of a charger we did not know: a charger that connected
+  // for the first time. Its state starts empty and is folded from here; if
+  // events came before this one (seq above 1), its snapshot is fetched.
+  adopt(ev) {
+    const snap = { id: ev.charger, online: false, seq: 0, lastSeen: null, connectors: [] };
+    const ch = { snap, seq: 0, streamSeq: 0 };
+    this.chargers.set(ev.charger, ch);
+    if (ev.seq > 1) {
+      api(`/api/chargers/${encodeURIComponent(ev.charger)}`)
+        .then((s) => { if (this.takeSnapshot(s) === false) this.emit({ kind: 'charger', id: s.id }); })
+        .catch(() => { /* the next events still come */ });
+    }
+    return ch;
   }
 
   dropped() {
     if (this.stopped) return;
-    this.dropCount = (this.dropCount || 0) + 1;
     this.startPolling();
     const cap = Math.min(BACKOFF_MAX, BACKOFF_BASE * 2 ** this.attempt);
     const wait = cap / 2 + Math.random() * (cap / 2);

@@ -35,11 +35,22 @@ export function fill(el, ...kids) {
 
 export const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
+// One formatter per number of digits: toLocaleString would build one per call,
+// which is most of the cost of a redraw.
+const formats = new Map();
+function numberFormat(digits) {
+  let f = formats.get(digits);
+  if (!f) {
+    f = new Intl.NumberFormat('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    formats.set(digits, f);
+  }
+  return f;
+}
+
 export function fmt(v, digits = 0, unit = '') {
   const n = num(v);
   if (n == null) return '—';
-  return n.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }) +
-    (unit ? `\u202f${unit}` : '');
+  return numberFormat(digits).format(n) + (unit ? `\u202f${unit}` : '');
 }
 
 export function fmtPower(w) {
@@ -242,7 +253,7 @@ export function chart() {
 
   const schedule = () => { if (!frame) frame = requestAnimationFrame(draw); };
   new ResizeObserver(schedule).observe(wrap);
-  return {
+  const api = {
     el: wrap,
     set(pts) { points = pts; schedule(); },
     add(p) {
@@ -259,4 +270,6 @@ export function chart() {
     },
     get points() { return points; },
   };
+  wrap.fcChart = api; // for the end-to-end tests and the curious
+  return api;
 }

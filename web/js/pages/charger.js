@@ -71,9 +71,10 @@ export function render(main, { live, id, query }) {
   let txsTimer = null;
   let lastTx = null; // the connector's latest transaction from the history (REST)
 
-  async function loadChart(tx) {
+  // keep: add to the points shown (after a reconnect: what was missed)
+  async function loadChart(tx, { keep = false } = {}) {
     txId = tx ? tx.transactionId : null;
-    ch.set([]);
+    if (!keep) ch.set([]);
     chartNote.textContent = !tx ? 'No session yet: the chart starts with the next one.'
       : tx.stoppedAt ? `The last session, ended ${fmtTime(tx.stoppedAt)}.` : '';
     if (!tx || !tx.startedAt) return;
@@ -142,8 +143,14 @@ export function render(main, { live, id, query }) {
       stat('Cost', tx ? fmtMoney(tx.cost, tx.currency) : fmtMoney(conn.lastTransaction?.cost, conn.lastTransaction?.currency), 'cost'),
       stat('Elapsed', tx ? fmtDuration(Date.now() - Date.parse(tx.startedAt)) : '—', 'elapsed'),
       tx?.targetSoc != null ? stat('Target SoC', `${fmt(tx.targetSoc, 0)}%`, 'target') : null);
-    const shown = tx || lastTx;
+    const shown = tx0();
     if ((shown ? shown.transactionId : null) !== txId) loadChart(shown);
+  }
+
+  // the transaction the chart shows: the running one, else the last one
+  function tx0() {
+    const conn = live.chargers.get(id)?.snap.connectors.find((x) => x.connectorId === connector);
+    return conn?.transaction || lastTx;
   }
 
   draw();
@@ -151,6 +158,10 @@ export function render(main, { live, id, query }) {
   const off = live.subscribe((msg) => {
     if (msg.kind === 'charger' && msg.id === id) {
       const ev = msg.event;
+      // A subscription under "*" (at the first connect, or a reconnect)
+      // brings a snapshot, not the events before it: the chart's points are
+      // read again once the snapshot is in, so none is missed.
+      if (ev?.type === 'snapshot' && txId != null) loadChart(tx0(), { keep: true });
       const running = live.chargers.get(id)?.snap.connectors.find((x) => x.connectorId === connector)?.transaction;
       if (ev && ev.type === 'meter' && ev.connector === connector && running && running.transactionId === txId && !ev.data?.late) {
         ch.add({ t: Date.parse(ev.ts), power: num(ev.data.power), soc: num(ev.data.soc) });

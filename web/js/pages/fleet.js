@@ -1,33 +1,113 @@
 // Fleet page: every charger the user may see, with its online state, each
 // connector's status, power and running session, updated live.
-import { h, fill, badge, fmtPower, fmtEnergy, fmt, fmtDuration, socOf, num } from '../ui.js';
+//
+// Built for thousands of chargers sending every second: each charger has one
+// card, built once and then updated in place, writing only the text (or
+// class) that changed. Events only mark their charger dirty; the dirty cards
+// are redrawn once per animation frame (none while the tab is hidden). A new
+// charger's card is inserted in its place in the order by id; the others are
+// never moved, so the focus and the scroll position stay where they were.
+import { h, statusClass, fmtPower, fmtEnergy, fmt, fmtDuration, socOf, num } from '../ui.js';
 
-function connectorRow(id, c, online) {
-  const tx = c.transaction;
-  const soc = socOf(c);
-  return h('li.conn-row', { dataset: { connector: c.connectorId } },
-    h('span.conn-id', `#${c.connectorId}`),
-    badge(c.status, online),
-    h('span.conn-power', { title: 'Power' }, fmtPower(num(c.meter?.power))),
-    h('span.conn-soc', { title: 'State of charge' }, soc == null ? '' : `${fmt(soc, 0)}%`),
-    tx ? h('span.conn-tx', `${fmtEnergy(tx.energyWh)} · ${fmtDuration(Date.now() - Date.parse(tx.startedAt))}`) : h('span.conn-tx.muted', 'no session'));
+// Sets a node's text (or an attribute through set) only when it changed.
+function put(node, key, value, set) {
+  if (node[key] === value) return;
+  node[key] = value;
+  if (set) return set(value);
+  const t = node.el.firstChild;
+  if (t && t.nodeType === Node.TEXT_NODE && !t.nextSibling && value) t.data = value;
+  else node.el.textContent = value;
 }
 
-function card(ch) {
-  const s = ch.snap;
-  const conns = s.connectors.filter((c) => c.connectorId > 0);
-  const model = conns.map((c) => c.precharge?.model).find(Boolean);
-  return h('li.card.charger-card', { dataset: { charger: s.id } },
-    h('div.card-head',
-      h('h2', h('a', { href: `#/chargers/${encodeURIComponent(s.id)}` }, s.id)),
-      h(`span.online.${s.online ? 'is-online' : 'is-offline'}`, s.online ? 'Online' : 'Offline')),
-    model ? h('p.muted', model) : null,
-    conns.length
-      ? h('ul.conn-list', conns.map((c) => connectorRow(s.id, c, s.online)))
-      : h('p.muted', 'No connector has reported yet.'),
-    h('div.card-actions',
-      h('a.button', { href: `#/chargers/${encodeURIComponent(s.id)}` }, 'Details'),
-      h('a.button', { href: `#/chargers/${encodeURIComponent(s.id)}/configure` }, 'Configure')));
+function connectorRow() {
+  const r = {
+    el: h('li.conn-row'),
+    id: h('span.conn-id'),
+    badge: h('span.badge'),
+    power: h('span.conn-power', { title: 'Power' }),
+    soc: h('span.conn-soc', { title: 'State of charge' }),
+    tx: h('span.conn-tx'),
+  };
+  r.el.append(r.id, r.badge, r.power, r.soc, r.tx);
+  r.cells = Object.fromEntries(['id', 'badge', 'power', 'soc', 'tx'].map((k) => [k, { el: r[k] }]));
+  return r;
+}
+
+function updateRow(r, c, online, now) {
+  const cl = r.cells;
+  put(cl.id, 'text', `#${c.connectorId}`);
+  if (r.el.dataset.connector !== String(c.connectorId)) r.el.dataset.connector = c.connectorId;
+  put(cl.badge, 'cls', `badge ${statusClass(c.status, online)}`, (v) => { r.badge.className = v; });
+  put(cl.badge, 'text', online ? c.status || 'Unknown' : 'Offline');
+  put(cl.power, 'text', fmtPower(num(c.meter?.power)));
+  const soc = socOf(c);
+  put(cl.soc, 'text', soc == null ? '' : `${fmt(soc, 0)}%`);
+  const tx = c.transaction;
+  put(cl.tx, 'cls', tx ? 'conn-tx' : 'conn-tx muted', (v) => { r.tx.className = v; });
+  put(cl.tx, 'text', tx ? `${fmtEnergy(tx.energyWh)} · ${fmtDuration(now - Date.parse(tx.startedAt))}` : 'no session');
+  return !!tx;
+}
+
+class Card {
+  constructor(id) {
+    const href = `#/chargers/${encodeURIComponent(id)}`;
+    this.id = id;
+    this.online = null;
+    this.running = false;
+    this.rows = new Map(); // connectorId → row
+    this.onlineEl = h('span.online');
+    this.model = h('p.muted', { hidden: true });
+    this.list = h('ul.conn-list', { hidden: true });
+    this.none = h('p.muted', 'No connector has reported yet.');
+    this.el = h('li.card.charger-card', { dataset: { charger: id } },
+      h('div.card-head', h('h2', h('a', { href }, id)), this.onlineEl),
+      this.model, this.list, this.none,
+      h('div.card-actions',
+        h('a.button', { href }, 'Details'),
+        h('a.button', { href: `${href}/configure` }, 'Configure')));
+    this.cells = { online: { el: this.onlineEl }, model: { el: this.model } };
+  }
+
+  // Brings the card to the snapshot s; returns the change of the online count.
+  update(s, now) {
+    const online = !!s.online;
+    const was = this.online;
+    if (was !== online) {
+      this.online = online;
+      this.onlineEl.className = `online ${online ? 'is-online' : 'is-offline'}`;
+      this.onlineEl.textContent = online ? 'Online' : 'Offline';
+    }
+    const conns = s.connectors.filter((c) => c.connectorId > 0);
+    const model = conns.map((c) => c.precharge?.model).find(Boolean) || '';
+    put(this.cells.model, 'text', model);
+    if (this.model.hidden !== !model) this.model.hidden = !model;
+    if (this.list.hidden !== !conns.length) {
+      this.list.hidden = !conns.length;
+      this.none.hidden = !!conns.length;
+    }
+    let running = false;
+    let next = this.list.firstChild;
+    for (const c of conns) {
+      // connectors are sorted by id (the fold keeps them so); a new one goes
+      // in its place
+      let r = this.rows.get(c.connectorId);
+      if (!r) {
+        r = connectorRow();
+        this.rows.set(c.connectorId, r);
+        this.list.insertBefore(r.el, next);
+      } else if (r.el !== next) {
+        this.list.insertBefore(r.el, next);
+      }
+      next = r.el.nextSibling;
+      running = updateRow(r, c, online, now) || running;
+    }
+    if (this.rows.size > conns.length) {
+      const keep = new Set(conns.map((c) => c.connectorId));
+      for (const [cid, r] of this.rows) if (!keep.has(cid)) { r.el.remove(); this.rows.delete(cid); }
+    }
+    this.running = running;
+    return was === online ? 0 : (online ? 1 : 0) - (was ? 1 : 0);
+  }
 }
 
 export function render(main, { live }) {
@@ -37,37 +117,70 @@ export function render(main, { live }) {
   main.replaceChildren(h('section', { 'aria-labelledby': 'fleet-title' },
     h('div.page-head', h('h1#fleet-title', 'Chargers'), summary), list, empty));
 
-  const cards = new Map();
-  function draw(id) {
-    const ch = live.chargers.get(id);
-    if (!ch) return;
-    const el = card(ch);
-    const old = cards.get(id);
-    // keep the focus where it was when a card is redrawn
-    const focused = old && old.contains(document.activeElement) ? document.activeElement.getAttribute('href') : null;
-    if (old) old.replaceWith(el); else list.append(el);
-    cards.set(id, el);
-    if (focused) el.querySelector(`[href="${CSS.escape(focused)}"]`)?.focus();
+  const cards = new Map(); // id → Card
+  let order = []; // the ids of the cards, sorted
+  let online = 0;
+  let shown = null; // the summary's text
+  const dirty = new Set();
+  let frame = 0;
+
+  // Inserts the new cards (ids not yet in order) where they belong; the
+  // cards already on the page stay where they are.
+  function place(fresh) {
+    fresh.sort();
+    const merged = [];
+    let i = 0;
+    for (const id of fresh) {
+      while (i < order.length && order[i] < id) merged.push(order[i++]);
+      merged.push(id);
+    }
+    while (i < order.length) merged.push(order[i++]);
+    order = merged;
+    const isNew = new Set(fresh);
+    let next = null;
+    for (let k = order.length - 1; k >= 0; k--) {
+      const el = cards.get(order[k]).el;
+      if (isNew.has(order[k])) list.insertBefore(el, next);
+      next = el;
+    }
   }
-  function drawAll() {
-    const ids = [...live.chargers.keys()].sort();
-    for (const id of ids) if (!cards.has(id)) draw(id);
-    // keep the order by id
-    for (const id of ids) list.append(cards.get(id));
-    empty.hidden = ids.length > 0;
-    const online = [...live.chargers.values()].filter((c) => c.snap.online).length;
-    summary.textContent = `${online} of ${ids.length} online`;
+
+  function flush() {
+    frame = 0;
+    const now = Date.now();
+    const fresh = [];
+    for (const id of dirty) {
+      const ch = live.chargers.get(id);
+      if (!ch) continue;
+      let card = cards.get(id);
+      if (!card) {
+        card = new Card(id);
+        cards.set(id, card);
+        fresh.push(id);
+      }
+      online += card.update(ch.snap, now);
+    }
+    dirty.clear();
+    if (fresh.length) place(fresh);
+    if (empty.hidden !== cards.size > 0) empty.hidden = cards.size > 0;
+    const text = `${online} of ${cards.size} online`;
+    if (text !== shown) summary.textContent = shown = text;
   }
-  drawAll();
+
+  function mark(id) {
+    dirty.add(id);
+    if (!frame) frame = requestAnimationFrame(flush);
+  }
+
+  for (const id of live.chargers.keys()) dirty.add(id);
+  flush(); // the first drawing at once: the page is never shown empty
   const off = live.subscribe((m) => {
-    if (m.kind === 'list') drawAll();
-    if (m.kind === 'charger') { draw(m.id); drawAll(); }
+    if (m.kind === 'charger') mark(m.id);
+    else if (m.kind === 'list') for (const id of live.chargers.keys()) if (!cards.has(id)) mark(id);
   });
   // the elapsed time of running sessions
   const tick = setInterval(() => {
-    for (const id of cards.keys()) {
-      if (live.chargers.get(id)?.snap.connectors.some((c) => c.transaction)) draw(id);
-    }
+    for (const card of cards.values()) if (card.running) mark(card.id);
   }, 1000);
-  return () => { off(); clearInterval(tick); };
+  return () => { off(); clearInterval(tick); if (frame) cancelAnimationFrame(frame); };
 }
