@@ -174,7 +174,9 @@ async function main() {
   const srv = spawn(BIN, ['serve', '--db', db, '--bind', '127.0.0.1', '--ocpp-port', String(ocpp),
     '--http-port', String(http), '--unknown-chargers', 'accept', '--log-level', 'warn',
     '--rate-limit', '1000', '--ui-max-clients', '200000', '--ui-max-per-ip', '200000',
-    '--ui-max-per-subject', '200000', '--ui-queue-hard', o['queue-hard'], '--web-root', web],
+    '--ui-max-per-subject', '200000', '--unknown-max', '200000', '--unknown-rate', '100000000',
+    '--handshake-max-per-ip', '200000', '--handshake-rate', '100000000', '--handshake-burst', '200000',
+    '--ui-queue-hard', o['queue-hard'], '--web-root', web],
   { env, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(srv);
   let srvLog = '';
