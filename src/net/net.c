@@ -26,7 +26,8 @@
  * libuv's own, stdio, the log. */
 #define FD_NOT_LWS 64
 /* Sockets that browsers cannot take: chargers, REST and the listeners. Past
- * the rest, browsers get 503 (push.c) and chargers still get in. */
+ * the rest (fc_net_ui_cap, which the wiring gives to push), browsers get 503
+ * and chargers still get in. */
 #define FD_NOT_UI 1024
 
 struct fc_net {
