@@ -1,5 +1,6 @@
 /* The web port's HTTP side: /healthz, /metrics and the REST API (/api/…).
- * The UI WebSocket (/ws) is push/'s; net/ routes upgrades there. */
+ * The UI WebSocket (/ws) is push/'s: the web vhost's HTTP protocol (http.c)
+ * hands it the upgrades; cli/wire.c mounts both. */
 #ifndef FC_API_H
 #define FC_API_H
 

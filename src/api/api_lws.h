@@ -1,4 +1,5 @@
-/* The api/ module's HTTP callback, for net/ to mount on the web vhost. */
+/* The api/ module's HTTP callback, for the wiring (cli/wire.c) to mount on
+ * the web vhost. */
 #ifndef FC_API_LWS_H
 #define FC_API_LWS_H
 

@@ -48,7 +48,7 @@ const char *fc_event_type_name(fc_event_type_t t);
 fc_event_type_t fc_event_type_parse(const char *name); /* FC_EV_NONE if unknown */
 bool fc_event_type_is_state(fc_event_type_t t);
 
-/* One event, serialised. Immutable once made (but for the compression cache
+/* One event, serialised. Immutable once made (but for the extension slot
  * below); reference-counted. */
 typedef struct fc_event {
   unsigned refs;
@@ -56,11 +56,14 @@ typedef struct fc_event {
   int connector;
   int64_t seq; /* 0 for events that are not persisted (hello, error, lagged…) */
   char charger[49];
-  /* push/deflate.c's cache, filled on first use: json compressed for
-   * permessage-deflate, for each of its two window sizes (NULL until then).
-   * Loop thread only; freed with the event. */
-  unsigned char *deflated[2];
-  size_t dlen[2];
+  /* One opaque slot for a receiver's data derived from json (push's
+   * compressed forms), so that it is made once and shared by every receiver
+   * of the event. NULL until a receiver sets it; whoever sets it owns it and
+   * sets ext_free, which runs when the last reference goes. The bus never
+   * reads it. One owner per process (push/deflate.c today): a second one
+   * would make this a list. Loop thread only. */
+  void *ext;
+  void (*ext_free)(void *ext);
   size_t len;
   char json[]; /* len bytes of JSON, NUL-terminated */
 } fc_event_t;

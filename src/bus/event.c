@@ -47,8 +47,8 @@ fc_event_t *fc_event_new(fc_event_type_t type, const char *charger, int connecto
   e->connector = connector;
   e->seq = seq;
   snprintf(e->charger, sizeof(e->charger), "%s", charger ? charger : "");
-  e->deflated[0] = e->deflated[1] = NULL;
-  e->dlen[0] = e->dlen[1] = 0;
+  e->ext = NULL;
+  e->ext_free = NULL;
   e->len = len;
   memcpy(e->json, json, len);
   e->json[len] = '\0';
@@ -87,8 +87,7 @@ fc_event_t *fc_event_from_json(const char *json, size_t len)
 void fc_event_unref(fc_event_t *e)
 {
   if (e && --e->refs == 0) {
-    fc_free(e->deflated[0]);
-    fc_free(e->deflated[1]);
+    if (e->ext_free) e->ext_free(e->ext);
     fc_free(e);
   }
 }

@@ -17,4 +17,36 @@ const char *fc_cli__take_opt(int *argc, char **argv, const char *name);
 /* True when argv holds --help (or -h). */
 int fc_cli__wants_help(int argc, char **argv);
 
+/* ---- serve's sockets (wire.c): the only place that mounts ocpp/, push/ and
+ * api/'s libwebsockets callbacks on net/'s vhosts ---- */
+#include "api/api.h"
+#include "config/config.h"
+#include "net/guard.h"
+#include "ocpp/ocpp.h"
+#include "push/push.h"
+
+#include <uv.h>
+
+typedef struct fc_wire fc_wire_t;
+
+/* Starts net/ (the lws context on loop) and listens on both ports: the OCPP
+ * vhost (cfg->ocpp_port) and the web vhost (cfg->http_port). Borrowed, and
+ * outliving *out: loop, cfg, ocpp, api, push. Returns 0 and *out; or a
+ * negative error (logged): with *out unset when the context could not be
+ * made, or set, already stopped, when a port could not be bound (run the
+ * loop, then fc_cli__wire_free it). */
+int fc_cli__wire_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
+                       fc_push_t *push, fc_wire_t **out);
+
+/* The port the web vhost listens on (the one chosen when configured 0). */
+int fc_cli__wire_http_port(const fc_wire_t *w);
+
+/* The connection guard of both ports (borrowed; lives until the free). */
+const fc_guard_t *fc_cli__wire_guard(const fc_wire_t *w);
+
+/* Destroys the lws context, closing every connection; the loop must run
+ * afterwards, then fc_cli__wire_free (NULL: nothing). */
+void fc_cli__wire_stop(fc_wire_t *w);
+void fc_cli__wire_free(fc_wire_t *w);
+
 #endif

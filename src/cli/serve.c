@@ -19,7 +19,6 @@
 #include "config/config.h"
 #include "core/err.h"
 #include "log/log.h"
-#include "net/net.h"
 #include "ocpp/ocpp.h"
 #include "store/store.h"
 
@@ -43,7 +42,7 @@ typedef struct server {
   bool have_jwt;
   unsigned char *jwt_key;
   fc_api_t *api;
-  fc_net_t *net;
+  fc_wire_t *wire; /* the sockets (wire.c) */
   uv_signal_t sigint, sigterm;
   uv_timer_t shutdown_timer;
   phase_t phase;
@@ -53,7 +52,7 @@ typedef struct server {
 static void finish(server_t *sv)
 {
   sv->phase = DONE;
-  fc_net_stop(sv->net);
+  fc_cli__wire_stop(sv->wire);
   fc_ocpp_free(sv->ocpp);
   sv->ocpp = NULL;
   fc_push_free(sv->push);
@@ -333,10 +332,11 @@ int fc_cli__serve(int argc, char **argv)
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=api err=%s", fc_strerror(rc));
     goto out_ocpp;
   }
-  if ((rc = fc_net_start(&sv.loop, &sv.cfg, sv.ocpp, sv.api, sv.push, &sv.net)) < 0) goto out_ocpp;
-  fc_api_set_guard(sv.api, fc_net_guard(sv.net));
+  if ((rc = fc_cli__wire_start(&sv.loop, &sv.cfg, sv.ocpp, sv.api, sv.push, &sv.wire)) < 0)
+    goto out_ocpp;
+  fc_api_set_guard(sv.api, fc_cli__wire_guard(sv.wire));
   fc_api_login_announce(sv.api, strcmp(sv.cfg.bind, "0.0.0.0") ? sv.cfg.bind : "localhost",
-                        fc_net_http_port(sv.net));
+                        fc_cli__wire_http_port(sv.wire));
 
   fc_log(FC_LOG_NOTICE, NULL, "event=started db=%s", sv.cfg.db);
 
@@ -344,7 +344,7 @@ int fc_cli__serve(int argc, char **argv)
   status = sv.phase == DONE ? 0 : 1;
   fc_store_close(sv.store);
   uv_run(&sv.loop, UV_RUN_DEFAULT);
-  fc_net_free(sv.net);
+  fc_cli__wire_free(sv.wire);
   fc_api_free(sv.api);
   fc_bus_free(sv.bus);
   goto out_loop;
@@ -362,7 +362,7 @@ out_store:
   uv_run(&sv.loop, UV_RUN_DEFAULT);
   /* lws may still call the protocols while its context finishes closing:
    * what they point to goes last. */
-  fc_net_free(sv.net);
+  fc_cli__wire_free(sv.wire);
   if (sv.api) fc_api_free(sv.api);
   fc_bus_free(sv.bus);
 out_loop:

@@ -1,20 +1,19 @@
-/* libwebsockets on the libuv loop.
+/* libwebsockets on the libuv loop, the descriptor budget and the guard.
  *
  * lws's default poll() loop scans every socket on each wake-up; with tens of
  * thousands of browsers that costs milliseconds per event. On libuv (epoll)
  * the cost stays flat, and the loop is shared with our own timers, signals
- * and the store's uv_async_t. */
+ * and the store's uv_async_t.
+ *
+ * net/ is a leaf: it knows no protocol. The wiring (cli/wire.c) describes
+ * each vhost (its protocols, mounts, headers) and adds it here; every
+ * protocol callback it gives starts with fc_net_guard_event. */
 #include "net/net.h"
+#include "net/net_lws.h"
 
-#include "api/api_lws.h"
 #include "core/err.h"
 #include "core/mem.h"
 #include "log/log.h"
-#include "net/guard.h"
-#include "ocpp/ocpp_lws.h"
-#include "push/deflate.h"
-#include "push/push.h"
-#include "push/push_lws.h"
 
 #include <libwebsockets.h>
 #include <string.h>
@@ -27,18 +26,14 @@
  * libuv's own, stdio, the log. */
 #define FD_NOT_LWS 64
 /* Sockets that browsers cannot take: chargers, REST and the listeners. Past
- * the rest, browsers get 503 (push.c) and chargers still get in. */
+ * the rest (fc_net_ui_cap, which the wiring gives to push), browsers get 503
+ * and chargers still get in. */
 #define FD_NOT_UI 1024
 
 struct fc_net {
   struct lws_context *ctx;
-  struct lws_protocols ocpp_protocols[3];
-  struct lws_protocols web_protocols[3];
-  lws_retry_bo_t ocpp_retry, web_retry;
-  struct lws_protocol_vhost_options ui_default, ui_pvo;
-  struct lws_http_mount mounts[4];
-  struct lws_protocol_vhost_options web_headers[4];
-  int http_port; /* the web vhost's, as listening */
+  const fc_config_t *cfg;
+  size_t ui_cap; /* browsers the descriptors allow (0: unknown) */
   fc_guard_t *guard;
   uv_loop_t *loop;
 };
@@ -51,9 +46,9 @@ struct fc_net {
  * instantiation until it becomes a WebSocket (ESTABLISHED) or goes
  * (WSI_DESTROY), the handle riding in the wsi's opaque user data. Which
  * protocol an event reaches depends on the vhost (the web vhost's default
- * protocol gets the instantiation), so every protocol is wrapped. */
+ * protocol gets the instantiation), so every protocol calls this first. */
 
-static int guard_event(struct lws *wsi, fc_guard_port_t port, enum lws_callback_reasons reason,
+int fc_net_guard_event(struct lws *wsi, fc_guard_port_t port, enum lws_callback_reasons reason,
                        void *in)
 {
   fc_net_t *n = lws_context_user(lws_get_context(wsi));
@@ -78,37 +73,20 @@ static int guard_event(struct lws *wsi, fc_guard_port_t port, enum lws_callback_
   }
 }
 
-#define GUARDED(name, port, inner)                                                                 \
-  static int name(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,         \
-                  size_t len)                                                                      \
-  {                                                                                                \
-    if (guard_event(wsi, port, reason, in)) return -1;                                             \
-    return inner(wsi, reason, user, in, len);                                                      \
-  }
-GUARDED(ocpp_http_cb, FC_GUARD_OCPP, fc_ocpp_lws_http_cb)
-GUARDED(ocpp_ws_cb, FC_GUARD_OCPP, fc_ocpp_lws_ws_cb)
-GUARDED(web_http_cb, FC_GUARD_WEB, fc_api_lws_http_cb)
-GUARDED(web_ui_cb, FC_GUARD_WEB, fc_push_lws_ws_cb)
-#undef GUARDED
-
-static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *name, int port,
-                               const struct lws_protocols *protocols, const lws_retry_bo_t *retry,
-                               const struct lws_protocol_vhost_options *pvo,
-                               const struct lws_http_mount *mounts,
-                               const struct lws_protocol_vhost_options *headers)
+int fc_net_vhost_add(fc_net_t *n, const fc_net_vhost_t *d)
 {
+  const fc_config_t *cfg = n->cfg;
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof(info));
-  info.vhost_name = name;
-  info.port = port;
+  info.vhost_name = d->name;
+  info.port = d->port;
   info.iface = strcmp(cfg->bind, "0.0.0.0") ? cfg->bind : NULL;
-  info.protocols = protocols;
-  info.retry_and_idle_policy = retry;
-  info.pvo = pvo;
-  info.mounts = mounts;
-  info.headers = headers; /* added by lws to every HTTP response of the vhost */
-  /* permessage-deflate on /ws, ours (push/deflate.c), not lws's. */
-  if (protocols == n->web_protocols) info.extensions = fc_deflate_extensions;
+  info.protocols = d->protocols;
+  info.retry_and_idle_policy = d->retry;
+  info.pvo = d->pvo;
+  info.mounts = d->mounts;
+  info.headers = d->headers; /* added by lws to every HTTP response of the vhost */
+  info.extensions = d->extensions;
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
   /* An IPv4 address to bind to: an IPv6 socket would not take it (lws then
    * binds to every address), so this vhost is IPv4 only. */
@@ -120,64 +98,13 @@ static struct lws_vhost *vhost(fc_net_t *n, const fc_config_t *cfg, const char *
   info.timeout_secs_ah_idle = (unsigned)cfg->handshake_timeout; /* a silent one */
   struct lws_vhost *vh = lws_create_vhost(n->ctx, &info);
   if (!vh) {
-    fc_log(FC_LOG_ERROR, NULL, "event=listen_failed kind=%s bind=%s port=%d", name, cfg->bind,
-           port);
-    return NULL;
+    fc_log(FC_LOG_ERROR, NULL, "event=listen_failed kind=%s bind=%s port=%d", d->name, cfg->bind,
+           d->port);
+    return UV_EADDRINUSE;
   }
-  fc_log(FC_LOG_NOTICE, NULL, "event=listening kind=%s port=%d", name,
-         lws_get_vhost_listen_port(vh));
-  return vh;
-}
-
-/* The web vhost: /ws upgrades go to "fc-ui" (the default protocol, since
- * browsers name none), /api, /healthz and /metrics to the api callback, the
- * rest to the UI's static files. */
-static void web_mounts(fc_net_t *n, const fc_config_t *cfg)
-{
-  static const char *const dynamic[] = {"/api", "/healthz", "/metrics"};
-  memset(n->mounts, 0, sizeof(n->mounts));
-  for (size_t i = 0; i < 3; i++) {
-    struct lws_http_mount *m = &n->mounts[i];
-    m->mount_next = &n->mounts[i + 1];
-    m->mountpoint = dynamic[i];
-    m->mountpoint_len = (unsigned char)strlen(dynamic[i]);
-    m->origin = "fc-web-http";
-    m->origin_protocol = LWSMPRO_CALLBACK;
-  }
-  struct lws_http_mount *f = &n->mounts[3];
-  f->mountpoint = "/";
-  f->mountpoint_len = 1;
-  f->origin = cfg->web_root;
-  f->def = "index.html";
-  f->origin_protocol = LWSMPRO_FILE;
-  /* A file that is not there goes to this protocol's LWS_CALLBACK_HTTP (a
-   * 404 of ours); without it lws 4.1 answers nothing at all. */
-  f->protocol = "fc-web-http";
-  f->cache_max_age = 60;
-  f->cache_reusable = 1;
-  f->cache_revalidate = 1;
-}
-
-/* Headers on every HTTP response of the web port (files, REST, errors): no
- * MIME sniffing, no framing (clickjacking), and a policy that lets the UI
- * load only its own scripts, styles and connections (it has no inline ones;
- * the favicon is a data: URL). */
-static void web_headers(fc_net_t *n)
-{
-  static const char *const hv[][2] = {
-      {"x-content-type-options:", "nosniff"},
-      {"x-frame-options:", "DENY"},
-      {"referrer-policy:", "no-referrer"},
-      {"content-security-policy:",
-       "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
-  };
-  for (size_t i = 0; i < FC_ARRAY_SIZE(hv); i++) {
-    n->web_headers[i] = (struct lws_protocol_vhost_options){
-        .next = i + 1 < FC_ARRAY_SIZE(hv) ? &n->web_headers[i + 1] : NULL,
-        .name = hv[i][0],
-        .value = hv[i][1]};
-  }
+  int port = lws_get_vhost_listen_port(vh);
+  fc_log(FC_LOG_NOTICE, NULL, "event=listening kind=%s port=%d", d->name, port);
+  return port;
 }
 
 /* Every connection is a file descriptor, and the soft limit is often far
@@ -226,8 +153,7 @@ static struct lws_context *create_context(struct lws_context_creation_info *info
   return ctx;
 }
 
-int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
-                 fc_push_t *push, fc_net_t **out)
+int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_net_t **out)
 {
   struct rlimit nofile = {0, 0};
   unsigned fd_limit = raise_fd_limit(cfg, &nofile);
@@ -242,41 +168,8 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
   };
   n->guard = fc_guard_new(&go);
   n->loop = loop;
+  n->cfg = cfg;
   struct lws_context_creation_info info;
-
-  /* protocols[0] answers plain HTTP and decides upgrades. */
-  n->ocpp_protocols[0] =
-      (struct lws_protocols){.name = "fc-ocpp-http", .callback = ocpp_http_cb, .user = ocpp};
-  n->ocpp_protocols[1] = (struct lws_protocols){.name = "ocpp1.6",
-                                                .callback = ocpp_ws_cb,
-                                                .per_session_data_size = sizeof(void *),
-                                                .rx_buffer_size = 4096,
-                                                .user = ocpp};
-  n->web_protocols[0] = (struct lws_protocols){.name = "fc-web-http",
-                                               .callback = web_http_cb,
-                                               .per_session_data_size = sizeof(void *),
-                                               .user = api};
-  /* A browser connection costs its per-session pointer and rx buffer: keep
-   * both small (client messages are small; longer ones are reassembled). */
-  n->web_protocols[1] = (struct lws_protocols){.name = "fc-ui",
-                                               .callback = web_ui_cb,
-                                               .per_session_data_size = sizeof(void *),
-                                               .rx_buffer_size = 1024,
-                                               .user = push};
-  n->ui_default = (struct lws_protocol_vhost_options){.name = "default", .value = "1"};
-  n->ui_pvo = (struct lws_protocol_vhost_options){.name = "fc-ui", .options = &n->ui_default};
-  /* Browser heartbeat: a ping after ui_ping_interval of quiet; nothing back
-   * (not even the pong) by the next interval: hang up. */
-  n->web_retry.secs_since_valid_ping = (uint16_t)cfg->ui_ping_interval;
-  n->web_retry.secs_since_valid_hangup = (uint16_t)(2 * cfg->ui_ping_interval);
-  web_mounts(n, cfg);
-  web_headers(n);
-
-  /* TCP liveness of chargers: a ping after a minute of quiet, hang up when
-   * nothing at all (not even a pong) came for twice the heartbeat interval. */
-  n->ocpp_retry.secs_since_valid_ping = 60;
-  int hang = 2 * cfg->heartbeat_interval + 60;
-  n->ocpp_retry.secs_since_valid_hangup = (uint16_t)(hang > 65535 ? 65535 : hang);
 
   memset(&info, 0, sizeof(info));
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
@@ -290,7 +183,7 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
     size_t cap = fd_limit > 2 * FD_NOT_UI ? fd_limit - FD_NOT_UI : fd_limit / 2;
     if (cap < (size_t)cfg->ui_max_clients)
       fc_log(FC_LOG_WARN, NULL, "event=ui_max_clients_capped max=%zu reason=fd_limit", cap);
-    fc_push_cap_clients(push, cap);
+    n->ui_cap = cap;
   }
   info.pcontext = &n->ctx; /* lws clears it once fully destroyed */
   info.user = n;
@@ -301,24 +194,13 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_ap
     fc_free(n);
     return FC_ERR_CONFIG;
   }
-  struct lws_vhost *web = NULL;
-  if (!vhost(n, cfg, "ocpp", cfg->ocpp_port, n->ocpp_protocols, &n->ocpp_retry, NULL, NULL, NULL) ||
-      !(web = vhost(n, cfg, "http", cfg->http_port, n->web_protocols, &n->web_retry, &n->ui_pvo,
-                    n->mounts, n->web_headers))) {
-    /* The context is half made: its destruction needs the loop to run, so
-     * the caller still frees n afterwards, as after a normal stop. */
-    fc_net_stop(n);
-    *out = n;
-    return UV_EADDRINUSE;
-  }
-  n->http_port = lws_get_vhost_listen_port(web);
   *out = n;
   return 0;
 }
 
-int fc_net_http_port(const fc_net_t *n)
+size_t fc_net_ui_cap(const fc_net_t *n)
 {
-  return n->http_port;
+  return n->ui_cap;
 }
 
 const fc_guard_t *fc_net_guard(const fc_net_t *n)

@@ -1,33 +1,33 @@
 /* The sockets: one libwebsockets context on the libuv loop (foreign loop),
- * with two vhosts: OCPP (chargers) and web (/healthz, /metrics, /api, /ws). */
+ * the file-descriptor budget, and the connection guard (guard.h) in front of
+ * every vhost. What listens, with which protocols, is not net/'s to know:
+ * the wiring (cli/wire.c) describes each vhost to fc_net_vhost_add
+ * (net_lws.h). */
 #ifndef FC_NET_H
 #define FC_NET_H
 
-#include "api/api.h"
 #include "config/config.h"
 #include "net/guard.h"
-#include "ocpp/ocpp.h"
-#include "push/push.h"
 
+#include <stddef.h>
 #include <uv.h>
 
 typedef struct fc_net fc_net_t;
 
-/* Creates the context and both listening vhosts. Logs the ports it listens on
- * (event=listening kind=ocpp|http port=N). Borrowed: loop, cfg, ocpp, api.
- * Returns 0 and *out, or a negative error (logged); on an error after the
- * context was made, *out is set too, already stopped: run the loop, then
- * fc_net_free it. */
-int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
-                 fc_push_t *push, fc_net_t **out);
+/* Raises the open-file limit, makes the connection guard (cfg's handshake_*
+ * options) and the context, with no vhost yet. Borrowed: loop, cfg (outlive
+ * n). Returns 0 and *out, or a negative error (logged; nothing to free). */
+int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_net_t **out);
+
+/* How many browser connections the descriptors allow (the open-file limit
+ * less what chargers, REST, listeners and our own files need); 0 when the
+ * limit is unknown. Logged when below cfg->ui_max_clients. */
+size_t fc_net_ui_cap(const fc_net_t *n);
 
 /* Destroys the lws context, closing every connection. The loop must run
  * afterwards for lws's handles to finish closing; then fc_net_free (lws keeps
  * pointers into n until it has). */
 void fc_net_stop(fc_net_t *n);
-
-/* The port the web vhost listens on (the one chosen when configured 0). */
-int fc_net_http_port(const fc_net_t *n);
 
 /* The connection guard of both ports (guard.h), for its statistics. Borrowed;
  * lives until fc_net_free. */

@@ -1,5 +1,6 @@
-/* The ocpp/ module's libwebsockets protocols, for net/ to mount on the OCPP
- * vhost. Kept apart from ocpp.h so that only net/ sees lws types. */
+/* The ocpp/ module's libwebsockets protocols, for the wiring (cli/wire.c) to
+ * mount on the OCPP vhost. Kept apart from ocpp.h so that only the wiring
+ * sees lws types. */
 #ifndef FC_OCPP_LWS_H
 #define FC_OCPP_LWS_H
 

@@ -5,8 +5,9 @@
  * parameters, and keeps a deflate stream (200-300 KB) per connection.
  *
  * Sending. Each event is compressed on its own, with a fresh raw deflate
- * stream ending in Z_SYNC_FLUSH, once, and cached on the event (shared by
- * every receiver). Such a piece never refers back to data before it and ends
+ * stream ending in Z_SYNC_FLUSH, once, and cached in the event's extension
+ * slot (e->ext, which the bus frees with the event; shared by every
+ * receiver). Such a piece never refers back to data before it and ends
  * on a byte boundary with the empty stored block 00 00 ff ff, so pieces
  * concatenate into one valid deflate stream: a message carrying one event is
  * its piece minus the final 00 00 ff ff; an array "[a,b]" is deflate("[") +
@@ -62,6 +63,7 @@
 #include "core/mem.h"
 #include "log/log.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -137,17 +139,44 @@ static unsigned char *compress_piece(int w, const void *data, size_t len, size_t
   return fc_realloc(out, *out_len);
 }
 
+/* An event's compressed forms, for each window (NULL until made): what
+ * e->ext points to, freed by the bus with the event. */
+typedef struct cache {
+  unsigned char *p[2];
+  size_t len[2];
+} cache_t;
+
+static void cache_free(void *ext)
+{
+  cache_t *c = ext;
+  fc_free(c->p[0]);
+  fc_free(c->p[1]);
+  fc_free(c);
+}
+
+/* e's cache, made on first use. */
+static cache_t *cache_of(fc_event_t *e)
+{
+  if (!e->ext) {
+    e->ext = fc_calloc(1, sizeof(cache_t));
+    e->ext_free = cache_free;
+  }
+  assert(e->ext_free == cache_free); /* the slot is ours alone */
+  return e->ext;
+}
+
 const unsigned char *fc_deflate_event(fc_event_t *e, fc_deflate_mode_t mode, size_t *len)
 {
   int w = mode == FC_DEFLATE_SMALL;
-  if (!e->deflated[w]) {
+  cache_t *c = cache_of(e);
+  if (!c->p[w]) {
     size_t n = 0;
-    e->deflated[w] = compress_piece(w, e->json, e->len, &n);
-    if (!e->deflated[w]) return NULL;
-    e->dlen[w] = n;
+    c->p[w] = compress_piece(w, e->json, e->len, &n);
+    if (!c->p[w]) return NULL;
+    c->len[w] = n;
   }
-  *len = e->dlen[w];
-  return e->deflated[w];
+  *len = c->len[w];
+  return c->p[w];
 }
 
 static bool seps_make(void)
@@ -181,7 +210,8 @@ int fc_deflate_write(struct lws *wsi, fc_deflate_mode_t mode, fc_event_t *const 
   if (n > 1) w = put(w, seps[0].p, seps[0].len);
   for (size_t i = 0; i < n; i++) {
     if (i) w = put(w, seps[1].p, seps[1].len);
-    w = put(w, evs[i]->deflated[mode == FC_DEFLATE_SMALL], evs[i]->dlen[mode == FC_DEFLATE_SMALL]);
+    const cache_t *c = evs[i]->ext; /* made by fc_deflate_event above */
+    w = put(w, c->p[mode == FC_DEFLATE_SMALL], c->len[mode == FC_DEFLATE_SMALL]);
   }
   if (n > 1) w = put(w, seps[2].p, seps[2].len);
   /* The message ends where the last sync flush's 00 00 ff ff begins; the

@@ -1,9 +1,9 @@
 /* permessage-deflate (RFC 7692) for /ws, with no zlib state per connection.
  *
  * Every event is compressed at most once (per window size, below), lazily,
- * the first time a compressing client sends it, and the result is cached on
- * the event; each connection then only concatenates cached pieces. Client
- * messages are inflated by one shared inflater. See deflate.c for why this is
+ * the first time a compressing client sends it, and the result is cached in
+ * the event's extension slot (fc_event_t.ext, push's alone); each connection then only concatenates
+ * cached pieces. Client messages are inflated by one shared inflater. See deflate.c for why this is
  * valid whatever the client's context takeover, and how it plugs into lws.
  *
  * Threading: loop thread only (the cache lives on shared events, the zlib
@@ -28,8 +28,8 @@ typedef enum {
   FC_DEFLATE_SMALL = 2, /* the client limited our window (server_max_window_bits): 512 B */
 } fc_deflate_mode_t;
 
-/* The extension table for the web vhost's lws_context_creation_info
- * .extensions (terminated; static storage). */
+/* The extension table of the web vhost (cli/wire.c gives it to net/ as the
+ * vhost's .extensions; terminated; static storage). */
 extern const struct lws_extension fc_deflate_extensions[];
 
 /* What was negotiated on wsi (a /ws connection, from ESTABLISHED on). */
@@ -52,7 +52,8 @@ int fc_deflate_add_headers(struct lws *wsi, void *in);
 int fc_deflate_write(struct lws *wsi, fc_deflate_mode_t mode, fc_event_t *const *evs, size_t n);
 
 /* e's compressed form for mode (not OFF): raw deflate of e->json, ending in
- * a sync flush (00 00 ff ff). Cached on e; borrowed, valid while e is. */
+ * a sync flush (00 00 ff ff). Cached on e (e->ext, which must be unset or
+ * this cache); borrowed, valid while e is. */
 const unsigned char *fc_deflate_event(fc_event_t *e, fc_deflate_mode_t mode, size_t *len);
 
 /* Releases the shared zlib streams (at shutdown; they are made again on use). */

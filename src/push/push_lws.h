@@ -1,4 +1,4 @@
-/* push/'s libwebsockets side, for net/. */
+/* push/'s libwebsockets side, for the wiring (cli/wire.c). */
 #ifndef FC_PUSH_LWS_H
 #define FC_PUSH_LWS_H
 

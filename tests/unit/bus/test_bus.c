@@ -106,6 +106,33 @@ static void test_event_new(void **state)
   fc_event_unref(e);
 }
 
+/* The extension slot: empty on a new event, the bus never touches it, and
+ * its destructor runs once, when the last reference goes. */
+static int ext_freed;
+static void ext_free_cb(void *ext)
+{
+  assert_ptr_equal(ext, &ext_freed);
+  ext_freed++;
+}
+
+static void test_event_ext(void **state)
+{
+  (void)state;
+  fc_event_t *e = fc_event_new(FC_EV_METER, "CP1", 1, 7, "{}", 2);
+  assert_null(e->ext);
+  assert_null(e->ext_free);
+  fc_event_unref(e); /* no destructor: nothing to run */
+
+  e = fc_event_new(FC_EV_METER, "CP1", 1, 7, "{}", 2);
+  e->ext = &ext_freed;
+  e->ext_free = ext_free_cb;
+  fc_event_ref(e);
+  fc_event_unref(e);
+  assert_int_equal(ext_freed, 0);
+  fc_event_unref(e);
+  assert_int_equal(ext_freed, 1);
+}
+
 static void test_event_from_json(void **state)
 {
   (void)state;
@@ -971,6 +998,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_type_names_round_trip),
       cmocka_unit_test(test_event_new),
+      cmocka_unit_test(test_event_ext),
       cmocka_unit_test(test_event_from_json),
       cmocka_unit_test(test_bus_add),
       cmocka_unit_test(test_publish_reaches_subscribers),

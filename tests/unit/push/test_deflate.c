@@ -67,6 +67,7 @@ static void test_piece_roundtrip_and_cache(void **state)
   assert_non_null(p15);
   assert_non_null(p9);
   assert_ptr_equal(fc_deflate_event(e, FC_DEFLATE_ON, &n), p15); /* compressed once */
+  assert_ptr_equal(e->ext_free, cache_free); /* in the event's slot, freed with it */
   assert_int_equal(n, l15);
   assert_memory_equal(p15 + l15 - 4, trailer, 4); /* ends in a sync flush */
   assert_memory_equal(p9 + l9 - 4, trailer, 4);
