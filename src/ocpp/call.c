@@ -32,7 +32,6 @@ static void call_free(fc_call_t *c)
 {
   json_decref(c->payload);
   json_decref(c->result);
-  fc_free(c->raw);
   if (c->ctx_free) c->ctx_free(c->ctx);
   fc_ocpp__staged_free(c);
   fc_ocpp__session_unref(c->s);
@@ -44,7 +43,7 @@ static void maybe_free(fc_call_t *c)
   if (c->answered && !c->io_pending && !c->hold) call_free(c);
 }
 
-fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f, const char *raw, size_t len)
+fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f)
 {
   fc_ocpp_t *o = s->o;
   fc_call_t *c = fc_calloc(1, sizeof(*c));
@@ -53,8 +52,6 @@ fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f, const char *r
   snprintf(c->id, sizeof(c->id), "%s", f->id);
   snprintf(c->action, sizeof(c->action), "%s", f->action);
   c->payload = json_incref(f->payload);
-  c->raw = fc_strndup(raw, len);
-  c->raw_len = len;
   c->deadline_ms = fc_ocpp__now(o) + (uint64_t)o->cfg->answer_timeout;
   c->dl_prev = o->dl_tail;
   if (o->dl_tail)
@@ -163,7 +160,6 @@ void fc_ocpp__commit(fc_call_t *c, fc_write_t *w, json_t *result, fc_commit_fn f
 {
   fc_session_t *s = c->s;
   fc_ocpp_t *o = s->o;
-  fc_ocpp__frame_log(s, w, true, false, c->raw, c->raw_len);
   json_decref(c->result);
   c->result = result;
   c->commit_fn = fn;

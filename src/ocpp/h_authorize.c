@@ -8,7 +8,6 @@ static void looked_up(fc_call_t *c, fc_read_t *r, int status)
     return;
   }
   json_t *info = fc_ocpp__id_tag_info(c->s->o, &r->out_tag, status);
-  fc_ocpp__log_frame(c->s, true, c->raw, c->raw_len);
   fc_ocpp__answer(c, json_pack("{s:o}", "idTagInfo", info));
 }
 

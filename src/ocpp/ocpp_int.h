@@ -160,8 +160,6 @@ struct fc_call {
   char id[FC_MSG_ID_MAX + 1];
   char action[40];
   json_t *payload; /* owned reference */
-  char *raw;       /* the frame as received, for the frame log */
-  size_t raw_len;
   uint64_t deadline_ms;
   bool answered;
   bool io_pending; /* a store callback will still run */
@@ -243,8 +241,6 @@ void fc_ocpp__session_close(fc_session_t *s, int code, const char *reason);
 /* Called when a call finishes: may resume reading. */
 void fc_ocpp__session_call_done(fc_session_t *s);
 void fc_ocpp__throttle_tick(fc_ocpp_t *o);
-/* Stores a frame in the raw log (fire and forget). */
-void fc_ocpp__log_frame(fc_session_t *s, bool inbound, const char *text, size_t len);
 /* Refuses a handshake with status and body without a log line of its own
  * (the caller logs once per interval). Returns as the HTTP callback does. */
 int fc_ocpp__refuse_quiet(struct lws *wsi, fc_ocpp_t *o, unsigned status, const char *body,
@@ -261,15 +257,15 @@ void fc_ocpp__limit_throttled(fc_session_t *s);
 /* Forgets entries nobody holds that are as good as new (about once a second). */
 void fc_ocpp__limits_tick(fc_ocpp_t *o);
 void fc_ocpp__limits_free(fc_ocpp_t *o);
-/* The frame log's only writer: adds frame text (copied) of s to w, or, when
- * w is NULL, submits it as a lazy write of its own; whole, as head and length
- * (refused, or past the charger's budget), or not at all (past twice the
- * budget, below the disk watermark, --frame-log false). */
-void fc_ocpp__frame_log(fc_session_t *s, fc_write_t *w, bool inbound, bool refused,
-                        const char *text, size_t len);
+/* The frame log's only writer, called for every inbound frame by
+ * fc_ocpp__dispatch and for every outbound one by fc_ocpp__send: submits
+ * frame text (copied) of s as a lazy write of its own; whole, as head and
+ * length (refused, or past the charger's budget), or not at all (past twice
+ * the budget, below the disk watermark, --frame-log false). */
+void fc_ocpp__frame_log(fc_session_t *s, bool inbound, bool refused, const char *text, size_t len);
 
 /* call.c */
-fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f, const char *raw, size_t len);
+fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f);
 /* Sends a CALLRESULT (result is stolen; NULL = {}) and finishes the call. */
 void fc_ocpp__answer(fc_call_t *c, json_t *result);
 void fc_ocpp__answer_error(fc_call_t *c, fc_ocpp_code_t code, const char *desc);

@@ -250,11 +250,6 @@ void fc_ocpp__session_unref(fc_session_t *s)
   fc_free(s);
 }
 
-void fc_ocpp__log_frame(fc_session_t *s, bool inbound, const char *text, size_t len)
-{
-  fc_ocpp__frame_log(s, NULL, inbound, false, text, len);
-}
-
 void fc_ocpp__send(fc_session_t *s, const char *text, size_t len)
 {
   if (!s->wsi) return;
@@ -269,7 +264,7 @@ void fc_ocpp__send(fc_session_t *s, const char *text, size_t len)
   s->tx_tail = b;
   s->tx_bytes += len;
   s->o->stats.frames_out++;
-  fc_ocpp__log_frame(s, false, text, len);
+  fc_ocpp__frame_log(s, false, false, text, len);
   if (fc_soon_add(&s->o->soon, &s->soon)) fc_ocpp__session_ref(s);
 }
 
