@@ -292,6 +292,13 @@ void fc_ocpp__outcall_tick(fc_ocpp_t *o);
 
 /* registry.c */
 fc_regent_t *fc_ocpp__registry_find(fc_ocpp_t *o, const char *id);
+/* The unknown-charger policy's only place: the registration charger id gets.
+ * A registered charger (*entry set, borrowed; entry may be NULL) gets its
+ * own; one that is not (*entry NULL) gets what --unknown-chargers says:
+ * Accepted (accept), Pending (pending) or Rejected (reject: its connection
+ * is refused, while a registered charger marked Rejected connects and may
+ * send BootNotification only). */
+fc_reg_t fc_ocpp__registry_admit(fc_ocpp_t *o, const char *id, fc_regent_t **entry);
 void fc_ocpp__registry_put(fc_ocpp_t *o, const char *id, fc_reg_t reg, const char *auth);
 void fc_ocpp__registry_replace(fc_ocpp_t *o, fc_charger_rec_t *recs, size_t n);
 void fc_ocpp__registry_free(fc_ocpp_t *o);

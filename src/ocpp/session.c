@@ -180,9 +180,10 @@ static int confirm_upgrade(struct lws *wsi, fc_ocpp_t *o)
     return refuse(wsi, o, a, FC_OCPP_REFUSED_THROTTLED, 429, "too many failed logins\n",
                   "too many failed logins", id, retry);
 
-  fc_regent_t *e = fc_ocpp__registry_find(o, id);
+  fc_regent_t *e;
+  fc_reg_t reg = fc_ocpp__registry_admit(o, id, &e);
   if (!e) {
-    if (o->cfg->unknown_chargers == FC_UNKNOWN_REJECT) {
+    if (reg == FC_REG_REJECTED) {
       fc_auth_throttle_failed(o->throttle, NULL, a, now);
       return refuse(wsi, o, a, FC_OCPP_REFUSED_UNKNOWN, 401, "unauthorized\n", "unknown charger",
                     id, 0);
@@ -283,11 +284,11 @@ static void seen(fc_session_t *s, bool online)
 {
   fc_write_t *w = fc_write_new();
   /* Only a charger let in as unknown (policy pending or accept) is created
-   * by its connection; a registered one is only updated, so that one removed
-   * meanwhile stays removed. */
+   * by its connection, with the registration the policy gave it
+   * (fc_ocpp__registry_admit); a registered one is only updated, so that one
+   * removed meanwhile stays removed. */
   const char *reg = NULL;
-  if (!s->in_registry)
-    reg = s->o->cfg->unknown_chargers == FC_UNKNOWN_ACCEPT ? "Accepted" : "Pending";
+  if (!s->in_registry) reg = fc_ocpp__reg_name(s->reg);
   fc_op_t *op = fc_write_add(w, FC_OP_CHARGER_SEEN, s->id, NULL, reg, reg ? strlen(reg) : 0);
   op->flag = online;
   op->i64 = (int64_t)s->conn_id;
@@ -363,16 +364,13 @@ static void established(struct lws *wsi, fc_ocpp_t *o, fc_session_t **slot)
   s->lim = fc_ocpp__limit_acquire(o, s->id);
   s->lim->tokens -= 1.0; /* a connection costs a message: a reconnect loop is paced too */
 
-  fc_regent_t *e = fc_ocpp__registry_find(o, s->id);
+  fc_regent_t *e;
+  s->reg = fc_ocpp__registry_admit(o, s->id, &e);
   s->in_registry = e != NULL;
   if (!e) {
     s->unknown_counted = true;
     o->nunknown++;
   }
-  if (e)
-    s->reg = e->reg;
-  else
-    s->reg = o->cfg->unknown_chargers == FC_UNKNOWN_ACCEPT ? FC_REG_ACCEPTED : FC_REG_PENDING;
   *slot = s;
 
   fc_session_t *old = NULL;
