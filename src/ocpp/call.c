@@ -113,16 +113,24 @@ void fc_ocpp__answer_error_quiet(fc_call_t *c, fc_ocpp_code_t code, const char *
   finish(c);
 }
 
-static const char *store_desc(int status)
+void fc_ocpp__answer_internal(fc_call_t *c, fc_ocpp_wait_t what, int err)
 {
-  switch (status) {
+  const char *desc;
+  switch (err) {
   case FC_ERR_STORE_DOWN:
-    return "storage unavailable, retry later";
+    desc = "storage unavailable, retry later";
+    break;
   case FC_ERR_SHUTDOWN:
-    return "server shutting down, retry later";
+    desc = "server shutting down, retry later";
+    break;
+  case UV_ETIMEDOUT:
+    desc = "not committed in time (storage slow), retry later";
+    break;
   default:
-    return "storage write failed, retry later";
+    desc = what == FC_OCPP_WAIT_TAG_LOOKUP ? "tag lookup failed, retry later"
+                                           : "storage write failed, retry later";
   }
+  fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, desc);
 }
 
 /* The store's answer to a commit: continue the handler, or answer. c->hold
@@ -149,7 +157,7 @@ static void commit_cb(fc_write_t *w, int status, void *arg)
       c->result = NULL;
       fc_ocpp__answer(c, r);
     } else {
-      fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, store_desc(status));
+      fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, status);
     }
     c->hold--;
   }
@@ -167,7 +175,7 @@ void fc_ocpp__commit(fc_call_t *c, fc_write_t *w, json_t *result, fc_commit_fn f
   if (rc < 0) {
     fc_write_free(w);
     c->commit_fn = NULL;
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, store_desc(rc));
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, rc);
     return;
   }
   c->io_pending = true;
@@ -193,7 +201,7 @@ void fc_ocpp__read(fc_call_t *c, fc_read_t *r, fc_read_fn fn)
   int rc = fc_store_read(c->s->o->store, r, read_cb, c);
   if (rc < 0) {
     c->read_fn = NULL;
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, store_desc(rc));
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_TAG_LOOKUP, rc);
     return;
   }
   c->io_pending = true;
@@ -222,8 +230,7 @@ void fc_ocpp__deadline_tick(fc_ocpp_t *o)
     fc_call_t *c = o->dl_head;
     o->stats.answer_timeouts++;
     c->hold++;
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR,
-                          "not committed in time (storage slow), retry later");
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, UV_ETIMEDOUT);
     c->hold--;
     maybe_free(c);
   }

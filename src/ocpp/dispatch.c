@@ -146,7 +146,7 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
 
   if (!a || o->shutting_down) {
     if (o->shutting_down)
-      fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "server shutting down, retry later");
+      fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, FC_ERR_SHUTDOWN);
     else if (rc == FC_ERR_NOTIMPL)
       fc_ocpp__answer_error(c, FC_OCPP_NOT_IMPLEMENTED, "unknown action");
     else

@@ -19,7 +19,7 @@ static void done(fc_call_t *c, fc_write_t *w, int status)
   boot_ctx_t *b = c->ctx;
   fc_session_t *s = c->s;
   if (status < 0) {
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "storage write failed, retry later");
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, status);
     return;
   }
   s->reg = b->reg;

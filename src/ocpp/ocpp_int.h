@@ -151,7 +151,8 @@ typedef struct fc_staged {
 
 /* Continuation of a handler once its write has committed or failed. */
 typedef void (*fc_commit_fn)(fc_call_t *c, fc_write_t *w, int status);
-/* Continuation of a handler once its read is done. */
+/* Continuation of a handler once its read is done (a call reads idTags only:
+ * a failed read is answered as a failed tag lookup, fc_ocpp__answer_internal). */
 typedef void (*fc_read_fn)(fc_call_t *c, fc_read_t *r, int status);
 
 /* One charger-initiated CALL being processed. */
@@ -269,6 +270,16 @@ fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f);
 /* Sends a CALLRESULT (result is stolen; NULL = {}) and finishes the call. */
 void fc_ocpp__answer(fc_call_t *c, json_t *result);
 void fc_ocpp__answer_error(fc_call_t *c, fc_ocpp_code_t code, const char *desc);
+/* What a call was waiting for when it failed (fc_ocpp__answer_internal). */
+typedef enum fc_ocpp_wait {
+  FC_OCPP_WAIT_WRITE,      /* its write's commit */
+  FC_OCPP_WAIT_TAG_LOOKUP, /* an idTag read */
+} fc_ocpp_wait_t;
+/* Answers c InternalError for err (< 0: the store's status, FC_ERR_SHUTDOWN,
+ * UV_ETIMEDOUT for a call not answered within answer_timeout) while it was
+ * waiting for what: the one table of these answers' texts, each of which
+ * tells the charger to retry. */
+void fc_ocpp__answer_internal(fc_call_t *c, fc_ocpp_wait_t what, int err);
 /* The same without its log line: for refusals logged once per interval. */
 void fc_ocpp__answer_error_quiet(fc_call_t *c, fc_ocpp_code_t code, const char *desc);
 /* Commits w (the inbound frame log is added to it), then answers: with

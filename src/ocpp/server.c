@@ -159,7 +159,7 @@ void fc_ocpp_free(fc_ocpp_t *o)
    * answered (into closed sockets) and freed as the store drains, which
    * happens before this is called. */
   while (o->dl_head)
-    fc_ocpp__answer_error(o->dl_head, FC_OCPP_INTERNAL_ERROR, "shutting down");
+    fc_ocpp__answer_internal(o->dl_head, FC_OCPP_WAIT_WRITE, FC_ERR_SHUTDOWN);
   fc_ocpp__throttle_tick(o);
   uv_timer_stop(&o->tick_timer);
   uv_timer_stop(&o->deadline_timer);

@@ -63,6 +63,7 @@ test('every inbound frame is logged once, every answer once', { timeout: 30_000 
   const failed = await c.call('Authorize', { idTag: 'TAG-F' }, { id: 'fl-lookup-failed' });
   assert.deepEqual(failed.slice(0, 2), [4, 'fl-lookup-failed']);
   assert.equal(failed[2], 'InternalError');
+  assert.equal(failed[3], 'tag lookup failed, retry later');
   expect.push(['fl-lookup-failed', 1, 1]);
   srv.sql('ALTER TABLE id_tags_gone RENAME TO id_tags');
 
