@@ -17,8 +17,9 @@
  * The frame log's budget: frame_log_budget bytes per charger per minute are
  * stored whole; past it a frame is stored as its head and its length, and
  * past twice the budget (heads counted) not at all; a frame that was refused
- * (a CALL answered with a CALLERROR before any handler ran) is always stored
- * as its head. Secrets are masked first (fc_ocpp__frame_mask), so that no
+ * (one that does not parse, or a CALL of an unknown action, with a payload
+ * its schema refuses, or of a charger not accepted: fc_ocpp__dispatch) is
+ * always stored as its head. Secrets are masked first (fc_ocpp__frame_mask), so that no
  * head holds one. Below the disk watermark (store.h) nothing is stored. What
  * was truncated or dropped is counted in /metrics and logged once per
  * charger per minute. */

@@ -232,8 +232,9 @@ uint64_t fc_ocpp__now(const fc_ocpp_t *o);
 /* session.c */
 void fc_ocpp__session_ref(fc_session_t *s);
 void fc_ocpp__session_unref(fc_session_t *s);
-/* Queues text for sending (copied) and asks lws for writability. No-op when
- * the session is closed. Logs it in the frame log. */
+/* Queues text for sending (copied); it is written at the end of the loop
+ * iteration (o->soon). No-op when the session is closed. Logs it in the
+ * frame log (every outbound frame is logged here). */
 void fc_ocpp__send(fc_session_t *s, const char *text, size_t len);
 /* Writes a session's queued frames (o->soon's function). */
 void fc_ocpp__session_flush(fc_soon_link_t *link, void *arg);
@@ -282,9 +283,9 @@ typedef enum fc_ocpp_wait {
 void fc_ocpp__answer_internal(fc_call_t *c, fc_ocpp_wait_t what, int err);
 /* The same without its log line: for refusals logged once per interval. */
 void fc_ocpp__answer_error_quiet(fc_call_t *c, fc_ocpp_code_t code, const char *desc);
-/* Commits w (the inbound frame log is added to it), then answers: with
- * result (stolen) if fn is NULL, else via fn. On submit failure answers
- * InternalError at once. */
+/* Commits w, then answers: with result (stolen) if fn is NULL, else via fn.
+ * On submit failure answers InternalError at once. (The inbound frame was
+ * logged by dispatch; its lazy write commits with w.) */
 void fc_ocpp__commit(fc_call_t *c, fc_write_t *w, json_t *result, fc_commit_fn fn);
 /* Runs r, then fn. On submit failure answers InternalError. */
 void fc_ocpp__read(fc_call_t *c, fc_read_t *r, fc_read_fn fn);

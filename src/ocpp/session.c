@@ -9,7 +9,10 @@
  *
  * Once upgraded, a session reassembles fragmented messages up to max_frame
  * bytes (beyond: close 1009; binary: close 1003), hands each whole message to
- * the dispatcher, and writes queued frames only from SERVER_WRITEABLE.
+ * the dispatcher, and queues the frames it sends: they are written once the
+ * loop iteration's I/O callbacks are done (fc_ocpp__session_flush, net/soon.h),
+ * and what the socket cannot take then, from SERVER_WRITEABLE; the close
+ * frame only from SERVER_WRITEABLE, after everything queued.
  *
  * Flow control instead of refusal: a charger that sends calls faster than the
  * rate limit, or has too many calls still committing, is not answered with
