@@ -144,7 +144,7 @@ static void commit_cb(fc_write_t *w, int status, void *arg)
    * not the charger still waits. */
   if (status == 0) {
     fc_ocpp__staged_apply(c, w);
-    fc_bus_publish_write(c->s->o->bus, w);
+    c->s->o->io.publish(c->s->o->bus, w);
   }
   if (!c->answered) {
     c->hold++;
@@ -171,7 +171,7 @@ void fc_ocpp__commit(fc_call_t *c, fc_write_t *w, json_t *result, fc_commit_fn f
   json_decref(c->result);
   c->result = result;
   c->commit_fn = fn;
-  int rc = fc_store_submit(o->store, w, commit_cb, c);
+  int rc = o->io.submit(o->store, w, commit_cb, c);
   if (rc < 0) {
     fc_write_free(w);
     c->commit_fn = NULL;
@@ -198,7 +198,7 @@ static void read_cb(fc_read_t *r, int status, void *arg)
 void fc_ocpp__read(fc_call_t *c, fc_read_t *r, fc_read_fn fn)
 {
   c->read_fn = fn;
-  int rc = fc_store_read(c->s->o->store, r, read_cb, c);
+  int rc = c->s->o->io.read(c->s->o->store, r, read_cb, c);
   if (rc < 0) {
     c->read_fn = NULL;
     fc_ocpp__answer_internal(c, FC_OCPP_WAIT_TAG_LOOKUP, rc);
@@ -241,7 +241,7 @@ void fc_ocpp__write_published(fc_write_t *w, int status, void *arg)
 {
   fc_ocpp_t *o = arg;
   if (status == 0)
-    fc_bus_publish_write(o->bus, w);
+    o->io.publish(o->bus, w);
   else
     fc_log(FC_LOG_WARN, NULL, "event=event_write_failed err=%s", fc_err_name(status));
 }

@@ -205,5 +205,5 @@ void fc_ocpp__frame_log(fc_session_t *s, bool inbound, bool refused, const char 
    * its handler's write, an answer's with whatever commits next, instead of
    * a commit of its own) */
   fc_write_set_lazy(w);
-  if (fc_store_submit(o->store, w, fc_ocpp__write_ignored, NULL) < 0) fc_write_free(w);
+  if (o->io.submit(o->store, w, fc_ocpp__write_ignored, NULL) < 0) fc_write_free(w);
 }

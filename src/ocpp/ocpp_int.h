@@ -185,7 +185,18 @@ typedef struct fc_dt_handler {
   struct fc_dt_handler *next;
 } fc_dt_handler_t;
 
+/* The seam to the store and the bus: fc_ocpp_new points these at
+ * fc_store_submit, fc_store_read and fc_bus_publish_write; a unit test at
+ * stubs, to run dispatch and handlers with neither
+ * (tests/unit/ocpp/test_dispatch.c). Same contracts as those. */
+typedef struct fc_ocpp_io {
+  int (*submit)(fc_store_t *st, fc_write_t *w, fc_write_cb cb, void *arg);
+  int (*read)(fc_store_t *st, fc_read_t *r, fc_read_cb cb, void *arg);
+  void (*publish)(fc_bus_t *b, fc_write_t *w);
+} fc_ocpp_io_t;
+
 struct fc_ocpp {
+  fc_ocpp_io_t io;
   uv_loop_t *loop;
   const fc_config_t *cfg;
   fc_store_t *store;

@@ -111,7 +111,7 @@ static void version_read(fc_read_t *r, int status, void *arg)
   }
   fc_read_t *all = fc_read_new(FC_READ_CHARGERS, NULL);
   o->registry_version_next = r->out_i64;
-  if (fc_store_read(o->store, all, chargers_loaded, o) < 0) o->registry_loading = false;
+  if (o->io.read(o->store, all, chargers_loaded, o) < 0) o->registry_loading = false;
 }
 
 void fc_ocpp__registry_tick(fc_ocpp_t *o)
@@ -121,7 +121,7 @@ void fc_ocpp__registry_tick(fc_ocpp_t *o)
     return;
   o->last_registry_check = now;
   o->registry_loading = true;
-  if (fc_store_read(o->store, fc_read_new(FC_READ_REGISTRY_VERSION, NULL), version_read, o) < 0)
+  if (o->io.read(o->store, fc_read_new(FC_READ_REGISTRY_VERSION, NULL), version_read, o) < 0)
     o->registry_loading = false;
 }
 

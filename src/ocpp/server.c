@@ -54,6 +54,7 @@ int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_b
   o->cfg = cfg;
   o->store = store;
   o->bus = bus;
+  o->io = (fc_ocpp_io_t){fc_store_submit, fc_store_read, fc_bus_publish_write};
   fc_ocpp__bounds_init(o);
   if ((rc = fc_store_load_chargers(store, &recs, &n)) < 0) {
     fc_free(o);
