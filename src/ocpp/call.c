@@ -32,7 +32,6 @@ static void call_free(fc_call_t *c)
 {
   json_decref(c->payload);
   json_decref(c->result);
-  fc_free(c->raw);
   if (c->ctx_free) c->ctx_free(c->ctx);
   fc_ocpp__staged_free(c);
   fc_ocpp__session_unref(c->s);
@@ -44,7 +43,7 @@ static void maybe_free(fc_call_t *c)
   if (c->answered && !c->io_pending && !c->hold) call_free(c);
 }
 
-fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f, const char *raw, size_t len)
+fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f)
 {
   fc_ocpp_t *o = s->o;
   fc_call_t *c = fc_calloc(1, sizeof(*c));
@@ -53,8 +52,6 @@ fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f, const char *r
   snprintf(c->id, sizeof(c->id), "%s", f->id);
   snprintf(c->action, sizeof(c->action), "%s", f->action);
   c->payload = json_incref(f->payload);
-  c->raw = fc_strndup(raw, len);
-  c->raw_len = len;
   c->deadline_ms = fc_ocpp__now(o) + (uint64_t)o->cfg->answer_timeout;
   c->dl_prev = o->dl_tail;
   if (o->dl_tail)
@@ -116,16 +113,24 @@ void fc_ocpp__answer_error_quiet(fc_call_t *c, fc_ocpp_code_t code, const char *
   finish(c);
 }
 
-static const char *store_desc(int status)
+void fc_ocpp__answer_internal(fc_call_t *c, fc_ocpp_wait_t what, int err)
 {
-  switch (status) {
+  const char *desc;
+  switch (err) {
   case FC_ERR_STORE_DOWN:
-    return "storage unavailable, retry later";
+    desc = "storage unavailable, retry later";
+    break;
   case FC_ERR_SHUTDOWN:
-    return "server shutting down, retry later";
+    desc = "server shutting down, retry later";
+    break;
+  case UV_ETIMEDOUT:
+    desc = "not committed in time (storage slow), retry later";
+    break;
   default:
-    return "storage write failed, retry later";
+    desc = what == FC_OCPP_WAIT_TAG_LOOKUP ? "tag lookup failed, retry later"
+                                           : "storage write failed, retry later";
   }
+  fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, desc);
 }
 
 /* The store's answer to a commit: continue the handler, or answer. c->hold
@@ -139,7 +144,7 @@ static void commit_cb(fc_write_t *w, int status, void *arg)
    * not the charger still waits. */
   if (status == 0) {
     fc_ocpp__staged_apply(c, w);
-    fc_bus_publish_write(c->s->o->bus, w);
+    c->s->o->io.publish(c->s->o->bus, w);
   }
   if (!c->answered) {
     c->hold++;
@@ -152,7 +157,7 @@ static void commit_cb(fc_write_t *w, int status, void *arg)
       c->result = NULL;
       fc_ocpp__answer(c, r);
     } else {
-      fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, store_desc(status));
+      fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, status);
     }
     c->hold--;
   }
@@ -163,15 +168,14 @@ void fc_ocpp__commit(fc_call_t *c, fc_write_t *w, json_t *result, fc_commit_fn f
 {
   fc_session_t *s = c->s;
   fc_ocpp_t *o = s->o;
-  fc_ocpp__frame_log(s, w, true, false, c->raw, c->raw_len);
   json_decref(c->result);
   c->result = result;
   c->commit_fn = fn;
-  int rc = fc_store_submit(o->store, w, commit_cb, c);
+  int rc = o->io.submit(o->store, w, commit_cb, c);
   if (rc < 0) {
     fc_write_free(w);
     c->commit_fn = NULL;
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, store_desc(rc));
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, rc);
     return;
   }
   c->io_pending = true;
@@ -194,10 +198,10 @@ static void read_cb(fc_read_t *r, int status, void *arg)
 void fc_ocpp__read(fc_call_t *c, fc_read_t *r, fc_read_fn fn)
 {
   c->read_fn = fn;
-  int rc = fc_store_read(c->s->o->store, r, read_cb, c);
+  int rc = c->s->o->io.read(c->s->o->store, r, read_cb, c);
   if (rc < 0) {
     c->read_fn = NULL;
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, store_desc(rc));
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_TAG_LOOKUP, rc);
     return;
   }
   c->io_pending = true;
@@ -226,8 +230,7 @@ void fc_ocpp__deadline_tick(fc_ocpp_t *o)
     fc_call_t *c = o->dl_head;
     o->stats.answer_timeouts++;
     c->hold++;
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR,
-                          "not committed in time (storage slow), retry later");
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, UV_ETIMEDOUT);
     c->hold--;
     maybe_free(c);
   }
@@ -238,7 +241,7 @@ void fc_ocpp__write_published(fc_write_t *w, int status, void *arg)
 {
   fc_ocpp_t *o = arg;
   if (status == 0)
-    fc_bus_publish_write(o->bus, w);
+    o->io.publish(o->bus, w);
   else
     fc_log(FC_LOG_WARN, NULL, "event=event_write_failed err=%s", fc_err_name(status));
 }

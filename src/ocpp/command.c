@@ -90,7 +90,7 @@ static void recorded(fc_write_t *w, int status, void *arg)
 {
   cmd_t *c = arg;
   if (status == 0)
-    fc_bus_publish_write(c->o->bus, w);
+    c->o->io.publish(c->o->bus, w);
   else
     fc_log(FC_LOG_WARN, &(fc_log_ctx_t){.cp = c->charger},
            "event=command_record_failed command=%s err=%s", c->name, fc_err_name(status));
@@ -131,7 +131,7 @@ static void record(cmd_t *c)
          "event=command command=%s action=%s status=\"%s\" by=\"%s\"", c->name,
          c->action[0] ? c->action : "-", fc_log_esc(c->state, state, sizeof(state)),
          fc_log_esc(c->by, by, sizeof(by)));
-  if (fc_store_submit(c->o->store, w, recorded, c) < 0) {
+  if (c->o->io.submit(c->o->store, w, recorded, c) < 0) {
     fc_write_free(w);
     fc_log(FC_LOG_WARN, &(fc_log_ctx_t){.cp = c->charger},
            "event=command_record_failed command=%s err=store_unavailable", c->name);

@@ -111,8 +111,10 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
   fc_ocpp_verr_t err;
   const char *id = NULL;
 
+  /* Every inbound frame is logged here, once, whatever becomes of it; one
+   * that is refused as its head only (limits.c). */
   if (fc_ocpp__frame_parse(text, len, &f, &id, &err) < 0) {
-    fc_ocpp__frame_log(s, NULL, true, true, text, len);
+    fc_ocpp__frame_log(s, true, true, text, len);
     if (is_answer(&f)) {
       char desc[FC_LOG_ESC_MAX * 2];
       fc_log(FC_LOG_WARN, &s->log, "event=bad_answer_frame desc=\"%s\"",
@@ -125,25 +127,26 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
   }
 
   if (f.type != FC_MSG_CALL) {
-    fc_ocpp__log_frame(s, true, text, len);
+    fc_ocpp__frame_log(s, true, false, text, len);
     fc_ocpp__outcall_result(s, &f);
     fc_ocpp__frame_cleanup(&f);
     return;
   }
 
   if (!strcmp(f.action, "DataTransfer")) normalise_data_transfer(f.payload);
-  fc_call_t *c = fc_ocpp__call_new(s, &f, text, len);
+  fc_call_t *c = fc_ocpp__call_new(s, &f);
   fc_ocpp__frame_cleanup(&f);
 
   const action_t *a =
       bsearch(c->action, actions, FC_ARRAY_SIZE(actions), sizeof(actions[0]), cmp_action);
   unsigned flags = o->cfg->strict_fields ? 0 : FC_VALIDATE_ALLOW_EXTRA;
   int rc = fc_ocpp__validate(c->action, false, c->payload, flags, &err);
+  bool accepted = s->reg == FC_REG_ACCEPTED || (a && a->fn == fc_ocpp__h_boot_notification);
+  fc_ocpp__frame_log(s, true, !a || o->shutting_down || rc < 0 || !accepted, text, len);
 
   if (!a || o->shutting_down) {
-    fc_ocpp__frame_log(s, NULL, true, true, text, len);
     if (o->shutting_down)
-      fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "server shutting down, retry later");
+      fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, FC_ERR_SHUTDOWN);
     else if (rc == FC_ERR_NOTIMPL)
       fc_ocpp__answer_error(c, FC_OCPP_NOT_IMPLEMENTED, "unknown action");
     else
@@ -151,13 +154,11 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
     return;
   }
   if (rc < 0) {
-    fc_ocpp__frame_log(s, NULL, true, true, text, len);
     fc_ocpp__answer_error(c, err.code, err.desc);
     return;
   }
   integerise(c->payload);
-  if (s->reg != FC_REG_ACCEPTED && a->fn != fc_ocpp__h_boot_notification) {
-    fc_ocpp__frame_log(s, NULL, true, true, text, len);
+  if (!accepted) {
     fc_ocpp__answer_error(c, FC_OCPP_SECURITY_ERROR,
                           "charger not accepted: BootNotification first");
     return;
@@ -167,7 +168,6 @@ void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len)
   int connector;
   if (!fc_ocpp__connector_ok(o, s->id, json_object_get(c->payload, "connectorId"), &connector)) {
     char desc[64];
-    fc_ocpp__log_frame(s, true, text, len);
     snprintf(desc, sizeof(desc), "connectorId: not in 0..%d", o->max_connector);
     fc_ocpp__answer_error_quiet(c, FC_OCPP_PROPERTY_CONSTRAINT_VIOLATION, desc);
     return;

@@ -4,11 +4,10 @@
 static void looked_up(fc_call_t *c, fc_read_t *r, int status)
 {
   if (status < 0 && status != FC_ERR_NOTFOUND) {
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "tag lookup failed, retry later");
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_TAG_LOOKUP, status);
     return;
   }
   json_t *info = fc_ocpp__id_tag_info(c->s->o, &r->out_tag, status);
-  fc_ocpp__log_frame(c->s, true, c->raw, c->raw_len);
   fc_ocpp__answer(c, json_pack("{s:o}", "idTagInfo", info));
 }
 

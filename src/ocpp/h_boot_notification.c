@@ -19,7 +19,7 @@ static void done(fc_call_t *c, fc_write_t *w, int status)
   boot_ctx_t *b = c->ctx;
   fc_session_t *s = c->s;
   if (status < 0) {
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "storage write failed, retry later");
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, status);
     return;
   }
   s->reg = b->reg;
@@ -40,19 +40,11 @@ void fc_ocpp__h_boot_notification(fc_call_t *c)
 {
   fc_session_t *s = c->s;
   fc_ocpp_t *o = s->o;
-  fc_regent_t *e = fc_ocpp__registry_find(o, s->id);
   boot_ctx_t *b = fc_calloc(1, sizeof(*b));
   c->ctx = b;
   c->ctx_free = fc_free;
 
-  if (e)
-    b->reg = e->reg;
-  else if (o->cfg->unknown_chargers == FC_UNKNOWN_ACCEPT)
-    b->reg = FC_REG_ACCEPTED;
-  else if (o->cfg->unknown_chargers == FC_UNKNOWN_PENDING)
-    b->reg = FC_REG_PENDING;
-  else
-    b->reg = FC_REG_REJECTED;
+  b->reg = fc_ocpp__registry_admit(o, s->id, NULL);
 
   int interval = b->reg == FC_REG_ACCEPTED ? o->cfg->heartbeat_interval : RETRY_INTERVAL;
   const char *reg = fc_ocpp__reg_name(b->reg);

@@ -34,7 +34,7 @@ static void done(fc_call_t *c, fc_write_t *w, int status)
 {
   dt_ctx_t *d = c->ctx;
   if (status < 0) {
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "storage write failed, retry later");
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, status);
     return;
   }
   json_t *r = json_pack("{s:s}", "status", d->status);

@@ -56,7 +56,7 @@ static void started(fc_call_t *c, fc_write_t *w, int status)
 {
   tx_ctx_t *t = c->ctx;
   if (status < 0) {
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "storage write failed, retry later");
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, status);
     return;
   }
   fc_op_t *op = fc_write_op(w, 0);
@@ -73,7 +73,7 @@ static void started(fc_call_t *c, fc_write_t *w, int status)
 static void start_tag(fc_call_t *c, fc_read_t *r, int status)
 {
   if (status < 0 && status != FC_ERR_NOTFOUND) {
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "tag lookup failed, retry later");
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_TAG_LOOKUP, status);
     return;
   }
   tx_ctx_t *t = ctx_of(c);
@@ -117,7 +117,7 @@ static void stopped(fc_call_t *c, fc_write_t *w, int status)
 {
   tx_ctx_t *t = c->ctx;
   if (status < 0) {
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "storage write failed, retry later");
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_WRITE, status);
     return;
   }
   fc_op_t *op = fc_write_op(w, 0);
@@ -202,7 +202,7 @@ static void stop_write(fc_call_t *c)
 static void stop_tag(fc_call_t *c, fc_read_t *r, int status)
 {
   if (status < 0 && status != FC_ERR_NOTFOUND) {
-    fc_ocpp__answer_error(c, FC_OCPP_INTERNAL_ERROR, "tag lookup failed, retry later");
+    fc_ocpp__answer_internal(c, FC_OCPP_WAIT_TAG_LOOKUP, status);
     return;
   }
   ctx_of(c)->info = fc_ocpp__id_tag_info(c->s->o, &r->out_tag, status);

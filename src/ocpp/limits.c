@@ -17,8 +17,9 @@
  * The frame log's budget: frame_log_budget bytes per charger per minute are
  * stored whole; past it a frame is stored as its head and its length, and
  * past twice the budget (heads counted) not at all; a frame that was refused
- * (a CALL answered with a CALLERROR before any handler ran) is always stored
- * as its head. Secrets are masked first (fc_ocpp__frame_mask), so that no
+ * (one that does not parse, or a CALL of an unknown action, with a payload
+ * its schema refuses, or of a charger not accepted: fc_ocpp__dispatch) is
+ * always stored as its head. Secrets are masked first (fc_ocpp__frame_mask), so that no
  * head holds one. Below the disk watermark (store.h) nothing is stored. What
  * was truncated or dropped is counted in /metrics and logged once per
  * charger per minute. */
@@ -145,8 +146,7 @@ static void budget_log(fc_session_t *s, fc_cplimit_t *l)
          (unsigned long long)l->fl_prev_dropped);
 }
 
-void fc_ocpp__frame_log(fc_session_t *s, fc_write_t *w, bool inbound, bool refused,
-                        const char *text, size_t len)
+void fc_ocpp__frame_log(fc_session_t *s, bool inbound, bool refused, const char *text, size_t len)
 {
   fc_ocpp_t *o = s->o;
   if (!o->cfg->frame_log) return;
@@ -195,16 +195,15 @@ void fc_ocpp__frame_log(fc_session_t *s, fc_write_t *w, bool inbound, bool refus
   o->stats.frame_log_bytes += n;
   o->stats.frames_logged++;
 
-  bool own = w == NULL;
-  if (own) w = fc_write_new();
+  fc_write_t *w = fc_write_new();
   fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, s->id, NULL, t, n);
   op->i64 = (int64_t)s->conn_id;
   op->flag = inbound;
   op->ts_ms = fc_wall_ms();
   free(masked);
-  if (!own) return;
-  /* nobody waits for it: it goes with the next commit (an answer's frame
-   * would otherwise cost a commit of its own after its call's) */
+  /* nobody waits for it: it goes with the next commit (a call's frame with
+   * its handler's write, an answer's with whatever commits next, instead of
+   * a commit of its own) */
   fc_write_set_lazy(w);
-  if (fc_store_submit(o->store, w, fc_ocpp__write_ignored, NULL) < 0) fc_write_free(w);
+  if (o->io.submit(o->store, w, fc_ocpp__write_ignored, NULL) < 0) fc_write_free(w);
 }

@@ -151,7 +151,8 @@ typedef struct fc_staged {
 
 /* Continuation of a handler once its write has committed or failed. */
 typedef void (*fc_commit_fn)(fc_call_t *c, fc_write_t *w, int status);
-/* Continuation of a handler once its read is done. */
+/* Continuation of a handler once its read is done (a call reads idTags only:
+ * a failed read is answered as a failed tag lookup, fc_ocpp__answer_internal). */
 typedef void (*fc_read_fn)(fc_call_t *c, fc_read_t *r, int status);
 
 /* One charger-initiated CALL being processed. */
@@ -160,8 +161,6 @@ struct fc_call {
   char id[FC_MSG_ID_MAX + 1];
   char action[40];
   json_t *payload; /* owned reference */
-  char *raw;       /* the frame as received, for the frame log */
-  size_t raw_len;
   uint64_t deadline_ms;
   bool answered;
   bool io_pending; /* a store callback will still run */
@@ -186,7 +185,18 @@ typedef struct fc_dt_handler {
   struct fc_dt_handler *next;
 } fc_dt_handler_t;
 
+/* The seam to the store and the bus: fc_ocpp_new points these at
+ * fc_store_submit, fc_store_read and fc_bus_publish_write; a unit test at
+ * stubs, to run dispatch and handlers with neither
+ * (tests/unit/ocpp/test_dispatch.c). Same contracts as those. */
+typedef struct fc_ocpp_io {
+  int (*submit)(fc_store_t *st, fc_write_t *w, fc_write_cb cb, void *arg);
+  int (*read)(fc_store_t *st, fc_read_t *r, fc_read_cb cb, void *arg);
+  void (*publish)(fc_bus_t *b, fc_write_t *w);
+} fc_ocpp_io_t;
+
 struct fc_ocpp {
+  fc_ocpp_io_t io;
   uv_loop_t *loop;
   const fc_config_t *cfg;
   fc_store_t *store;
@@ -233,8 +243,9 @@ uint64_t fc_ocpp__now(const fc_ocpp_t *o);
 /* session.c */
 void fc_ocpp__session_ref(fc_session_t *s);
 void fc_ocpp__session_unref(fc_session_t *s);
-/* Queues text for sending (copied) and asks lws for writability. No-op when
- * the session is closed. Logs it in the frame log. */
+/* Queues text for sending (copied); it is written at the end of the loop
+ * iteration (o->soon). No-op when the session is closed. Logs it in the
+ * frame log (every outbound frame is logged here). */
 void fc_ocpp__send(fc_session_t *s, const char *text, size_t len);
 /* Writes a session's queued frames (o->soon's function). */
 void fc_ocpp__session_flush(fc_soon_link_t *link, void *arg);
@@ -243,8 +254,6 @@ void fc_ocpp__session_close(fc_session_t *s, int code, const char *reason);
 /* Called when a call finishes: may resume reading. */
 void fc_ocpp__session_call_done(fc_session_t *s);
 void fc_ocpp__throttle_tick(fc_ocpp_t *o);
-/* Stores a frame in the raw log (fire and forget). */
-void fc_ocpp__log_frame(fc_session_t *s, bool inbound, const char *text, size_t len);
 /* Refuses a handshake with status and body without a log line of its own
  * (the caller logs once per interval). Returns as the HTTP callback does. */
 int fc_ocpp__refuse_quiet(struct lws *wsi, fc_ocpp_t *o, unsigned status, const char *body,
@@ -261,23 +270,33 @@ void fc_ocpp__limit_throttled(fc_session_t *s);
 /* Forgets entries nobody holds that are as good as new (about once a second). */
 void fc_ocpp__limits_tick(fc_ocpp_t *o);
 void fc_ocpp__limits_free(fc_ocpp_t *o);
-/* The frame log's only writer: adds frame text (copied) of s to w, or, when
- * w is NULL, submits it as a lazy write of its own; whole, as head and length
- * (refused, or past the charger's budget), or not at all (past twice the
- * budget, below the disk watermark, --frame-log false). */
-void fc_ocpp__frame_log(fc_session_t *s, fc_write_t *w, bool inbound, bool refused,
-                        const char *text, size_t len);
+/* The frame log's only writer, called for every inbound frame by
+ * fc_ocpp__dispatch and for every outbound one by fc_ocpp__send: submits
+ * frame text (copied) of s as a lazy write of its own; whole, as head and
+ * length (refused, or past the charger's budget), or not at all (past twice
+ * the budget, below the disk watermark, --frame-log false). */
+void fc_ocpp__frame_log(fc_session_t *s, bool inbound, bool refused, const char *text, size_t len);
 
 /* call.c */
-fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f, const char *raw, size_t len);
+fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f);
 /* Sends a CALLRESULT (result is stolen; NULL = {}) and finishes the call. */
 void fc_ocpp__answer(fc_call_t *c, json_t *result);
 void fc_ocpp__answer_error(fc_call_t *c, fc_ocpp_code_t code, const char *desc);
+/* What a call was waiting for when it failed (fc_ocpp__answer_internal). */
+typedef enum fc_ocpp_wait {
+  FC_OCPP_WAIT_WRITE,      /* its write's commit */
+  FC_OCPP_WAIT_TAG_LOOKUP, /* an idTag read */
+} fc_ocpp_wait_t;
+/* Answers c InternalError for err (< 0: the store's status, FC_ERR_SHUTDOWN,
+ * UV_ETIMEDOUT for a call not answered within answer_timeout) while it was
+ * waiting for what: the one table of these answers' texts, each of which
+ * tells the charger to retry. */
+void fc_ocpp__answer_internal(fc_call_t *c, fc_ocpp_wait_t what, int err);
 /* The same without its log line: for refusals logged once per interval. */
 void fc_ocpp__answer_error_quiet(fc_call_t *c, fc_ocpp_code_t code, const char *desc);
-/* Commits w (the inbound frame log is added to it), then answers: with
- * result (stolen) if fn is NULL, else via fn. On submit failure answers
- * InternalError at once. */
+/* Commits w, then answers: with result (stolen) if fn is NULL, else via fn.
+ * On submit failure answers InternalError at once. (The inbound frame was
+ * logged by dispatch; its lazy write commits with w.) */
 void fc_ocpp__commit(fc_call_t *c, fc_write_t *w, json_t *result, fc_commit_fn fn);
 /* Runs r, then fn. On submit failure answers InternalError. */
 void fc_ocpp__read(fc_call_t *c, fc_read_t *r, fc_read_fn fn);
@@ -296,6 +315,13 @@ void fc_ocpp__outcall_tick(fc_ocpp_t *o);
 
 /* registry.c */
 fc_regent_t *fc_ocpp__registry_find(fc_ocpp_t *o, const char *id);
+/* The unknown-charger policy's only place: the registration charger id gets.
+ * A registered charger (*entry set, borrowed; entry may be NULL) gets its
+ * own; one that is not (*entry NULL) gets what --unknown-chargers says:
+ * Accepted (accept), Pending (pending) or Rejected (reject: its connection
+ * is refused, while a registered charger marked Rejected connects and may
+ * send BootNotification only). */
+fc_reg_t fc_ocpp__registry_admit(fc_ocpp_t *o, const char *id, fc_regent_t **entry);
 void fc_ocpp__registry_put(fc_ocpp_t *o, const char *id, fc_reg_t reg, const char *auth);
 void fc_ocpp__registry_replace(fc_ocpp_t *o, fc_charger_rec_t *recs, size_t n);
 void fc_ocpp__registry_free(fc_ocpp_t *o);

@@ -6,8 +6,11 @@
  * re-keying a charger while the server runs): a cheap version read every
  * registry_refresh ms, and a full reload only when it changed.
  *
- * Chargers that are not in it are let in under --unknown-chargers pending or
- * accept, unauthenticated: anyone can be one, under any id. So they are
+ * What a charger's id gets is decided in one place, fc_ocpp__registry_admit
+ * (the handshake, the session and BootNotification ask it): a registered
+ * charger its registration, one that is not what --unknown-chargers says.
+ * Chargers that are not in it are let in under pending or accept,
+ * unauthenticated: anyone can be one, under any id. So they are
  * limited in number (unknown-max connected at once) and in rate (a bucket
  * of unknown-rate connections a minute, as many at once), whatever their
  * ids; registered chargers are not counted. Refusals are answered before the
@@ -21,6 +24,25 @@ fc_regent_t *fc_ocpp__registry_find(fc_ocpp_t *o, const char *id)
   fc_regent_t *e = NULL;
   HASH_FIND_STR(o->registry, id, e);
   return e;
+}
+
+static fc_reg_t unknown_reg(const fc_ocpp_t *o)
+{
+  switch (o->cfg->unknown_chargers) {
+  case FC_UNKNOWN_ACCEPT:
+    return FC_REG_ACCEPTED;
+  case FC_UNKNOWN_PENDING:
+    return FC_REG_PENDING;
+  default:
+    return FC_REG_REJECTED;
+  }
+}
+
+fc_reg_t fc_ocpp__registry_admit(fc_ocpp_t *o, const char *id, fc_regent_t **entry)
+{
+  fc_regent_t *e = fc_ocpp__registry_find(o, id);
+  if (entry) *entry = e;
+  return e ? e->reg : unknown_reg(o);
 }
 
 void fc_ocpp__registry_put(fc_ocpp_t *o, const char *id, fc_reg_t reg, const char *auth)
@@ -60,10 +82,11 @@ void fc_ocpp__registry_replace(fc_ocpp_t *o, fc_charger_rec_t *recs, size_t n)
   fc_session_t *s, *tmp;
   HASH_ITER(hh, o->sessions, s, tmp)
   {
-    fc_regent_t *e = fc_ocpp__registry_find(o, s->id);
+    fc_regent_t *e;
+    fc_reg_t reg = fc_ocpp__registry_admit(o, s->id, &e);
     if (e) {
-      s->reg = e->reg;
-    } else if (o->cfg->unknown_chargers == FC_UNKNOWN_REJECT) {
+      s->reg = reg;
+    } else if (reg == FC_REG_REJECTED) {
       fc_ocpp__session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "charger removed");
     }
   }
@@ -88,7 +111,7 @@ static void version_read(fc_read_t *r, int status, void *arg)
   }
   fc_read_t *all = fc_read_new(FC_READ_CHARGERS, NULL);
   o->registry_version_next = r->out_i64;
-  if (fc_store_read(o->store, all, chargers_loaded, o) < 0) o->registry_loading = false;
+  if (o->io.read(o->store, all, chargers_loaded, o) < 0) o->registry_loading = false;
 }
 
 void fc_ocpp__registry_tick(fc_ocpp_t *o)
@@ -98,7 +121,7 @@ void fc_ocpp__registry_tick(fc_ocpp_t *o)
     return;
   o->last_registry_check = now;
   o->registry_loading = true;
-  if (fc_store_read(o->store, fc_read_new(FC_READ_REGISTRY_VERSION, NULL), version_read, o) < 0)
+  if (o->io.read(o->store, fc_read_new(FC_READ_REGISTRY_VERSION, NULL), version_read, o) < 0)
     o->registry_loading = false;
 }
 

@@ -54,6 +54,7 @@ int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_b
   o->cfg = cfg;
   o->store = store;
   o->bus = bus;
+  o->io = (fc_ocpp_io_t){fc_store_submit, fc_store_read, fc_bus_publish_write};
   fc_ocpp__bounds_init(o);
   if ((rc = fc_store_load_chargers(store, &recs, &n)) < 0) {
     fc_free(o);
@@ -159,7 +160,7 @@ void fc_ocpp_free(fc_ocpp_t *o)
    * answered (into closed sockets) and freed as the store drains, which
    * happens before this is called. */
   while (o->dl_head)
-    fc_ocpp__answer_error(o->dl_head, FC_OCPP_INTERNAL_ERROR, "shutting down");
+    fc_ocpp__answer_internal(o->dl_head, FC_OCPP_WAIT_WRITE, FC_ERR_SHUTDOWN);
   fc_ocpp__throttle_tick(o);
   uv_timer_stop(&o->tick_timer);
   uv_timer_stop(&o->deadline_timer);

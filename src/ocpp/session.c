@@ -9,7 +9,10 @@
  *
  * Once upgraded, a session reassembles fragmented messages up to max_frame
  * bytes (beyond: close 1009; binary: close 1003), hands each whole message to
- * the dispatcher, and writes queued frames only from SERVER_WRITEABLE.
+ * the dispatcher, and queues the frames it sends: they are written once the
+ * loop iteration's I/O callbacks are done (fc_ocpp__session_flush, net/soon.h),
+ * and what the socket cannot take then, from SERVER_WRITEABLE; the close
+ * frame only from SERVER_WRITEABLE, after everything queued.
  *
  * Flow control instead of refusal: a charger that sends calls faster than the
  * rate limit, or has too many calls still committing, is not answered with
@@ -180,9 +183,10 @@ static int confirm_upgrade(struct lws *wsi, fc_ocpp_t *o)
     return refuse(wsi, o, a, FC_OCPP_REFUSED_THROTTLED, 429, "too many failed logins\n",
                   "too many failed logins", id, retry);
 
-  fc_regent_t *e = fc_ocpp__registry_find(o, id);
+  fc_regent_t *e;
+  fc_reg_t reg = fc_ocpp__registry_admit(o, id, &e);
   if (!e) {
-    if (o->cfg->unknown_chargers == FC_UNKNOWN_REJECT) {
+    if (reg == FC_REG_REJECTED) {
       fc_auth_throttle_failed(o->throttle, NULL, a, now);
       return refuse(wsi, o, a, FC_OCPP_REFUSED_UNKNOWN, 401, "unauthorized\n", "unknown charger",
                     id, 0);
@@ -250,11 +254,6 @@ void fc_ocpp__session_unref(fc_session_t *s)
   fc_free(s);
 }
 
-void fc_ocpp__log_frame(fc_session_t *s, bool inbound, const char *text, size_t len)
-{
-  fc_ocpp__frame_log(s, NULL, inbound, false, text, len);
-}
-
 void fc_ocpp__send(fc_session_t *s, const char *text, size_t len)
 {
   if (!s->wsi) return;
@@ -269,7 +268,7 @@ void fc_ocpp__send(fc_session_t *s, const char *text, size_t len)
   s->tx_tail = b;
   s->tx_bytes += len;
   s->o->stats.frames_out++;
-  fc_ocpp__log_frame(s, false, text, len);
+  fc_ocpp__frame_log(s, false, false, text, len);
   if (fc_soon_add(&s->o->soon, &s->soon)) fc_ocpp__session_ref(s);
 }
 
@@ -288,17 +287,17 @@ static void seen(fc_session_t *s, bool online)
 {
   fc_write_t *w = fc_write_new();
   /* Only a charger let in as unknown (policy pending or accept) is created
-   * by its connection; a registered one is only updated, so that one removed
-   * meanwhile stays removed. */
+   * by its connection, with the registration the policy gave it
+   * (fc_ocpp__registry_admit); a registered one is only updated, so that one
+   * removed meanwhile stays removed. */
   const char *reg = NULL;
-  if (!s->in_registry)
-    reg = s->o->cfg->unknown_chargers == FC_UNKNOWN_ACCEPT ? "Accepted" : "Pending";
+  if (!s->in_registry) reg = fc_ocpp__reg_name(s->reg);
   fc_op_t *op = fc_write_add(w, FC_OP_CHARGER_SEEN, s->id, NULL, reg, reg ? strlen(reg) : 0);
   op->flag = online;
   op->i64 = (int64_t)s->conn_id;
   op->ts_ms = fc_wall_ms();
   fc_bus_add(w, online ? FC_EV_ONLINE : FC_EV_OFFLINE, s->id, 0, NULL, op->ts_ms, false);
-  if (fc_store_submit(s->o->store, w, fc_ocpp__write_published, s->o) < 0) fc_write_free(w);
+  if (s->o->io.submit(s->o->store, w, fc_ocpp__write_published, s->o) < 0) fc_write_free(w);
 }
 
 static bool can_read(fc_session_t *s, uint64_t now)
@@ -368,16 +367,13 @@ static void established(struct lws *wsi, fc_ocpp_t *o, fc_session_t **slot)
   s->lim = fc_ocpp__limit_acquire(o, s->id);
   s->lim->tokens -= 1.0; /* a connection costs a message: a reconnect loop is paced too */
 
-  fc_regent_t *e = fc_ocpp__registry_find(o, s->id);
+  fc_regent_t *e;
+  s->reg = fc_ocpp__registry_admit(o, s->id, &e);
   s->in_registry = e != NULL;
   if (!e) {
     s->unknown_counted = true;
     o->nunknown++;
   }
-  if (e)
-    s->reg = e->reg;
-  else
-    s->reg = o->cfg->unknown_chargers == FC_UNKNOWN_ACCEPT ? FC_REG_ACCEPTED : FC_REG_PENDING;
   *slot = s;
 
   fc_session_t *old = NULL;

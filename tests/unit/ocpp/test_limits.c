@@ -144,6 +144,33 @@ static void test_unknown_admission(void **state)
   assert_int_equal(fc_ocpp__unknown_admit(&e->o, "W"), 0);
 }
 
+/* The unknown-charger policy in one place: a registered charger gets its own
+ * registration whatever the policy; one that is not gets the policy's. */
+static void test_registry_admit(void **state)
+{
+  env_t *e = *state;
+  fc_regent_t *ent = (fc_regent_t *)1;
+  fc_ocpp__registry_put(&e->o, "CP-REJ", FC_REG_REJECTED, NULL);
+  fc_ocpp__registry_put(&e->o, "CP-PEN", FC_REG_PENDING, NULL);
+  static const struct {
+    int policy;
+    fc_reg_t unknown;
+  } cases[] = {{FC_UNKNOWN_REJECT, FC_REG_REJECTED},
+               {FC_UNKNOWN_PENDING, FC_REG_PENDING},
+               {FC_UNKNOWN_ACCEPT, FC_REG_ACCEPTED}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    e->cfg.unknown_chargers = cases[i].policy;
+    assert_int_equal(fc_ocpp__registry_admit(&e->o, "CP-NEW", &ent), cases[i].unknown);
+    assert_null(ent);
+    assert_int_equal(fc_ocpp__registry_admit(&e->o, "CP-NEW", NULL), cases[i].unknown);
+    assert_int_equal(fc_ocpp__registry_admit(&e->o, "CP-REJ", &ent), FC_REG_REJECTED);
+    assert_ptr_equal(ent, fc_ocpp__registry_find(&e->o, "CP-REJ"));
+    assert_int_equal(fc_ocpp__registry_admit(&e->o, "CP-PEN", &ent), FC_REG_PENDING);
+    assert_non_null(ent);
+  }
+  fc_ocpp__registry_free(&e->o);
+}
+
 int main(void)
 {
   fc_log_level = FC_LOG_ERROR;
@@ -152,6 +179,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_bounded_lru, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tick_forgets_idle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_admission, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_registry_admit, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
