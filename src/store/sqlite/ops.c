@@ -238,6 +238,21 @@ static int op_heartbeat(fc_store_conn_t *c, fc_op_t *op)
   return run(c, st, "heartbeat");
 }
 
+/* Parameters 1-8 of the three status statements (find, upsert, history):
+ * charger, connector, the notification's fields, its time. */
+static void bind_status(sqlite3_stmt *st, const char *charger, long long connector, json_t *p,
+                        long long at)
+{
+  bind_str(st, 1, charger);
+  sqlite3_bind_int64(st, 2, connector);
+  bind_str(st, 3, jstr(p, "status"));
+  bind_str(st, 4, jstr(p, "errorCode"));
+  bind_str(st, 5, jstr(p, "info"));
+  bind_str(st, 6, jstr(p, "vendorId"));
+  bind_str(st, 7, jstr(p, "vendorErrorCode"));
+  sqlite3_bind_int64(st, 8, at);
+}
+
 static int op_status(fc_store_conn_t *c, fc_op_t *op)
 {
   sqlite3_stmt *st;
@@ -255,14 +270,7 @@ static int op_status(fc_store_conn_t *c, fc_op_t *op)
    * cannot be told from a new one, and is stored again. */
   if (jstr(p, "timestamp")) {
     STMT(c, st, FC_SQL_STATUS_HIST_FIND);
-    bind_str(st, 1, op->str);
-    sqlite3_bind_int64(st, 2, connector);
-    bind_str(st, 3, jstr(p, "status"));
-    bind_str(st, 4, jstr(p, "errorCode"));
-    bind_str(st, 5, jstr(p, "info"));
-    bind_str(st, 6, jstr(p, "vendorId"));
-    bind_str(st, 7, jstr(p, "vendorErrorCode"));
-    sqlite3_bind_int64(st, 8, at);
+    bind_status(st, op->str, connector, p, at);
     int src = sqlite3_step(st);
     sqlite3_reset(st);
     if (src == SQLITE_ROW) {
@@ -274,27 +282,13 @@ static int op_status(fc_store_conn_t *c, fc_op_t *op)
 
   /* The upsert's WHERE keeps a newer status: no row changed = stale. */
   STMT(c, st, FC_SQL_STATUS_UPSERT);
-  bind_str(st, 1, op->str);
-  sqlite3_bind_int64(st, 2, connector);
-  bind_str(st, 3, jstr(p, "status"));
-  bind_str(st, 4, jstr(p, "errorCode"));
-  bind_str(st, 5, jstr(p, "info"));
-  bind_str(st, 6, jstr(p, "vendorId"));
-  bind_str(st, 7, jstr(p, "vendorErrorCode"));
-  sqlite3_bind_int64(st, 8, at);
+  bind_status(st, op->str, connector, p, at);
   sqlite3_bind_int64(st, 9, now);
   if ((rc = run(c, st, "status"))) return rc;
   stale = sqlite3_changes(c->db) == 0;
 
   STMT(c, st, FC_SQL_STATUS_HIST_INS);
-  bind_str(st, 1, op->str);
-  sqlite3_bind_int64(st, 2, connector);
-  bind_str(st, 3, jstr(p, "status"));
-  bind_str(st, 4, jstr(p, "errorCode"));
-  bind_str(st, 5, jstr(p, "info"));
-  bind_str(st, 6, jstr(p, "vendorId"));
-  bind_str(st, 7, jstr(p, "vendorErrorCode"));
-  sqlite3_bind_int64(st, 8, at);
+  bind_status(st, op->str, connector, p, at);
   sqlite3_bind_int64(st, 9, now);
   sqlite3_bind_int(st, 10, stale);
   if ((rc = run(c, st, "status history"))) return rc;
