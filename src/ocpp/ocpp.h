@@ -58,8 +58,8 @@ const char *fc_ocpp_refusal_name(fc_ocpp_refusal_t why);
 typedef struct fc_ocpp_stats {
   uint64_t frames_in, frames_out, calls, callerrors_sent, rejected_handshakes;
   uint64_t answer_timeouts, throttled;
-  uint64_t connectors_refused; /* connectorIds beyond --max-connectors (or < 0) */
-  uint64_t clock_skewed;       /* time stamps beyond --max-clock-skew ahead */
+  uint64_t connectors_refused;         /* connectorIds beyond --max-connectors (or < 0) */
+  uint64_t clock_skewed;               /* time stamps beyond --max-clock-skew ahead */
   uint64_t refused[FC_OCPP_REFUSED_N]; /* handshakes, by reason (sum: rejected_handshakes) */
   uint64_t login_table_entries;        /* remembered by the failed-login throttle */
   /* chargers not in the registry refused: too many connected, too many a minute */

@@ -2,11 +2,12 @@
  *
  * A connection holds its principal (from the JWT), its subscriptions and one
  * bounded queue (outq.c). Events reach it synchronously from the bus; it only
- * queues them and asks lws for writability, so a slow or stalled browser
- * costs its own queue and nothing else. Frames are written from
- * SERVER_WRITEABLE only: the queued events go out as one JSON object, or as
- * one JSON array when several are waiting, at most ui_max_rate frames per
- * second (while throttled, state events coalesce).
+ * queues them, so a slow or stalled browser costs its own queue and nothing
+ * else. Frames are written at the end of the loop iteration (net/soon.h), and
+ * from SERVER_WRITEABLE what the socket could not take then: the queued
+ * events go out as one JSON object, or as one JSON array when several are
+ * waiting, at most ui_max_rate frames per second (while throttled, state
+ * events coalesce).
  *
  * Subscribing: the bus subscription starts first, then either a snapshot is
  * queued (its seq is the charger's current one, and live events after it
@@ -145,7 +146,6 @@ struct client {
   uint64_t tokens_at;
   bool throttled;
   fc_deflate_mode_t deflate; /* permessage-deflate negotiated (deflate.c) */
-  unsigned replays;          /* subscriptions replaying, or with snapshots to queue */
   fc_soon_link_t soon;       /* on p->soon: queued events to write */
   client_t *prev, *next;     /* all clients */
   client_t *throttle_next;
@@ -416,7 +416,6 @@ static void snapshots_more(csub_t *s)
   if (s->itodo == s->ntodo) {
     FC_FREE(s->todo);
     s->ntodo = s->itodo = s->captodo = 0;
-    c->replays--;
   }
 }
 
@@ -451,14 +450,12 @@ static void continue_replays(client_t *c)
 static void start_replay(csub_t *s)
 {
   s->replaying = true;
-  s->c->replays++;
   replay_read(s);
 }
 
 static void finish_replay(csub_t *s)
 {
   s->replaying = false;
-  s->c->replays--;
   size_t n = s->npending;
   fc_event_t **pend = s->pending;
   s->pending = NULL;
@@ -650,10 +647,8 @@ static void sub_free(client_t *c, csub_t *s)
   if (s->wait) wait_cancel(c->p, s);
   fc_bus_unsubscribe(c->p->bus, s->bsub);
   fc_outq_forget(&c->q, s);
-  if (s->replaying) c->replays--;
   if (s->replay_more) DL_DELETE2(c->waiting, s, wprev, wnext);
   if (s->todo) {
-    c->replays--;
     DL_DELETE2(c->waiting, s, wprev, wnext);
     fc_free(s->todo);
   }
@@ -683,7 +678,6 @@ static sub_result_t subscribe(client_t *c, const char *charger, bool has_since, 
     csub_t *s = c->all_sub = special_sub(c, "*");
     fc_bus_foreach(p->bus, todo_add, s);
     if (s->todo) {
-      c->replays++;
       snapshots_more(s);
       if (s->todo) DL_APPEND2(c->waiting, s, wprev, wnext);
     }

@@ -217,4 +217,21 @@ static inline long long qint(env_t *e, const char *sql)
   return atoll(q1(e, sql));
 }
 
+/* cmocka setup and teardown of a test with an env_t of its own as *state. */
+static inline int env_setup(void **state)
+{
+  env_t *e = malloc(sizeof(*e));
+  env_init(e);
+  *state = e;
+  return 0;
+}
+
+static inline int env_teardown(void **state)
+{
+  env_t *e = *state;
+  env_cleanup(e);
+  free(e);
+  return 0;
+}
+
 #endif

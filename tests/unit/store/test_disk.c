@@ -12,22 +12,6 @@
 
 #include "store/store_int.h"
 
-static int setup(void **state)
-{
-  env_t *e = malloc(sizeof(*e));
-  env_init(e);
-  *state = e;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  env_t *e = *state;
-  env_cleanup(e);
-  free(e);
-  return 0;
-}
-
 static void test_free_bytes(void **state)
 {
   env_t *e = *state;
@@ -164,9 +148,9 @@ int main(void)
 {
   fc_log_level = FC_LOG_ERROR;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_free_bytes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_watermarks, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_off_by_default, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_free_bytes, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_watermarks, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_off_by_default, env_setup, env_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,22 +13,6 @@
 #include "store/sqlite/sqlite_int.h"
 #include <sqlite3.h>
 
-static int setup(void **state)
-{
-  env_t *e = malloc(sizeof(*e));
-  env_init(e);
-  *state = e;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  env_t *e = *state;
-  env_cleanup(e);
-  free(e);
-  return 0;
-}
-
 /* (ts, text before, text after; NULL after: unchanged) */
 static const struct {
   const char *before, *after;
@@ -102,7 +86,7 @@ static void test_migration_009_on_version_8(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_migration_009_on_version_8, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migration_009_on_version_8, env_setup, env_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

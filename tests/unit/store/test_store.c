@@ -17,22 +17,6 @@
 #define T2 "2026-11-26T10:00:05.000Z"
 #define T0 "2026-11-26T09:59:55.000Z"
 
-static int setup(void **state)
-{
-  env_t *e = malloc(sizeof(*e));
-  env_init(e);
-  *state = e;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  env_t *e = *state;
-  env_cleanup(e);
-  free(e);
-  return 0;
-}
-
 /* ---- time ---- */
 
 static void test_parse_time(void **state)
@@ -956,22 +940,22 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_time),
-      cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_op_boot_seen_heartbeat, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_op_misc, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_data_creates_pending, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_op_status_stale, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_op_meter, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_op_meter_dedupe, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_op_transactions, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_lazy_writes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_failing_write_alone, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_close_without_drain, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_reads, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_registry_version, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_migrations, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_op_boot_seen_heartbeat, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_op_misc, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_data_creates_pending, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_op_status_stale, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_op_meter, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_op_meter_dedupe, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_op_transactions, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_group_commit, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_lazy_writes, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_failing_write_alone, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_drain, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_close_without_drain, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_reads, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_admin, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_registry_version, env_setup, env_teardown),
   };
   fc_log_level = FC_LOG_ERROR; /* the failure tests log a lot on purpose */
   return cmocka_run_group_tests(tests, NULL, NULL);

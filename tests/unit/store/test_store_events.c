@@ -36,22 +36,6 @@ static void register_chargers(env_t *e, ...)
   fc_store_admin_close(a);
 }
 
-static int setup(void **state)
-{
-  env_t *e = malloc(sizeof(*e));
-  env_init(e);
-  *state = e;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  env_t *e = *state;
-  env_cleanup(e);
-  free(e);
-  return 0;
-}
-
 /* ---- helpers ---- */
 
 #define MAX_OPS 8
@@ -1414,24 +1398,25 @@ static void test_migration_007_on_version_6(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_event_json, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_event_seq, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_event_seq_gap_free_in_batch, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_event_batch_retry, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_event_transaction_rules, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_event_text_freed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_load_latest_events, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_event_seq_after_charger_removed, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_migration_002_on_version_1, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_read_events, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_read_meter_values, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_migrations_005_006, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_migration_007_on_version_6, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_read_transactions, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_read_charger_info, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_retention_in_slices, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_frame_retention, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_event_json, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_event_seq, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_event_seq_gap_free_in_batch, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_event_batch_retry, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_event_transaction_rules, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_event_text_freed, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_load_latest_events, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_event_seq_after_charger_removed, env_setup,
+                                      env_teardown),
+      cmocka_unit_test_setup_teardown(test_migration_002_on_version_1, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_read_events, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_read_meter_values, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_migrations_005_006, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_migration_007_on_version_6, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_read_transactions, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_read_charger_info, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_retention, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_retention_in_slices, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_frame_retention, env_setup, env_teardown),
   };
   fc_log_level = FC_LOG_ERROR; /* the failure tests log on purpose */
   /* FC_TEST_FILTER=name: one test, e.g. to run it in a loop */

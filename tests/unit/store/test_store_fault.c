@@ -14,22 +14,6 @@
 /* the fault file is re-read at most every 50 ms */
 #define FAULT_SETTLE_MS 80
 
-static int setup(void **state)
-{
-  env_t *e = malloc(sizeof(*e));
-  env_init(e);
-  *state = e;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  env_t *e = *state;
-  env_cleanup(e);
-  free(e);
-  return 0;
-}
-
 typedef struct health_log {
   int n;
   fc_store_health_t states[16];
@@ -318,12 +302,12 @@ static void test_fault_passthrough(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_fail_then_breaker_then_recover, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_fail_recover_within_retries, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_breaker_fails_queued, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_stall, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_fail_sync, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_fault_passthrough, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fail_then_breaker_then_recover, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_fail_recover_within_retries, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_breaker_fails_queued, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_stall, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_fail_sync, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_fault_passthrough, env_setup, env_teardown),
   };
   fc_log_level = FC_LOG_ERROR;
   /* FC_TEST_FILTER=test_fail_sync: one test, e.g. to run it in a loop */
