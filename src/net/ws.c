@@ -6,20 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int fc_ws_send_close(struct lws *wsi, int code, const char *reason)
-{
-  unsigned char buf[LWS_PRE + 125];
-  unsigned char *p = buf + LWS_PRE;
-  size_t rlen = reason ? strlen(reason) : 0;
-  if (rlen > 123) rlen = 123;
-  p[0] = (unsigned char)(code >> 8);
-  p[1] = (unsigned char)(code & 0xff);
-  if (rlen) memcpy(p + 2, reason, rlen);
-  /* 4 is lws's close opcode for lws_write (its public header hides it). */
-  lws_write(wsi, p, 2 + rlen, (enum lws_write_protocol)4);
-  return -1;
-}
-
 int fc_http_write(struct lws *wsi, unsigned status, const char *type, const char *body, size_t len,
                   const char *www_auth, unsigned retry_after)
 {

@@ -65,8 +65,7 @@ fc_cplimit_t *fc_ocpp__limit_acquire(fc_ocpp_t *o, const char *id)
     }
     l = fc_calloc(1, sizeof(*l));
     snprintf(l->id, sizeof(l->id), "%s", id);
-    l->tokens = 2.0 * o->cfg->rate_limit;
-    l->tokens_at_ms = now;
+    fc_bucket_init(&l->bucket, 2.0 * o->cfg->rate_limit, now);
     l->fl_window_ms = now;
     HASH_ADD_STR(o->limits, id, l);
   }

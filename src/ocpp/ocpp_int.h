@@ -11,6 +11,7 @@
 #include "bus/bus.h"
 #include "domain/domain.h"
 #include "net/soon.h"
+#include "net/wsconn.h"
 #include "auth/throttle.h"
 
 #include <libwebsockets.h>
@@ -25,13 +26,6 @@ typedef enum { FC_REG_ACCEPTED = 0, FC_REG_PENDING, FC_REG_REJECTED } fc_reg_t;
 
 const char *fc_ocpp__reg_name(fc_reg_t r);
 int fc_ocpp__reg_parse(const char *s, fc_reg_t *out);
-
-/* A frame waiting to be written: LWS_PRE bytes of headroom, then the text. */
-typedef struct fc_txbuf {
-  struct fc_txbuf *next;
-  size_t len;
-  unsigned char data[]; /* LWS_PRE + len */
-} fc_txbuf_t;
 
 typedef struct fc_outcall fc_outcall_t;
 
@@ -48,11 +42,9 @@ typedef struct fc_regent {
 /* What one charger id may spend, across its connections (limits.c). */
 typedef struct fc_cplimit {
   char id[FC_CP_ID_MAX + 1];
-  unsigned refs;    /* sessions holding it; never forgotten while > 0 */
-  uint64_t seen_ms; /* last acquired or released */
-  /* the rate limit's token bucket */
-  double tokens;
-  uint64_t tokens_at_ms;
+  unsigned refs;                       /* sessions holding it; never forgotten while > 0 */
+  uint64_t seen_ms;                    /* last acquired or released */
+  fc_bucket_t bucket;                  /* the rate limit's token bucket */
   uint64_t throttled, throttle_log_ms; /* pauses since the last log line; when */
   bool throttle_logged;
   /* the frame log's budget: this window's bytes, what was cut or dropped */
@@ -63,13 +55,13 @@ typedef struct fc_cplimit {
   UT_hash_handle hh; /* o->limits, by id, least recently used first */
 } fc_cplimit_t;
 
-/* One charger connection. Allocated at ESTABLISHED, referenced by the wsi
- * (until CLOSED) and by every call still in progress; freed when the last
- * reference goes. */
+/* One charger connection, on the connection base (net/wsconn.h: the
+ * socket, references, reassembly, the queue of frames, the close).
+ * Allocated at ESTABLISHED, referenced by the wsi (until CLOSED) and by
+ * every call still in progress; freed when the last reference goes. */
 typedef struct fc_session {
+  fc_wsconn_t conn; /* conn.wsi: NULL once closed */
   fc_ocpp_t *o;
-  struct lws *wsi; /* NULL once closed */
-  int refs;
   uint64_t conn_id;
   char id[FC_CP_ID_MAX + 1];
   fc_reg_t reg;
@@ -78,21 +70,11 @@ typedef struct fc_session {
   fc_cplimit_t *lim;    /* its id's limits; a reference, released when freed */
   fc_log_ctx_t log;
 
-  /* receive: fragments of the current message */
-  char *rx;
-  size_t rx_len, rx_cap;
-  bool rx_overflow;
-
-  /* transmit queue, written at the end of the loop iteration (o->soon) */
-  fc_txbuf_t *tx_head, *tx_tail;
-  size_t tx_bytes;
-  fc_soon_link_t soon;
-
   /* calls of this charger being processed; reading paused (by the rate
    * limit, whose bucket is lim's, or by inflight) */
   unsigned inflight;
   bool rx_paused;
-  struct fc_session *paused_next;
+  struct fc_session *paused_prev, *paused_next; /* o->paused (utlist DL) */
 
   /* server-initiated calls: the one in flight and those waiting */
   fc_outcall_t *out_cur;
@@ -100,9 +82,6 @@ typedef struct fc_session {
   unsigned out_queued;
 
   uint64_t last_rx_ms;
-  bool closing;
-  int close_code;
-  const char *close_reason; /* static */
   bool replaced;
   UT_hash_handle hh; /* o->sessions, by id */
 } fc_session_t;
@@ -218,14 +197,14 @@ struct fc_ocpp {
   int64_t registry_version, registry_version_next;
   bool registry_loading;
   fc_call_t *dl_head, *dl_tail;
-  fc_session_t *paused;
+  fc_session_t *paused; /* reading paused (utlist DL, by paused_prev/next) */
   fc_dt_handler_t *dt_handlers;
   fc_call_t *dt_call; /* the DataTransfer whose handler runs now, or NULL */
   fc_models_t models;
   fc_tariff_t tariff;
   uv_timer_t deadline_timer;
   uv_timer_t tick_timer; /* throttling, silence, registry refresh */
-  fc_soon_t soon;        /* sessions with frames to write */
+  fc_soon_t soon;        /* sessions with frames to write (fc_wsconn_flush_cb) */
   uint64_t last_registry_check;
   bool shutting_down;
   fc_ocpp_stats_t stats;
@@ -241,14 +220,15 @@ struct fc_ocpp {
 uint64_t fc_ocpp__now(const fc_ocpp_t *o);
 
 /* session.c */
+/* A session of charger id on wsi (borrowed; a stand-in in the unit tests),
+ * with one reference, the socket's. Nothing else is set up. */
+fc_session_t *fc_ocpp__session_new(fc_ocpp_t *o, struct lws *wsi, const char *id);
 void fc_ocpp__session_ref(fc_session_t *s);
 void fc_ocpp__session_unref(fc_session_t *s);
 /* Queues text for sending (copied); it is written at the end of the loop
  * iteration (o->soon). No-op when the session is closed. Logs it in the
  * frame log (every outbound frame is logged here). */
 void fc_ocpp__send(fc_session_t *s, const char *text, size_t len);
-/* Writes a session's queued frames (o->soon's function). */
-void fc_ocpp__session_flush(fc_soon_link_t *link, void *arg);
 /* Closes the connection with code and reason (from the loop, asynchronously). */
 void fc_ocpp__session_close(fc_session_t *s, int code, const char *reason);
 /* Called when a call finishes: may resume reading. */

@@ -31,7 +31,7 @@ static void oc_free(fc_outcall_t *oc)
 
 static void send_next(fc_session_t *s)
 {
-  if (s->out_cur || !s->out_head || !s->wsi) return;
+  if (s->out_cur || !s->out_head || !s->conn.wsi) return;
   fc_outcall_t *oc = s->out_head;
   s->out_head = oc->next;
   if (!s->out_head) s->out_tail = NULL;
@@ -63,7 +63,7 @@ int fc_ocpp_call(fc_ocpp_t *o, const char *charger, const char *action, json_t *
   fc_session_t *s = NULL;
   if (o->shutting_down) return FC_ERR_SHUTDOWN;
   HASH_FIND_STR(o->sessions, charger, s);
-  if (!s || !s->wsi || s->closing) return FC_ERR_OFFLINE;
+  if (!s || !s->conn.wsi || s->conn.closing) return FC_ERR_OFFLINE;
   if (s->out_queued >= OUT_QUEUE_MAX) return FC_ERR_BUSY;
 
   fc_outcall_t *oc = fc_calloc(1, sizeof(*oc));

@@ -94,7 +94,7 @@ int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_b
   uv_timer_init(loop, &o->tick_timer);
   o->tick_timer.data = o;
   uv_timer_start(&o->tick_timer, tick_cb, TICK_MS, TICK_MS);
-  fc_soon_init(&o->soon, loop, fc_ocpp__session_flush, o);
+  fc_soon_init(&o->soon, loop, fc_wsconn_flush_cb, o);
   fc_log(FC_LOG_INFO, NULL, "event=registry_loaded chargers=%zu", n);
   *out = o;
   return 0;
@@ -116,7 +116,7 @@ void fc_ocpp_begin_shutdown(fc_ocpp_t *o)
   fc_session_t *s, *tmp;
   HASH_ITER(hh, o->sessions, s, tmp)
   {
-    if (s->wsi) lws_rx_flow_control(s->wsi, 0);
+    if (s->conn.wsi) lws_rx_flow_control(s->conn.wsi, 0);
   }
 }
 

@@ -7,12 +7,15 @@
  * many failures (auth/throttle.h) gets 429 with Retry-After, before its id is
  * looked up or its key checked.
  *
- * Once upgraded, a session reassembles fragmented messages up to max_frame
- * bytes (beyond: close 1009; binary: close 1003), hands each whole message to
- * the dispatcher, and queues the frames it sends: they are written once the
- * loop iteration's I/O callbacks are done (fc_ocpp__session_flush, net/soon.h),
- * and what the socket cannot take then, from SERVER_WRITEABLE; the close
- * frame only from SERVER_WRITEABLE, after everything queued.
+ * Once upgraded, a session is a connection on the base (net/wsconn.h): it
+ * reassembles fragmented messages up to max_frame bytes (beyond: close 1009;
+ * binary: close 1003), hands each whole message to the dispatcher, and
+ * queues the frames it sends (at most TX_FRAMES_MAX × max_frame bytes: a
+ * charger that does not read is dropped): they are written once the loop
+ * iteration's I/O callbacks are done (net/soon.h), and what the socket
+ * cannot take then, from SERVER_WRITEABLE; the close frame only from
+ * SERVER_WRITEABLE, after everything queued. What is OCPP's own stays here:
+ * the handshake, the dispatch, the rate limit's use of the bucket.
  *
  * Flow control instead of refusal: a charger that sends calls faster than the
  * rate limit, or has too many calls still committing, is not answered with
@@ -29,10 +32,15 @@
 #include "auth/throttle.h"
 #include "core/addr.h"
 #include "net/ws.h"
+#include "net/wsconn.h"
 
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utlist.h>
+
+/* The queue of frames of a session holds this many max_frame at most. */
+#define TX_FRAMES_MAX 16
 
 static fc_ocpp_t *ocpp_of(struct lws *wsi)
 {
@@ -235,52 +243,79 @@ int fc_ocpp_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 
 /* ---- sessions --------------------------------------------------------------- */
 
+static fc_wsconn_t *established(struct lws *wsi);
+static void message(fc_wsconn_t *c, const char *text, size_t len);
+static void refused(fc_wsconn_t *c, int code);
+static void closed(fc_wsconn_t *c);
+static void session_free(fc_wsconn_t *c);
+
+/* The OCPP side of the connection base (net/wsconn.h). */
+static const fc_wsconn_ops_t session_ops = {
+    .established = established,
+    .message = message,
+    .refused = refused,
+    .closed = closed,
+    .free = session_free,
+    .binary_reason = "binary frames are not OCPP-J",
+    .too_large_reason = "frame too large",
+};
+
+static fc_session_t *session_of(fc_wsconn_t *c)
+{
+  return FC_WSCONN_OWNER(c, fc_session_t, conn);
+}
+
+fc_session_t *fc_ocpp__session_new(fc_ocpp_t *o, struct lws *wsi, const char *id)
+{
+  fc_session_t *s = fc_calloc(1, sizeof(*s));
+  size_t max = (size_t)o->cfg->max_frame;
+  /* What a charger that does not read may leave queued: answers to the
+   * calls the rate limit lets through, and our own calls, at most a few
+   * frames' worth; past that it is dropped. */
+  fc_wsconn_init(&s->conn, &session_ops, wsi, max, TX_FRAMES_MAX * max);
+  s->o = o;
+  s->conn_id = ++o->next_conn_id;
+  snprintf(s->id, sizeof(s->id), "%s", id);
+  s->log.cp = s->id;
+  s->log.conn = s->conn_id;
+  return s;
+}
+
 void fc_ocpp__session_ref(fc_session_t *s)
 {
-  s->refs++;
+  fc_wsconn_ref(&s->conn);
 }
 
 void fc_ocpp__session_unref(fc_session_t *s)
 {
-  if (--s->refs > 0) return;
-  fc_txbuf_t *b = s->tx_head;
-  while (b) {
-    fc_txbuf_t *next = b->next;
-    fc_free(b);
-    b = next;
-  }
-  fc_free(s->rx);
+  fc_wsconn_unref(&s->conn);
+}
+
+static void session_free(fc_wsconn_t *c)
+{
+  fc_session_t *s = session_of(c);
   fc_ocpp__limit_release(s->o, s->lim);
   fc_free(s);
 }
 
 void fc_ocpp__send(fc_session_t *s, const char *text, size_t len)
 {
-  if (!s->wsi) return;
-  fc_txbuf_t *b = fc_malloc(sizeof(*b) + LWS_PRE + len);
-  b->next = NULL;
-  b->len = len;
-  memcpy(b->data + LWS_PRE, text, len);
-  if (s->tx_tail)
-    s->tx_tail->next = b;
-  else
-    s->tx_head = b;
-  s->tx_tail = b;
-  s->tx_bytes += len;
+  int rc = fc_wsconn_send(&s->conn, &s->o->soon, text, len);
+  if (rc == UV_ENOTCONN) return;
+  if (rc == UV_ENOBUFS) {
+    fc_log(FC_LOG_WARN, &s->log, "event=tx_overflow queued_bytes=%zu action=drop",
+           s->conn.tx_bytes);
+    fc_wsconn_abort(&s->conn);
+    return;
+  }
   s->o->stats.frames_out++;
   fc_ocpp__frame_log(s, false, false, text, len);
-  if (fc_soon_add(&s->o->soon, &s->soon)) fc_ocpp__session_ref(s);
 }
 
 void fc_ocpp__session_close(fc_session_t *s, int code, const char *reason)
 {
-  if (!s->wsi || s->closing) return;
-  s->closing = true;
-  s->close_code = code;
-  s->close_reason = reason;
-  fc_log(FC_LOG_INFO, &s->log, "event=closing code=%d reason=\"%s\"", code, reason);
-  /* The close frame goes out from SERVER_WRITEABLE, after what is queued. */
-  lws_callback_on_writable(s->wsi);
+  if (fc_wsconn_close(&s->conn, code, reason))
+    fc_log(FC_LOG_INFO, &s->log, "event=closing code=%d reason=\"%s\"", code, reason);
 }
 
 static void seen(fc_session_t *s, bool online)
@@ -303,46 +338,36 @@ static void seen(fc_session_t *s, bool online)
 static bool can_read(fc_session_t *s, uint64_t now)
 {
   const fc_config_t *cfg = s->o->cfg;
-  fc_cplimit_t *l = s->lim;
-  double burst = 2.0 * cfg->rate_limit;
-  if (now > l->tokens_at_ms) {
-    l->tokens += (double)(now - l->tokens_at_ms) * cfg->rate_limit / 1000.0;
-    l->tokens_at_ms = now;
-  }
-  if (l->tokens > burst) l->tokens = burst;
-  return l->tokens >= 1.0 && s->inflight < (unsigned)cfg->max_inflight;
+  double tokens = fc_bucket_refill(&s->lim->bucket, now, cfg->rate_limit, 2.0 * cfg->rate_limit);
+  return tokens >= 1.0 && s->inflight < (unsigned)cfg->max_inflight;
 }
 
 static void pause_rx(fc_session_t *s)
 {
-  if (s->rx_paused || !s->wsi) return;
+  if (s->rx_paused || !s->conn.wsi) return;
   s->rx_paused = true;
-  if (s->lim->tokens < 1.0)
+  if (s->lim->bucket.tokens < 1.0)
     fc_ocpp__limit_throttled(s);
   else
     s->o->stats.throttled++;
-  lws_rx_flow_control(s->wsi, 0);
-  s->paused_next = s->o->paused;
-  s->o->paused = s;
+  lws_rx_flow_control(s->conn.wsi, 0);
+  DL_PREPEND2(s->o->paused, s, paused_prev, paused_next);
   fc_ocpp__session_ref(s);
   fc_log(FC_LOG_DEBUG, &s->log, "event=throttle inflight=%u tokens=%.1f", s->inflight,
-         s->lim->tokens);
+         s->lim->bucket.tokens);
 }
 
 void fc_ocpp__throttle_tick(fc_ocpp_t *o)
 {
   uint64_t now = fc_ocpp__now(o);
-  fc_session_t **pp = &o->paused;
-  while (*pp) {
-    fc_session_t *s = *pp;
-    if (!s->wsi || (!o->shutting_down && can_read(s, now))) {
-      *pp = s->paused_next;
-      s->rx_paused = false;
-      if (s->wsi) lws_rx_flow_control(s->wsi, 1);
-      fc_ocpp__session_unref(s);
-    } else {
-      pp = &s->paused_next;
-    }
+  fc_session_t *s, *tmp;
+  DL_FOREACH_SAFE2(o->paused, s, tmp, paused_next)
+  {
+    if (s->conn.wsi && (o->shutting_down || !can_read(s, now))) continue;
+    DL_DELETE2(o->paused, s, paused_prev, paused_next);
+    s->rx_paused = false;
+    if (s->conn.wsi) lws_rx_flow_control(s->conn.wsi, 1);
+    fc_ocpp__session_unref(s);
   }
 }
 
@@ -353,19 +378,16 @@ void fc_ocpp__session_call_done(fc_session_t *s)
     fc_ocpp__throttle_tick(s->o);
 }
 
-static void established(struct lws *wsi, fc_ocpp_t *o, fc_session_t **slot)
+static fc_wsconn_t *established(struct lws *wsi)
 {
-  fc_session_t *s = fc_calloc(1, sizeof(*s));
-  s->o = o;
-  s->wsi = wsi;
-  s->refs = 1;
-  s->conn_id = ++o->next_conn_id;
-  if (charger_id_of(wsi, s->id, sizeof(s->id)) < 0) snprintf(s->id, sizeof(s->id), "?");
-  s->log.cp = s->id;
-  s->log.conn = s->conn_id;
+  fc_ocpp_t *o = ocpp_of(wsi);
+  char id[FC_CP_ID_MAX + 1];
+  if (charger_id_of(wsi, id, sizeof(id)) < 0) snprintf(id, sizeof(id), "?");
+  fc_session_t *s = fc_ocpp__session_new(o, wsi, id);
   s->last_rx_ms = fc_ocpp__now(o);
   s->lim = fc_ocpp__limit_acquire(o, s->id);
-  s->lim->tokens -= 1.0; /* a connection costs a message: a reconnect loop is paced too */
+  /* a connection costs a message: a reconnect loop is paced too */
+  fc_bucket_spend(&s->lim->bucket, 1.0);
 
   fc_regent_t *e;
   s->reg = fc_ocpp__registry_admit(o, s->id, &e);
@@ -374,7 +396,6 @@ static void established(struct lws *wsi, fc_ocpp_t *o, fc_session_t **slot)
     s->unknown_counted = true;
     o->nunknown++;
   }
-  *slot = s;
 
   fc_session_t *old = NULL;
   HASH_FIND_STR(o->sessions, s->id, old);
@@ -393,13 +414,14 @@ static void established(struct lws *wsi, fc_ocpp_t *o, fc_session_t **slot)
   fc_log(FC_LOG_NOTICE, &s->log, "event=connected peer=%s registration=%s", peer,
          fc_ocpp__reg_name(s->reg));
   seen(s, true);
+  return &s->conn;
 }
 
-static void closed(fc_session_t *s)
+static void closed(fc_wsconn_t *c)
 {
+  fc_session_t *s = session_of(c);
   fc_ocpp_t *o = s->o;
   fc_session_t *cur = NULL;
-  s->wsi = NULL;
   HASH_FIND_STR(o->sessions, s->id, cur);
   if (cur == s) {
     HASH_DEL(o->sessions, s);
@@ -412,130 +434,41 @@ static void closed(fc_session_t *s)
   }
   fc_log(FC_LOG_NOTICE, &s->log, "event=disconnected replaced=%d", s->replaced);
   fc_ocpp__outcall_session_gone(s);
-  FC_FREE(s->rx);
-  s->rx_len = s->rx_cap = 0;
-  fc_ocpp__session_unref(s);
 }
 
-static int receive(fc_session_t *s, const void *in, size_t len)
+static void refused(fc_wsconn_t *c, int code)
 {
-  fc_ocpp_t *o = s->o;
-  struct lws *wsi = s->wsi;
-
-  s->last_rx_ms = fc_ocpp__now(o);
-  if (lws_frame_is_binary(wsi)) {
+  fc_session_t *s = session_of(c);
+  s->last_rx_ms = fc_ocpp__now(s->o);
+  if (code == LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE)
     fc_log(FC_LOG_WARN, &s->log, "event=binary_frame action=close code=1003");
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-                     (unsigned char *)"binary frames are not OCPP-J", 27);
-    return -1;
-  }
-  if (s->rx_len + len > (size_t)o->cfg->max_frame) {
+  else
     fc_log(FC_LOG_WARN, &s->log, "event=frame_too_large limit=%d action=close code=1009",
-           o->cfg->max_frame);
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"frame too large",
-                     15);
-    return -1;
-  }
-  bool whole = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
-  if (whole) s->lim->tokens -= 1.0;
-  if (whole && s->rx_len == 0) {
-    /* The common case: one frame in one piece, no copy. */
-    o->stats.frames_in++;
-    fc_ocpp__dispatch(s, in, len);
-  } else {
-    if (s->rx_len + len > s->rx_cap) {
-      size_t cap = s->rx_cap ? s->rx_cap : 4096;
-      while (cap < s->rx_len + len)
-        cap *= 2;
-      if (cap > (size_t)o->cfg->max_frame) cap = (size_t)o->cfg->max_frame;
-      s->rx = fc_realloc(s->rx, cap);
-      s->rx_cap = cap;
-    }
-    memcpy(s->rx + s->rx_len, in, len);
-    s->rx_len += len;
-    if (whole) {
-      o->stats.frames_in++;
-      size_t n = s->rx_len;
-      s->rx_len = 0;
-      fc_ocpp__dispatch(s, s->rx, n);
-      if (s->rx_cap > 16384) {
-        FC_FREE(s->rx);
-        s->rx_cap = 0;
-      }
-    }
-  }
-  if (s->wsi && !s->rx_paused && !can_read(s, fc_ocpp__now(o))) pause_rx(s);
-  return 0;
+           s->o->cfg->max_frame);
 }
 
-/* Writes queued frames while the socket has room (POLLOUT); once it has
- * not, SERVER_WRITEABLE goes on. -1: broken. */
-static int write_queued(fc_session_t *s)
+/* A whole message: it takes a token, calls or not; reading pauses when the
+ * bucket is empty or too many calls are committing. */
+static void message(fc_wsconn_t *c, const char *text, size_t len)
 {
-  struct lws *wsi = s->wsi;
-  while (s->tx_head && !lws_send_pipe_choked(wsi)) {
-    fc_txbuf_t *b = s->tx_head;
-    if (lws_write(wsi, b->data + LWS_PRE, b->len, LWS_WRITE_TEXT) < (int)b->len) return -1;
-    s->tx_head = b->next;
-    if (!s->tx_head) s->tx_tail = NULL;
-    s->tx_bytes -= b->len;
-    fc_free(b);
-  }
-  return 0;
-}
-
-void fc_ocpp__session_flush(fc_soon_link_t *link, void *arg)
-{
-  fc_session_t *s = (fc_session_t *)((char *)link - offsetof(fc_session_t, soon));
-  (void)arg;
-  if (s->wsi && !s->closing) {
-    if (write_queued(s) < 0)
-      lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-    else if (s->tx_head)
-      lws_callback_on_writable(s->wsi);
-  }
-  fc_ocpp__session_unref(s);
-}
-
-static int writeable(fc_session_t *s)
-{
-  if (write_queued(s) < 0) return -1;
-  if (s->tx_head) {
-    lws_callback_on_writable(s->wsi);
-    return 0;
-  }
-  if (!s->closing) return 0;
-  return fc_ws_send_close(s->wsi, s->close_code, s->close_reason);
+  fc_session_t *s = session_of(c);
+  fc_ocpp_t *o = s->o;
+  s->last_rx_ms = fc_ocpp__now(o);
+  fc_bucket_spend(&s->lim->bucket, 1.0);
+  o->stats.frames_in++;
+  fc_ocpp__dispatch(s, text, len);
+  if (s->conn.wsi && !s->rx_paused && !can_read(s, fc_ocpp__now(o))) pause_rx(s);
 }
 
 int fc_ocpp_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len)
 {
-  fc_session_t **slot = user;
-
   switch (reason) {
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
     /* Whichever protocol the connection is bound to is asked. */
     if (!in || strcmp((const char *)in, "websocket") != 0) return -1;
     return confirm_upgrade(wsi, ocpp_of(wsi));
-  case LWS_CALLBACK_ESTABLISHED:
-    established(wsi, ocpp_of(wsi), slot);
-    return 0;
-  case LWS_CALLBACK_RECEIVE:
-    if (!slot || !*slot) return -1;
-    return receive(*slot, in, len);
-  case LWS_CALLBACK_SERVER_WRITEABLE:
-    if (!slot || !*slot) return -1;
-    return writeable(*slot);
-  case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-    return 0;
-  case LWS_CALLBACK_CLOSED:
-    if (slot && *slot) {
-      closed(*slot);
-      *slot = NULL;
-    }
-    return 0;
   default:
-    return 0;
+    return fc_wsconn_callback(&session_ops, wsi, reason, user, in, len);
   }
 }

@@ -39,6 +39,7 @@
 #include "auth/request.h"
 #include "net/soon.h"
 #include "net/ws.h"
+#include "net/wsconn.h"
 
 #include "core/err.h"
 #include "core/mem.h"
@@ -123,9 +124,8 @@ typedef struct user_check {
 } user_check_t;
 
 struct client {
+  fc_wsconn_t conn; /* the socket, references, reassembly, the close (net/wsconn.h) */
   fc_push_t *p;
-  struct lws *wsi; /* NULL once closed */
-  int refs;
   uint64_t id;
   fc_principal_t who;
   char ip[64];
@@ -137,18 +137,11 @@ struct client {
   csub_t *sys_sub;    /* the system channel (admins) */
   csub_t *waiting;    /* replays waiting for the queue to drain (utlist) */
   counter_t *subject; /* p->per_sub's entry of who.sub (NULL if not counted) */
-  char *rx;
-  size_t rx_len;
-  bool closing;
-  int close_code;
-  const char *close_reason;
-  double tokens;
-  uint64_t tokens_at;
+  fc_bucket_t bucket; /* frames a second (ui_max_rate) */
   bool throttled;
   fc_deflate_mode_t deflate; /* permessage-deflate negotiated (deflate.c) */
-  fc_soon_link_t soon;       /* on p->soon: queued events to write */
-  client_t *prev, *next;     /* all clients */
-  client_t *throttle_next;
+  client_t *prev, *next;     /* all clients (utlist DL) */
+  client_t *throttle_next;   /* p->throttled (utlist LL) */
 };
 
 struct fc_push {
@@ -157,7 +150,7 @@ struct fc_push {
   const fc_jwt_cfg_t *jwt;
   fc_bus_t *bus;
   fc_store_t *store;
-  client_t *clients;
+  client_t *clients; /* utlist DL */
   size_t nclients;
   uint64_t next_id;
   counter_t *per_ip, *per_sub;
@@ -173,8 +166,8 @@ struct fc_push {
   bool stopping;         /* fc_push_free was called */
   fc_store_admin_t *udb; /* used only by the worker of the read in flight */
   uv_timer_t user_timer;
-  client_t *throttled;
-  fc_soon_t soon; /* clients to write to at the end of this loop iteration */
+  client_t *throttled; /* waiting for the frame-rate limit (utlist LL) */
+  fc_soon_t soon; /* clients to write to at the end of this loop iteration (fc_wsconn_flush_cb) */
   uv_timer_t timer;
   int handles;          /* open libuv handles; the last one closed frees this */
   size_t max_clients;   /* ui_max_clients, or less (fc_push_cap_clients) */
@@ -185,12 +178,27 @@ struct fc_push {
 
 /* ---- helpers ---- */
 
+static client_t *client_of(fc_wsconn_t *conn)
+{
+  return FC_WSCONN_OWNER(conn, client_t, conn);
+}
+
+static void client_ref(client_t *c)
+{
+  fc_wsconn_ref(&c->conn);
+}
+
 static void client_unref(client_t *c)
 {
-  if (--c->refs > 0) return;
+  fc_wsconn_unref(&c->conn);
+}
+
+/* The last reference went (the base has freed its buffers). */
+static void client_free(fc_wsconn_t *conn)
+{
+  client_t *c = client_of(conn);
   fc_principal_cleanup(&c->who);
   fc_outq_cleanup(&c->q);
-  fc_free(c->rx);
   fc_free(c);
 }
 
@@ -252,11 +260,7 @@ static bool log_due(fc_push_t *p, const char *kind, const char *who, uint64_t *s
 
 static void close_client(client_t *c, int code, const char *reason)
 {
-  if (!c->wsi || c->closing) return;
-  c->closing = true;
-  c->close_code = code;
-  c->close_reason = reason;
-  lws_callback_on_writable(c->wsi);
+  fc_wsconn_close(&c->conn, code, reason);
 }
 
 static void lagged(client_t *c)
@@ -285,7 +289,7 @@ static void lagged(client_t *c)
  * frame. */
 static void mark_dirty(client_t *c)
 {
-  if (!c->throttled && fc_soon_add(&c->p->soon, &c->soon)) c->refs++;
+  if (!c->throttled) fc_wsconn_write_soon(&c->conn, &c->p->soon);
 }
 
 /* owner: the charger's subscription (its sent_seq follows what is written),
@@ -293,7 +297,7 @@ static void mark_dirty(client_t *c)
  * coalesced. */
 static void enqueue_as(client_t *c, fc_event_t *e, csub_t *owner, bool kept)
 {
-  if (!c->wsi || c->closing) return;
+  if (!c->conn.wsi || c->conn.closing) return;
   /* only a charger's own subscription tracks what was sent ("*" and the
    * system channel enqueue without an owner) */
   assert(!owner || (owner->charger[0] && strcmp(owner->charger, "*") != 0));
@@ -411,7 +415,8 @@ static void todo_add(const char *charger, void *arg)
 static void snapshots_more(csub_t *s)
 {
   client_t *c = s->c;
-  while (s->itodo < s->ntodo && c->wsi && !c->closing && c->q.bytes <= c->q.soft_bytes / 2)
+  while (s->itodo < s->ntodo && c->conn.wsi && !c->conn.closing &&
+         c->q.bytes <= c->q.soft_bytes / 2)
     send_snapshot(c, NULL, s->todo[s->itodo++]);
   if (s->itodo == s->ntodo) {
     FC_FREE(s->todo);
@@ -431,7 +436,7 @@ static void replay_read(csub_t *s);
 
 static void continue_replays(client_t *c)
 {
-  if (!c->waiting || !c->wsi || c->closing || c->q.bytes > c->q.soft_bytes / 2) return;
+  if (!c->waiting || !c->conn.wsi || c->conn.closing || c->q.bytes > c->q.soft_bytes / 2) return;
   /* Only the waiting ones: this runs after every frame. */
   csub_t *s, *tmp;
   DL_FOREACH_SAFE2(c->waiting, s, tmp, wnext)
@@ -477,7 +482,7 @@ static void replayed(fc_read_t *r, int status, void *arg)
 {
   replay_ctx_t *rc = arg;
   client_t *c = rc->c;
-  csub_t *s = c->wsi ? find_sub(c, rc->charger) : NULL;
+  csub_t *s = c->conn.wsi ? find_sub(c, rc->charger) : NULL;
   if (!s || !s->replaying) goto out;
   s->replay_reading = false;
   if (status < 0) {
@@ -525,9 +530,9 @@ static void replay_read(csub_t *s)
   rc->c = c;
   snprintf(rc->charger, sizeof(rc->charger), "%s", s->charger);
   s->replay_reading = true;
-  c->refs++;
+  client_ref(c);
   if (fc_store_read(c->p->store, r, replayed, rc) < 0) {
-    c->refs--;
+    client_unref(c); /* the socket holds another */
     fc_free(rc);
     send_snapshot(c, s, s->charger);
     finish_replay(s);
@@ -769,7 +774,7 @@ static void unsubscribe_all(client_t *c)
 
 static void handle_message(client_t *c, const char *text, size_t len)
 {
-  if (c->closing) return; /* nothing more for it: it is being closed */
+  if (c->conn.closing) return; /* nothing more for it: it is being closed */
   json_error_t jerr;
   json_t *m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
   const char *op = json_string_value(json_object_get(m, "op"));
@@ -851,7 +856,7 @@ static void arm_expiry(client_t *c)
   long long now_ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
   long long exp = c->who.exp < EXP_FAR ? c->who.exp : EXP_FAR;
   long long end_ms = (exp + (long long)c->p->jwt->leeway_s) * 1000;
-  lws_set_timer_usecs(c->wsi, end_ms > now_ms ? (lws_usec_t)(end_ms - now_ms) * 1000 : 1);
+  lws_set_timer_usecs(c->conn.wsi, end_ms > now_ms ? (lws_usec_t)(end_ms - now_ms) * 1000 : 1);
 }
 
 /* Closes c with 1008 now: what was queued is dropped, nothing more is sent. */
@@ -865,7 +870,7 @@ static void close_revoked(client_t *c, const char *why)
 
 static void token_expired(client_t *c)
 {
-  if (!c->wsi || c->closing) return;
+  if (!c->conn.wsi || c->conn.closing) return;
   c->p->stats.closed_expired++;
   close_revoked(c, "token expired");
 }
@@ -926,8 +931,10 @@ static void users_update(fc_push_t *p, user_t *fresh)
   p->users = fresh;
   p->users_read = true;
   if (!changed) return;
-  for (client_t *c = p->clients; c; c = c->next) {
-    if (!c->wsi || c->closing || !c->subject) continue;
+  client_t *c;
+  DL_FOREACH(p->clients, c)
+  {
+    if (!c->conn.wsi || c->conn.closing || !c->subject) continue;
     const char *why = revoked_why(p, &c->who);
     if (!why) continue;
     p->stats.closed_revoked++;
@@ -1044,24 +1051,49 @@ int fc_push_confirm_upgrade(void *push, struct lws *wsi)
 
 /* ---- connection life ---- */
 
-static void established(fc_push_t *p, struct lws *wsi, client_t **slot)
+static fc_wsconn_t *established(struct lws *wsi);
+static void client_message(fc_wsconn_t *conn, const char *text, size_t len);
+static int client_rx_check(fc_wsconn_t *conn);
+static int client_write(fc_wsconn_t *conn);
+static void closed(fc_wsconn_t *conn);
+
+/* The browser side of the connection base (net/wsconn.h). Its frames are
+ * not the base's queue: client_write builds one from the coalescing queue
+ * (outq.c) when the socket has room. */
+static const fc_wsconn_ops_t client_ops = {
+    .established = established,
+    .message = client_message,
+    .rx_check = client_rx_check,
+    .write = client_write,
+    .closed = closed,
+    .free = client_free,
+    .binary_reason = "text only",
+    .too_large_reason = "too large",
+};
+
+static void start(client_t *c, struct lws *wsi);
+
+static fc_wsconn_t *established(struct lws *wsi)
 {
-  const char *why;
+  fc_push_t *p = (fc_push_t *)lws_get_protocol(wsi)->user;
   client_t *c = fc_calloc(1, sizeof(*c));
+  fc_wsconn_init(&c->conn, &client_ops, wsi, RX_MAX, 0);
   c->p = p;
-  c->wsi = wsi;
-  c->refs = 1;
+  start(c, wsi);
+  return &c->conn;
+}
+
+static void start(client_t *c, struct lws *wsi)
+{
+  fc_push_t *p = c->p;
+  const char *why;
   c->id = ++p->next_id;
   c->log.conn = c->id;
   fc_outq_init(&c->q, (size_t)p->cfg->ui_queue_soft, (size_t)p->cfg->ui_queue_hard, 65536);
-  c->tokens = p->cfg->ui_max_rate;
-  c->tokens_at = uv_now(p->loop);
+  fc_bucket_init(&c->bucket, p->cfg->ui_max_rate, uv_now(p->loop));
   c->deflate = fc_deflate_mode(wsi);
   lws_get_peer_simple(wsi, c->ip, sizeof(c->ip));
-  *slot = c;
-  c->next = p->clients;
-  if (p->clients) p->clients->prev = c;
-  p->clients = c;
+  DL_PREPEND(p->clients, c);
   p->nclients++;
   p->stats.clients++;
 
@@ -1125,50 +1157,38 @@ static void established(fc_push_t *p, struct lws *wsi, client_t **slot)
   send_refusals(c, &r);
 }
 
-static void closed(client_t *c)
+static void closed(fc_wsconn_t *conn)
 {
+  client_t *c = client_of(conn);
   fc_push_t *p = c->p;
   unsubscribe_all(c);
   if (c->who.sub[0]) {
     count_drop(&p->per_ip, c->ip);
     count_drop(&p->per_sub, c->who.sub);
   }
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    p->clients = c->next;
-  if (c->next) c->next->prev = c->prev;
+  DL_DELETE(p->clients, c);
   p->nclients--;
-  c->wsi = NULL;
   fc_log(FC_LOG_INFO, &c->log, "event=ui_disconnected");
   fc_outq_cleanup(&c->q);
-  client_unref(c);
 }
 
 static bool take_token(client_t *c)
 {
   fc_push_t *p = c->p;
-  uint64_t now = uv_now(p->loop);
   double rate = p->cfg->ui_max_rate;
-  c->tokens += (double)(now - c->tokens_at) * rate / 1000.0;
-  if (c->tokens > rate) c->tokens = rate;
-  c->tokens_at = now;
-  if (c->tokens < 1.0) return false;
-  c->tokens -= 1.0;
-  return true;
+  return fc_bucket_take(&c->bucket, uv_now(p->loop), rate, rate);
 }
 
 static void throttle_cb(uv_timer_t *t)
 {
   fc_push_t *p = t->data;
-  client_t *list = p->throttled;
+  client_t *list = p->throttled, *c, *tmp;
   p->throttled = NULL;
-  while (list) {
-    client_t *c = list;
-    list = c->throttle_next;
+  LL_FOREACH_SAFE2(list, c, tmp, throttle_next)
+  {
     c->throttled = false;
     c->q.coalescing = false;
-    if (c->wsi && !c->closing && !fc_outq_empty(&c->q)) mark_dirty(c);
+    if (c->conn.wsi && !c->conn.closing && !fc_outq_empty(&c->q)) mark_dirty(c);
     client_unref(c);
   }
 }
@@ -1178,9 +1198,8 @@ static void throttle(client_t *c)
   fc_push_t *p = c->p;
   c->throttled = true;
   c->q.coalescing = true;
-  c->refs++;
-  c->throttle_next = p->throttled;
-  p->throttled = c;
+  client_ref(c);
+  LL_PREPEND2(p->throttled, c, throttle_next);
   if (!uv_is_active((uv_handle_t *)&p->timer)) {
     uint64_t wait = (uint64_t)(1000.0 / p->cfg->ui_max_rate);
     uv_timer_start(&p->timer, throttle_cb, wait ? wait : 1, 0);
@@ -1196,9 +1215,9 @@ static void throttle(client_t *c)
 static int write_queued(client_t *c)
 {
   fc_push_t *p = c->p;
-  struct lws *wsi = c->wsi;
+  struct lws *wsi = c->conn.wsi;
   if (fc_outq_empty(&c->q) || lws_send_pipe_choked(wsi)) return 0;
-  if (!c->closing && !take_token(c)) {
+  if (!c->conn.closing && !take_token(c)) {
     if (!c->throttled) throttle(c);
     return 0;
   }
@@ -1241,86 +1260,44 @@ static int write_queued(client_t *c)
   return 0;
 }
 
-/* SERVER_WRITEABLE: lws has drained what it buffered, the throttle let go,
- * or a frame did not take everything that was queued. */
-static int writeable(client_t *c)
+/* The base's write hook: from SERVER_WRITEABLE (lws has drained what it
+ * buffered, the throttle let go, or a frame did not take everything that
+ * was queued) and at the end of the loop iteration, where everything the
+ * iteration queued for a client goes out as one frame. */
+static int client_write(fc_wsconn_t *conn)
 {
+  client_t *c = client_of(conn);
   if (write_queued(c) < 0) return -1;
   continue_replays(c);
-  if (!fc_outq_empty(&c->q)) {
-    if (!c->throttled) lws_callback_on_writable(c->wsi);
-    return 0;
-  }
-  if (c->closing) return fc_ws_send_close(c->wsi, c->close_code, c->close_reason);
-  return 0;
+  if (fc_outq_empty(&c->q)) return FC_WSCONN_DONE;
+  return c->throttled ? FC_WSCONN_HELD : FC_WSCONN_MORE;
 }
 
-/* The end of a loop iteration: one frame to each client that had events
- * queued during it. */
-static void flush(fc_soon_link_t *link, void *arg)
+static int client_rx_check(fc_wsconn_t *conn)
 {
-  client_t *c = (client_t *)((char *)link - offsetof(client_t, soon));
-  (void)arg;
-  if (c->wsi && !c->closing) {
-    if (write_queued(c) < 0) {
-      lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-    } else {
-      continue_replays(c);
-      if (!fc_outq_empty(&c->q) && !c->throttled) lws_callback_on_writable(c->wsi);
-    }
-  }
-  client_unref(c);
+  client_t *c = client_of(conn);
+  /* deflate.c set the reason */
+  return c->deflate && fc_deflate_rx_failed(conn->wsi) ? -1 : 0;
 }
 
-static int receive(client_t *c, const void *in, size_t len)
+static void client_message(fc_wsconn_t *conn, const char *text, size_t len)
 {
-  struct lws *wsi = c->wsi;
-  if (c->deflate && fc_deflate_rx_failed(wsi)) return -1; /* deflate.c set the reason */
-  if (lws_frame_is_binary(wsi)) {
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char *)"text only", 9);
-    return -1;
-  }
-  if (c->rx_len + len > RX_MAX) {
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too large", 9);
-    return -1;
-  }
-  bool whole = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
-  if (whole && !c->rx_len) {
-    handle_message(c, in, len);
-    return 0;
-  }
-  c->rx = fc_realloc(c->rx, c->rx_len + len);
-  memcpy(c->rx + c->rx_len, in, len);
-  c->rx_len += len;
-  if (whole) {
-    handle_message(c, c->rx, c->rx_len);
-    FC_FREE(c->rx);
-    c->rx_len = 0;
-  }
-  return 0;
+  handle_message(client_of(conn), text, len);
 }
 
 int fc_push_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len)
 {
-  client_t **slot = user;
-  fc_push_t *p = (fc_push_t *)lws_get_protocol(wsi)->user;
+  fc_wsconn_t **slot = user;
   switch (reason) {
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
     /* lws asks the protocol the connection is bound to, which for a new
      * connection on this vhost is this one (the default). */
-    return fc_push_confirm_upgrade(p, wsi);
+    return fc_push_confirm_upgrade(lws_get_protocol(wsi)->user, wsi);
   case LWS_CALLBACK_ADD_HEADERS: /* the handshake response */
     return fc_deflate_add_headers(wsi, in);
-  case LWS_CALLBACK_ESTABLISHED:
-    established(p, wsi, slot);
-    return 0;
-  case LWS_CALLBACK_RECEIVE:
-    return slot && *slot ? receive(*slot, in, len) : -1;
-  case LWS_CALLBACK_SERVER_WRITEABLE:
-    return slot && *slot ? writeable(*slot) : -1;
   case LWS_CALLBACK_TIMER: /* arm_expiry's */
-    if (slot && *slot) token_expired(*slot);
+    if (slot && *slot) token_expired(client_of(*slot));
     return 0;
   case LWS_CALLBACK_HTTP_FILE_COMPLETION:
     /* This is the web vhost's default protocol, so the "/" mount's static
@@ -1328,14 +1305,8 @@ int fc_push_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *u
      * or the next request on the keep-alive connection gets the previous
      * file's headers and no body. */
     return lws_http_transaction_completed(wsi) ? -1 : 0;
-  case LWS_CALLBACK_CLOSED:
-    if (slot && *slot) {
-      closed(*slot);
-      *slot = NULL;
-    }
-    return 0;
-  default:
-    return 0;
+  default: /* ESTABLISHED, RECEIVE, SERVER_WRITEABLE, CLOSED */
+    return fc_wsconn_callback(&client_ops, wsi, reason, user, in, len);
   }
 }
 
@@ -1358,7 +1329,7 @@ fc_push_t *fc_push_new(uv_loop_t *loop, const fc_config_t *cfg, const fc_jwt_cfg
   uint64_t every = (uint64_t)cfg->ui_user_check;
   uv_timer_start(&p->user_timer, user_timer_cb, every, every);
   uv_unref((uv_handle_t *)&p->user_timer); /* keeps no loop alive by itself */
-  fc_soon_init(&p->soon, loop, flush, p);
+  fc_soon_init(&p->soon, loop, fc_wsconn_flush_cb, p);
   p->handles = 4;
   return p;
 }
@@ -1370,8 +1341,9 @@ void fc_push_cap_clients(fc_push_t *p, size_t cap)
 
 void fc_push_close_all(fc_push_t *p)
 {
-  for (client_t *c = p->clients; c; c = c->next)
-    close_client(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+  client_t *c;
+  DL_FOREACH(p->clients, c)
+  close_client(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 }
 
 /* One of p's handles (or a users read) is done; the last one frees p. */
@@ -1426,7 +1398,9 @@ void fc_push_stats(const fc_push_t *p, fc_push_stats_t *out)
   out->subscriptions_waiting = p->nwaiting;
   out->queued_bytes = 0;
   out->coalesced = 0;
-  for (client_t *c = p->clients; c; c = c->next) {
+  client_t *c;
+  DL_FOREACH(p->clients, c)
+  {
     out->queued_bytes += c->q.bytes;
     out->coalesced += c->q.coalesced;
   }

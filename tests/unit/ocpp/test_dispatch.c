@@ -13,6 +13,7 @@
 #include "ocpp/ocpp_int.h"
 
 #include <string.h>
+#include <utlist.h>
 
 typedef struct env {
   uv_loop_t loop;
@@ -51,20 +52,20 @@ static void stub_publish(fc_bus_t *b, fc_write_t *w)
   E->published++;
 }
 
-/* Instead of fc_ocpp__session_flush: what would go to the socket. */
+/* Instead of the base's flush (fc_wsconn_flush_cb): what would go to the
+ * socket. */
 static void take_sent(fc_soon_link_t *link, void *arg)
 {
-  fc_session_t *s = (fc_session_t *)((char *)link - offsetof(fc_session_t, soon));
+  fc_wsconn_t *c = FC_WSCONN_OWNER(link, fc_wsconn_t, soon);
   (void)arg;
-  while (s->tx_head) {
-    fc_txbuf_t *b = s->tx_head;
-    strncat(E->sent, (const char *)b->data + LWS_PRE, b->len);
-    s->tx_head = b->next;
-    s->tx_bytes -= b->len;
-    fc_free(b);
+  while (c->tx) {
+    fc_wsframe_t *f = c->tx;
+    strncat(E->sent, (const char *)f->data + LWS_PRE, f->len);
+    DL_DELETE(c->tx, f);
+    c->tx_bytes -= f->len;
+    fc_free(f);
   }
-  s->tx_tail = NULL;
-  fc_ocpp__session_unref(s);
+  fc_wsconn_unref(c);
 }
 
 static int setup(void **state)
@@ -84,13 +85,8 @@ static int setup(void **state)
   o->deadline_timer.data = o;
   fc_soon_init(&o->soon, &e->loop, take_sent, o);
 
-  fc_session_t *s = fc_calloc(1, sizeof(*s));
-  s->o = o;
-  s->wsi = (struct lws *)s; /* never used by lws here: take_sent writes */
-  s->refs = 1;
-  s->conn_id = 1;
-  snprintf(s->id, sizeof(s->id), "CP1");
-  s->log.cp = s->id;
+  /* the wsi is never used by lws here: take_sent writes */
+  fc_session_t *s = fc_ocpp__session_new(o, (struct lws *)o, "CP1");
   s->reg = FC_REG_ACCEPTED;
   s->lim = fc_ocpp__limit_acquire(o, s->id);
   e->s = s;
@@ -101,7 +97,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   env_t *e = *state;
-  e->s->wsi = NULL;
+  e->s->conn.wsi = NULL;
   fc_ocpp__session_unref(e->s);
   uv_close((uv_handle_t *)&e->o.deadline_timer, NULL);
   fc_soon_close(&e->o.soon, NULL, NULL);

@@ -50,12 +50,12 @@ static void test_outlives_connections(void **state)
 {
   env_t *e = *state;
   fc_cplimit_t *a = fc_ocpp__limit_acquire(&e->o, "CP1");
-  assert_true(a->tokens == 2.0 * e->cfg.rate_limit); /* a new id: a full bucket */
-  a->tokens = 0.25;
+  assert_true(a->bucket.tokens == 2.0 * e->cfg.rate_limit); /* a new id: a full bucket */
+  a->bucket.tokens = 0.25;
   fc_ocpp__limit_release(&e->o, a);
   fc_cplimit_t *b = fc_ocpp__limit_acquire(&e->o, "CP1");
   assert_ptr_equal(a, b);
-  assert_true(b->tokens == 0.25);
+  assert_true(b->bucket.tokens == 0.25);
   /* two connections of one id (the second replacing the first) share it */
   fc_cplimit_t *c = fc_ocpp__limit_acquire(&e->o, "CP1");
   assert_ptr_equal(b, c);
