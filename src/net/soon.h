@@ -19,7 +19,7 @@
 #include <uv.h>
 
 typedef struct fc_soon_link {
-  struct fc_soon_link *next;
+  struct fc_soon_link *prev, *next; /* utlist DL */
   bool queued;
 } fc_soon_link_t;
 
@@ -28,8 +28,8 @@ typedef void (*fc_soon_fn)(fc_soon_link_t *link, void *arg);
 
 typedef struct fc_soon {
   uv_check_t check;
-  uv_idle_t idle; /* while links wait: the poll must not sleep before the check */
-  fc_soon_link_t *head, *tail;
+  uv_idle_t idle;       /* while links wait: the poll must not sleep before the check */
+  fc_soon_link_t *head; /* utlist DL, in the order queued */
   fc_soon_fn fn;
   void *arg;
 } fc_soon_t;

@@ -132,10 +132,10 @@ static int receive(fc_wsconn_t *c, const void *in, size_t len)
 
   if (ops->rx_check && ops->rx_check(c) < 0) return -1;
   if (lws_frame_is_binary(wsi))
-    return refuse(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, ops->binary_reason);
+    return refuse(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "text messages only");
   bool whole = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
   int rc = fc_wsconn__rx_add(c, in, len, whole, &msg, &n);
-  if (rc < 0) return refuse(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, ops->too_large_reason);
+  if (rc < 0) return refuse(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
   if (rc == 0) return 0;
   ops->message(c, msg, n);
   if (msg == c->rx) fc_wsconn__rx_done(c);

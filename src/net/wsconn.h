@@ -10,8 +10,9 @@
  *   (a call committing, a store read) hold it; the last reference frees it
  *   through ops->free;
  * - reassembly of a message from its fragments, up to rx_max bytes (beyond:
- *   close 1009; a binary message: close 1003), and one whole text message at
- *   a time to ops->message, without a copy when it came in one piece;
+ *   close 1009 "message too large"; a binary message: close 1003 "text
+ *   messages only"), and one whole text message at a time to ops->message,
+ *   without a copy when it came in one piece;
  * - a bounded queue of frames (fc_wsconn_send) and the flush: frames are
  *   written at the end of the loop iteration (net/soon.h), and what the
  *   socket cannot take then, from SERVER_WRITEABLE. The base is the one
@@ -94,8 +95,6 @@ typedef struct fc_wsconn_ops {
   /* The last reference went: free the connection that embeds c (the base
    * has freed its own buffers). */
   void (*free)(fc_wsconn_t *c);
-  const char *binary_reason;    /* the close reason of a binary message */
-  const char *too_large_reason; /* of a message over rx_max */
 } fc_wsconn_ops_t;
 
 struct fc_wsconn {

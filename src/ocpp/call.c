@@ -14,17 +14,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <utlist.h>
 
+/* In utlist's DL every node on the list has a prev (the head's is the
+ * tail): a call that is not on it has none. */
 static void dl_unlink(fc_ocpp_t *o, fc_call_t *c)
 {
-  if (c->dl_prev)
-    c->dl_prev->dl_next = c->dl_next;
-  else if (o->dl_head == c)
-    o->dl_head = c->dl_next;
-  if (c->dl_next)
-    c->dl_next->dl_prev = c->dl_prev;
-  else if (o->dl_tail == c)
-    o->dl_tail = c->dl_prev;
+  if (!c->dl_prev) return;
+  DL_DELETE2(o->dl_head, c, dl_prev, dl_next);
   c->dl_prev = c->dl_next = NULL;
 }
 
@@ -53,12 +50,7 @@ fc_call_t *fc_ocpp__call_new(fc_session_t *s, const fc_frame_t *f)
   snprintf(c->action, sizeof(c->action), "%s", f->action);
   c->payload = json_incref(f->payload);
   c->deadline_ms = fc_ocpp__now(o) + (uint64_t)o->cfg->answer_timeout;
-  c->dl_prev = o->dl_tail;
-  if (o->dl_tail)
-    o->dl_tail->dl_next = c;
-  else
-    o->dl_head = c;
-  o->dl_tail = c;
+  DL_APPEND2(o->dl_head, c, dl_prev, dl_next);
   s->inflight++;
   o->stats.calls++;
   if (!uv_is_active((uv_handle_t *)&o->deadline_timer)) fc_ocpp__deadline_arm(o);

@@ -78,7 +78,7 @@ typedef struct fc_session {
 
   /* server-initiated calls: the one in flight and those waiting */
   fc_outcall_t *out_cur;
-  fc_outcall_t *out_head, *out_tail;
+  fc_outcall_t *out_queue; /* utlist DL, oldest first */
   unsigned out_queued;
 
   uint64_t last_rx_ms;
@@ -196,7 +196,7 @@ struct fc_ocpp {
   bool unknown_logged;
   int64_t registry_version, registry_version_next;
   bool registry_loading;
-  fc_call_t *dl_head, *dl_tail;
+  fc_call_t *dl_head;   /* calls by deadline (utlist DL, by dl_prev/dl_next) */
   fc_session_t *paused; /* reading paused (utlist DL, by paused_prev/next) */
   fc_dt_handler_t *dt_handlers;
   fc_call_t *dt_call; /* the DataTransfer whose handler runs now, or NULL */

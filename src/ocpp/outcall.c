@@ -8,11 +8,12 @@
 #include "ocpp/ocpp_int.h"
 
 #include <string.h>
+#include <utlist.h>
 
 #define OUT_QUEUE_MAX 16
 
 struct fc_outcall {
-  fc_outcall_t *next;
+  fc_outcall_t *prev, *next; /* the session's out_queue */
   char id[FC_MSG_ID_MAX + 1];
   char action[40];
   char *text;
@@ -31,12 +32,10 @@ static void oc_free(fc_outcall_t *oc)
 
 static void send_next(fc_session_t *s)
 {
-  if (s->out_cur || !s->out_head || !s->conn.wsi) return;
-  fc_outcall_t *oc = s->out_head;
-  s->out_head = oc->next;
-  if (!s->out_head) s->out_tail = NULL;
+  if (s->out_cur || !s->out_queue || !s->conn.wsi) return;
+  fc_outcall_t *oc = s->out_queue;
+  DL_DELETE(s->out_queue, oc);
   s->out_queued--;
-  oc->next = NULL;
   oc->deadline_ms = fc_ocpp__now(s->o) + oc->timeout_ms;
   s->out_cur = oc;
   s->o->out_active++;
@@ -73,11 +72,7 @@ int fc_ocpp_call(fc_ocpp_t *o, const char *charger, const char *action, json_t *
   oc->timeout_ms = timeout_ms;
   oc->cb = cb;
   oc->arg = arg;
-  if (s->out_tail)
-    s->out_tail->next = oc;
-  else
-    s->out_head = oc;
-  s->out_tail = oc;
+  DL_APPEND(s->out_queue, oc);
   s->out_queued++;
   send_next(s);
   return 0;
@@ -122,13 +117,13 @@ void fc_ocpp__outcall_session_gone(fc_session_t *s)
     oc->cb(status, NULL, NULL, NULL, oc->arg);
     oc_free(oc);
   }
-  while (s->out_head) {
-    fc_outcall_t *oc = s->out_head;
-    s->out_head = oc->next;
+  fc_outcall_t *oc, *tmp;
+  DL_FOREACH_SAFE(s->out_queue, oc, tmp)
+  {
+    DL_DELETE(s->out_queue, oc);
     oc->cb(status, NULL, NULL, NULL, oc->arg);
     oc_free(oc);
   }
-  s->out_tail = NULL;
   s->out_queued = 0;
 }
 

@@ -243,22 +243,8 @@ int fc_ocpp_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 
 /* ---- sessions --------------------------------------------------------------- */
 
-static fc_wsconn_t *established(struct lws *wsi);
-static void message(fc_wsconn_t *c, const char *text, size_t len);
-static void refused(fc_wsconn_t *c, int code);
-static void closed(fc_wsconn_t *c);
-static void session_free(fc_wsconn_t *c);
-
-/* The OCPP side of the connection base (net/wsconn.h). */
-static const fc_wsconn_ops_t session_ops = {
-    .established = established,
-    .message = message,
-    .refused = refused,
-    .closed = closed,
-    .free = session_free,
-    .binary_reason = "binary frames are not OCPP-J",
-    .too_large_reason = "frame too large",
-};
+/* The OCPP side of the connection base (net/wsconn.h), defined below. */
+static const fc_wsconn_ops_t session_ops;
 
 static fc_session_t *session_of(fc_wsconn_t *c)
 {
@@ -459,6 +445,12 @@ static void message(fc_wsconn_t *c, const char *text, size_t len)
   fc_ocpp__dispatch(s, text, len);
   if (s->conn.wsi && !s->rx_paused && !can_read(s, fc_ocpp__now(o))) pause_rx(s);
 }
+
+static const fc_wsconn_ops_t session_ops = {.established = established,
+                                            .message = message,
+                                            .refused = refused,
+                                            .closed = closed,
+                                            .free = session_free};
 
 int fc_ocpp_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len)

@@ -1,4 +1,5 @@
-/* The queue is a doubly linked list of nodes, one per queued event. The
+/* The queue is a doubly linked list of nodes (utlist DL: the head's prev is
+ * the tail), one per queued event. The
  * coalescing index (a hash of state events by key) is kept only while it can
  * be needed: it is built from the queue the first time a push finds the
  * queue coalescing or over its soft bound, kept up to date from then on, and
@@ -10,6 +11,7 @@
 
 #include <string.h>
 #include <uthash.h>
+#include <utlist.h>
 
 typedef struct key {
   char charger[49];
@@ -37,14 +39,7 @@ void fc_outq_init(fc_outq_t *q, size_t soft_bytes, size_t hard_bytes, size_t har
 
 static void unlink_node(fc_outq_t *q, fc_outq_node_t *n)
 {
-  if (n->prev)
-    n->prev->next = n->next;
-  else
-    q->head = n->next;
-  if (n->next)
-    n->next->prev = n->prev;
-  else
-    q->tail = n->prev;
+  DL_DELETE(q->head, n);
   if (n->keyed) HASH_DEL(q->keys, n);
   q->bytes -= n->e->len;
   q->count--;
@@ -87,8 +82,11 @@ static fc_outq_node_t *index_node(fc_outq_t *q, fc_outq_node_t *n)
 
 static void build_index(fc_outq_t *q)
 {
-  for (fc_outq_node_t *n = q->head; n; n = n->next)
+  fc_outq_node_t *n;
+  DL_FOREACH(q->head, n)
+  {
     if (coalescible(n)) index_node(q, n);
+  }
   q->indexed = true;
 }
 
@@ -111,13 +109,7 @@ static fc_outq_status_t push(fc_outq_t *q, fc_event_t *e, void *owner, bool kept
       q->coalesced++;
     }
   }
-  n->next = NULL;
-  n->prev = q->tail;
-  if (q->tail)
-    q->tail->next = n;
-  else
-    q->head = n;
-  q->tail = n;
+  DL_APPEND(q->head, n);
   q->bytes += e->len;
   q->count++;
   return (q->bytes > q->hard_bytes || q->count > q->hard_count) ? FC_OUTQ_OVER : FC_OUTQ_OK;
@@ -135,8 +127,11 @@ fc_outq_status_t fc_outq_push_kept(fc_outq_t *q, fc_event_t *e, void *owner)
 
 void fc_outq_forget(fc_outq_t *q, const void *owner)
 {
-  for (fc_outq_node_t *n = q->head; n; n = n->next)
+  fc_outq_node_t *n;
+  DL_FOREACH(q->head, n)
+  {
     if (n->owner == owner) n->owner = NULL;
+  }
 }
 
 size_t fc_outq_take(fc_outq_t *q, fc_event_t **out, void **owners, size_t max, size_t max_bytes)

@@ -28,7 +28,7 @@
 typedef struct fc_outq_node fc_outq_node_t;
 
 typedef struct fc_outq {
-  fc_outq_node_t *head, *tail;
+  fc_outq_node_t *head; /* utlist DL, oldest first (head->prev: the newest) */
   fc_outq_node_t *keys; /* uthash of queued state events by (charger, connector, type) */
   size_t bytes, count;
   size_t soft_bytes, hard_bytes, hard_count;

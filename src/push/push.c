@@ -3,11 +3,12 @@
  * A connection holds its principal (from the JWT), its subscriptions and one
  * bounded queue (outq.c). Events reach it synchronously from the bus; it only
  * queues them, so a slow or stalled browser costs its own queue and nothing
- * else. Frames are written at the end of the loop iteration (net/soon.h), and
- * from SERVER_WRITEABLE what the socket could not take then: the queued
- * events go out as one JSON object, or as one JSON array when several are
- * waiting, at most ui_max_rate frames per second (while throttled, state
- * events coalesce).
+ * else. The socket, references, reassembly and the close are the connection
+ * base's (net/wsconn.h); the base calls client_write at the end of the loop
+ * iteration (net/soon.h), and from SERVER_WRITEABLE for what the socket could
+ * not take then: the queued events go out as one JSON object, or as one JSON
+ * array when several are waiting, at most ui_max_rate frames per second
+ * (while throttled, state events coalesce).
  *
  * Subscribing: the bus subscription starts first, then either a snapshot is
  * queued (its seq is the charger's current one, and live events after it
@@ -1051,25 +1052,10 @@ int fc_push_confirm_upgrade(void *push, struct lws *wsi)
 
 /* ---- connection life ---- */
 
-static fc_wsconn_t *established(struct lws *wsi);
-static void client_message(fc_wsconn_t *conn, const char *text, size_t len);
-static int client_rx_check(fc_wsconn_t *conn);
-static int client_write(fc_wsconn_t *conn);
-static void closed(fc_wsconn_t *conn);
-
-/* The browser side of the connection base (net/wsconn.h). Its frames are
- * not the base's queue: client_write builds one from the coalescing queue
- * (outq.c) when the socket has room. */
-static const fc_wsconn_ops_t client_ops = {
-    .established = established,
-    .message = client_message,
-    .rx_check = client_rx_check,
-    .write = client_write,
-    .closed = closed,
-    .free = client_free,
-    .binary_reason = "text only",
-    .too_large_reason = "too large",
-};
+/* The browser side of the connection base (net/wsconn.h), defined below.
+ * Its frames are not the base's queue: client_write builds one from the
+ * coalescing queue (outq.c) when the socket has room. */
+static const fc_wsconn_ops_t client_ops;
 
 static void start(client_t *c, struct lws *wsi);
 
@@ -1284,6 +1270,13 @@ static void client_message(fc_wsconn_t *conn, const char *text, size_t len)
 {
   handle_message(client_of(conn), text, len);
 }
+
+static const fc_wsconn_ops_t client_ops = {.established = established,
+                                           .message = client_message,
+                                           .rx_check = client_rx_check,
+                                           .write = client_write,
+                                           .closed = closed,
+                                           .free = client_free};
 
 int fc_push_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len)
