@@ -49,6 +49,7 @@
 #include <sodium.h>
 #include <string.h>
 #include <uthash.h>
+#include <utlist.h>
 
 #define LOGIN_TRACKED_MAX 10000 /* (name, address), names and addresses tracked at most */
 #define CODE_BYTES 24           /* the first-start code: 32 base64url chars */
@@ -72,7 +73,7 @@ struct fc_login {
   uint64_t window_ms;
   unsigned max_user_ip, max_ip, max_user, concurrency, queue_max;
   unsigned running;
-  job_t *queue_head, *queue_tail; /* waiting for a verification, in order */
+  job_t *queue; /* waiting for a verification, in order (utlist DL) */
   unsigned queued;
   fc_login_stats_t stats;
   char code[64]; /* "" when there is none (any more) */
@@ -82,7 +83,7 @@ struct job {
   uv_work_t work;
   fc_login_t *l;
   fc_req_t *r;
-  job_t *next; /* in the queue */
+  job_t *prev, *next; /* in the queue */
   char ip[64];
   bool by_code;
   char name[FC_USER_NAME_MAX + 1];
@@ -368,10 +369,9 @@ done:
 
 static void dispatch(fc_login_t *l)
 {
-  while (l->running < l->concurrency && l->queue_head) {
-    job_t *j = l->queue_head;
-    l->queue_head = j->next;
-    if (!l->queue_head) l->queue_tail = NULL;
+  while (l->running < l->concurrency && l->queue) {
+    job_t *j = l->queue;
+    DL_DELETE(l->queue, j);
     l->queued--;
     start(l, j);
   }
@@ -431,11 +431,7 @@ void fc_api__login(fc_req_t *r)
     memcpy(j->password, json_string_value(pw), j->password_len + 1);
   }
   json_decref(body);
-  if (l->queue_tail)
-    l->queue_tail->next = j;
-  else
-    l->queue_head = j;
-  l->queue_tail = j;
+  DL_APPEND(l->queue, j);
   l->queued++;
   dispatch(l);
   return;
@@ -504,9 +500,10 @@ void fc_api__login_free(fc_api_t *a)
 {
   fc_login_t *l = a->login;
   if (!l) return;
-  while (l->queue_head) {
-    job_t *j = l->queue_head;
-    l->queue_head = j->next;
+  job_t *j, *jtmp;
+  DL_FOREACH_SAFE(l->queue, j, jtmp)
+  {
+    DL_DELETE(l->queue, j);
     fc_api__req_unref(j->r);
     job_free(j);
   }
