@@ -222,13 +222,20 @@ static int confirm_upgrade(struct lws *wsi, fc_ocpp_t *o)
   return 0;
 }
 
+/* HTTP_CONFIRM_UPGRADE, whichever protocol the connection is bound to:
+ * in names the protocol asked for. */
+static int upgrade(struct lws *wsi, const void *in)
+{
+  if (!in || strcmp((const char *)in, "websocket") != 0) return -1;
+  return confirm_upgrade(wsi, ocpp_of(wsi));
+}
+
 int fc_ocpp_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len)
 {
   switch (reason) {
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-    if (!in || strcmp((const char *)in, "websocket") != 0) return -1;
-    return confirm_upgrade(wsi, ocpp_of(wsi));
+    return upgrade(wsi, in);
   case LWS_CALLBACK_HTTP:
     /* Plain HTTP on the OCPP port: nothing to see here. */
     if (lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "WebSocket (ocpp1.6) only")) return -1;
@@ -446,21 +453,20 @@ static void message(fc_wsconn_t *c, const char *text, size_t len)
   if (s->conn.wsi && !s->rx_paused && !can_read(s, fc_ocpp__now(o))) pause_rx(s);
 }
 
-static const fc_wsconn_ops_t session_ops = {.established = established,
-                                            .message = message,
-                                            .refused = refused,
-                                            .closed = closed,
-                                            .free = session_free};
-
+/* The charger's WebSocket: the handshake here, the connection the base's. */
 int fc_ocpp_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len)
 {
   switch (reason) {
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-    /* Whichever protocol the connection is bound to is asked. */
-    if (!in || strcmp((const char *)in, "websocket") != 0) return -1;
-    return confirm_upgrade(wsi, ocpp_of(wsi));
+    return upgrade(wsi, in);
   default:
     return fc_wsconn_callback(&session_ops, wsi, reason, user, in, len);
   }
 }
+
+static const fc_wsconn_ops_t session_ops = {.established = established,
+                                            .message = message,
+                                            .refused = refused,
+                                            .closed = closed,
+                                            .free = session_free};

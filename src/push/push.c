@@ -1278,6 +1278,8 @@ static const fc_wsconn_ops_t client_ops = {.established = established,
                                            .closed = closed,
                                            .free = client_free};
 
+/* The browser's WebSocket: the handshake, its headers and the token's timer
+ * here; the connection the base's. */
 int fc_push_lws_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len)
 {
