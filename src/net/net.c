@@ -474,7 +474,7 @@ static int redirect_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
   char *colon = strrchr(host, ':');
   if (colon && !strchr(colon, ']')) *colon = '\0';
   for (const char *c = host; *c; c++) /* nothing that could end the header */
-    if ((unsigned char)*c <= 0x20 || *c == '/' || *c == '\\' || *c == '@') {
+    if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || strchr("/\\@?#", *c)) {
       lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "bad Host");
       return -1;
     }

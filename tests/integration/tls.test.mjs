@@ -14,7 +14,7 @@ import http from 'node:http';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { RPCClient } from 'ocpp-rpc';
-import { Server, handshake, until, withTimeout, parseLogfmt } from './lib/server.mjs';
+import { Server, handshake, until, withTimeout, parseLogfmt, cli } from './lib/server.mjs';
 import { makeTestPki } from './lib/tlsca.mjs';
 import { mint } from './lib/ui.mjs';
 import { checkApiResponse } from './lib/contract.mjs';
@@ -296,4 +296,18 @@ test('reload: new certificate for new connections, established ones stay; a bad 
   assert.equal(typeof (await c.call('Heartbeat', {})).currentTime, 'string');
   assert.ok(srv.alive);
   await c.close();
+});
+
+test('serve refuses TLS options that do not go together, and files that do not load', () => {
+  const db = pki.file('refused.db');
+  const serve = (...a) => cli(['serve', '--db', db, '--ocpp-port', '0', '--http-port', '0', '--bind', '127.0.0.1', ...a]);
+  let r = serve('--tls-cert', pki.file('server.pem'));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--tls-cert and --tls-key go together/);
+  r = serve('--ocpp-plain-port', '0');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /for a server with TLS/);
+  r = serve('--tls-cert', pki.file('server.pem'), '--tls-key', pki.file('CP-3.key'));
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /event=tls_load_failed .*reason="the key does not belong to the certificate"/);
 });
