@@ -90,6 +90,8 @@ struct fc_net {
  * and certificate belong together, and only then swaps them into the
  * SSL_CTX: new handshakes use them, established connections keep their own. */
 
+static void spoke(struct lws *wsi);
+
 static tls_vhost_t *tls_of(fc_net_t *n, struct lws_vhost *vh)
 {
   const char *name = vh ? lws_get_vhost_name(vh) : NULL;
@@ -107,10 +109,8 @@ static void tls_fail_log(fc_net_t *n, tls_fail_t kind, struct lws *wsi, const ch
   if (!fc_log_every(&n->tls_fail_log[kind], uv_now(n->loop),
                     1000u * (uint64_t)n->cfg->handshake_log_interval, &suppressed))
     return;
-  if (wsi && fc_addr_of_peer(lws_get_socket_fd(wsi), &a) == 0)
-    fc_addr_str(&a, peer, sizeof(peer));
-  else if (wsi)
-    lws_get_peer_simple(wsi, peer, sizeof(peer));
+  /* (once the socket is closed, its address is not known any more) */
+  if (wsi && fc_addr_of_peer(lws_get_socket_fd(wsi), &a) == 0) fc_addr_str(&a, peer, sizeof(peer));
   fc_log(FC_LOG_WARN, NULL,
          "event=tls_handshake_failed port=%s reason=\"%s\" peer=%s suppressed=%llu "
          "msg=\"further failures for this reason are not logged for %ds\"",
@@ -258,12 +258,14 @@ static int tls_verify(fc_net_t *n, struct lws *wsi, X509_STORE_CTX *xs, int ok, 
            X509_verify_cert_error_string(err));
   bool dated = err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID;
   tls_fail_log(n, dated ? TLS_FAIL_EXPIRED : TLS_FAIL_UNTRUSTED, wsi, port, reason);
+  spoke(wsi); /* said why: not again when it goes */
   return -1;
 }
 
 /* A wsi's opaque user data: the guard's handle, its lowest bit set once the
- * connection has made an HTTP request (over TLS: its handshake finished).
- * Handles are allocations, so that bit is free. */
+ * connection has made an HTTP request (over TLS: its handshake finished), or
+ * once its handshake's failure has been logged. Handles are allocations, so
+ * that bit is free. */
 #define SPOKE ((uintptr_t)1)
 
 static void *guard_handle(struct lws *wsi)
