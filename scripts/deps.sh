@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libjwt-dev
   libsqlite3-dev sqlite3 libsodium-dev libcmocka-dev uthash-dev libjemalloc-dev
-  zlib1g-dev chromium
+  zlib1g-dev libssl-dev openssl chromium
   nodejs npm"
 
 missing=""

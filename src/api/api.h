@@ -8,6 +8,7 @@
 #include "bus/bus.h"
 #include "config/config.h"
 #include "net/guard.h"
+#include "net/net.h"
 #include "ocpp/ocpp.h"
 #include "push/push.h"
 #include "store/store.h"
@@ -22,6 +23,11 @@ void fc_api_free(fc_api_t *a);
 
 /* The connection guard whose counts /metrics shows (borrowed; NULL: none). */
 void fc_api_set_guard(fc_api_t *a, const fc_guard_t *g);
+
+/* The sockets (borrowed; NULL: none): POST /api/admin/tls/reload calls
+ * fc_net_tls_reload, /metrics and /healthz show the server certificates'
+ * days left. */
+void fc_api_set_net(fc_api_t *a, fc_net_t *n);
 
 /* Applies cfg (borrowed; outlives the api): the /metrics token
  * (metrics_token, or the first line of metrics_token_file) and the sign-in.

@@ -41,6 +41,7 @@ struct fc_api {
   offence_t *offences; /* when each offender was last logged */
   fc_api_stats_t stats;
   const fc_guard_t *guard; /* the sockets' connection guard, for /metrics */
+  fc_net_t *net;           /* the sockets: TLS reload and expiry (NULL: none) */
 };
 
 typedef enum { FC_HTTP_GET = 0, FC_HTTP_POST, FC_HTTP_PUT } fc_method_t;
@@ -84,6 +85,8 @@ void fc_api__respond(fc_req_t *r, unsigned status, const char *type, const char 
 /* Takes ownership of body (malloc'd). */
 void fc_api__respond_owned(fc_req_t *r, unsigned status, const char *type, char *body, size_t len);
 void fc_api__error(fc_req_t *r, unsigned status, const char *error, const char *detail);
+/* POST /api/admin/tls/reload (role admin): the certificate files again. */
+void fc_api__tls_reload(fc_req_t *r);
 void fc_api__req_unref(fc_req_t *r);
 
 /* Whether a refusal of this kind from peer should be logged now: once per

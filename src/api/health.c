@@ -45,18 +45,73 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(sbuf_t *b, const cha
   }
 }
 
+void fc_api_set_net(fc_api_t *a, fc_net_t *n)
+{
+  a->net = n;
+}
+
+/* The fewest whole days left among the server certificates; false without TLS. */
+static bool tls_days_min(const fc_api_t *a, long *out)
+{
+  bool any = false;
+  for (size_t i = 0; a->net && i < fc_net_tls_count(a->net); i++) {
+    const char *name;
+    double days;
+    if (fc_net_tls_expiry(a->net, i, &name, &days) < 0) continue;
+    long d = (long)days - (days < 0); /* toward the past: -0.5 is expired */
+    if (!any || d < *out) *out = d;
+    any = true;
+  }
+  return any;
+}
+
 void fc_api__healthz(fc_req_t *r)
 {
   fc_api_t *a = r->a;
   fc_store_health_t h = fc_store_health(a->store);
   static const char *const disk[] = {"ok", "low", "critical"};
   fc_store_disk_t d = fc_store_disk(a->store, NULL);
-  char body[256];
+  char body[320], tls[64] = "";
+  long days = 0;
+  if (tls_days_min(a, &days)) snprintf(tls, sizeof(tls), ",\"tlsCertDaysLeft\":%ld", days);
   int n = snprintf(body, sizeof(body),
-                   "{\"status\":\"%s\",\"store\":\"%s\",\"disk\":\"%s\",\"chargers\":%zu}\n",
+                   "{\"status\":\"%s\",\"store\":\"%s\",\"disk\":\"%s\",\"chargers\":%zu%s}\n",
                    h == FC_STORE_DOWN ? "unavailable" : "ok", health_name(h), disk[d],
-                   fc_ocpp_connections(a->ocpp));
+                   fc_ocpp_connections(a->ocpp), tls);
   fc_api__respond(r, h == FC_STORE_DOWN ? 503 : 200, "application/json", body, (size_t)n);
+}
+
+void fc_api__tls_reload(fc_req_t *r)
+{
+  if (r->method != FC_HTTP_POST) {
+    fc_api__error(r, 405, "method_not_allowed", "POST reloads the certificates");
+  } else if (r->who.role < FC_ROLE_ADMIN) {
+    fc_api__error(r, 403, "forbidden", "reloading certificates needs the admin role");
+  } else if (!r->a->net || fc_net_tls_count(r->a->net) == 0) {
+    fc_api__error(r, 409, "no_tls", "the server runs without TLS");
+  } else if (fc_net_tls_reload(r->a->net) < 0) {
+    fc_api__error(r, 500, "reload_failed",
+                  "a certificate or key did not load (see the log); the ones in use stay");
+  } else {
+    static const char ok[] = "{\"reloaded\":true}\n";
+    fc_api__respond(r, 200, "application/json", ok, sizeof(ok) - 1);
+  }
+}
+
+/* Days left of each server certificate. */
+static void tls_metrics(sbuf_t *b, const fc_api_t *a)
+{
+  size_t n = a->net ? fc_net_tls_count(a->net) : 0;
+  if (!n) return;
+  sb_printf(b, "# HELP flashcharge_tls_cert_days_left Days until the server certificate of a port "
+               "expires (negative: expired).\n"
+               "# TYPE flashcharge_tls_cert_days_left gauge\n");
+  for (size_t i = 0; i < n; i++) {
+    const char *name;
+    double days;
+    if (fc_net_tls_expiry(a->net, i, &name, &days) == 0)
+      sb_printf(b, "flashcharge_tls_cert_days_left{port=\"%s\"} %.2f\n", name, days);
+  }
 }
 
 static const char *const hist_bounds[] = {"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
@@ -180,6 +235,7 @@ void fc_api__metrics(fc_req_t *r)
             "flashcharge_ocpp_login_table_entries %llu\n",
             (unsigned long long)os.login_table_entries);
   guard_metrics(&b, a->guard);
+  tls_metrics(&b, a);
   sb_printf(&b,
             "# TYPE flashcharge_ocpp_throttled_total counter\n"
             "flashcharge_ocpp_throttled_total %llu\n",

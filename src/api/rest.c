@@ -267,6 +267,9 @@ void fc_api__rest_routed(fc_req_t *r, const char *path)
 
   if (n == 3 && !strcmp(seg[0], "chargers") && fc_api__is_command(seg[2]))
     fc_api__command(r, seg[1], seg[2]);
+  else if (n == 3 && !strcmp(seg[0], "admin") && !strcmp(seg[1], "tls") &&
+           !strcmp(seg[2], "reload"))
+    fc_api__tls_reload(r);
   else if (r->method != FC_HTTP_GET)
     fc_api__error(r, 405, "method_not_allowed", "only GET is served here");
   else if (n == 1 && !strcmp(seg[0], "chargers"))

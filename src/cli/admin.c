@@ -78,6 +78,7 @@ static void charger_usage(FILE *f)
   fprintf(f,
           "usage:\n"
           "  flashcharge charger add ID [--password P] [--registration Accepted|Pending|Rejected]\n"
+          "                            [--profile 1|2|3|default]\n"
           "  flashcharge charger list\n"
           "  flashcharge charger remove ID\n\n"
           "ID is the chargeBoxId. --password sets the charger's AuthorizationKey (OCPP\n"
@@ -85,7 +86,11 @@ static void charger_usage(FILE *f)
           "HMAC-SHA-256.\n"
           "Without it, the charger connects without credentials. 'add' on an existing\n"
           "charger updates it. FLASHCHARGE_CHARGER_PASSWORD may carry the password\n"
-          "instead of the command line.\n\n"
+          "instead of the command line.\n"
+          "--profile sets the charger's OCPP security profile: 1 plain ws:// with Basic\n"
+          "auth, 2 TLS with Basic auth, 3 TLS with a client certificate whose CN is the\n"
+          "id; default (not set): 1 when the server runs without TLS, 2 with it. A charger\n"
+          "at 2 or 3 is refused on plain ws://, at 3 without a valid client certificate.\n\n"
           "options:\n");
   fc_config_usage(f, FC_OPT_DB);
 }
@@ -100,8 +105,10 @@ static void print_charger(const fc_charger_rec_t *r, int online, long long last_
     gmtime_r(&t, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
   }
-  printf("%-24s %-9s %-8s %-7s %s\n", r->id, r->registration, r->auth ? "password" : "none",
-         online ? "online" : "offline", when);
+  char prof[8] = "default";
+  if (r->profile) snprintf(prof, sizeof(prof), "%d", r->profile);
+  printf("%-24s %-9s %-8s %-7s %-7s %s\n", r->id, r->registration, r->auth ? "password" : "none",
+         prof, online ? "online" : "offline", when);
   (*count)++;
 }
 
@@ -129,6 +136,7 @@ int fc_cli__charger(int argc, char **argv)
   argv++;
   const char *password = fc_cli__take_opt(&argc, argv, "--password");
   const char *reg = fc_cli__take_opt(&argc, argv, "--registration");
+  const char *profile = fc_cli__take_opt(&argc, argv, "--profile");
   if (!password) password = getenv("FLASHCHARGE_CHARGER_PASSWORD");
   if ((rc = open_db(&cfg, &argc, argv, &a)) != 0) goto out;
   rc = 1;
@@ -146,6 +154,17 @@ int fc_cli__charger(int argc, char **argv)
       fprintf(stderr, "flashcharge: --registration must be Accepted, Pending or Rejected\n");
       goto out;
     }
+    int prof = -1; /* not given: an existing charger keeps its profile */
+    if (profile) {
+      if (!strcmp(profile, "default"))
+        prof = 0;
+      else if (profile[0] >= '1' && profile[0] <= '3' && !profile[1])
+        prof = profile[0] - '0';
+      else {
+        fprintf(stderr, "flashcharge: --profile must be 1, 2, 3 or default\n");
+        goto out;
+      }
+    }
     char hash[FC_AUTH_HASH_MAX];
     if (password) {
       if (fc_auth_init() < 0 ||
@@ -158,17 +177,19 @@ int fc_cli__charger(int argc, char **argv)
       }
     }
     int e = fc_store_admin_charger_put(a, id, password ? hash : NULL, reg ? reg : "Accepted");
+    if (e == 0 && prof >= 0) e = fc_store_admin_charger_profile(a, id, prof);
     if (e < 0) {
       fprintf(stderr, "flashcharge: %s\n", fc_strerror(e));
       goto out;
     }
-    printf("charger %s: %s, %s\n", id, reg ? reg : "Accepted",
-           password ? "password set" : "no password");
+    printf("charger %s: %s, %s%s%s\n", id, reg ? reg : "Accepted",
+           password ? "password set" : "no password", profile ? ", profile " : "",
+           profile ? profile : "");
     rc = 0;
   } else if (!strcmp(verb, "list")) {
     if (leftover(argc, argv, 0)) goto out;
     int count = 0;
-    printf("%-24s %-9s %-8s %-7s %s\n", "ID", "REG", "AUTH", "STATE", "LAST SEEN");
+    printf("%-24s %-9s %-8s %-7s %-7s %s\n", "ID", "REG", "AUTH", "PROFILE", "STATE", "LAST SEEN");
     if (fc_store_admin_charger_list(a, print_charger, &count) < 0) goto out;
     rc = 0;
   } else if (!strcmp(verb, "remove")) {

@@ -22,6 +22,7 @@ int fc_cli__wants_help(int argc, char **argv);
 #include "api/api.h"
 #include "config/config.h"
 #include "net/guard.h"
+#include "net/net.h"
 #include "ocpp/ocpp.h"
 #include "push/push.h"
 
@@ -43,6 +44,8 @@ int fc_cli__wire_http_port(const fc_wire_t *w);
 
 /* The connection guard of both ports (borrowed; lives until the free). */
 const fc_guard_t *fc_cli__wire_guard(const fc_wire_t *w);
+/* The sockets (borrowed; lives until fc_cli__wire_free): TLS reload, expiry. */
+fc_net_t *fc_cli__wire_net(const fc_wire_t *w);
 
 /* Destroys the lws context, closing every connection; the loop must run
  * afterwards, then fc_cli__wire_free (NULL: nothing). */

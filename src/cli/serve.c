@@ -44,6 +44,7 @@ typedef struct server {
   fc_api_t *api;
   fc_wire_t *wire; /* the sockets (wire.c) */
   uv_signal_t sigint, sigterm;
+  uv_signal_t sighup_tls; /* SIGHUP: the TLS certificate files again */
   uv_timer_t shutdown_timer;
   phase_t phase;
   uint64_t phase_at;
@@ -59,6 +60,7 @@ static void finish(server_t *sv)
   sv->push = NULL;
   uv_close((uv_handle_t *)&sv->sigint, NULL);
   uv_close((uv_handle_t *)&sv->sigterm, NULL);
+  uv_close((uv_handle_t *)&sv->sighup_tls, NULL);
   uv_close((uv_handle_t *)&sv->shutdown_timer, NULL);
   fc_log(FC_LOG_NOTICE, NULL, "event=stopped");
 }
@@ -113,6 +115,13 @@ static void signal_cb(uv_signal_t *h, int signum)
   sv->phase_at = uv_now(&sv->loop);
   fc_ocpp_begin_shutdown(sv->ocpp);
   uv_timer_start(&sv->shutdown_timer, shutdown_tick, 0, 20);
+}
+
+static void sighup_cb(uv_signal_t *h, int signum)
+{
+  server_t *sv = h->data;
+  fc_log(FC_LOG_NOTICE, NULL, "event=signal signal=%d", signum);
+  fc_net_tls_reload(fc_cli__wire_net(sv->wire)); /* TLS certificates (net.h) */
 }
 
 static unsigned char *read_file(const char *path, size_t *len)
@@ -272,6 +281,10 @@ int fc_cli__serve(int argc, char **argv)
     fc_config_cleanup(&sv.cfg);
     return 0;
   }
+  if (fc_config_check(&sv.cfg) < 0) {
+    fc_config_cleanup(&sv.cfg);
+    return 2;
+  }
   if (argc > 1) {
     fprintf(stderr, "flashcharge serve: unknown argument '%s'\n", argv[1]);
     serve_usage(stderr);
@@ -321,6 +334,8 @@ int fc_cli__serve(int argc, char **argv)
    * waits for them may signal at once. */
   uv_signal_init(&sv.loop, &sv.sigint);
   uv_signal_init(&sv.loop, &sv.sigterm);
+  uv_signal_init(&sv.loop, &sv.sighup_tls);
+  sv.sighup_tls.data = &sv;
   uv_timer_init(&sv.loop, &sv.shutdown_timer);
   sv.sigint.data = sv.sigterm.data = sv.shutdown_timer.data = &sv;
   uv_signal_start(&sv.sigint, signal_cb, SIGINT);
@@ -335,6 +350,8 @@ int fc_cli__serve(int argc, char **argv)
   if ((rc = fc_cli__wire_start(&sv.loop, &sv.cfg, sv.ocpp, sv.api, sv.push, &sv.wire)) < 0)
     goto out_ocpp;
   fc_api_set_guard(sv.api, fc_cli__wire_guard(sv.wire));
+  fc_api_set_net(sv.api, fc_cli__wire_net(sv.wire));
+  uv_signal_start(&sv.sighup_tls, sighup_cb, SIGHUP);
   fc_api_login_announce(sv.api, strcmp(sv.cfg.bind, "0.0.0.0") ? sv.cfg.bind : "localhost",
                         fc_cli__wire_http_port(sv.wire));
 
@@ -352,6 +369,7 @@ int fc_cli__serve(int argc, char **argv)
 out_ocpp:
   uv_close((uv_handle_t *)&sv.sigint, NULL);
   uv_close((uv_handle_t *)&sv.sigterm, NULL);
+  uv_close((uv_handle_t *)&sv.sighup_tls, NULL);
   uv_close((uv_handle_t *)&sv.shutdown_timer, NULL);
   if (sv.push) fc_push_free(sv.push);
   fc_ocpp_free(sv.ocpp);

@@ -30,7 +30,8 @@ struct fc_wire {
   lws_retry_bo_t ocpp_retry, web_retry;
   struct lws_protocol_vhost_options ui_default, ui_pvo;
   struct lws_http_mount mounts[4];
-  struct lws_protocol_vhost_options web_headers[4];
+  struct lws_protocol_vhost_options web_headers[5];
+  fc_net_tls_t ocpp_tls, web_tls;
   int http_port; /* the web vhost's, as listening */
 };
 
@@ -38,7 +39,7 @@ struct fc_wire {
   static int name(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,         \
                   size_t len)                                                                      \
   {                                                                                                \
-    if (fc_net_guard_event(wsi, port, reason, in)) return -1;                                      \
+    if (fc_net_guard_event(wsi, port, reason, user, in, len)) return -1;                           \
     return inner(wsi, reason, user, in, len);                                                      \
   }
 GUARDED(ocpp_http_cb, FC_GUARD_OCPP, fc_ocpp_lws_http_cb)
@@ -79,7 +80,7 @@ static void web_mounts(fc_wire_t *w, const fc_config_t *cfg)
  * MIME sniffing, no framing (clickjacking), and a policy that lets the UI
  * load only its own scripts, styles and connections (it has no inline ones;
  * the favicon is a data: URL). */
-static void web_headers(fc_wire_t *w)
+static void web_headers(fc_wire_t *w, const fc_config_t *cfg)
 {
   static const char *const hv[][2] = {
       {"x-content-type-options:", "nosniff"},
@@ -95,6 +96,22 @@ static void web_headers(fc_wire_t *w)
         .name = hv[i][0],
         .value = hv[i][1]};
   }
+  /* Over TLS, browsers are told to come back over https only (a year). */
+  if (cfg->tls_cert) {
+    w->web_headers[FC_ARRAY_SIZE(hv) - 1].next = &w->web_headers[FC_ARRAY_SIZE(hv)];
+    w->web_headers[FC_ARRAY_SIZE(hv)] = (struct lws_protocol_vhost_options){
+        .name = "strict-transport-security:", .value = "max-age=31536000"};
+  }
+}
+
+/* Both ports' TLS files: the web port's own certificate, or the OCPP one's;
+ * client certificates only on the OCPP port (browsers are not asked). */
+static void tls_files(fc_wire_t *w, const fc_config_t *cfg)
+{
+  w->ocpp_tls =
+      (fc_net_tls_t){.cert = cfg->tls_cert, .key = cfg->tls_key, .client_ca = cfg->tls_client_ca};
+  w->web_tls = (fc_net_tls_t){.cert = cfg->web_tls_cert ? cfg->web_tls_cert : cfg->tls_cert,
+                              .key = cfg->web_tls_cert ? cfg->web_tls_key : cfg->tls_key};
 }
 
 static void protocols(fc_wire_t *w, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
@@ -137,7 +154,8 @@ int fc_cli__wire_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp,
   fc_wire_t *w = fc_calloc(1, sizeof(*w));
   protocols(w, cfg, ocpp, api, push);
   web_mounts(w, cfg);
-  web_headers(w);
+  web_headers(w, cfg);
+  tls_files(w, cfg);
   int rc = fc_net_start(loop, cfg, &w->net);
   if (rc < 0) {
     fc_free(w);
@@ -149,6 +167,12 @@ int fc_cli__wire_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp,
   fc_net_vhost_t ov = {.name = "ocpp",
                        .port = cfg->ocpp_port,
                        .protocols = w->ocpp_protocols,
+                       .retry = &w->ocpp_retry,
+                       .tls = cfg->tls_cert ? &w->ocpp_tls : NULL};
+  /* Security Profile 1 chargers beside a TLS port: the same protocols, plain */
+  fc_net_vhost_t pv = {.name = "ocpp-plain",
+                       .port = cfg->ocpp_plain_port,
+                       .protocols = w->ocpp_protocols,
                        .retry = &w->ocpp_retry};
   fc_net_vhost_t wv = {.name = "http",
                        .port = cfg->http_port,
@@ -157,9 +181,13 @@ int fc_cli__wire_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp,
                        .pvo = &w->ui_pvo,
                        .mounts = w->mounts,
                        .headers = w->web_headers,
-                       .extensions = fc_deflate_extensions};
+                       .extensions = fc_deflate_extensions,
+                       .tls = cfg->tls_cert ? &w->web_tls : NULL};
   if ((rc = fc_net_vhost_add(w->net, &ov)) < 0 ||
-      (rc = w->http_port = fc_net_vhost_add(w->net, &wv)) < 0) {
+      (rc = w->http_port = fc_net_vhost_add(w->net, &wv)) < 0 ||
+      (cfg->ocpp_plain_port >= 0 && (rc = fc_net_vhost_add(w->net, &pv)) < 0) ||
+      (cfg->web_redirect_port >= 0 &&
+       (rc = fc_net_redirect_add(w->net, cfg->web_redirect_port, w->http_port)) < 0)) {
     /* The context is half made: its destruction needs the loop to run, so
      * the caller still frees w afterwards, as after a normal stop. */
     fc_net_stop(w->net);
@@ -176,6 +204,11 @@ int fc_cli__wire_http_port(const fc_wire_t *w)
 const fc_guard_t *fc_cli__wire_guard(const fc_wire_t *w)
 {
   return fc_net_guard(w->net);
+}
+
+fc_net_t *fc_cli__wire_net(const fc_wire_t *w)
+{
+  return w->net;
 }
 
 void fc_cli__wire_stop(fc_wire_t *w)

@@ -47,6 +47,21 @@ static const opt_t opts[] = {
     {"ocpp-port", T_INT, O(ocpp_port), S, "8180", 0, 65535, NULL, "OCPP port (0 = any free port)"},
     {"http-port", T_INT, O(http_port), S, "8080", 0, 65535, NULL,
      "web port: /ws, /api, /healthz (0 = any free port)"},
+    {"tls-cert", T_STR, O(tls_cert), S, NULL, 0, 0, NULL,
+     "PEM file: the server's certificate and chain; with --tls-key, the OCPP port speaks wss:// "
+     "and the web port https:// (reloaded on SIGHUP and POST /api/admin/tls/reload)"},
+    {"tls-key", T_STR, O(tls_key), S, NULL, 0, 0, NULL, "PEM file: the private key of --tls-cert"},
+    {"tls-client-ca", T_STR, O(tls_client_ca), S, NULL, 0, 0, NULL,
+     "PEM file: the CA that issues charger certificates (Security Profile 3: mutual TLS)"},
+    {"web-tls-cert", T_STR, O(web_tls_cert), S, NULL, 0, 0, NULL,
+     "PEM file: another certificate for the web port (default: --tls-cert)"},
+    {"web-tls-key", T_STR, O(web_tls_key), S, NULL, 0, 0, NULL,
+     "PEM file: the private key of --web-tls-cert"},
+    {"ocpp-plain-port", T_INT, O(ocpp_plain_port), S, "-1", -1, 65535, NULL,
+     "with TLS: an extra plain ws:// OCPP port for Security Profile 1 chargers (-1: none; 0: "
+     "any free port)"},
+    {"web-redirect-port", T_INT, O(web_redirect_port), S, "-1", -1, 65535, NULL,
+     "with TLS: a plain HTTP port that only redirects to https:// (-1: none; 0: any free port)"},
     {"unknown-chargers", T_ENUM, O(unknown_chargers), S, "reject", 0, 0, unknown_choices,
      "chargers not in the registry: reject | pending | accept"},
     {"unknown-tags", T_ENUM, O(unknown_tags), S, "invalid", 0, 0, tag_choices,
@@ -406,6 +421,23 @@ int fc_config_load(fc_config_t *c, unsigned groups, int *argc, char **argv)
   argv[out] = NULL;
   fc_log_level = (fc_log_level_t)c->log_level;
   return 0;
+}
+
+/* Options that only make sense together. */
+int fc_config_check(const fc_config_t *c)
+{
+  const char *why = NULL;
+  if (!c->tls_cert != !c->tls_key)
+    why = "--tls-cert and --tls-key go together";
+  else if (!c->web_tls_cert != !c->web_tls_key)
+    why = "--web-tls-cert and --web-tls-key go together";
+  else if (!c->tls_cert && (c->web_tls_cert || c->tls_client_ca))
+    why = "--web-tls-cert and --tls-client-ca need --tls-cert and --tls-key";
+  else if (!c->tls_cert && (c->ocpp_plain_port >= 0 || c->web_redirect_port >= 0))
+    why = "--ocpp-plain-port and --web-redirect-port are for a server with TLS (--tls-cert)";
+  if (!why) return 0;
+  fprintf(stderr, "flashcharge: %s\n", why);
+  return FC_ERR_CONFIG;
 }
 
 void fc_config_usage(FILE *f, unsigned groups)

@@ -17,6 +17,14 @@ typedef struct fc_config {
   char *bind;
   int ocpp_port;
   int http_port;
+  /* TLS (net/): both ports speak it when tls_cert and tls_key are set */
+  char *tls_cert;
+  char *tls_key;
+  char *tls_client_ca; /* charger CA: Security Profile 3 */
+  char *web_tls_cert;  /* NULL: tls_cert */
+  char *web_tls_key;
+  int ocpp_plain_port;    /* -1: none */
+  int web_redirect_port;  /* -1: none */
   int unknown_chargers;   /* fc_unknown_policy_t */
   int unknown_tags;       /* fc_tag_policy_t */
   int heartbeat_interval; /* seconds, answered in BootNotification */
@@ -106,6 +114,10 @@ void fc_config_cleanup(fc_config_t *c);
  * and per-command flags). Returns 0, or FC_ERR_CONFIG after printing what is
  * wrong (file, line, option) to stderr. "--help" is left in argv. */
 int fc_config_load(fc_config_t *c, unsigned groups, int *argc, char **argv);
+
+/* Checks options that depend on each other (the TLS files, the ports that
+ * need TLS). Returns 0, or FC_ERR_CONFIG after saying why on stderr. */
+int fc_config_check(const fc_config_t *c);
 
 /* Prints the options of groups with their help text and defaults. */
 void fc_config_usage(FILE *f, unsigned groups);

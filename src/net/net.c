@@ -16,6 +16,11 @@
 #include "log/log.h"
 
 #include <libwebsockets.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -30,12 +35,36 @@
  * and chargers still get in. */
 #define FD_NOT_UI 1024
 
+/* The OCPP 1.6 security whitepaper's suites: ECDHE key exchange, AES-GCM,
+ * for RSA and ECDSA keys; TLS 1.3's AES-GCM ones. No CBC, RC4 or NULL. */
+#define TLS12_CIPHERS                                                                              \
+  "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                     \
+  "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
+#define TLS13_CIPHERS "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
+#define TLS_VHOSTS_MAX 4
+
+/* A TLS vhost: its files, and lws's SSL_CTX (caught when lws makes it) that
+ * a reload loads new ones into. */
+typedef struct tls_vhost {
+  const char *name;
+  fc_net_tls_t files;
+  SSL_CTX *ctx;
+} tls_vhost_t;
+
+/* Why TLS handshakes fail, each logged at most once per interval. */
+typedef enum { TLS_FAIL_EXPIRED, TLS_FAIL_UNTRUSTED, TLS_FAIL_INCOMPLETE, TLS_FAIL_N } tls_fail_t;
+
 struct fc_net {
   struct lws_context *ctx;
   const fc_config_t *cfg;
   size_t ui_cap; /* browsers the descriptors allow (0: unknown) */
   fc_guard_t *guard;
   uv_loop_t *loop;
+  tls_vhost_t tls[TLS_VHOSTS_MAX];
+  size_t ntls;
+  fc_log_every_t tls_fail_log[TLS_FAIL_N];
+  struct lws_protocols redirect_protocols[2];
+  int redirect_to; /* the https port fc_net_redirect_add sends to */
 };
 
 /* ---- the connection guard (guard.h), in front of every protocol -------------
@@ -48,12 +77,296 @@ struct fc_net {
  * protocol an event reaches depends on the vhost (the web vhost's default
  * protocol gets the instantiation), so every protocol calls this first. */
 
+/* ---- TLS ------------------------------------------------------------------
+ *
+ * lws makes each TLS vhost's SSL_CTX from the files and hands it to
+ * protocols[0] (LOAD_EXTRA_SERVER_VERIFY_CERTS): there we keep it, forbid
+ * TLS below 1.2 and give it a verification store that holds the client CA
+ * alone (no system CAs: a certificate from a public CA names no charger).
+ * Client certificates are asked for, not required: a profile-2 charger has
+ * none, and the handshake check (ocpp/session.c) decides per charger. One
+ * that is presented must verify, or the handshake fails here, logged with
+ * OpenSSL's reason. A reload loads the new files into memory, checks that key
+ * and certificate belong together, and only then swaps them into the
+ * SSL_CTX: new handshakes use them, established connections keep their own. */
+
+static void spoke(struct lws *wsi);
+
+static tls_vhost_t *tls_of(fc_net_t *n, struct lws_vhost *vh)
+{
+  const char *name = vh ? lws_get_vhost_name(vh) : NULL;
+  for (size_t i = 0; name && i < n->ntls; i++)
+    if (!strcmp(n->tls[i].name, name)) return &n->tls[i];
+  return NULL;
+}
+
+static void tls_fail_log(fc_net_t *n, tls_fail_t kind, struct lws *wsi, const char *port,
+                         const char *reason)
+{
+  uint64_t suppressed = 0;
+  char peer[FC_ADDR_STRLEN] = "-";
+  fc_addr_t a;
+  if (!fc_log_every(&n->tls_fail_log[kind], uv_now(n->loop),
+                    1000u * (uint64_t)n->cfg->handshake_log_interval, &suppressed))
+    return;
+  /* (once the socket is closed, its address is not known any more) */
+  if (wsi && fc_addr_of_peer(lws_get_socket_fd(wsi), &a) == 0) fc_addr_str(&a, peer, sizeof(peer));
+  fc_log(FC_LOG_WARN, NULL,
+         "event=tls_handshake_failed port=%s reason=\"%s\" peer=%s suppressed=%llu "
+         "msg=\"further failures for this reason are not logged for %ds\"",
+         port, reason, peer, (unsigned long long)suppressed, n->cfg->handshake_log_interval);
+}
+
+/* A PEM file's certificates (the first is the leaf), or NULL. */
+static STACK_OF(X509) * read_certs(const char *path)
+{
+  BIO *b = BIO_new_file(path, "r");
+  if (!b) return NULL;
+  STACK_OF(X509) *sk = sk_X509_new_null();
+  X509 *x;
+  while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)))
+    sk_X509_push(sk, x);
+  ERR_clear_error(); /* the end of the file reads as an error */
+  BIO_free(b);
+  if (sk_X509_num(sk) == 0) {
+    sk_X509_free(sk);
+    return NULL;
+  }
+  return sk;
+}
+
+static EVP_PKEY *read_key(const char *path)
+{
+  BIO *b = BIO_new_file(path, "r");
+  if (!b) return NULL;
+  EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+  BIO_free(b);
+  return k;
+}
+
+/* What one vhost's files hold, loaded and checked, not yet in use. */
+typedef struct tls_load {
+  STACK_OF(X509) * chain; /* [0]: the leaf */
+  EVP_PKEY *key;
+  X509_STORE *ca;                 /* NULL without a client CA */
+  STACK_OF(X509_NAME) * ca_names; /* sent in the certificate request */
+} tls_load_t;
+
+static void tls_load_free(tls_load_t *l)
+{
+  if (l->chain) sk_X509_pop_free(l->chain, X509_free);
+  EVP_PKEY_free(l->key);
+  X509_STORE_free(l->ca);
+  if (l->ca_names) sk_X509_NAME_pop_free(l->ca_names, X509_NAME_free);
+  memset(l, 0, sizeof(*l));
+}
+
+/* Loads f's files into l. Returns 0, or FC_ERR_CONFIG with *what naming the
+ * file that failed and *why the reason. */
+static int tls_load(const fc_net_tls_t *f, tls_load_t *l, const char **what, const char **why)
+{
+  memset(l, 0, sizeof(*l));
+  *what = f->cert;
+  if (!(l->chain = read_certs(f->cert))) {
+    *why = "no PEM certificate could be read";
+    goto fail;
+  }
+  *what = f->key;
+  if (!(l->key = read_key(f->key))) {
+    *why = "no PEM private key could be read";
+    goto fail;
+  }
+  if (X509_check_private_key(sk_X509_value(l->chain, 0), l->key) != 1) {
+    *why = "the key does not belong to the certificate";
+    goto fail;
+  }
+  if (f->client_ca) {
+    *what = f->client_ca;
+    l->ca = X509_STORE_new();
+    if (X509_STORE_load_file(l->ca, f->client_ca) != 1 ||
+        !(l->ca_names = SSL_load_client_CA_file(f->client_ca))) {
+      *why = "no PEM CA certificate could be read";
+      goto fail;
+    }
+  }
+  ERR_clear_error();
+  return 0;
+fail:
+  ERR_clear_error();
+  tls_load_free(l);
+  return FC_ERR_CONFIG;
+}
+
+/* Puts what l holds into ctx (taking what it needs from l). An SSL_CTX keeps
+ * one certificate per key type and offers the one the client prefers: a key
+ * of another type would sit beside the old one, not replace it. So the type
+ * must stay (changing it takes a restart). */
+static int tls_apply(SSL_CTX *ctx, tls_load_t *l, const char **why)
+{
+  EVP_PKEY *old = SSL_CTX_get0_privatekey(ctx);
+  if (old && EVP_PKEY_base_id(old) != EVP_PKEY_base_id(l->key)) {
+    *why = "the new key is of another type (RSA, EC) than the one in use: restart to change it";
+    return FC_ERR_CONFIG;
+  }
+  *why = "not accepted by OpenSSL";
+  if (SSL_CTX_use_certificate(ctx, sk_X509_value(l->chain, 0)) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx, l->key) != 1)
+    return FC_ERR_CONFIG;
+  SSL_CTX_clear_chain_certs(ctx);
+  for (int i = 1; i < sk_X509_num(l->chain); i++)
+    SSL_CTX_add1_chain_cert(ctx, sk_X509_value(l->chain, i));
+  if (l->ca) {
+    SSL_CTX_set_cert_store(ctx, l->ca); /* takes it; frees the old one */
+    l->ca = NULL;
+    SSL_CTX_set_client_CA_list(ctx, l->ca_names); /* takes it */
+    l->ca_names = NULL;
+  }
+  return 0;
+}
+
+/* lws has just made t's SSL_CTX (and loaded the certificate and key). */
+static int tls_ctx_made(tls_vhost_t *t, SSL_CTX *ctx)
+{
+  t->ctx = ctx;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  if (!t->files.client_ca) return 0;
+  tls_load_t l;
+  const char *what, *why;
+  if (tls_load(&t->files, &l, &what, &why) < 0) {
+    fc_log(FC_LOG_ERROR, NULL, "event=tls_load_failed kind=%s file=%s reason=\"%s\"", t->name, what,
+           why);
+    return -1;
+  }
+  int rc = tls_apply(ctx, &l, &why);
+  tls_load_free(&l);
+  return rc < 0 ? -1 : 0;
+}
+
+/* OpenSSL's verdict on one certificate of a client's chain: 0 keeps it, -1
+ * fails the handshake. */
+static int tls_verify(fc_net_t *n, struct lws *wsi, X509_STORE_CTX *xs, int ok, const char *port)
+{
+  if (ok) return 0;
+  char reason[160];
+  int err = X509_STORE_CTX_get_error(xs);
+  char cn[64] = "-";
+  X509 *x = X509_STORE_CTX_get_current_cert(xs);
+  if (x) X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
+  char esc[FC_LOG_ESC_MAX];
+  snprintf(reason, sizeof(reason), "client certificate CN=%s: %s", fc_log_esc(cn, esc, sizeof(esc)),
+           X509_verify_cert_error_string(err));
+  bool dated = err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID;
+  tls_fail_log(n, dated ? TLS_FAIL_EXPIRED : TLS_FAIL_UNTRUSTED, wsi, port, reason);
+  spoke(wsi); /* said why: not again when it goes */
+  return -1;
+}
+
+/* A wsi's opaque user data: the guard's handle, its lowest bit set once the
+ * connection has made an HTTP request (over TLS: its handshake finished), or
+ * once its handshake's failure has been logged. Handles are allocations, so
+ * that bit is free. */
+#define SPOKE ((uintptr_t)1)
+
+static void *guard_handle(struct lws *wsi)
+{
+  return (void *)((uintptr_t)lws_get_opaque_user_data(wsi) & ~SPOKE);
+}
+
+static void spoke(struct lws *wsi)
+{
+  uintptr_t h = (uintptr_t)lws_get_opaque_user_data(wsi);
+  if (h) lws_set_opaque_user_data(wsi, (void *)(h | SPOKE));
+}
+
+/* A TLS connection that goes before it made a request: plain HTTP on the
+ * TLS port, a handshake cut at the timeout or failed by an alert. (By the
+ * time lws says a connection goes, its TLS session is gone: hence the mark.) */
+static void tls_gone(fc_net_t *n, struct lws *wsi, const char *port)
+{
+  uintptr_t h = (uintptr_t)lws_get_opaque_user_data(wsi);
+  if (!h || (h & SPOKE) || !tls_of(n, lws_get_vhost(wsi))) return;
+  tls_fail_log(n, TLS_FAIL_INCOMPLETE, wsi, port,
+               "no request after the TLS handshake began (not TLS, too slow, or a failed "
+               "handshake)");
+}
+
+int fc_net_tls_reload(fc_net_t *n)
+{
+  int rc = 0;
+  for (size_t i = 0; i < n->ntls; i++) {
+    tls_vhost_t *t = &n->tls[i];
+    tls_load_t l;
+    const char *what, *why;
+    if (!t->ctx) continue;
+    if (tls_load(&t->files, &l, &what, &why) < 0 || tls_apply(t->ctx, &l, &why) < 0) {
+      fc_log(FC_LOG_ERROR, NULL,
+             "event=tls_reload_failed kind=%s file=%s reason=\"%s\" msg=\"the certificate in use "
+             "stays\"",
+             t->name, what, why);
+      tls_load_free(&l);
+      rc = FC_ERR_CONFIG;
+      continue;
+    }
+    tls_load_free(&l);
+    double days = 0;
+    const char *name;
+    fc_net_tls_expiry(n, i, &name, &days);
+    fc_log(FC_LOG_NOTICE, NULL, "event=tls_reloaded kind=%s cert=%s days_left=%.1f", t->name,
+           t->files.cert, days);
+  }
+  return rc;
+}
+
+size_t fc_net_tls_count(const fc_net_t *n)
+{
+  return n->ntls;
+}
+
+int fc_net_tls_expiry(const fc_net_t *n, size_t i, const char **name, double *days_left)
+{
+  if (i >= n->ntls || !n->tls[i].ctx) return FC_ERR_NOTFOUND;
+  X509 *x = SSL_CTX_get0_certificate(n->tls[i].ctx);
+  int days = 0, secs = 0;
+  if (!x || ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) != 1) return FC_ERR_NOTFOUND;
+  *name = n->tls[i].name;
+  *days_left = days + secs / 86400.0;
+  return 0;
+}
+
+fc_net_cert_t fc_net_peer_cert(struct lws *wsi, char *cn, size_t cnsz)
+{
+  SSL *ssl = lws_is_ssl(wsi) ? lws_get_ssl(wsi) : NULL;
+  if (!ssl) return FC_NET_CERT_NO_TLS;
+  X509 *x = SSL_get0_peer_certificate(ssl);
+  if (!x) return FC_NET_CERT_NONE;
+  if (SSL_get_verify_result(ssl) != X509_V_OK) return FC_NET_CERT_INVALID;
+  int len = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, (int)cnsz);
+  /* none, cut short, or with a NUL inside: names nothing */
+  if (len <= 0 || (size_t)len >= cnsz || strlen(cn) != (size_t)len) return FC_NET_CERT_INVALID;
+  return FC_NET_CERT_OK;
+}
+
 int fc_net_guard_event(struct lws *wsi, fc_guard_port_t port, enum lws_callback_reasons reason,
-                       void *in)
+                       void *user, void *in, size_t len)
 {
   fc_net_t *n = lws_context_user(lws_get_context(wsi));
   fc_addr_t a;
-  if (!n || !n->guard) return 0;
+  static const char *const port_names[] = {"ocpp", "web"};
+  if (!n) return 0;
+  switch (reason) {
+  case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: {
+    /* user: the vhost's SSL_CTX; in: the vhost */
+    tls_vhost_t *t = tls_of(n, in);
+    return t ? tls_ctx_made(t, user) : 0;
+  }
+  case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+    /* user: the X509_STORE_CTX; len: OpenSSL's verdict */
+    return tls_verify(n, wsi, user, (int)len, port_names[port]);
+  default:
+    break;
+  }
+  if (!n->guard) return 0;
   switch (reason) {
   case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
     /* in: the accepted socket; wsi is the listener's */
@@ -63,14 +376,51 @@ int fc_net_guard_event(struct lws *wsi, fc_guard_port_t port, enum lws_callback_
     if (!lws_get_opaque_user_data(wsi) && fc_addr_of_peer(lws_get_socket_fd(wsi), &a) == 0)
       lws_set_opaque_user_data(wsi, fc_guard_enter(n->guard, port, &a));
     return 0;
-  case LWS_CALLBACK_ESTABLISHED:
+  case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+  case LWS_CALLBACK_HTTP_BIND_PROTOCOL:
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+  case LWS_CALLBACK_HTTP:
+    spoke(wsi);
+    return 0;
   case LWS_CALLBACK_WSI_DESTROY:
-    fc_guard_release(n->guard, lws_get_opaque_user_data(wsi));
+    tls_gone(n, wsi, port_names[port]);
+    /* fall through */
+  case LWS_CALLBACK_ESTABLISHED:
+    fc_guard_release(n->guard, guard_handle(wsi));
     lws_set_opaque_user_data(wsi, NULL);
     return 0;
   default:
     return 0;
   }
+}
+
+/* The TLS part of a vhost's creation: checks its files first, for a clear
+ * error (lws's own would be a failed vhost). */
+static int vhost_tls(fc_net_t *n, const fc_net_vhost_t *d, struct lws_context_creation_info *info)
+{
+  tls_load_t l;
+  const char *what, *why;
+  if (n->ntls == TLS_VHOSTS_MAX) return FC_ERR_CONFIG;
+  if (tls_load(d->tls, &l, &what, &why) < 0) {
+    fc_log(FC_LOG_ERROR, NULL, "event=tls_load_failed kind=%s file=%s reason=\"%s\"", d->name, what,
+           why);
+    return FC_ERR_CONFIG;
+  }
+  tls_load_free(&l);
+  n->tls[n->ntls++] = (tls_vhost_t){.name = d->name, .files = *d->tls};
+  info->ssl_cert_filepath = d->tls->cert;
+  info->ssl_private_key_filepath = d->tls->key;
+  info->ssl_cipher_list = TLS12_CIPHERS;
+  info->tls1_3_plus_cipher_list = TLS13_CIPHERS;
+  info->ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_RENEGOTIATION;
+  /* lws makes a vhost's TLS only when the vhost's own options ask for it */
+  info->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+  /* HTTP/1.1 only: WebSocket upgrades, for chargers and browsers alike */
+  info->alpn = "http/1.1";
+  if (d->tls->client_ca)
+    info->options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
+                     LWS_SERVER_OPTION_PEER_CERT_NOT_REQUIRED;
+  return 0;
 }
 
 int fc_net_vhost_add(fc_net_t *n, const fc_net_vhost_t *d)
@@ -96,6 +446,7 @@ int fc_net_vhost_add(fc_net_t *n, const fc_net_vhost_t *d)
   info.keepalive_timeout = cfg->handshake_timeout;
   info.timeout_secs = (unsigned)cfg->handshake_timeout;
   info.timeout_secs_ah_idle = (unsigned)cfg->handshake_timeout; /* a silent one */
+  if (d->tls && vhost_tls(n, d, &info) < 0) return FC_ERR_CONFIG;
   struct lws_vhost *vh = lws_create_vhost(n->ctx, &info);
   if (!vh) {
     fc_log(FC_LOG_ERROR, NULL, "event=listen_failed kind=%s bind=%s port=%d", d->name, cfg->bind,
@@ -103,8 +454,45 @@ int fc_net_vhost_add(fc_net_t *n, const fc_net_vhost_t *d)
     return UV_EADDRINUSE;
   }
   int port = lws_get_vhost_listen_port(vh);
-  fc_log(FC_LOG_NOTICE, NULL, "event=listening kind=%s port=%d", d->name, port);
+  fc_log(FC_LOG_NOTICE, NULL, "event=listening kind=%s port=%d tls=%d", d->name, port, !!d->tls);
   return port;
+}
+
+/* ---- the redirect to https (--web-redirect-port) ------------------------- */
+
+static int redirect_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
+{
+  if (fc_net_guard_event(wsi, FC_GUARD_WEB, reason, user, in, len)) return -1;
+  if (reason != LWS_CALLBACK_HTTP) return lws_callback_http_dummy(wsi, reason, user, in, len);
+  fc_net_t *n = lws_context_user(lws_get_context(wsi));
+  char host[256] = "", loc[1024];
+  unsigned char buf[LWS_PRE + 1024], *p = buf + LWS_PRE, *end = buf + sizeof(buf);
+  if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0) {
+    lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "Host required");
+    return -1;
+  }
+  /* the port of the Host header is this one's: drop it ([v6]:port too) */
+  char *colon = strrchr(host, ':');
+  if (colon && !strchr(colon, ']')) *colon = '\0';
+  for (const char *c = host; *c; c++) /* nothing that could end the header */
+    if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f || strchr("/\\@?#", *c)) {
+      lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "bad Host");
+      return -1;
+    }
+  int m = snprintf(loc, sizeof(loc), "https://%s:%d%s", host, n->redirect_to, (const char *)in);
+  if (m <= 0 || (size_t)m >= sizeof(loc) ||
+      lws_http_redirect(wsi, HTTP_STATUS_MOVED_PERMANENTLY, (unsigned char *)loc, m, &p, end) < 0)
+    return -1;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int fc_net_redirect_add(fc_net_t *n, int port, int https_port)
+{
+  n->redirect_to = https_port;
+  n->redirect_protocols[0] = (struct lws_protocols){.name = "fc-redirect", .callback = redirect_cb};
+  fc_net_vhost_t d = {.name = "http-redirect", .port = port, .protocols = n->redirect_protocols};
+  return fc_net_vhost_add(n, &d);
 }
 
 /* Every connection is a file descriptor, and the soft limit is often far
@@ -173,6 +561,9 @@ int fc_net_start(uv_loop_t *loop, const fc_config_t *cfg, fc_net_t **out)
 
   memset(&info, 0, sizeof(info));
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  if (cfg->tls_cert) info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  /* how long a TLS handshake may take (lws times the accept from the context's) */
+  info.timeout_secs = (unsigned)cfg->handshake_timeout;
   info.foreign_loops = loops;
   info.port = CONTEXT_PORT_NO_LISTEN;
   /* Request line and headers must fit lws's header space, or lws drops the

@@ -34,4 +34,17 @@ void fc_net_stop(fc_net_t *n);
 const fc_guard_t *fc_net_guard(const fc_net_t *n);
 void fc_net_free(fc_net_t *n);
 
+/* Reads every TLS vhost's certificate, key and client CA files again, for
+ * the connections that come next (established ones keep theirs). A vhost
+ * whose files do not load (or whose key does not fit its certificate) keeps
+ * what it had; that is logged (event=tls_reload_failed). Returns 0 when all
+ * loaded (event=tls_reloaded), FC_ERR_CONFIG otherwise; 0 without TLS. */
+int fc_net_tls_reload(fc_net_t *n);
+
+/* The server certificate of TLS vhost i (0 ≤ i < fc_net_tls_count): the
+ * vhost's name (borrowed, lives as n) and the days until it expires
+ * (negative: expired). Returns 0, or FC_ERR_NOTFOUND past the last. */
+size_t fc_net_tls_count(const fc_net_t *n);
+int fc_net_tls_expiry(const fc_net_t *n, size_t i, const char **name, double *days_left);
+
 #endif

@@ -47,6 +47,8 @@ typedef enum {
   FC_OCPP_REFUSED_CREDENTIALS,     /* 401: wrong or missing HTTP Basic credentials */
   FC_OCPP_REFUSED_THROTTLED,       /* 429: too many failed logins (auth/throttle.h) */
   FC_OCPP_REFUSED_UNKNOWN_LIMIT,   /* 503/429: too many unregistered chargers (limits.c) */
+  FC_OCPP_REFUSED_PROFILE,         /* 403: its security profile needs TLS (no downgrade) */
+  FC_OCPP_REFUSED_CERTIFICATE,     /* 401/403: profile 3 without a valid certificate naming it */
   FC_OCPP_REFUSED_N
 } fc_ocpp_refusal_t;
 

@@ -35,6 +35,7 @@ typedef struct fc_regent {
   char id[FC_CP_ID_MAX + 1];
   fc_reg_t reg;
   char *auth;            /* owned; NULL = no credentials required */
+  int profile;           /* OCPP security profile 1..3; 0: the default (1, or 2 with TLS) */
   bool short_key_warned; /* its key is short (known at a login): said once */
   UT_hash_handle hh;
 } fc_regent_t;
@@ -302,7 +303,7 @@ fc_regent_t *fc_ocpp__registry_find(fc_ocpp_t *o, const char *id);
  * is refused, while a registered charger marked Rejected connects and may
  * send BootNotification only). */
 fc_reg_t fc_ocpp__registry_admit(fc_ocpp_t *o, const char *id, fc_regent_t **entry);
-void fc_ocpp__registry_put(fc_ocpp_t *o, const char *id, fc_reg_t reg, const char *auth);
+fc_regent_t *fc_ocpp__registry_put(fc_ocpp_t *o, const char *id, fc_reg_t reg, const char *auth);
 void fc_ocpp__registry_replace(fc_ocpp_t *o, fc_charger_rec_t *recs, size_t n);
 void fc_ocpp__registry_free(fc_ocpp_t *o);
 void fc_ocpp__registry_tick(fc_ocpp_t *o);

@@ -45,7 +45,7 @@ fc_reg_t fc_ocpp__registry_admit(fc_ocpp_t *o, const char *id, fc_regent_t **ent
   return e ? e->reg : unknown_reg(o);
 }
 
-void fc_ocpp__registry_put(fc_ocpp_t *o, const char *id, fc_reg_t reg, const char *auth)
+fc_regent_t *fc_ocpp__registry_put(fc_ocpp_t *o, const char *id, fc_reg_t reg, const char *auth)
 {
   fc_regent_t *e = fc_ocpp__registry_find(o, id);
   if (!e) {
@@ -56,6 +56,7 @@ void fc_ocpp__registry_put(fc_ocpp_t *o, const char *id, fc_reg_t reg, const cha
   e->reg = reg;
   fc_free(e->auth);
   e->auth = fc_strdup(auth);
+  return e;
 }
 
 void fc_ocpp__registry_free(fc_ocpp_t *o)
@@ -75,7 +76,7 @@ void fc_ocpp__registry_replace(fc_ocpp_t *o, fc_charger_rec_t *recs, size_t n)
   for (size_t i = 0; i < n; i++) {
     fc_reg_t reg = FC_REG_ACCEPTED;
     if (fc_ocpp__reg_parse(recs[i].registration, &reg) < 0) reg = FC_REG_ACCEPTED;
-    fc_ocpp__registry_put(o, recs[i].id, reg, recs[i].auth);
+    fc_ocpp__registry_put(o, recs[i].id, reg, recs[i].auth)->profile = recs[i].profile;
   }
   /* Connected chargers follow the registry: a removed one is disconnected
    * when unknown chargers are refused; a changed registration applies at once. */

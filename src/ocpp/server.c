@@ -186,8 +186,9 @@ void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out)
 
 const char *fc_ocpp_refusal_name(fc_ocpp_refusal_t why)
 {
-  static const char *const names[] = {"bad_request",     "shutting_down", "unknown_charger",
-                                      "bad_credentials", "throttled",     "unknown_limit"};
+  static const char *const names[] = {"bad_request",      "shutting_down",     "unknown_charger",
+                                      "bad_credentials",  "throttled",         "unknown_limit",
+                                      "security_profile", "client_certificate"};
   return (unsigned)why < FC_OCPP_REFUSED_N ? names[why] : "unknown";
 }
 

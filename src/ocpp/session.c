@@ -31,6 +31,7 @@
 #include "auth/auth.h"
 #include "auth/throttle.h"
 #include "core/addr.h"
+#include "net/net_lws.h"
 #include "net/ws.h"
 #include "net/wsconn.h"
 
@@ -165,6 +166,40 @@ int fc_ocpp__refuse_quiet(struct lws *wsi, fc_ocpp_t *o, unsigned status, const 
   return 1;
 }
 
+/* OCPP Security Profiles: what a registered charger's profile asks of its
+ * connection (0: not set, 1 without TLS, 2 with). 2 and 3 need TLS (no
+ * downgrade to plain ws://); 3 needs a client certificate that the TLS
+ * handshake verified (net/) and whose subject CN is the chargeBoxId of the
+ * URL, and then no Basic auth. Returns 0 to go on, *basic saying whether
+ * Basic auth is still to be checked; else the refusal's return. */
+static int profile_check(struct lws *wsi, fc_ocpp_t *o, const fc_addr_t *a, const fc_regent_t *e,
+                         bool *basic)
+{
+  int profile = e->profile ? e->profile : o->cfg->tls_cert ? 2 : 1;
+  char cn[FC_CP_ID_MAX + 2];
+  *basic = true;
+  if (profile == 1) return 0;
+  fc_net_cert_t c = fc_net_peer_cert(wsi, cn, sizeof(cn));
+  if (c == FC_NET_CERT_NO_TLS)
+    return refuse(wsi, o, a, FC_OCPP_REFUSED_PROFILE, 403, "TLS required\n",
+                  profile == 2 ? "security profile 2 on plain ws://"
+                               : "security profile 3 on plain ws://",
+                  e->id, 0);
+  if (profile == 2) return 0;
+  if (c == FC_NET_CERT_NONE)
+    return refuse(wsi, o, a, FC_OCPP_REFUSED_CERTIFICATE, 401, "client certificate required\n",
+                  "security profile 3 without a client certificate", e->id, 0);
+  if (c != FC_NET_CERT_OK)
+    return refuse(wsi, o, a, FC_OCPP_REFUSED_CERTIFICATE, 403, "bad client certificate\n",
+                  "client certificate not verified or without a CN", e->id, 0);
+  if (strcmp(cn, e->id) != 0)
+    return refuse(wsi, o, a, FC_OCPP_REFUSED_CERTIFICATE, 403,
+                  "the client certificate names another charger\n",
+                  "client certificate CN is not the chargeBoxId", e->id, 0);
+  *basic = false;
+  return 0;
+}
+
 static int confirm_upgrade(struct lws *wsi, fc_ocpp_t *o)
 {
   char id[FC_CP_ID_MAX + 1];
@@ -203,7 +238,10 @@ static int confirm_upgrade(struct lws *wsi, fc_ocpp_t *o)
     if (st) return fc_ocpp__refuse_quiet(wsi, o, st, "too many unregistered chargers\n", 60);
     return 0;
   }
-  if (!e->auth) return 0;
+  bool basic;
+  int prc = profile_check(wsi, o, a, e, &basic);
+  if (prc != 0) return prc;
+  if (!e->auth || !basic) return 0;
 
   char hdr[512], user[FC_CP_ID_MAX + 2], pass[FC_AUTH_KEY_MAX + 2];
   size_t plen = 0;

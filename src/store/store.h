@@ -278,6 +278,7 @@ typedef struct fc_charger_rec {
   char id[49];          /* chargeBoxId (OCPP allows 48 characters) */
   char registration[9]; /* "Accepted", "Pending" or "Rejected" */
   char *auth;           /* credential hash (auth/), or NULL when none is required; owned */
+  int profile;          /* OCPP security profile 1..3; 0: not set (the server's default) */
 } fc_charger_rec_t;
 
 typedef struct fc_tag_rec {
@@ -391,6 +392,10 @@ void fc_store_admin_close(fc_store_admin_t *a);
 int fc_store_admin_charger_put(fc_store_admin_t *a, const char *id, const char *auth,
                                const char *registration);
 int fc_store_admin_charger_remove(fc_store_admin_t *a, const char *id); /* FC_ERR_NOTFOUND */
+/* Sets a charger's OCPP security profile: 1..3, or 0 for the server's default
+ * (1 without TLS, 2 with). FC_ERR_INVAL out of range, FC_ERR_NOTFOUND for an
+ * id not in the registry. */
+int fc_store_admin_charger_profile(fc_store_admin_t *a, const char *id, int profile);
 /* Calls cb for each charger (rec borrowed for the call; online and last_seen
  * from the connection log). */
 int fc_store_admin_charger_list(fc_store_admin_t *a,

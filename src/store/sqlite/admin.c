@@ -95,6 +95,20 @@ int fc_store_admin_charger_remove(fc_store_admin_t *a, const char *id)
   return rc;
 }
 
+int fc_store_admin_charger_profile(fc_store_admin_t *a, const char *id, int profile)
+{
+  sqlite3_stmt *st;
+  if (!id || profile < 0 || profile > 3) return FC_ERR_INVAL;
+  if (prepare(a, "UPDATE chargers SET security_profile = ?2, updated_at = ?3 WHERE id = ?1", &st))
+    return FC_ERR_STORE;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 2, profile);
+  sqlite3_bind_int64(st, 3, fc_store__now_ms());
+  int rc = finish(a, st, "charger profile");
+  if (rc == 0 && sqlite3_changes(a->c->db) == 0) rc = FC_ERR_NOTFOUND;
+  return rc;
+}
+
 int fc_store_admin_charger_list(fc_store_admin_t *a,
                                 void (*cb)(const fc_charger_rec_t *rec, int online,
                                            long long last_seen_ms, void *arg),
@@ -102,7 +116,9 @@ int fc_store_admin_charger_list(fc_store_admin_t *a,
 {
   sqlite3_stmt *st;
   int rc;
-  if (prepare(a, "SELECT id, registration, auth, online, last_seen_at FROM chargers ORDER BY id",
+  if (prepare(a,
+              "SELECT id, registration, auth, online, last_seen_at, security_profile FROM chargers"
+              " ORDER BY id",
               &st))
     return FC_ERR_STORE;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -110,6 +126,7 @@ int fc_store_admin_charger_list(fc_store_admin_t *a,
     snprintf(rec.id, sizeof(rec.id), "%s", col(st, 0));
     snprintf(rec.registration, sizeof(rec.registration), "%s", col(st, 1));
     rec.auth = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : (char *)col(st, 2);
+    rec.profile = sqlite3_column_int(st, 5);
     cb(&rec, sqlite3_column_int(st, 3), sqlite3_column_int64(st, 4), arg);
   }
   sqlite3_finalize(st);

@@ -37,6 +37,7 @@ int fc_store__sqlite_chargers(fc_store_conn_t *c, fc_charger_rec_t **out, size_t
     snprintf(r->id, sizeof(r->id), "%s", col(st, 0));
     snprintf(r->registration, sizeof(r->registration), "%s", col(st, 1));
     r->auth = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : fc_strdup(col(st, 2));
+    r->profile = sqlite3_column_int(st, 3);
   }
   sqlite3_reset(st);
   if (rc != SQLITE_DONE) {

@@ -136,7 +136,7 @@ extern const struct fc_store__migration fc_store__migrations[];
   XX(LATEST_OF_CHARGER, "SELECT e.seq, e.json FROM events_latest l, events e"                      \
                         " WHERE l.charger_id = ?1 AND e.charger_id = ?1 AND e.seq = l.seq"         \
                         " ORDER BY l.seq")                                                         \
-  XX(READ_CHARGERS, "SELECT id, registration, auth FROM chargers ORDER BY id")                     \
+  XX(READ_CHARGERS, "SELECT id, registration, auth, security_profile FROM chargers ORDER BY id")   \
   XX(READ_TAG, "SELECT id_tag, status, expiry, parent_id_tag FROM id_tags WHERE id_tag = ?1")      \
   XX(READ_REGISTRY_VERSION, "SELECT value FROM meta WHERE key = 'registry_version'")               \
   /* the JSON reads: from/to are bound as the open bounds when not given */                        \

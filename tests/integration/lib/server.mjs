@@ -93,7 +93,7 @@ export function parseLogfmt(line) {
 }
 
 export class Server {
-  // opts: chargers: [{id, password?, registration?}], tags: [{tag, status?, expiry?, parent?}],
+  // opts: chargers: [{id, password?, registration?, profile?}], tags: [{tag, status?, expiry?, parent?}],
   //       args: extra `serve` arguments, env: extra environment,
   //       serveArgs: the whole `serve` argument list instead of the defaults + args.
   constructor(opts = {}) {
@@ -125,10 +125,11 @@ export class Server {
     for (const t of this.opts.tags ?? []) this.addTag(t);
   }
 
-  addCharger({ id, password, registration }) {
+  addCharger({ id, password, registration, profile }) {
     const a = ['charger', 'add', id];
     if (password != null) a.push('--password', password);
     if (registration) a.push('--registration', registration);
+    if (profile != null) a.push('--profile', String(profile));
     a.push('--db', this.db);
     return cliOk(a);
   }
@@ -439,10 +440,11 @@ export class RawConn {
 
 // Opens a WebSocket. Resolves with a RawConn when open; rejects with an error
 // carrying .status (HTTP status of a refused handshake) or the ws error.
-export function rawConnect(url, { protocols = ['ocpp1.6'], headers = {}, auth, timeout = 5000 } = {}) {
+// tls: Node tls options for a wss:// url (ca, cert, key, ciphers, …).
+export function rawConnect(url, { protocols = ['ocpp1.6'], headers = {}, auth, timeout = 5000, tls = {} } = {}) {
   const h = { ...headers };
   if (auth) h.authorization = 'Basic ' + Buffer.from(`${auth.user}:${auth.password}`).toString('base64');
-  const ws = new WebSocket(url, protocols, { headers: h, handshakeTimeout: timeout });
+  const ws = new WebSocket(url, protocols, { headers: h, handshakeTimeout: timeout, ...tls });
   const conn = new RawConn(ws);
   const p = new Promise((resolve, reject) => {
     ws.once('unexpected-response', (req, res) => {
