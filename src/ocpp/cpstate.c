@@ -9,7 +9,8 @@
  *    can restart at 0 after a reboot, and a repeated message adds nothing.
  *
  * Kept per charger id, not per connection (it survives reconnects), seeded
- * from the read model the first time a connector is touched after start.
+ * from the charger model (bus/model.h, the committed state) the first time a
+ * connector is touched after start.
  *
  * Handlers change a staged copy (fc_ocpp__stage), applied once their write
  * has committed: a write that fails leaves the state as it was, so that the
@@ -17,53 +18,45 @@
  * try was. */
 #include "ocpp/ocpp_int.h"
 
+#include <math.h>
 #include <string.h>
+
+/* A time stamp too far ahead, stored before its clock skew was bounded,
+ * would make every later message late: it orders nothing. */
+static void seed_ts(long long *dst, long long ms, long long ahead)
+{
+  if (ms <= ahead) *dst = ms;
+}
 
 static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
 {
-  json_t *root = fc_bus_snapshot_json(o->bus, charger);
-  if (!root) return;
-  size_t i;
-  json_t *c;
-  json_array_foreach(json_object_get(root, "connectors"), i, c)
-  {
-    if (json_integer_value(json_object_get(c, "connectorId")) != k->id) continue;
+  const fc_connector_state_t *c = fc_model_connector(fc_bus_state(o->bus, charger), k->id);
+  if (!c) return;
+  long long ahead = fc_wall_ms() + o->max_skew_ms;
+  if (c->has_status_at) seed_ts(&k->status_ts, c->status_at_ms, ahead);
+  /* the newest reading: the live one, else the last session's */
+  const fc_meter_state_t *m = c->meter.present ? &c->meter : &c->last.meter;
+  if (m->present) seed_ts(&k->meter_ts, m->ts_ms, ahead);
+  const fc_precharge_state_t *pc = &c->precharge;
+  if (pc->present) {
+    const fc_model_t *known = pc->model[0] ? fc_models_find(&o->models, pc->model) : NULL;
+    k->pc_known = true;
+    if (known)
+      k->pc_model = *known;
+    else
+      snprintf(k->pc_model.name, sizeof(k->pc_model.name), "%.*s",
+               (int)sizeof(k->pc_model.name) - 1, pc->model);
+    k->pc_capacity_wh = isnan(pc->capacity_wh) ? -1 : pc->capacity_wh;
+    k->pc_voltage = isnan(pc->battery_voltage) ? -1 : pc->battery_voltage;
+  }
+  const fc_tx_state_t *tx = &c->tx;
+  if (tx->present) {
     long long ms;
-    /* A time stamp too far ahead, stored before its clock skew was bounded,
-     * would make every later message late: it orders nothing. */
-    long long ahead = fc_wall_ms() + o->max_skew_ms;
-    const char *at = json_string_value(json_object_get(c, "statusAt"));
-    if (at && fc_datetime_parse(at, &ms) == 0 && ms <= ahead) k->status_ts = ms;
-    /* the newest reading: the live one, else the last session's */
-    json_t *m = json_object_get(c, "meter");
-    if (!json_is_object(m)) m = json_object_get(json_object_get(c, "lastTransaction"), "meter");
-    at = json_string_value(json_object_get(m, "ts"));
-    if (at && fc_datetime_parse(at, &ms) == 0 && ms <= ahead) k->meter_ts = ms;
-    json_t *pc = json_object_get(c, "precharge");
-    if (json_is_object(pc)) {
-      const char *name = json_string_value(json_object_get(pc, "model"));
-      const fc_model_t *known = fc_models_find(&o->models, name);
-      k->pc_known = true;
-      if (known)
-        k->pc_model = *known;
-      else if (name)
-        snprintf(k->pc_model.name, sizeof(k->pc_model.name), "%s", name);
-      json_t *cap = json_object_get(pc, "batteryCapacityWh");
-      json_t *v = json_object_get(pc, "batteryVoltage");
-      k->pc_capacity_wh = json_is_number(cap) ? json_number_value(cap) : -1;
-      k->pc_voltage = json_is_number(v) ? json_number_value(v) : -1;
-    }
-    json_t *tx = json_object_get(c, "transaction");
-    if (json_is_object(tx)) {
-      k->tx_id = json_integer_value(json_object_get(tx, "transactionId"));
-      k->tx_active = k->tx_id > 0;
-      at = json_string_value(json_object_get(tx, "startedAt"));
-      if (at && fc_datetime_parse(at, &ms) == 0) k->tx_start_ms = ms;
-      k->tx_energy = json_number_value(json_object_get(tx, "energyWh"));
-      json_t *last = json_object_get(tx, "meterWh");
-      k->tx_prev_reg =
-          last ? json_number_value(last) : json_number_value(json_object_get(tx, "meterStart"));
-    }
+    k->tx_id = tx->id;
+    k->tx_active = k->tx_id > 0;
+    if (fc_datetime_parse(tx->started_at, &ms) == 0) k->tx_start_ms = ms;
+    k->tx_energy = tx->energy_wh;
+    k->tx_prev_reg = tx->meter_wh;
   }
 }
 
@@ -159,6 +152,17 @@ double fc_ocpp__tx_minutes(const fc_cpconn_t *k, long long ts_ms)
 {
   if (!k->tx_start_ms || ts_ms <= k->tx_start_ms) return 0;
   return (double)(ts_ms - k->tx_start_ms) / 60000.0;
+}
+
+fc_ev_cost_t fc_ocpp__cost(const fc_ocpp_t *o, const fc_cpconn_t *k, double energy_wh,
+                           long long ts_ms)
+{
+  double minutes = fc_ocpp__tx_minutes(k, ts_ms);
+  return (fc_ev_cost_t){.tx_id = k->tx_id,
+                        .energy_wh = energy_wh,
+                        .minutes = round(minutes * 100.0) / 100.0,
+                        .cost = fc_tariff_cost(&o->tariff, energy_wh, minutes),
+                        .currency = o->tariff.currency};
 }
 
 double fc_ocpp__energy_add(fc_cpconn_t *k, double reg)
