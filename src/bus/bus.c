@@ -128,7 +128,7 @@ void fc_bus_unsubscribe(fc_bus_t *b, fc_bus_sub_t *s)
   }
 }
 
-/* ---- read model ---- */
+/* ---- the charger model ---- */
 
 /* Folds one event (its data borrowed) into the charger's state. */
 static void apply(chan_t *c, fc_event_type_t type, int connector, int64_t seq, long long ts_ms,

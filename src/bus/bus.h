@@ -1,7 +1,8 @@
-/* The event bus: typed events, each serialised to JSON once (by the store's
- * writer, when it gives the event its sequence number), shared by reference
- * among every receiver; synchronous fan-out on the loop thread; and the read
- * model (a snapshot per charger) that the events maintain.
+/* The event bus: typed events (events.h: one constructor per type), each
+ * serialised to JSON once (by the store's writer, when it gives the event its
+ * sequence number), shared by reference among every receiver; synchronous
+ * fan-out on the loop thread; and the charger model (model.h: one typed state
+ * per charger) that the events maintain, with its snapshot.
  *
  * Threading: loop thread only. */
 #ifndef FC_BUS_H
@@ -59,8 +60,9 @@ void fc_event_unref(fc_event_t *e);
 
 /* Adds an event to w, to be persisted and numbered with it; data is stolen.
  * ts_ms: the event's own time. late: older than what the charger already
- * reported (a "late":true member is added to data, and the read model
- * ignores it). */
+ * reported (a "late":true member is added to data, and the charger model
+ * ignores it). Handlers call the typed constructors (events.h), which call
+ * this. */
 fc_op_t *fc_bus_add(fc_write_t *w, fc_event_type_t type, const char *charger, int connector,
                     json_t *data, long long ts_ms, bool late);
 
@@ -71,7 +73,7 @@ typedef struct fc_bus fc_bus_t;
 fc_bus_t *fc_bus_new(void);
 void fc_bus_free(fc_bus_t *b);
 
-/* Publishes every event of w (a committed write): updates the read model and
+/* Publishes every event of w (a committed write): updates the charger model and
  * delivers to the subscribers. Call from the write's callback, status 0. */
 void fc_bus_publish_write(fc_bus_t *b, fc_write_t *w);
 
@@ -90,9 +92,9 @@ typedef struct fc_bus_sub fc_bus_sub_t;
 fc_bus_sub_t *fc_bus_subscribe(fc_bus_t *b, const char *charger, fc_bus_cb cb, void *arg);
 void fc_bus_unsubscribe(fc_bus_t *b, fc_bus_sub_t *sub);
 
-/* ---- the read model --------------------------------------------------------- */
+/* ---- the charger model ------------------------------------------------------ */
 
-/* Rebuilds the read model at start-up from the store's latest events. */
+/* Rebuilds the charger model at start-up from the store's latest events. */
 int fc_bus_load(fc_bus_t *b, fc_store_t *store);
 
 /* A charger's snapshot as JSON text (the body of GET /api/chargers/{id} and

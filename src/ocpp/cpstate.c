@@ -1,5 +1,5 @@
 /* What the handlers must remember of each charger between messages, to
- * judge what arrives (the read model in bus/ only holds what has committed):
+ * judge what arrives (the charger model in bus/ only holds what has committed):
  *
  *  - per connector, the newest status and meter time stamps seen, so that a
  *    message flushed late from a charger's offline queue is reported as late

@@ -134,7 +134,7 @@ static void stopped(fc_call_t *c, fc_write_t *w, int status)
 }
 
 /* The connector of a transaction: from what the handlers know, else from the
- * read model; 0 when neither knows it (a stop for a transaction we never saw
+ * charger model; 0 when neither knows it (a stop for a transaction we never saw
  * start). */
 static fc_cpconn_t *conn_of_tx(fc_ocpp_t *o, const char *charger, int64_t tx)
 {

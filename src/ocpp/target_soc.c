@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-/* Seeds the connectors the read model knows of (a transaction that started
+/* Seeds the connectors the charger model knows of (a transaction that started
  * before a restart is only there), so that the loop below sees them all. */
 static fc_cpstate_t *state_of(fc_ocpp_t *o, const char *charger)
 {

@@ -1,5 +1,5 @@
 // The fold: a charger's snapshot kept current by its events, by the same
-// rules as the server's read model (src/bus/bus.c, apply()). No DOM, no
+// rules as the server's read model (src/bus/model.c, fc_model_apply()). No DOM, no
 // imports: node runs it against the shared vectors (tests/vectors/fold/) that
 // the server's fold is tested with too, so that the two cannot drift.
 
