@@ -70,10 +70,18 @@
 extern const char *const fc_bus__meter_q_names[];
 extern const char *const fc_bus__phase_names[];
 
-/* Writes a reading's quantities (those not NAN) and, with has_phases, its
- * per-phase ones under "phases", into o (events.c). */
 #include "bus/events.h"
+
+/* events.c: the members of each kind of data, written into o. The
+ * snapshot's transaction, lastTransaction and precharge hold the same
+ * members (model.c writes them with these). */
 void fc_bus__meter_json(json_t *o, const fc_meter_vals_t *total, bool has_phases,
                         const fc_meter_vals_t *phase);
+json_t *fc_bus__started_json(const fc_ev_tx_started_t *ev);
+json_t *fc_bus__stopped_json(const fc_ev_tx_stopped_t *ev);
+json_t *fc_bus__precharge_json(const fc_ev_precharge_t *ev);
+/* Sets o[k] to v unless v is NULL / NAN. */
+void fc_bus__set_str(json_t *o, const char *k, const char *v);
+void fc_bus__set_num(json_t *o, const char *k, double v);
 
 #endif

@@ -18,12 +18,12 @@ const char *const fc_bus__phase_names[FC_PHASES] = {"L1", "L2", "L3"};
 
 /* ---- writing ---- */
 
-static void set_str(json_t *o, const char *k, const char *v)
+void fc_bus__set_str(json_t *o, const char *k, const char *v)
 {
   if (v) json_object_set_new(o, k, json_string(v));
 }
 
-static void set_num(json_t *o, const char *k, double v)
+void fc_bus__set_num(json_t *o, const char *k, double v)
 {
   if (!isnan(v)) json_object_set_new(o, k, json_real(v));
 }
@@ -42,7 +42,7 @@ static void set_true(json_t *o, const char *k, bool v)
 static json_t *meter_vals_json(json_t *o, const fc_meter_vals_t *vals)
 {
   for (int q = 0; q < FC_MQ__COUNT; q++)
-    set_num(o, fc_bus__meter_q_names[q], vals->v[q]);
+    fc_bus__set_num(o, fc_bus__meter_q_names[q], vals->v[q]);
   return o;
 }
 
@@ -66,12 +66,12 @@ fc_op_t *fc_ev_status(fc_write_t *w, const char *charger, int connector, const f
                       long long ts_ms, bool late)
 {
   json_t *d = json_object();
-  set_str(d, F_STATUS, ev->status);
-  set_str(d, F_ERROR_CODE, ev->error_code);
-  set_str(d, F_INFO, ev->info);
-  set_str(d, F_VENDOR_ID, ev->vendor_id);
-  set_str(d, F_VENDOR_ERROR_CODE, ev->vendor_error_code);
-  set_str(d, F_TIMESTAMP, ev->timestamp);
+  fc_bus__set_str(d, F_STATUS, ev->status);
+  fc_bus__set_str(d, F_ERROR_CODE, ev->error_code);
+  fc_bus__set_str(d, F_INFO, ev->info);
+  fc_bus__set_str(d, F_VENDOR_ID, ev->vendor_id);
+  fc_bus__set_str(d, F_VENDOR_ERROR_CODE, ev->vendor_error_code);
+  fc_bus__set_str(d, F_TIMESTAMP, ev->timestamp);
   set_true(d, F_CLOCK_SKEW, ev->clock_skew);
   return fc_bus_add(w, FC_EV_STATUS, charger, connector, d, ts_ms, late);
 }
@@ -82,42 +82,54 @@ fc_op_t *fc_ev_meter(fc_write_t *w, const char *charger, int connector, const fc
   json_t *d = json_object();
   fc_bus__meter_json(d, &ev->total, ev->has_phases, ev->phase);
   if (ev->tx_id) json_object_set_new(d, F_TRANSACTION_ID, json_integer(ev->tx_id));
-  set_str(d, F_TIMESTAMP, ev->timestamp);
+  fc_bus__set_str(d, F_TIMESTAMP, ev->timestamp);
   set_true(d, F_CLOCK_SKEW, ev->clock_skew);
   return fc_bus_add(w, FC_EV_METER, charger, connector, d, ts_ms, late);
+}
+
+json_t *fc_bus__started_json(const fc_ev_tx_started_t *ev)
+{
+  json_t *d = json_object();
+  json_object_set_new(d, F_TRANSACTION_ID, ev->tx_id ? json_integer(ev->tx_id) : json_null());
+  fc_bus__set_str(d, F_ID_TAG, ev->id_tag);
+  fc_bus__set_str(d, F_ID_TAG_STATUS, ev->id_tag_status);
+  fc_bus__set_str(d, F_STARTED_AT, ev->started_at);
+  json_object_set_new(d, F_METER_START, json_integer(ev->meter_start));
+  json_object_set_new(d, F_ENERGY_WH, json_real(ev->energy_wh));
+  json_object_set_new(d, F_METER_WH, json_real(ev->meter_wh));
+  fc_bus__set_num(d, F_TARGET_SOC, ev->target_soc);
+  return d;
 }
 
 fc_op_t *fc_ev_tx_started(fc_write_t *w, const char *charger, int connector,
                           const fc_ev_tx_started_t *ev, long long ts_ms)
 {
+  return fc_bus_add(w, FC_EV_TX_STARTED, charger, connector, fc_bus__started_json(ev), ts_ms,
+                    false);
+}
+
+json_t *fc_bus__stopped_json(const fc_ev_tx_stopped_t *ev)
+{
   json_t *d = json_object();
-  json_object_set_new(d, F_TRANSACTION_ID, ev->tx_id ? json_integer(ev->tx_id) : json_null());
-  set_str(d, F_ID_TAG, ev->id_tag);
-  set_str(d, F_ID_TAG_STATUS, ev->id_tag_status);
-  set_str(d, F_STARTED_AT, ev->started_at);
-  json_object_set_new(d, F_METER_START, json_integer(ev->meter_start));
-  json_object_set_new(d, F_ENERGY_WH, json_real(ev->energy_wh));
-  json_object_set_new(d, F_METER_WH, json_real(ev->meter_wh));
-  set_num(d, F_TARGET_SOC, ev->target_soc);
-  return fc_bus_add(w, FC_EV_TX_STARTED, charger, connector, d, ts_ms, false);
+  json_object_set_new(d, F_TRANSACTION_ID, json_integer(ev->tx_id));
+  json_object_set_new(d, F_METER_STOP, json_integer(ev->meter_stop));
+  fc_bus__set_str(d, F_STOPPED_AT, ev->stopped_at);
+  fc_bus__set_str(d, F_REASON, ev->reason);
+  fc_bus__set_num(d, F_ENERGY_WH, ev->energy_wh);
+  fc_bus__set_num(d, F_MINUTES, ev->minutes);
+  fc_bus__set_num(d, F_COST, ev->cost);
+  fc_bus__set_str(d, F_CURRENCY, ev->currency);
+  fc_bus__set_str(d, F_STOPPED_BY, ev->stopped_by);
+  fc_bus__set_num(d, F_TARGET_SOC, ev->target_soc);
+  fc_bus__set_num(d, F_SOC_AT_STOP, ev->soc_at_stop);
+  return d;
 }
 
 fc_op_t *fc_ev_tx_stopped(fc_write_t *w, const char *charger, int connector,
                           const fc_ev_tx_stopped_t *ev, long long ts_ms)
 {
-  json_t *d = json_object();
-  json_object_set_new(d, F_TRANSACTION_ID, json_integer(ev->tx_id));
-  json_object_set_new(d, F_METER_STOP, json_integer(ev->meter_stop));
-  set_str(d, F_STOPPED_AT, ev->stopped_at);
-  set_str(d, F_REASON, ev->reason);
-  set_num(d, F_ENERGY_WH, ev->energy_wh);
-  set_num(d, F_MINUTES, ev->minutes);
-  set_num(d, F_COST, ev->cost);
-  set_str(d, F_CURRENCY, ev->currency);
-  set_str(d, F_STOPPED_BY, ev->stopped_by);
-  set_num(d, F_TARGET_SOC, ev->target_soc);
-  set_num(d, F_SOC_AT_STOP, ev->soc_at_stop);
-  return fc_bus_add(w, FC_EV_TX_STOPPED, charger, connector, d, ts_ms, false);
+  return fc_bus_add(w, FC_EV_TX_STOPPED, charger, connector, fc_bus__stopped_json(ev), ts_ms,
+                    false);
 }
 
 fc_op_t *fc_ev_energy(fc_write_t *w, const char *charger, int connector, const fc_ev_energy_t *ev,
@@ -142,8 +154,7 @@ fc_op_t *fc_ev_cost(fc_write_t *w, const char *charger, int connector, const fc_
   return fc_bus_add(w, FC_EV_COST, charger, connector, d, ts_ms, false);
 }
 
-fc_op_t *fc_ev_precharge(fc_write_t *w, const char *charger, int connector,
-                         const fc_ev_precharge_t *ev, long long ts_ms)
+json_t *fc_bus__precharge_json(const fc_ev_precharge_t *ev)
 {
   json_t *d = json_object();
   json_object_set_new(d, F_SOC, num_or_null(ev->soc));
@@ -152,7 +163,14 @@ fc_op_t *fc_ev_precharge(fc_write_t *w, const char *charger, int connector,
   json_object_set_new(d, F_MODEL, ev->model ? json_string(ev->model) : json_null());
   json_object_set_new(d, F_RANGE_KM, num_or_null(ev->range_km));
   json_object_set_new(d, F_SOURCE, json_string(ev->source ? ev->source : ""));
-  return fc_bus_add(w, FC_EV_PRECHARGE, charger, connector, d, ts_ms, false);
+  return d;
+}
+
+fc_op_t *fc_ev_precharge(fc_write_t *w, const char *charger, int connector,
+                         const fc_ev_precharge_t *ev, long long ts_ms)
+{
+  return fc_bus_add(w, FC_EV_PRECHARGE, charger, connector, fc_bus__precharge_json(ev), ts_ms,
+                    false);
 }
 
 fc_op_t *fc_ev_online(fc_write_t *w, const char *charger, bool online, long long ts_ms)
@@ -164,11 +182,11 @@ fc_op_t *fc_ev_command(fc_write_t *w, const char *charger, int connector, const 
                        long long ts_ms)
 {
   json_t *d = json_object();
-  set_str(d, F_COMMAND, ev->command);
+  fc_bus__set_str(d, F_COMMAND, ev->command);
   json_object_set_new(d, F_PARAMS, ev->params ? json_incref(ev->params) : json_object());
-  set_str(d, F_STATUS, ev->status);
-  set_str(d, F_BY, ev->by);
-  set_str(d, F_ACTION, ev->action);
+  fc_bus__set_str(d, F_STATUS, ev->status);
+  fc_bus__set_str(d, F_BY, ev->by);
+  fc_bus__set_str(d, F_ACTION, ev->action);
   if (ev->result)
     json_object_set(d, F_RESULT, ev->result);
   else if (ev->error)

@@ -227,19 +227,10 @@ static json_t *str_or_null(const char *v)
   return v[0] ? json_string(v) : json_null();
 }
 
-static void set_str(json_t *o, const char *k, const char *v)
+/* A string of the state as the events' structs have it: "" is absent. */
+static const char *opt(const char *v)
 {
-  if (v[0]) json_object_set_new(o, k, json_string(v));
-}
-
-static void set_num(json_t *o, const char *k, double v)
-{
-  if (!isnan(v)) json_object_set_new(o, k, json_real(v));
-}
-
-static json_t *num_or_null(double v)
-{
-  return isnan(v) ? json_null() : json_real(v);
+  return v[0] ? v : NULL;
 }
 
 static json_t *time_json(long long ms)
@@ -255,7 +246,7 @@ static json_t *meter_json(const fc_meter_state_t *m)
   json_t *o = json_object();
   fc_bus__meter_json(o, &m->total, m->has_phases, m->phase);
   if (m->tx_id) json_object_set_new(o, F_TRANSACTION_ID, json_integer(m->tx_id));
-  set_str(o, F_TIMESTAMP, m->timestamp);
+  fc_bus__set_str(o, F_TIMESTAMP, opt(m->timestamp));
   if (m->clock_skew) json_object_set_new(o, F_CLOCK_SKEW, json_true());
   json_object_set_new(o, F_TS, time_json(m->ts_ms));
   return o;
@@ -263,48 +254,46 @@ static json_t *meter_json(const fc_meter_state_t *m)
 
 static json_t *precharge_json(const fc_precharge_state_t *pc)
 {
-  json_t *o = json_object();
-  json_object_set_new(o, F_SOC, num_or_null(pc->soc));
-  json_object_set_new(o, F_BATTERY_VOLTAGE, num_or_null(pc->battery_voltage));
-  json_object_set_new(o, F_BATTERY_CAPACITY_WH, num_or_null(pc->capacity_wh));
-  json_object_set_new(o, F_MODEL, str_or_null(pc->model));
-  json_object_set_new(o, F_RANGE_KM, num_or_null(pc->range_km));
-  set_str(o, F_SOURCE, pc->source);
-  return o;
+  return fc_bus__precharge_json(&(fc_ev_precharge_t){.soc = pc->soc,
+                                                     .battery_voltage = pc->battery_voltage,
+                                                     .capacity_wh = pc->capacity_wh,
+                                                     .range_km = pc->range_km,
+                                                     .model = opt(pc->model),
+                                                     .source = pc->source});
 }
 
+/* The transaction.started data, with the energy and cost so far. */
 static json_t *tx_json(const fc_tx_state_t *t)
 {
   if (!t->present) return json_null();
-  json_t *o = json_object();
-  json_object_set_new(o, F_TRANSACTION_ID, json_integer(t->id));
-  set_str(o, F_ID_TAG, t->id_tag);
-  set_str(o, F_ID_TAG_STATUS, t->id_tag_status);
-  set_str(o, F_STARTED_AT, t->started_at);
-  json_object_set_new(o, F_METER_START, json_integer(t->meter_start));
-  json_object_set_new(o, F_ENERGY_WH, json_real(t->energy_wh));
-  json_object_set_new(o, F_METER_WH, json_real(t->meter_wh));
-  set_num(o, F_TARGET_SOC, t->target_soc);
-  set_num(o, F_MINUTES, t->minutes);
-  set_num(o, F_COST, t->cost);
-  set_str(o, F_CURRENCY, t->currency);
+  json_t *o = fc_bus__started_json(&(fc_ev_tx_started_t){.tx_id = t->id,
+                                                         .id_tag = opt(t->id_tag),
+                                                         .id_tag_status = opt(t->id_tag_status),
+                                                         .started_at = opt(t->started_at),
+                                                         .meter_start = t->meter_start,
+                                                         .energy_wh = t->energy_wh,
+                                                         .meter_wh = t->meter_wh,
+                                                         .target_soc = t->target_soc});
+  fc_bus__set_num(o, F_MINUTES, t->minutes);
+  fc_bus__set_num(o, F_COST, t->cost);
+  fc_bus__set_str(o, F_CURRENCY, opt(t->currency));
   return o;
 }
 
+/* The transaction.stopped data, with the live figures it ended. */
 static json_t *last_json(const fc_last_tx_state_t *l)
 {
-  json_t *o = json_object();
-  json_object_set_new(o, F_TRANSACTION_ID, json_integer(l->id));
-  json_object_set_new(o, F_METER_STOP, json_integer(l->meter_stop));
-  set_str(o, F_STOPPED_AT, l->stopped_at);
-  set_str(o, F_REASON, l->reason);
-  set_num(o, F_ENERGY_WH, l->energy_wh);
-  set_num(o, F_MINUTES, l->minutes);
-  set_num(o, F_COST, l->cost);
-  set_str(o, F_CURRENCY, l->currency);
-  set_str(o, F_STOPPED_BY, l->stopped_by);
-  set_num(o, F_TARGET_SOC, l->target_soc);
-  set_num(o, F_SOC_AT_STOP, l->soc_at_stop);
+  json_t *o = fc_bus__stopped_json(&(fc_ev_tx_stopped_t){.tx_id = l->id,
+                                                         .meter_stop = l->meter_stop,
+                                                         .stopped_at = opt(l->stopped_at),
+                                                         .reason = opt(l->reason),
+                                                         .energy_wh = l->energy_wh,
+                                                         .minutes = l->minutes,
+                                                         .cost = l->cost,
+                                                         .currency = opt(l->currency),
+                                                         .stopped_by = opt(l->stopped_by),
+                                                         .target_soc = l->target_soc,
+                                                         .soc_at_stop = l->soc_at_stop});
   if (l->has_meter) json_object_set_new(o, F_METER, meter_json(&l->meter));
   if (l->precharge.present) json_object_set_new(o, F_PRECHARGE, precharge_json(&l->precharge));
   return o;
