@@ -33,7 +33,9 @@ export function applyEvent(snap, ev) {
       break;
     case 'meter':
       c = connectorOf(snap, ev.connector);
-      c.meter = { ...(c.meter || {}), ...d, ts: ev.ts };
+      // clockSkew is a flag of that reading, not of the next
+      const { clockSkew: _skew, ...prev } = c.meter || {};
+      c.meter = { ...prev, ...d, ts: ev.ts };
       break;
     case 'transaction.started':
       c = connectorOf(snap, ev.connector);
