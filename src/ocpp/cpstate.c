@@ -1,21 +1,24 @@
-/* What the handlers must remember of each charger between messages, to
- * judge what arrives (the charger model in bus/ only holds what has committed):
+/* What the handlers judge arriving messages by, per connector:
  *
- *  - per connector, the newest status and meter time stamps seen, so that a
- *    message flushed late from a charger's offline queue is reported as late
- *    and does not overwrite newer state;
+ *  - the newest status and meter time stamps, so that a message flushed late
+ *    from a charger's offline queue is reported as late and does not
+ *    overwrite newer state;
  *  - the running transaction and its energy so far. Energy is the sum of the
  *    register's increases, not register - meterStart: a charger's register
- *    can restart at 0 after a reboot, and a repeated message adds nothing.
+ *    can restart at 0 after a reboot, and a repeated message adds nothing;
+ *  - the vehicle (PreChargeData).
  *
- * Kept per charger id, not per connection (it survives reconnects), seeded
- * from the charger model (bus/model.h, the committed state) the first time a
- * connector is touched after start.
- *
- * Handlers change a staged copy (fc_ocpp__stage), applied once their write
- * has committed: a write that fails leaves the state as it was, so that the
+ * Those facts are the charger model's (bus/model.h, the committed state):
+ * fc_ocpp__cpconn reads them from it each time (refresh), and nothing here
+ * keeps a second copy. A handler changes a staged copy (fc_ocpp__stage) and
+ * raises the events that say so; the events change the model once the write
+ * has committed (a write that fails leaves it as it was, so that the
  * charger's retry is judged, and its energy and cost computed, as the first
- * try was. */
+ * try was).
+ *
+ * What only the handlers know (the target SoC of target_soc.c; the log
+ * budgets of bounds.c) is kept here, per charger id (it survives
+ * reconnects), and a staged change to it is applied on commit. */
 #include "ocpp/ocpp_int.h"
 
 #include <math.h>
@@ -28,8 +31,17 @@ static void seed_ts(long long *dst, long long ms, long long ahead)
   if (ms <= ahead) *dst = ms;
 }
 
-static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
+/* k's facts from the model (none when no event named the connector). */
+static void refresh(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
 {
+  k->status_ts = k->meter_ts = 0;
+  k->tx_id = 0;
+  k->tx_active = false;
+  k->tx_prev_reg = k->tx_energy = 0;
+  k->tx_start_ms = 0;
+  k->pc_known = false;
+  memset(&k->pc_model, 0, sizeof(k->pc_model));
+  k->pc_capacity_wh = k->pc_voltage = 0;
   const fc_connector_state_t *c = fc_model_connector(fc_bus_state(o->bus, charger), k->id);
   if (!c) return;
   long long ahead = fc_wall_ms() + o->max_skew_ms;
@@ -75,13 +87,16 @@ fc_cpstate_t *fc_ocpp__cpstate(fc_ocpp_t *o, const char *charger)
 fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector)
 {
   fc_cpstate_t *st = fc_ocpp__cpstate(o, charger);
-  for (size_t i = 0; i < st->n; i++)
-    if (st->conns[i].id == connector) return &st->conns[i];
-  st->conns = fc_realloc(st->conns, (st->n + 1) * sizeof(*st->conns));
-  fc_cpconn_t *k = &st->conns[st->n++];
-  memset(k, 0, sizeof(*k));
-  k->id = connector;
-  seed(o, charger, k);
+  fc_cpconn_t *k = NULL;
+  for (size_t i = 0; i < st->n && !k; i++)
+    if (st->conns[i].id == connector) k = &st->conns[i];
+  if (!k) {
+    st->conns = fc_realloc(st->conns, (st->n + 1) * sizeof(*st->conns));
+    k = &st->conns[st->n++];
+    memset(k, 0, sizeof(*k));
+    k->id = connector;
+  }
+  refresh(o, charger, k);
   return k;
 }
 
@@ -116,23 +131,13 @@ void fc_ocpp__staged_apply(fc_call_t *c, fc_write_t *w)
     fc_cpconn_t *k = fc_ocpp__cpconn(o, c->s->id, st->next.id);
 #define APPLY(f)                                                                                   \
   if (memcmp(&st->next.f, &st->was.f, sizeof(st->next.f)) != 0) k->f = st->next.f
-    APPLY(status_ts);
-    APPLY(meter_ts);
-    APPLY(tx_id);
-    APPLY(tx_active);
-    APPLY(tx_prev_reg);
-    APPLY(tx_energy);
-    APPLY(tx_start_ms);
+    /* the model's facts change by the write's events (published next) */
     APPLY(target_soc);
     APPLY(target_next);
     APPLY(target_tx);
     APPLY(target_stopped_tx);
     APPLY(target_stopped_at);
     APPLY(target_sent);
-    APPLY(pc_known);
-    APPLY(pc_model);
-    APPLY(pc_capacity_wh);
-    APPLY(pc_voltage);
 #undef APPLY
     if (st->soc >= 0) fc_ocpp__target_soc_check(o, c->s->id, k, st->soc);
   }

@@ -33,24 +33,16 @@ static tx_ctx_t *ctx_of(fc_call_t *c)
 
 /* ---- StartTransaction ---- */
 
-/* Committed (whether or not the charger still waits): the connector's
- * transaction is this one. Its id is the store's, known only now. */
+/* Committed (whether or not the charger still waits), before its event is
+ * published: a transaction new to the connector takes the target SoC that
+ * waits for it. Its id is the store's, known only now. */
 static void start_apply(fc_call_t *c, fc_write_t *w, int status)
 {
   (void)status;
   fc_op_t *op = fc_write_op(w, 0);
   int connector = (int)json_integer_value(json_object_get(c->payload, "connectorId"));
   fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id, connector);
-  if (!k->tx_active || k->tx_id != op->out_id) {
-    k->tx_id = op->out_id;
-    k->tx_active = true;
-    k->tx_energy = 0;
-    k->tx_prev_reg = (double)json_integer_value(json_object_get(c->payload, "meterStart"));
-    long long ts = 0;
-    fc_datetime_parse(json_string_value(json_object_get(c->payload, "timestamp")), &ts);
-    k->tx_start_ms = ts;
-    fc_ocpp__target_soc_started(k);
-  }
+  if (!k->tx_active || k->tx_id != op->out_id) fc_ocpp__target_soc_started(k, op->out_id);
 }
 
 static void started(fc_call_t *c, fc_write_t *w, int status)
@@ -138,10 +130,6 @@ static void stopped(fc_call_t *c, fc_write_t *w, int status)
  * start). */
 static fc_cpconn_t *conn_of_tx(fc_ocpp_t *o, const char *charger, int64_t tx)
 {
-  fc_cpstate_t *st = NULL;
-  HASH_FIND_STR(o->cpstates, charger, st);
-  for (size_t i = 0; st && i < st->n; i++)
-    if (st->conns[i].tx_id == tx) return &st->conns[i];
   const fc_charger_state_t *cs = fc_bus_state(o->bus, charger);
   int found = -1;
   for (size_t j = 0; cs && j < cs->n; j++)

@@ -76,13 +76,13 @@ int fc_ocpp_target_soc(fc_ocpp_t *o, const char *charger, int connector, double 
   return 0;
 }
 
-void fc_ocpp__target_soc_started(fc_cpconn_t *k)
+void fc_ocpp__target_soc_started(fc_cpconn_t *k, int64_t tx)
 {
   k->target_soc = 0;
   k->target_sent = false;
   if (k->target_next > 0) {
     k->target_soc = k->target_next;
-    k->target_tx = k->tx_id;
+    k->target_tx = tx;
     k->target_next = 0;
   }
 }
