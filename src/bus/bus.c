@@ -1,7 +1,9 @@
 /* Fan-out and the read model.
  *
- * A channel per charger holds its subscribers and its snapshot. Publishing
- * is synchronous on the loop thread: the event updates the snapshot, then
+ * A channel per charger holds its subscribers and its state (the charger
+ * model, model.c) with the snapshot text serialised from it, cached until
+ * the next event. Publishing
+ * is synchronous on the loop thread: the event updates the state, then
  * each subscriber's callback takes its own reference to the shared bytes (a
  * push queue, typically). Subscribers may unsubscribe (themselves or others)
  * from inside a callback: removal is deferred until the outermost publish
@@ -30,10 +32,9 @@ struct chan {
   char id[49];
   bool seen; /* the charger has had an event: it has a snapshot */
   fc_bus_sub_t *subs;
-  json_t *snap;
-  char *snap_text;
+  fc_charger_state_t state;
+  char *snap_text; /* the state serialised; NULL until asked for */
   size_t snap_len;
-  int64_t seq;
   UT_hash_handle hh;
 };
 
@@ -53,7 +54,7 @@ fc_bus_t *fc_bus_new(void)
 static void chan_free(fc_bus_t *b, chan_t *c)
 {
   HASH_DEL(b->chans, c);
-  json_decref(c->snap);
+  fc_model_cleanup(&c->state);
   free(c->snap_text);
   fc_free(c);
 }
@@ -96,8 +97,7 @@ static chan_t *chan_get(fc_bus_t *b, const char *charger, bool create)
   if (!c && create) {
     c = fc_calloc(1, sizeof(*c));
     snprintf(c->id, sizeof(c->id), "%s", charger);
-    c->snap = json_pack("{s:s, s:b, s:I, s:n, s:[]}", "id", charger, "online", 0, "seq",
-                        (json_int_t)0, "lastSeen", "connectors");
+    fc_model_init(&c->state, charger);
     HASH_ADD_STR(b->chans, id, c);
   }
   return c;
@@ -128,117 +128,24 @@ void fc_bus_unsubscribe(fc_bus_t *b, fc_bus_sub_t *s)
   }
 }
 
-/* ---- read model ---- */
+/* ---- the charger model ---- */
 
-static json_t *connector_obj(chan_t *c, int connector)
-{
-  json_t *arr = json_object_get(c->snap, "connectors");
-  size_t i, at = json_array_size(arr);
-  json_t *v;
-  json_array_foreach(arr, i, v)
-  {
-    json_int_t id = json_integer_value(json_object_get(v, "connectorId"));
-    if (id == connector) return v;
-    if (id > connector && at == json_array_size(arr)) at = i;
-  }
-  v = json_pack("{s:i, s:n, s:n, s:n, s:n, s:n}", "connectorId", connector, "status", "errorCode",
-                "statusAt", "meter", "transaction");
-  json_array_insert_new(arr, at, v);
-  return v;
-}
-
-/* Copies every member of src into dst (overwriting). */
-static void merge(json_t *dst, json_t *src)
-{
-  const char *k;
-  json_t *v;
-  json_object_foreach(src, k, v) json_object_set(dst, k, v);
-}
-
-static void apply(chan_t *c, fc_event_type_t type, int connector, int64_t seq, const char *ts,
-                  json_t *data)
+/* Folds one event (its data borrowed) into the charger's state. */
+static void apply(chan_t *c, fc_event_type_t type, int connector, int64_t seq, long long ts_ms,
+                  const json_t *data, int64_t new_tx)
 {
   c->seen = true;
-  if (seq > c->seq) {
-    c->seq = seq;
-    json_object_set_new(c->snap, "seq", json_integer(seq));
+  fc_ev_t ev;
+  bool typed = fc_ev_read(type, data, &ev);
+  /* A new transaction's id is the writer's (see FC_OP_EVENT): the state
+   * takes it as the serialised event has it. */
+  if (typed && type == FC_EV_TX_STARTED && !ev.u.started.tx_id) ev.u.started.tx_id = new_tx;
+  int64_t was = c->state.seq;
+  bool changed = fc_model_apply(&c->state, type, connector, seq, ts_ms, typed ? &ev : NULL);
+  if (changed || c->state.seq != was) {
     free(c->snap_text);
     c->snap_text = NULL;
   }
-  if (json_is_true(json_object_get(data, "late"))) return; /* reported, not state */
-
-  json_t *conn, *tx;
-  switch (type) {
-  case FC_EV_ONLINE:
-  case FC_EV_OFFLINE:
-    json_object_set_new(c->snap, "online", json_boolean(type == FC_EV_ONLINE));
-    json_object_set_new(c->snap, "lastSeen", json_string(ts));
-    break;
-  case FC_EV_STATUS:
-    conn = connector_obj(c, connector);
-    json_object_set(conn, "status", json_object_get(data, "status"));
-    json_object_set(conn, "errorCode", json_object_get(data, "errorCode"));
-    json_object_set_new(conn, "statusAt", json_string(ts));
-    break;
-  case FC_EV_METER: {
-    conn = connector_obj(c, connector);
-    json_t *m = json_object_get(conn, "meter");
-    if (!json_is_object(m)) {
-      m = json_object();
-      json_object_set_new(conn, "meter", m);
-    }
-    json_object_del(m, "clockSkew"); /* a flag of that reading, not of the next */
-    merge(m, data);
-    json_object_set_new(m, "ts", json_string(ts));
-    break;
-  }
-  case FC_EV_TX_STARTED:
-    conn = connector_obj(c, connector);
-    json_object_set_new(conn, "transaction", json_deep_copy(data));
-    break;
-  case FC_EV_TX_STOPPED: {
-    conn = connector_obj(c, connector);
-    tx = json_object_get(conn, "transaction");
-    json_t *last = json_deep_copy(data);
-    if (!json_is_object(tx) || json_integer_value(json_object_get(tx, "transactionId")) ==
-                                   json_integer_value(json_object_get(data, "transactionId"))) {
-      /* The connector's live figures (power, SoC, the vehicle) end with its
-       * transaction (a charger reports them only while one runs); the last
-       * ones stay, as the last session's. */
-      json_t *m = json_object_get(conn, "meter");
-      json_object_set(last, "meter", m ? m : json_null());
-      json_t *pc = json_object_get(conn, "precharge");
-      if (pc) json_object_set(last, "precharge", pc);
-      json_object_set_new(conn, "meter", json_null());
-      json_object_del(conn, "precharge");
-      json_object_set_new(conn, "transaction", json_null());
-    }
-    json_object_set_new(conn, "lastTransaction", last);
-    break;
-  }
-  case FC_EV_ENERGY:
-  case FC_EV_COST:
-    conn = connector_obj(c, connector);
-    tx = json_object_get(conn, "transaction");
-    if (json_is_object(tx) && json_integer_value(json_object_get(tx, "transactionId")) ==
-                                  json_integer_value(json_object_get(data, "transactionId"))) {
-      const char *k;
-      json_t *v;
-      json_object_foreach(data, k, v)
-      {
-        if (strcmp(k, "transactionId") != 0) json_object_set(tx, k, v);
-      }
-    }
-    break;
-  case FC_EV_PRECHARGE:
-    conn = connector_obj(c, connector);
-    json_object_set(conn, "precharge", data);
-    break;
-  default:
-    return;
-  }
-  free(c->snap_text);
-  c->snap_text = NULL;
 }
 
 static void deliver(fc_bus_t *b, chan_t *c, fc_event_t *e)
@@ -276,19 +183,7 @@ void fc_bus_publish_write(fc_bus_t *b, fc_write_t *w)
     if (op->kind != FC_OP_EVENT || !op->out_text) continue;
     fc_event_type_t type = fc_event_type_parse(op->text);
     chan_t *c = chan_get(b, op->str, true);
-    char ts[32];
-    fc_datetime_format(op->ts_ms, ts, sizeof(ts));
-    /* A new transaction's id is the writer's (see FC_OP_EVENT): the read
-     * model takes it as the serialised event has it. */
-    json_t *data = op->json;
-    if (tx_id > 0 && json_is_null(json_object_get(data, "transactionId"))) {
-      data = json_copy(data);
-      json_object_set_new(data, "transactionId", json_integer(tx_id));
-    } else {
-      json_incref(data);
-    }
-    apply(c, type, (int)op->i64, op->out_id, ts, data);
-    json_decref(data);
+    apply(c, type, (int)op->i64, op->out_id, op->ts_ms, op->json, tx_id);
     fc_event_t *e =
         fc_event_new(type, op->str, (int)op->i64, op->out_id, op->out_text, op->out_len);
     deliver(b, c, e);
@@ -308,17 +203,19 @@ static void load_cb(const char *charger, int64_t seq, const char *json, void *ar
     const char *type = NULL, *ts = NULL;
     json_int_t connector = 0, eseq = 0;
     json_t *data = NULL;
-    if (root && json_unpack(root, "{s:s, s?:I, s?:I, s:s, s:o}", "type", &type, "connector",
-                            &connector, "seq", &eseq, "ts", &ts, "data", &data) == 0)
-      apply(c, fc_event_type_parse(type), (int)connector, eseq, ts, data);
+    long long ts_ms = 0;
+    if (root &&
+        json_unpack(root, "{s:s, s?:I, s?:I, s:s, s:o}", "type", &type, "connector", &connector,
+                    "seq", &eseq, "ts", &ts, "data", &data) == 0 &&
+        fc_datetime_parse(ts, &ts_ms) == 0)
+      apply(c, fc_event_type_parse(type), (int)connector, eseq, ts_ms, data, 0);
     json_decref(root);
   }
-  if (seq > c->seq) {
-    c->seq = seq;
-    json_object_set_new(c->snap, "seq", json_integer(seq));
-  }
+  if (seq > c->state.seq) c->state.seq = seq;
   /* A process that just started has no charger connected. */
-  json_object_set_new(c->snap, "online", json_false());
+  c->state.online = false;
+  free(c->snap_text);
+  c->snap_text = NULL;
 }
 
 int fc_bus_load(fc_bus_t *b, fc_store_t *store)
@@ -334,18 +231,20 @@ const char *fc_bus_snapshot(fc_bus_t *b, const char *charger, size_t *len, int64
   chan_t *c = chan_get(b, charger, false);
   if (!c || !c->seen) return NULL;
   if (!c->snap_text) {
-    c->snap_text = json_dumps(c->snap, FC_JSON_DUMP);
+    json_t *snap = fc_model_json(&c->state);
+    c->snap_text = json_dumps(snap, FC_JSON_DUMP);
+    json_decref(snap);
     c->snap_len = strlen(c->snap_text);
   }
   if (len) *len = c->snap_len;
-  if (seq_out) *seq_out = c->seq;
+  if (seq_out) *seq_out = c->state.seq;
   return c->snap_text;
 }
 
-json_t *fc_bus_snapshot_json(fc_bus_t *b, const char *charger)
+const fc_charger_state_t *fc_bus_state(fc_bus_t *b, const char *charger)
 {
   chan_t *c = chan_get(b, charger, false);
-  return c && c->seen ? c->snap : NULL;
+  return c && c->seen ? &c->state : NULL;
 }
 
 void fc_bus_foreach(fc_bus_t *b, void (*cb)(const char *charger, void *arg), void *arg)
@@ -364,7 +263,8 @@ char *fc_bus_snapshots(fc_bus_t *b, bool (*filter)(const char *charger, void *ar
   chan_t *c, *tmp;
   HASH_ITER(hh, b->chans, c, tmp)
   {
-    if (c->seen && (!filter || filter(c->id, arg))) json_array_append(arr, c->snap);
+    if (c->seen && (!filter || filter(c->id, arg)))
+      json_array_append_new(arr, fc_model_json(&c->state));
   }
   char *text = json_dumps(arr, FC_JSON_DUMP);
   json_decref(arr);
@@ -386,7 +286,7 @@ size_t fc_bus_channels(const fc_bus_t *b)
 int64_t fc_bus_seq(fc_bus_t *b, const char *charger)
 {
   chan_t *c = chan_get(b, charger, false);
-  return c ? c->seq : 0;
+  return c ? c->state.seq : 0;
 }
 
 uint64_t fc_bus_published(const fc_bus_t *b)

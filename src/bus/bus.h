@@ -1,52 +1,21 @@
-/* The event bus: typed events, each serialised to JSON once (by the store's
- * writer, when it gives the event its sequence number), shared by reference
- * among every receiver; synchronous fan-out on the loop thread; and the read
- * model (a snapshot per charger) that the events maintain.
+/* The event bus: typed events (events.h: one constructor per type), each
+ * serialised to JSON once (by the store's writer, when it gives the event its
+ * sequence number), shared by reference among every receiver; synchronous
+ * fan-out on the loop thread; and the charger model (model.h: one typed state
+ * per charger) that the events maintain, with its snapshot.
  *
  * Threading: loop thread only. */
 #ifndef FC_BUS_H
 #define FC_BUS_H
 
+#include "bus/events.h"
+#include "bus/model.h"
 #include "store/store.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define FC_EVENT_TYPE_MAP(XX)                                                                      \
-  XX(HELLO, "hello", 0)                                                                            \
-  XX(SNAPSHOT, "snapshot", 0)                                                                      \
-  XX(STATUS, "status", 1)                                                                          \
-  XX(METER, "meter", 1)                                                                            \
-  XX(TX_STARTED, "transaction.started", 0)                                                         \
-  XX(TX_STOPPED, "transaction.stopped", 0)                                                         \
-  XX(ENERGY, "energy", 1)                                                                          \
-  XX(COST, "cost", 1)                                                                              \
-  XX(PRECHARGE, "precharge", 1)                                                                    \
-  XX(ONLINE, "charger.online", 0)                                                                  \
-  XX(OFFLINE, "charger.offline", 0)                                                                \
-  XX(COMMAND, "command", 0)                                                                        \
-  XX(LAGGED, "lagged", 0)                                                                          \
-  XX(ERROR, "error", 0)                                                                            \
-  XX(PONG, "pong", 0)                                                                              \
-  XX(DEGRADED, "system.degraded", 0)                                                               \
-  XX(RECOVERED, "system.recovered", 0)
-
-/* The third column: a state event, which may be coalesced to the latest per
- * (charger, connector, type) when a receiver falls behind. The others are
- * never dropped. */
-typedef enum {
-  FC_EV_NONE = 0,
-#define XX(name, str, state) FC_EV_##name,
-  FC_EVENT_TYPE_MAP(XX)
-#undef XX
-      FC_EV__COUNT
-} fc_event_type_t;
-
-const char *fc_event_type_name(fc_event_type_t t);
-fc_event_type_t fc_event_type_parse(const char *name); /* FC_EV_NONE if unknown */
-bool fc_event_type_is_state(fc_event_type_t t);
 
 /* One event, serialised. Immutable once made (but for the extension slot
  * below); reference-counted. */
@@ -91,8 +60,9 @@ void fc_event_unref(fc_event_t *e);
 
 /* Adds an event to w, to be persisted and numbered with it; data is stolen.
  * ts_ms: the event's own time. late: older than what the charger already
- * reported (a "late":true member is added to data, and the read model
- * ignores it). */
+ * reported (a "late":true member is added to data, and the charger model
+ * ignores it). Handlers call the typed constructors (events.h), which call
+ * this. */
 fc_op_t *fc_bus_add(fc_write_t *w, fc_event_type_t type, const char *charger, int connector,
                     json_t *data, long long ts_ms, bool late);
 
@@ -103,7 +73,7 @@ typedef struct fc_bus fc_bus_t;
 fc_bus_t *fc_bus_new(void);
 void fc_bus_free(fc_bus_t *b);
 
-/* Publishes every event of w (a committed write): updates the read model and
+/* Publishes every event of w (a committed write): updates the charger model and
  * delivers to the subscribers. Call from the write's callback, status 0. */
 void fc_bus_publish_write(fc_bus_t *b, fc_write_t *w);
 
@@ -122,9 +92,9 @@ typedef struct fc_bus_sub fc_bus_sub_t;
 fc_bus_sub_t *fc_bus_subscribe(fc_bus_t *b, const char *charger, fc_bus_cb cb, void *arg);
 void fc_bus_unsubscribe(fc_bus_t *b, fc_bus_sub_t *sub);
 
-/* ---- the read model --------------------------------------------------------- */
+/* ---- the charger model ------------------------------------------------------ */
 
-/* Rebuilds the read model at start-up from the store's latest events. */
+/* Rebuilds the charger model at start-up from the store's latest events. */
 int fc_bus_load(fc_bus_t *b, fc_store_t *store);
 
 /* A charger's snapshot as JSON text (the body of GET /api/chargers/{id} and
@@ -133,10 +103,11 @@ int fc_bus_load(fc_bus_t *b, fc_store_t *store);
  * has never been seen. *seq_out: the seq it reflects. */
 const char *fc_bus_snapshot(fc_bus_t *b, const char *charger, size_t *len, int64_t *seq_out);
 
-/* The same snapshot as a jansson object, for code on the loop thread that
- * reads members of it: borrowed, read only, valid until the next event of
- * that charger. NULL when the charger has never been seen. */
-json_t *fc_bus_snapshot_json(fc_bus_t *b, const char *charger);
+/* The charger's state (model.h), for code on the loop thread that reads it:
+ * borrowed, read only; the pointer lasts as long as the bus, what it points
+ * to changes with the charger's next event (its connectors array may move).
+ * NULL when the charger has never been seen. */
+const fc_charger_state_t *fc_bus_state(fc_bus_t *b, const char *charger);
 
 /* Calls cb for every charger that has a snapshot. */
 void fc_bus_foreach(fc_bus_t *b, void (*cb)(const char *charger, void *arg), void *arg);

@@ -107,14 +107,15 @@ static void record(cmd_t *c)
                           c->action[0] ? json_string(c->action) : json_null(), "params", c->params,
                           "status", c->state, "result", c->result ? c->result : json_null(),
                           "error", error, "by", c->by, "requestedAt", (json_int_t)c->requested_ms);
-  json_t *data = json_pack("{s:s, s:O, s:s, s:s}", "command", c->name, "params", c->params,
-                           "status", c->state, "by", c->by);
-  if (c->action[0]) json_object_set_new(data, "action", json_string(c->action));
-  if (c->result)
-    json_object_set(data, "result", c->result);
-  else if (!json_is_null(error))
-    json_object_set(data, "error", error);
-  json_decref(error);
+  fc_ev_command_t ev = {
+      .command = c->name,
+      .action = c->action[0] ? c->action : NULL,
+      .params = c->params,
+      .status = c->state,
+      .by = c->by,
+      .result = c->result,
+      .error = json_is_null(error) ? NULL : error,
+  };
   long long now = fc_wall_ms();
   json_t *conn = json_object_get(c->params, "connectorId");
   fc_write_t *w = fc_write_new();
@@ -125,7 +126,8 @@ static void record(cmd_t *c)
   long long connector = 0;
   if (!fc_ocpp__int_value(conn, &connector) || connector < 0 || connector > c->o->max_connector)
     connector = 0;
-  fc_bus_add(w, FC_EV_COMMAND, c->charger, (int)connector, data, now, false);
+  fc_ev_command(w, c->charger, (int)connector, &ev, now);
+  json_decref(error);
   char by[FC_LOG_ESC_MAX], state[FC_LOG_ESC_MAX];
   fc_log(FC_LOG_INFO, &(fc_log_ctx_t){.cp = c->charger},
          "event=command command=%s action=%s status=\"%s\" by=\"%s\"", c->name,

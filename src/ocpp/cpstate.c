@@ -1,69 +1,74 @@
-/* What the handlers must remember of each charger between messages, to
- * judge what arrives (the read model in bus/ only holds what has committed):
+/* What the handlers judge arriving messages by, per connector:
  *
- *  - per connector, the newest status and meter time stamps seen, so that a
- *    message flushed late from a charger's offline queue is reported as late
- *    and does not overwrite newer state;
+ *  - the newest status and meter time stamps, so that a message flushed late
+ *    from a charger's offline queue is reported as late and does not
+ *    overwrite newer state;
  *  - the running transaction and its energy so far. Energy is the sum of the
  *    register's increases, not register - meterStart: a charger's register
- *    can restart at 0 after a reboot, and a repeated message adds nothing.
+ *    can restart at 0 after a reboot, and a repeated message adds nothing;
+ *  - the vehicle (PreChargeData).
  *
- * Kept per charger id, not per connection (it survives reconnects), seeded
- * from the read model the first time a connector is touched after start.
- *
- * Handlers change a staged copy (fc_ocpp__stage), applied once their write
- * has committed: a write that fails leaves the state as it was, so that the
+ * Those facts are the charger model's (bus/model.h, the committed state):
+ * fc_ocpp__cpconn reads them from it each time (refresh), and nothing here
+ * keeps a second copy. A handler changes a staged copy (fc_ocpp__stage) and
+ * raises the events that say so; the events change the model once the write
+ * has committed (a write that fails leaves it as it was, so that the
  * charger's retry is judged, and its energy and cost computed, as the first
- * try was. */
+ * try was).
+ *
+ * What only the handlers know (the target SoC of target_soc.c; the log
+ * budgets of bounds.c) is kept here, per charger id (it survives
+ * reconnects), and a staged change to it is applied on commit. */
 #include "ocpp/ocpp_int.h"
 
+#include <math.h>
 #include <string.h>
 
-static void seed(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
+/* A time stamp too far ahead, stored before its clock skew was bounded,
+ * would make every later message late: it orders nothing. */
+static void seed_ts(long long *dst, long long ms, long long ahead)
 {
-  json_t *root = fc_bus_snapshot_json(o->bus, charger);
-  if (!root) return;
-  size_t i;
-  json_t *c;
-  json_array_foreach(json_object_get(root, "connectors"), i, c)
-  {
-    if (json_integer_value(json_object_get(c, "connectorId")) != k->id) continue;
+  if (ms <= ahead) *dst = ms;
+}
+
+/* k's facts from the model (none when no event named the connector). */
+static void refresh(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k)
+{
+  k->status_ts = k->meter_ts = 0;
+  k->tx_id = 0;
+  k->tx_active = false;
+  k->tx_prev_reg = k->tx_energy = 0;
+  k->tx_start_ms = 0;
+  k->pc_known = false;
+  memset(&k->pc_model, 0, sizeof(k->pc_model));
+  k->pc_capacity_wh = k->pc_voltage = 0;
+  const fc_connector_state_t *c = fc_model_connector(fc_bus_state(o->bus, charger), k->id);
+  if (!c) return;
+  long long ahead = fc_wall_ms() + o->max_skew_ms;
+  if (c->has_status_at) seed_ts(&k->status_ts, c->status_at_ms, ahead);
+  /* the newest reading: the live one, else the last session's */
+  const fc_meter_state_t *m = c->meter.present ? &c->meter : &c->last.meter;
+  if (m->present) seed_ts(&k->meter_ts, m->ts_ms, ahead);
+  const fc_precharge_state_t *pc = &c->precharge;
+  if (pc->present) {
+    const fc_model_t *known = pc->model[0] ? fc_models_find(&o->models, pc->model) : NULL;
+    k->pc_known = true;
+    if (known)
+      k->pc_model = *known;
+    else
+      snprintf(k->pc_model.name, sizeof(k->pc_model.name), "%.*s",
+               (int)sizeof(k->pc_model.name) - 1, pc->model);
+    k->pc_capacity_wh = isnan(pc->capacity_wh) ? -1 : pc->capacity_wh;
+    k->pc_voltage = isnan(pc->battery_voltage) ? -1 : pc->battery_voltage;
+  }
+  const fc_tx_state_t *tx = &c->tx;
+  if (tx->present) {
     long long ms;
-    /* A time stamp too far ahead, stored before its clock skew was bounded,
-     * would make every later message late: it orders nothing. */
-    long long ahead = fc_wall_ms() + o->max_skew_ms;
-    const char *at = json_string_value(json_object_get(c, "statusAt"));
-    if (at && fc_datetime_parse(at, &ms) == 0 && ms <= ahead) k->status_ts = ms;
-    /* the newest reading: the live one, else the last session's */
-    json_t *m = json_object_get(c, "meter");
-    if (!json_is_object(m)) m = json_object_get(json_object_get(c, "lastTransaction"), "meter");
-    at = json_string_value(json_object_get(m, "ts"));
-    if (at && fc_datetime_parse(at, &ms) == 0 && ms <= ahead) k->meter_ts = ms;
-    json_t *pc = json_object_get(c, "precharge");
-    if (json_is_object(pc)) {
-      const char *name = json_string_value(json_object_get(pc, "model"));
-      const fc_model_t *known = fc_models_find(&o->models, name);
-      k->pc_known = true;
-      if (known)
-        k->pc_model = *known;
-      else if (name)
-        snprintf(k->pc_model.name, sizeof(k->pc_model.name), "%s", name);
-      json_t *cap = json_object_get(pc, "batteryCapacityWh");
-      json_t *v = json_object_get(pc, "batteryVoltage");
-      k->pc_capacity_wh = json_is_number(cap) ? json_number_value(cap) : -1;
-      k->pc_voltage = json_is_number(v) ? json_number_value(v) : -1;
-    }
-    json_t *tx = json_object_get(c, "transaction");
-    if (json_is_object(tx)) {
-      k->tx_id = json_integer_value(json_object_get(tx, "transactionId"));
-      k->tx_active = k->tx_id > 0;
-      at = json_string_value(json_object_get(tx, "startedAt"));
-      if (at && fc_datetime_parse(at, &ms) == 0) k->tx_start_ms = ms;
-      k->tx_energy = json_number_value(json_object_get(tx, "energyWh"));
-      json_t *last = json_object_get(tx, "meterWh");
-      k->tx_prev_reg =
-          last ? json_number_value(last) : json_number_value(json_object_get(tx, "meterStart"));
-    }
+    k->tx_id = tx->id;
+    k->tx_active = k->tx_id > 0;
+    if (fc_datetime_parse(tx->started_at, &ms) == 0) k->tx_start_ms = ms;
+    k->tx_energy = tx->energy_wh;
+    k->tx_prev_reg = tx->meter_wh;
   }
 }
 
@@ -82,13 +87,16 @@ fc_cpstate_t *fc_ocpp__cpstate(fc_ocpp_t *o, const char *charger)
 fc_cpconn_t *fc_ocpp__cpconn(fc_ocpp_t *o, const char *charger, int connector)
 {
   fc_cpstate_t *st = fc_ocpp__cpstate(o, charger);
-  for (size_t i = 0; i < st->n; i++)
-    if (st->conns[i].id == connector) return &st->conns[i];
-  st->conns = fc_realloc(st->conns, (st->n + 1) * sizeof(*st->conns));
-  fc_cpconn_t *k = &st->conns[st->n++];
-  memset(k, 0, sizeof(*k));
-  k->id = connector;
-  seed(o, charger, k);
+  fc_cpconn_t *k = NULL;
+  for (size_t i = 0; i < st->n && !k; i++)
+    if (st->conns[i].id == connector) k = &st->conns[i];
+  if (!k) {
+    st->conns = fc_realloc(st->conns, (st->n + 1) * sizeof(*st->conns));
+    k = &st->conns[st->n++];
+    memset(k, 0, sizeof(*k));
+    k->id = connector;
+  }
+  refresh(o, charger, k);
   return k;
 }
 
@@ -123,23 +131,13 @@ void fc_ocpp__staged_apply(fc_call_t *c, fc_write_t *w)
     fc_cpconn_t *k = fc_ocpp__cpconn(o, c->s->id, st->next.id);
 #define APPLY(f)                                                                                   \
   if (memcmp(&st->next.f, &st->was.f, sizeof(st->next.f)) != 0) k->f = st->next.f
-    APPLY(status_ts);
-    APPLY(meter_ts);
-    APPLY(tx_id);
-    APPLY(tx_active);
-    APPLY(tx_prev_reg);
-    APPLY(tx_energy);
-    APPLY(tx_start_ms);
+    /* the model's facts change by the write's events (published next) */
     APPLY(target_soc);
     APPLY(target_next);
     APPLY(target_tx);
     APPLY(target_stopped_tx);
     APPLY(target_stopped_at);
     APPLY(target_sent);
-    APPLY(pc_known);
-    APPLY(pc_model);
-    APPLY(pc_capacity_wh);
-    APPLY(pc_voltage);
 #undef APPLY
     if (st->soc >= 0) fc_ocpp__target_soc_check(o, c->s->id, k, st->soc);
   }
@@ -159,6 +157,17 @@ double fc_ocpp__tx_minutes(const fc_cpconn_t *k, long long ts_ms)
 {
   if (!k->tx_start_ms || ts_ms <= k->tx_start_ms) return 0;
   return (double)(ts_ms - k->tx_start_ms) / 60000.0;
+}
+
+fc_ev_cost_t fc_ocpp__cost(const fc_ocpp_t *o, const fc_cpconn_t *k, double energy_wh,
+                           long long ts_ms)
+{
+  double minutes = fc_ocpp__tx_minutes(k, ts_ms);
+  return (fc_ev_cost_t){.tx_id = k->tx_id,
+                        .energy_wh = energy_wh,
+                        .minutes = round(minutes * 100.0) / 100.0,
+                        .cost = fc_tariff_cost(&o->tariff, energy_wh, minutes),
+                        .currency = o->tariff.currency};
 }
 
 double fc_ocpp__energy_add(fc_cpconn_t *k, double reg)

@@ -9,15 +9,29 @@
 #include "ocpp/ocpp_int.h"
 
 #include <assert.h>
+#include <math.h>
 #include <string.h>
+
+/* A figure as the event shows it: to 0.1, null (NAN) when unknown (< 0). */
+static double tenth(double v)
+{
+  return v >= 0 ? round(v * 10.0) / 10.0 : NAN;
+}
 
 static fc_op_t *add_event(fc_write_t *w, const char *charger, fc_cpconn_t *k, double soc,
                           const char *source, long long ts_ms)
 {
   const fc_model_t *m = k->pc_model.name[0] || k->pc_model.km_per_kwh > 0 ? &k->pc_model : NULL;
-  json_t *data = fc_precharge_event_data(soc, k->pc_voltage, k->pc_capacity_wh, m, source);
-  if (m && !m->name[0]) json_object_set_new(data, "model", json_null());
-  return fc_bus_add(w, FC_EV_PRECHARGE, charger, k->id, data, ts_ms, false);
+  double cap = k->pc_capacity_wh > 0 ? k->pc_capacity_wh : (m ? m->capacity_wh : -1);
+  fc_ev_precharge_t ev = {
+      .soc = tenth(soc),
+      .battery_voltage = tenth(k->pc_voltage),
+      .capacity_wh = tenth(cap),
+      .range_km = tenth(m ? fc_range_km(soc, cap, m->km_per_kwh) : -1),
+      .model = m && m->name[0] ? m->name : NULL,
+      .source = source,
+  };
+  return fc_ev_precharge(w, charger, k->id, &ev, ts_ms);
 }
 
 static const char *precharge(const char *charger, const char *data, fc_write_t *w, char **data_out,

@@ -15,6 +15,7 @@
  * it has raises none). */
 #include "ocpp/ocpp_int.h"
 
+#include <math.h>
 #include <string.h>
 
 static fc_write_t *write_of(fc_call_t *c, fc_op_kind_t kind, const char *text)
@@ -44,15 +45,16 @@ void fc_ocpp__h_status_notification(fc_call_t *c)
   if (!late) k->status_ts = ts;
 
   fc_write_t *w = write_of(c, FC_OP_STATUS, NULL);
-  json_t *data = json_pack("{s:O, s:O}", "status", json_object_get(p, "status"), "errorCode",
-                           json_object_get(p, "errorCode"));
-  static const char *const optional[] = {"info", "vendorId", "vendorErrorCode", "timestamp"};
-  for (size_t i = 0; i < FC_ARRAY_SIZE(optional); i++) {
-    json_t *v = json_object_get(p, optional[i]);
-    if (v) json_object_set(data, optional[i], v);
-  }
-  if (skewed) json_object_set_new(data, "clockSkew", json_true());
-  fc_bus_add(w, FC_EV_STATUS, c->s->id, connector, data, ts, late)->flag |= FC_EVENT_SKIP_REPEAT;
+  fc_ev_status_t ev = {
+      .status = json_string_value(json_object_get(p, "status")),
+      .error_code = json_string_value(json_object_get(p, "errorCode")),
+      .info = json_string_value(json_object_get(p, "info")),
+      .vendor_id = json_string_value(json_object_get(p, "vendorId")),
+      .vendor_error_code = json_string_value(json_object_get(p, "vendorErrorCode")),
+      .timestamp = json_string_value(json_object_get(p, "timestamp")),
+      .clock_skew = skewed,
+  };
+  fc_ev_status(w, c->s->id, connector, &ev, ts, late)->flag |= FC_EVENT_SKIP_REPEAT;
   fc_ocpp__commit(c, w, json_object(), NULL);
 }
 
@@ -85,36 +87,35 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
     json_decref(one);
     json_t *sum = fc_domain_meter_summary(mv);
     if (!sum) continue;
+    fc_ev_meter_t ev;
+    fc_ev_meter_read(sum, &ev);
+    json_decref(sum);
     bool skewed;
     long long ts = stamp(c, mv, &skewed);
     /* Late: older than the newest reading, or of a transaction that is no
      * longer running (a flush after the session ended). */
     bool late = ts < k->meter_ts || other_tx;
     if (!late) k->meter_ts = ts;
-    if (tx) json_object_set_new(sum, "transactionId", json_integer(tx));
-    json_object_set(sum, "timestamp", json_object_get(mv, "timestamp"));
-    if (skewed) json_object_set_new(sum, "clockSkew", json_true());
-    json_t *reg = json_object_get(sum, "energyWh");
-    double reg_v = reg ? json_number_value(reg) : 0;
-    json_t *soc = json_object_get(sum, "soc");
-    double soc_v = soc ? json_number_value(soc) : -1;
-    fc_bus_add(w, FC_EV_METER, c->s->id, connector, sum, ts, late)->flag |= FC_EVENT_SKIP_REPEAT;
+    ev.tx_id = tx;
+    ev.timestamp = json_string_value(json_object_get(mv, "timestamp"));
+    ev.clock_skew = skewed;
+    double reg_v = ev.total.v[FC_MQ_ENERGY];
+    bool reg = !isnan(reg_v);
+    double soc_v = isnan(ev.total.v[FC_MQ_SOC]) ? -1 : ev.total.v[FC_MQ_SOC];
+    fc_ev_meter(w, c->s->id, connector, &ev, ts, late)->flag |= FC_EVENT_SKIP_REPEAT;
     if (!late && soc_v >= 0 && soc_v <= 100) {
       fc_ocpp__precharge_soc(o, w, c->s->id, k, soc_v, ts);
       if (tx && tx == k->tx_id) fc_ocpp__stage_soc(c, connector, soc_v);
     }
     if (!late && reg && tx && k->tx_active && tx == k->tx_id) {
       double e = fc_ocpp__energy_add(k, reg_v);
-      fc_bus_add(w, FC_EV_ENERGY, c->s->id, connector,
-                 json_pack("{s:I, s:f, s:f}", "transactionId", (json_int_t)tx, "energyWh", e,
-                           "meterWh", reg_v),
-                 ts, false)
+      fc_ev_energy(w, c->s->id, connector,
+                   &(fc_ev_energy_t){.tx_id = tx, .energy_wh = e, .meter_wh = reg_v}, ts)
           ->flag |= FC_EVENT_SKIP_REPEAT;
       /* The running cost follows each reading of the register (energy and
        * time both advance it). */
-      fc_bus_add(w, FC_EV_COST, c->s->id, connector,
-                 fc_cost_event_data(&o->tariff, tx, e, fc_ocpp__tx_minutes(k, ts)), ts, false)
-          ->flag |= FC_EVENT_SKIP_REPEAT;
+      fc_ev_cost_t cost = fc_ocpp__cost(o, k, e, ts);
+      fc_ev_cost(w, c->s->id, connector, &cost, ts)->flag |= FC_EVENT_SKIP_REPEAT;
     }
   }
   fc_ocpp__commit(c, w, json_object(), NULL);

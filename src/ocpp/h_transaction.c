@@ -8,6 +8,7 @@
  * same transactionId back (the store makes FC_OP_TX_START idempotent). */
 #include "ocpp/ocpp_int.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct tx_ctx {
@@ -32,24 +33,16 @@ static tx_ctx_t *ctx_of(fc_call_t *c)
 
 /* ---- StartTransaction ---- */
 
-/* Committed (whether or not the charger still waits): the connector's
- * transaction is this one. Its id is the store's, known only now. */
+/* Committed (whether or not the charger still waits), before its event is
+ * published: a transaction new to the connector takes the target SoC that
+ * waits for it. Its id is the store's, known only now. */
 static void start_apply(fc_call_t *c, fc_write_t *w, int status)
 {
   (void)status;
   fc_op_t *op = fc_write_op(w, 0);
   int connector = (int)json_integer_value(json_object_get(c->payload, "connectorId"));
   fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id, connector);
-  if (!k->tx_active || k->tx_id != op->out_id) {
-    k->tx_id = op->out_id;
-    k->tx_active = true;
-    k->tx_energy = 0;
-    k->tx_prev_reg = (double)json_integer_value(json_object_get(c->payload, "meterStart"));
-    long long ts = 0;
-    fc_datetime_parse(json_string_value(json_object_get(c->payload, "timestamp")), &ts);
-    k->tx_start_ms = ts;
-    fc_ocpp__target_soc_started(k);
-  }
+  if (!k->tx_active || k->tx_id != op->out_id) fc_ocpp__target_soc_started(k, op->out_id);
 }
 
 static void started(fc_call_t *c, fc_write_t *w, int status)
@@ -88,19 +81,20 @@ static void start_tag(fc_call_t *c, fc_read_t *r, int status)
   long long ts = op->ts_ms;
   fc_datetime_parse(json_string_value(json_object_get(p, "timestamp")), &ts);
   json_int_t meter_start = json_integer_value(json_object_get(p, "meterStart"));
-  json_t *data =
-      json_pack("{s:n, s:s, s:s, s:O, s:I, s:f, s:I}", "transactionId", "idTag",
-                fc_log_mask(json_string_value(json_object_get(p, "idTag")), masked, sizeof(masked)),
-                "idTagStatus", st, "startedAt", json_object_get(p, "timestamp"), "meterStart",
-                meter_start, "energyWh", 0.0, "meterWh", meter_start);
+  int connector = (int)json_integer_value(json_object_get(p, "connectorId"));
   /* a target SoC given with the remote start that led here */
-  fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id,
-                                   (int)json_integer_value(json_object_get(p, "connectorId")));
-  if (k->target_next > 0) json_object_set_new(data, "targetSoc", json_real(k->target_next));
-  fc_op_t *ev =
-      fc_bus_add(w, FC_EV_TX_STARTED, c->s->id,
-                 (int)json_integer_value(json_object_get(p, "connectorId")), data, ts, false);
-  ev->flag |= FC_EVENT_SKIP_REPEAT;
+  fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id, connector);
+  fc_ev_tx_started_t ev = {
+      .tx_id = 0, /* the store's, once committed */
+      .id_tag = fc_log_mask(json_string_value(json_object_get(p, "idTag")), masked, sizeof(masked)),
+      .id_tag_status = st,
+      .started_at = json_string_value(json_object_get(p, "timestamp")),
+      .meter_start = meter_start,
+      .energy_wh = 0,
+      .meter_wh = (double)meter_start,
+      .target_soc = k->target_next > 0 ? k->target_next : NAN,
+  };
+  fc_ev_tx_started(w, c->s->id, connector, &ev, ts)->flag |= FC_EVENT_SKIP_REPEAT;
   c->apply_fn = start_apply;
   fc_ocpp__commit(c, w, NULL, started);
 }
@@ -132,23 +126,14 @@ static void stopped(fc_call_t *c, fc_write_t *w, int status)
 }
 
 /* The connector of a transaction: from what the handlers know, else from the
- * read model; 0 when neither knows it (a stop for a transaction we never saw
+ * charger model; 0 when neither knows it (a stop for a transaction we never saw
  * start). */
 static fc_cpconn_t *conn_of_tx(fc_ocpp_t *o, const char *charger, int64_t tx)
 {
-  fc_cpstate_t *st = NULL;
-  HASH_FIND_STR(o->cpstates, charger, st);
-  for (size_t i = 0; st && i < st->n; i++)
-    if (st->conns[i].tx_id == tx) return &st->conns[i];
-  size_t i;
-  json_t *cj;
+  const fc_charger_state_t *cs = fc_bus_state(o->bus, charger);
   int found = -1;
-  json_array_foreach(json_object_get(fc_bus_snapshot_json(o->bus, charger), "connectors"), i, cj)
-  {
-    json_t *t = json_object_get(cj, "transaction");
-    if (json_integer_value(json_object_get(t, "transactionId")) == tx)
-      found = (int)json_integer_value(json_object_get(cj, "connectorId"));
-  }
+  for (size_t j = 0; cs && j < cs->n; j++)
+    if (cs->conns[j].tx.present && cs->conns[j].tx.id == tx) found = cs->conns[j].id;
   return found >= 0 ? fc_ocpp__cpconn(o, charger, found) : NULL;
 }
 
@@ -164,38 +149,42 @@ static void stop_write(fc_call_t *c)
    * fails leaves the transaction running, and its retry finds it so */
   fc_cpconn_t *k = conn_of_tx(o, c->s->id, tx);
   if (k) k = fc_ocpp__stage(c, k->id);
-  json_t *data = json_pack("{s:I, s:I, s:O}", "transactionId", (json_int_t)tx, "meterStop",
-                           meter_stop, "stoppedAt", json_object_get(p, "timestamp"));
-  json_t *reason = json_object_get(p, "reason");
-  json_object_set_new(data, "reason", reason ? json_incref(reason) : json_string("Local"));
+  const char *reason = json_string_value(json_object_get(p, "reason"));
+  fc_ev_tx_stopped_t ev = {
+      .tx_id = tx,
+      .meter_stop = meter_stop,
+      .stopped_at = json_string_value(json_object_get(p, "timestamp")),
+      .reason = reason ? reason : "Local",
+      .energy_wh = NAN,
+      .minutes = NAN,
+      .cost = NAN,
+      .target_soc = NAN,
+      .soc_at_stop = NAN,
+  };
   char *final_cost = NULL;
   if (k && k->tx_active && k->tx_id == tx) {
     double e = fc_ocpp__energy_add(k, (double)meter_stop);
-    double minutes = fc_ocpp__tx_minutes(k, ts);
-    json_object_set_new(data, "energyWh", json_real(e));
     /* The final cost goes into the transaction's row (the op's text) and
      * into the event; a stop of a transaction we never saw start has none. */
-    json_t *cost = fc_cost_event_data(&o->tariff, tx, e, minutes);
-    json_object_set(data, "minutes", json_object_get(cost, "minutes"));
-    json_object_set(data, "cost", json_object_get(cost, "cost"));
-    json_object_set(data, "currency", json_object_get(cost, "currency"));
-    json_object_del(cost, "transactionId");
-    json_object_del(cost, "energyWh");
-    json_object_del(cost, "minutes");
-    final_cost = json_dumps(cost, JSON_COMPACT);
-    json_decref(cost);
+    fc_ev_cost_t cost = fc_ocpp__cost(o, k, e, ts);
+    ev.energy_wh = e;
+    ev.minutes = cost.minutes;
+    ev.cost = cost.cost;
+    ev.currency = cost.currency;
+    json_t *row = json_pack("{s:f, s:s}", "cost", cost.cost, "currency", cost.currency);
+    final_cost = json_dumps(row, JSON_COMPACT);
+    json_decref(row);
     k->tx_active = false;
   }
-  /* the vehicle leaves with its transaction (as in the read model) */
+  /* the vehicle leaves with its transaction (as in the charger model) */
   if (k && (!k->tx_active || k->tx_id == tx)) k->pc_known = false;
-  if (k) fc_ocpp__target_soc_stopped(k, tx, data);
+  if (k) fc_ocpp__target_soc_stopped(k, tx, &ev);
   fc_write_t *w = fc_write_new();
   fc_op_t *op =
       fc_write_add(w, FC_OP_TX_STOP, c->s->id, p, final_cost, final_cost ? strlen(final_cost) : 0);
   op->ts_ms = now;
   free(final_cost);
-  fc_op_t *ev = fc_bus_add(w, FC_EV_TX_STOPPED, c->s->id, k ? k->id : 0, data, ts, false);
-  ev->flag |= FC_EVENT_SKIP_REPEAT;
+  fc_ev_tx_stopped(w, c->s->id, k ? k->id : 0, &ev, ts)->flag |= FC_EVENT_SKIP_REPEAT;
   fc_ocpp__commit(c, w, NULL, stopped);
 }
 

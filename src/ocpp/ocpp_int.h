@@ -87,7 +87,10 @@ typedef struct fc_session {
   UT_hash_handle hh; /* o->sessions, by id */
 } fc_session_t;
 
-/* Per connector: see cpstate.c. */
+/* Per connector: see cpstate.c. The status, meter, transaction and vehicle
+ * members are the charger model's (read from it by fc_ocpp__cpconn; a
+ * handler's changes to them reach it through its events); the target SoC
+ * members are kept here. */
 typedef struct fc_cpconn {
   int id;
   long long status_ts, meter_ts; /* ms; newest seen */
@@ -350,6 +353,10 @@ double fc_ocpp__energy_add(fc_cpconn_t *k, double reg);
  * the charging time the tariff charges for, by the messages' own clocks. */
 double fc_ocpp__tx_minutes(const fc_cpconn_t *k, long long ts_ms);
 void fc_ocpp__cpstates_free(fc_ocpp_t *o);
+/* The running transaction's cost event at ts_ms, with energy_wh delivered
+ * (minutes rounded to 0.01, by the tariff); its strings borrow o. */
+fc_ev_cost_t fc_ocpp__cost(const fc_ocpp_t *o, const fc_cpconn_t *k, double energy_wh,
+                           long long ts_ms);
 /* Callback of writes that carry events but no answer: publishes them. */
 void fc_ocpp__write_published(fc_write_t *w, int status, void *arg);
 
@@ -362,9 +369,9 @@ void fc_ocpp__precharge_soc(fc_ocpp_t *o, fc_write_t *w, const char *charger, fc
 
 /* target_soc.c: adds "stoppedBy":"targetSoc" (and the target) to the data
  * of transaction tx's transaction.stopped event when the rule stopped it. */
-void fc_ocpp__target_soc_stopped(fc_cpconn_t *k, int64_t tx, json_t *data);
-/* A transaction started on k: it takes the target waiting for it. */
-void fc_ocpp__target_soc_started(fc_cpconn_t *k);
+void fc_ocpp__target_soc_stopped(fc_cpconn_t *k, int64_t tx, fc_ev_tx_stopped_t *ev);
+/* Transaction tx started on k: it takes the target waiting for it. */
+void fc_ocpp__target_soc_started(fc_cpconn_t *k, int64_t tx);
 /* A SoC reported for k's running transaction: sends RemoteStopTransaction
  * (once) when it reaches the target. */
 void fc_ocpp__target_soc_check(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k, double soc);

@@ -362,7 +362,7 @@ static void seen(fc_session_t *s, bool online)
   op->flag = online;
   op->i64 = (int64_t)s->conn_id;
   op->ts_ms = fc_wall_ms();
-  fc_bus_add(w, online ? FC_EV_ONLINE : FC_EV_OFFLINE, s->id, 0, NULL, op->ts_ms, false);
+  fc_ev_online(w, s->id, online, op->ts_ms);
   if (s->o->io.submit(s->o->store, w, fc_ocpp__write_published, s->o) < 0) fc_write_free(w);
 }
 

@@ -16,18 +16,13 @@
 
 #include <string.h>
 
-/* Seeds the connectors the read model knows of (a transaction that started
+/* Seeds the connectors the charger model knows of (a transaction that started
  * before a restart is only there), so that the loop below sees them all. */
 static fc_cpstate_t *state_of(fc_ocpp_t *o, const char *charger)
 {
-  json_t *snap = fc_bus_snapshot_json(o->bus, charger);
-  size_t i;
-  json_t *cj;
-  json_array_foreach(json_object_get(snap, "connectors"), i, cj)
-  {
-    json_t *id = json_object_get(cj, "connectorId");
-    if (json_is_integer(id)) fc_ocpp__cpconn(o, charger, (int)json_integer_value(id));
-  }
+  const fc_charger_state_t *cs = fc_bus_state(o->bus, charger);
+  for (size_t i = 0; cs && i < cs->n; i++)
+    fc_ocpp__cpconn(o, charger, cs->conns[i].id);
   fc_cpstate_t *st = NULL;
   HASH_FIND_STR(o->cpstates, charger, st);
   return st;
@@ -81,13 +76,13 @@ int fc_ocpp_target_soc(fc_ocpp_t *o, const char *charger, int connector, double 
   return 0;
 }
 
-void fc_ocpp__target_soc_started(fc_cpconn_t *k)
+void fc_ocpp__target_soc_started(fc_cpconn_t *k, int64_t tx)
 {
   k->target_soc = 0;
   k->target_sent = false;
   if (k->target_next > 0) {
     k->target_soc = k->target_next;
-    k->target_tx = k->tx_id;
+    k->target_tx = tx;
     k->target_next = 0;
   }
 }
@@ -120,12 +115,12 @@ void fc_ocpp__target_soc_check(fc_ocpp_t *o, const char *charger, fc_cpconn_t *k
   json_decref(params);
 }
 
-void fc_ocpp__target_soc_stopped(fc_cpconn_t *k, int64_t tx, json_t *data)
+void fc_ocpp__target_soc_stopped(fc_cpconn_t *k, int64_t tx, fc_ev_tx_stopped_t *ev)
 {
   if (!k->target_stopped_tx || k->target_stopped_tx != tx) return;
-  json_object_set_new(data, "stoppedBy", json_string("targetSoc"));
-  json_object_set_new(data, "targetSoc", json_real(k->target_soc));
-  json_object_set_new(data, "socAtStop", json_real(k->target_stopped_at));
+  ev->stopped_by = "targetSoc";
+  ev->target_soc = k->target_soc;
+  ev->soc_at_stop = k->target_stopped_at;
   k->target_stopped_tx = 0;
   k->target_soc = 0;
 }

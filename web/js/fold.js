@@ -1,5 +1,5 @@
 // The fold: a charger's snapshot kept current by its events, by the same
-// rules as the server's read model (src/bus/bus.c, apply()). No DOM, no
+// rules as the server's read model (src/bus/model.c, fc_model_apply()). No DOM, no
 // imports: node runs it against the shared vectors (tests/vectors/fold/) that
 // the server's fold is tested with too, so that the two cannot drift.
 
@@ -33,7 +33,9 @@ export function applyEvent(snap, ev) {
       break;
     case 'meter':
       c = connectorOf(snap, ev.connector);
-      c.meter = { ...(c.meter || {}), ...d, ts: ev.ts };
+      // clockSkew is a flag of that reading, not of the next
+      const { clockSkew: _skew, ...prev } = c.meter || {};
+      c.meter = { ...prev, ...d, ts: ev.ts };
       break;
     case 'transaction.started':
       c = connectorOf(snap, ev.connector);
