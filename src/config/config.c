@@ -143,7 +143,9 @@ static const opt_t opts[] = {
     {"ui-user-check", T_INT, O(ui_user_check), S, "2000", 100, 600000, NULL,
      "ms between checks of the users table: the sockets of a removed user, or of a user whose "
      "role changed, are closed (1008)"},
-    {"web-root", T_STR, O(web_root), S, "./web", 0, 0, NULL, "directory of the web UI's files"},
+    {"web-root", T_STR, O(web_root), S, NULL, 0, 0, NULL,
+     "directory of the web UI's files (default: share/flashcharge/web beside the installed "
+     "binary's bin/, else ./web)"},
     {"http-header-max", T_INT, O(http_header_max), S, "16384", 4096, 65535, NULL,
      "bytes of request line and headers a request may have (holds a token of 8 KiB)"},
     {"metrics-token", T_STR, O(metrics_token), S, NULL, 0, 0, NULL,
