@@ -34,6 +34,7 @@ static const char *const unknown_choices[] = {"reject", "pending", "accept", NUL
 static const char *const tag_choices[] = {"invalid", "accept", NULL};
 static const char *const alg_choices[] = {"HS256", "RS256", "ES256", NULL};
 static const char *const level_choices[] = {"error", "warn", "notice", "info", "debug", NULL};
+static const char *const format_choices[] = {"text", "json", NULL};
 
 #define O(f) offsetof(fc_config_t, f)
 #define S FC_OPT_SERVE
@@ -93,6 +94,8 @@ static const opt_t opts[] = {
      "events older than this many days are deleted (a key's latest stays)"},
     {"log-level", T_ENUM, O(log_level), S | D, "info", 0, 0, level_choices,
      "error | warn | notice | info | debug"},
+    {"log-format", T_ENUM, O(log_format), S | D, "text", 0, 0, format_choices,
+     "text (key=value) | json (one object a line, the same fields)"},
     {"fault-file", T_STR, O(fault_file), S, NULL, 0, 0, NULL,
      "test hook: store writes fail/stall while this file says so (fail, fail-sync, stall MS); "
      "free BYTES: the free disk space the store sees"},
@@ -407,6 +410,7 @@ int fc_config_load(fc_config_t *c, unsigned groups, int *argc, char **argv)
   *argc = out;
   argv[out] = NULL;
   fc_log_level = (fc_log_level_t)c->log_level;
+  fc_log_format = (fc_log_format_t)c->log_format;
   return 0;
 }
 

@@ -39,6 +39,7 @@ typedef struct fc_config {
   int disk_check_ms;      /* between free-space checks */
   int event_days;         /* events past this age are pruned (not a key's latest) */
   int log_level;          /* fc_log_level_t */
+  int log_format;         /* fc_log_format_t */
   char *fault_file;       /* test hook for the store */
   int store_batch_max;
   int store_retry_max;

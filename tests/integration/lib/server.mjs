@@ -196,7 +196,8 @@ export class Server {
         while ((nl = buf.indexOf('\n')) >= 0) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
-          const f = parseLogfmt(line);
+          // --log-format json writes the same fields as one object a line
+          const f = line.startsWith('{') ? JSON.parse(line) : parseLogfmt(line);
           if (f.event === 'listening') {
             if (f.kind === 'ocpp') this.ocppPort = Number(f.port);
             if (f.kind === 'http') this.httpPort = Number(f.port);
