@@ -425,3 +425,45 @@ void fc_config_usage(FILE *f, unsigned groups)
             o->def ? ", default " : "", o->def ? o->def : "");
   }
 }
+
+/* Writes s for roff: a backslash as \e, '-' as \- (a minus, so that man
+ * pages search and copy as typed). */
+static void roff(FILE *f, const char *s)
+{
+  for (; *s; s++) {
+    if (*s == '\\')
+      fputs("\\e", f);
+    else if (*s == '-')
+      fputs("\\-", f);
+    else
+      fputc(*s, f);
+  }
+}
+
+void fc_config_man(FILE *f, unsigned groups)
+{
+  for (size_t i = 0; i < FC_ARRAY_SIZE(opts); i++) {
+    const opt_t *o = &opts[i];
+    if (!(o->groups & groups)) continue;
+    char env[80], key[64];
+    key_of(o, env, sizeof(env), 1);
+    key_of(o, key, sizeof(key), 0);
+    fputs(".TP\n.B \\-\\-", f);
+    roff(f, o->name);
+    fputs(o->type == T_BOOL ? " \\fR[\\fItrue\\fR|\\fIfalse\\fR]\n" : " \\fIVALUE\\fR\n", f);
+    fputs("\\&", f);
+    roff(f, o->help);
+    fputs(".\n.br\nEnvironment \\fB", f);
+    roff(f, env);
+    fputs("\\fR, config key \\fB", f);
+    roff(f, key);
+    fputs("\\fR", f);
+    if (o->def) {
+      fputs("; default \\fB", f);
+      roff(f, o->def);
+      fputs("\\fR", f);
+    }
+    if (o->type == T_INT) fprintf(f, "; %ld to %ld", o->min, o->max);
+    fputs(".\n", f);
+  }
+}

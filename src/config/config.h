@@ -111,4 +111,9 @@ int fc_config_load(fc_config_t *c, unsigned groups, int *argc, char **argv);
 /* Prints the options of groups with their help text and defaults. */
 void fc_config_usage(FILE *f, unsigned groups);
 
+/* Writes the options of groups as a roff list (.TP entries: the flag, its
+ * help, environment variable, config key, default and bounds), for the man
+ * page generated at build time (tools/gen_man.c). */
+void fc_config_man(FILE *f, unsigned groups);
+
 #endif
