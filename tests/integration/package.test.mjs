@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BIN, Server, cliOk } from './lib/server.mjs';
+import { BIN, Server, cliOk, until } from './lib/server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WEB = path.resolve(here, '../../web');
@@ -133,6 +133,7 @@ test('the installed binary, run as the unit runs it: healthz, dashboard, a charg
     assert.equal(css.status, 200);
     assert.equal(css.text, readFileSync(path.join(WEB, 'app.css'), 'utf8'));
     // the first-start link points at the page that is there
+    await until(() => /event=first_start/.test(srv.stderr), { what: 'the first-start line' });
     assert.match(srv.stderr, /event=first_start url=http:\/\/127\.0\.0\.1:\d+\/#login=/);
 
     const c = await srv.connect('CP-PKG', { password: PW });
@@ -153,6 +154,7 @@ test('a missing web root: a start-up warning with the path, a 404 page naming --
   try {
     await srv.spawn();
     assert.match(srv.stderr, new RegExp(`level=warn event=web_root_missing path="${missing}"`));
+    await until(() => /event=first_start/.test(srv.stderr), { what: 'the first-start line' });
     assert.doesNotMatch(srv.stderr, /#login=/, 'no first-start link to a page that is not there');
     assert.match(srv.stderr, /event=first_start msg="no user yet, and no web UI/);
     for (const [p, headers] of [['/', {}], ['/index.html', {}], ['/chargers', { accept: 'text/html' }]]) {
