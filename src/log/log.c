@@ -23,6 +23,40 @@ static int plain(const char *s)
   return 1;
 }
 
+/* How a character is escaped: in a text line's bare value, in its quoted
+ * value, or in a JSON string. */
+typedef enum { ESC_BARE, ESC_QUOTED, ESC_JSON } esc_mode_t;
+
+/* The escaped form of the character at p (before end) into tmp (8 bytes):
+ * returns its length and sets *adv to the bytes it stands for. \n \r \t as
+ * such; '"' and '\\' with a backslash unless bare; other control bytes and
+ * DEL as \xNN (JSON: \u00NN); valid UTF-8 kept; a byte that is not UTF-8 as
+ * the text \xNN (in JSON, its backslash escaped). */
+static size_t esc_char(const unsigned char *p, const unsigned char *end, esc_mode_t mode, char *tmp,
+                       size_t *adv)
+{
+  unsigned char ch = *p;
+  *adv = 1;
+  if (ch == '\n' || ch == '\r' || ch == '\t' || (mode != ESC_BARE && (ch == '"' || ch == '\\'))) {
+    tmp[0] = '\\';
+    tmp[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : ch == '\t' ? 't' : (char)ch;
+    return 2;
+  }
+  if (ch < 0x20 || ch == 0x7f)
+    return (size_t)snprintf(tmp, 8, mode == ESC_JSON ? "\\u%04x" : "\\x%02x", ch);
+  if (ch < 0x80) {
+    tmp[0] = (char)ch;
+    return 1;
+  }
+  size_t n = fc_utf8_len(p, end);
+  if (n > 0) {
+    memcpy(tmp, p, n);
+    *adv = n;
+    return n;
+  }
+  return (size_t)snprintf(tmp, 8, mode == ESC_JSON ? "\\\\x%02x" : "\\x%02x", ch);
+}
+
 /* Appends s escaped to out (cap bytes, NUL-terminated); see fc_log_esc.
  * quotes: escape '"' and '\\' too (a quoted value), else control bytes
  * only. Returns the new length; stops (with "..." when room) at cap. */
@@ -31,28 +65,7 @@ static size_t esc_append(char *out, size_t at, size_t cap, const char *s, int qu
   const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
   while (p < end) {
     char tmp[8];
-    size_t n = 0, adv = 1;
-    unsigned char ch = *p;
-    if (ch == '\n' || ch == '\r' || ch == '\t') {
-      tmp[0] = '\\';
-      tmp[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
-      n = 2;
-    } else if (quotes && (ch == '"' || ch == '\\')) {
-      tmp[0] = '\\';
-      tmp[1] = (char)ch;
-      n = 2;
-    } else if (ch < 0x20 || ch == 0x7f) {
-      n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
-    } else if (ch < 0x80) {
-      tmp[0] = (char)ch;
-      n = 1;
-    } else if ((adv = fc_utf8_len(p, end)) > 0) {
-      memcpy(tmp, p, adv);
-      n = adv;
-    } else {
-      adv = 1;
-      n = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
-    }
+    size_t adv, n = esc_char(p, end, quotes ? ESC_QUOTED : ESC_BARE, tmp, &adv);
     if (at + n + 1 > cap) {
       if (cap >= 4) {
         while (at + 4 > cap)
@@ -128,28 +141,7 @@ static void jstr(jbuf_t *b, const char *s, size_t len)
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
   while (p < end && !b->full) {
     char tmp[8];
-    size_t n, adv = 1;
-    unsigned char ch = *p;
-    if (ch == '"' || ch == '\\') {
-      tmp[0] = '\\';
-      tmp[1] = (char)ch;
-      n = 2;
-    } else if (ch == '\n' || ch == '\r' || ch == '\t') {
-      tmp[0] = '\\';
-      tmp[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
-      n = 2;
-    } else if (ch < 0x20 || ch == 0x7f) {
-      n = (size_t)snprintf(tmp, sizeof(tmp), "\\u%04x", ch);
-    } else if (ch < 0x80) {
-      tmp[0] = (char)ch;
-      n = 1;
-    } else if ((adv = fc_utf8_len(p, end)) > 0) {
-      memcpy(tmp, p, adv);
-      n = adv;
-    } else {
-      adv = 1;
-      n = (size_t)snprintf(tmp, sizeof(tmp), "\\\\x%02x", ch);
-    }
+    size_t adv, n = esc_char(p, end, ESC_JSON, tmp, &adv);
     jraw(b, tmp, n);
     if (!b->full) p += adv;
   }
