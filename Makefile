@@ -5,8 +5,11 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 FUZZ_SECONDS ?= 60
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BUILD_DEB  ?= build-deb
 
-.PHONY: all deps build build-asan run test test-unit test-integration fuzz bench format clean
+.PHONY: all deps build build-asan install deb run test test-unit test-integration fuzz bench format clean
 
 all: build
 
@@ -20,6 +23,22 @@ build: deps
 build-asan: deps
 	@cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DFC_ASAN=ON -DFC_UBSAN=ON $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD_SAN) -j$(JOBS)
+
+# Installs under PREFIX (/usr/local), staged under DESTDIR when given: the
+# binaries, the web UI, the schemas, the man page, the example configuration
+# (/etc/flashcharge when PREFIX is /usr, else PREFIX/etc/flashcharge) and the
+# systemd unit (cmake/package.cmake).
+install: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+# The Debian package (CPack DEB, prefix /usr), in $(BUILD_DEB)/flashcharge_*.deb.
+deb: deps
+	@cmake -S . -B $(BUILD_DEB) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD_DEB) -j$(JOBS)
+	@cd $(BUILD_DEB) && cpack -G DEB
+	@ls $(BUILD_DEB)/flashcharge_*.deb
 
 # Starts the server on its embedded default (SQLite in ./flashcharge.db).
 # Unknown chargers are accepted here, as on a development bench; production
@@ -61,4 +80,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) $(BUILD_DEB)

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs every dependency of flashcharge, idempotently. Run as root on Debian 12.
 # Debian packages for the build and the tests; npm packages for the integration tests.
+# dpkg-dev (dpkg-shlibdeps) and file: the .deb's computed Depends (make deb);
+# systemd: systemd-analyze, which tests/integration/package.test.mjs runs on the unit.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -8,6 +10,7 @@ PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libjwt-dev
   libsqlite3-dev sqlite3 libsodium-dev libcmocka-dev uthash-dev libjemalloc-dev
   zlib1g-dev libssl-dev openssl chromium
+  dpkg-dev file systemd
   nodejs npm"
 
 missing=""

@@ -41,7 +41,9 @@ typedef struct fc_login fc_login_t;
 int fc_api_init(fc_api_t *a, uv_loop_t *loop, const fc_config_t *cfg);
 
 /* When no user exists yet: makes a one-time sign-in code and logs the URL
- * that uses it (http://host:port/#login=CODE). Blocking; before the loop runs. */
+ * that uses it (http://host:port/#login=CODE); without a web UI (no
+ * index.html in the web root) only says how to add a user. Blocking; before
+ * the loop runs. */
 void fc_api_login_announce(fc_api_t *a, const char *host, int port);
 
 #endif

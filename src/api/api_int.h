@@ -42,6 +42,7 @@ struct fc_api {
   fc_api_stats_t stats;
   const fc_guard_t *guard; /* the sockets' connection guard, for /metrics */
   fc_net_t *net;           /* the sockets: TLS reload and expiry (NULL: none) */
+  char *no_web_page;       /* the 404 page when the web root has no index.html, else NULL */
 };
 
 typedef enum { FC_HTTP_GET = 0, FC_HTTP_POST, FC_HTTP_PUT } fc_method_t;

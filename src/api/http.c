@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 fc_api_t *fc_api_new(fc_store_t *store, fc_ocpp_t *ocpp, fc_bus_t *bus, fc_push_t *push,
                      const fc_jwt_cfg_t *jwt)
@@ -56,6 +57,7 @@ void fc_api_free(fc_api_t *a)
     HASH_DEL(a->offences, e);
     fc_free(e);
   }
+  fc_free(a->no_web_page);
   if (a->metrics_token) {
     sodium_memzero(a->metrics_token, a->metrics_token_len);
     fc_free(a->metrics_token);
@@ -81,10 +83,54 @@ static char *read_token_file(const char *path, size_t *len)
   return out;
 }
 
+/* The page the dashboard gets when the web root holds no index.html: a
+ * 404 that says where the files were looked for and which option names
+ * them, rather than an empty reply or a JSON error a browser shows raw. */
+static char *no_web_page(const char *root)
+{
+  char esc[1024];
+  size_t o = 0;
+  for (const char *p = root ? root : "(none)"; *p && o + 7 < sizeof(esc); p++) {
+    const char *rep = *p == '<'   ? "&lt;"
+                      : *p == '>' ? "&gt;"
+                      : *p == '&' ? "&amp;"
+                      : *p == '"' ? "&quot;"
+                                  : NULL;
+    if (rep) {
+      memcpy(esc + o, rep, strlen(rep));
+      o += strlen(rep);
+    } else {
+      esc[o++] = *p;
+    }
+  }
+  esc[o] = '\0';
+  char *page = NULL;
+  if (asprintf(&page,
+               "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+               "<title>flashcharge: no web UI</title></head><body>\n"
+               "<h1>404: the web UI is not installed here</h1>\n"
+               "<p>flashcharge looked for the web UI's files (index.html) in <code>%s</code> and "
+               "found none.</p>\n"
+               "<p>Start the server with <code>--web-root DIR</code> (or "
+               "<code>FLASHCHARGE_WEB_ROOT</code>, or <code>\"web_root\"</code> in the config "
+               "file) naming the directory that holds them: "
+               "<code>PREFIX/share/flashcharge/web</code> once installed, <code>web/</code> in "
+               "the source tree.</p>\n"
+               "<p><code>/api</code>, <code>/ws</code>, <code>/healthz</code> and "
+               "<code>/metrics</code> work without it.</p>\n</body></html>\n",
+               esc) < 0)
+    abort();
+  return page;
+}
+
 int fc_api_init(fc_api_t *a, uv_loop_t *loop, const fc_config_t *cfg)
 {
   a->cfg = cfg;
   a->loop = loop;
+  char index[4096];
+  int n = snprintf(index, sizeof(index), "%s/index.html", cfg->web_root ? cfg->web_root : "");
+  if (!cfg->web_root || n < 0 || (size_t)n >= sizeof(index) || access(index, R_OK) != 0)
+    a->no_web_page = no_web_page(cfg->web_root);
   if (cfg->metrics_token_file) {
     a->metrics_token = read_token_file(cfg->metrics_token_file, &a->metrics_token_len);
     if (!a->metrics_token) {
@@ -262,6 +308,16 @@ static bool refused_framing(fc_req_t *r, struct lws *wsi)
   return true;
 }
 
+/* A page a browser navigates to: the dashboard's own paths, or any path
+ * asked for as HTML. */
+static bool wants_page(struct lws *wsi, const char *path)
+{
+  char accept[256];
+  if (!strcmp(path, "/") || !strcmp(path, "/index.html")) return true;
+  return lws_hdr_copy(wsi, accept, sizeof(accept), WSI_TOKEN_HTTP_ACCEPT) > 0 &&
+         strstr(accept, "text/html");
+}
+
 static void route(fc_req_t *r, struct lws *wsi)
 {
   char path[512];
@@ -291,6 +347,9 @@ static void route(fc_req_t *r, struct lws *wsi)
     fc_api__metrics(r);
   else if (is_api(path))
     fc_api__rest(r, path);
+  else if (r->a->no_web_page && wants_page(wsi, path))
+    fc_api__respond(r, 404, "text/html; charset=utf-8", r->a->no_web_page,
+                    strlen(r->a->no_web_page));
   else
     fc_api__error(r, 404, "not_found", "no such resource");
 }

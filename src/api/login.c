@@ -483,6 +483,13 @@ void fc_api_login_announce(fc_api_t *a, const char *host, int port)
   fc_login_t *l = a->login;
   long long n = 0;
   if (!l || fc_store_admin_user_count(l->db, &n) < 0 || n > 0) return;
+  if (a->no_web_page) {
+    /* No link to a page that is not there; and no code, unused. */
+    fc_log(FC_LOG_NOTICE, NULL,
+           "event=first_start msg=\"no user yet, and no web UI to sign in with (see "
+           "--web-root): add one with: flashcharge user add NAME --role admin\"");
+    return;
+  }
   unsigned char raw[CODE_BYTES];
   randombytes_buf(raw, sizeof(raw));
   sodium_bin2base64(l->code, sizeof(l->code), raw, sizeof(raw),

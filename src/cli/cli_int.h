@@ -17,6 +17,12 @@ const char *fc_cli__take_opt(int *argc, char **argv, const char *name);
 /* True when argv holds --help (or -h). */
 int fc_cli__wants_help(int argc, char **argv);
 
+/* Sets cfg->web_root when no option gave it (beside the installed binary,
+ * else ./web) and logs where the web UI is, or a warning when it is not
+ * there (webroot.c). */
+struct fc_config;
+void fc_cli__web_root(struct fc_config *cfg);
+
 /* ---- serve's sockets (wire.c): the only place that mounts ocpp/, push/ and
  * api/'s libwebsockets callbacks on net/'s vhosts ---- */
 #include "api/api.h"

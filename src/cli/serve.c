@@ -292,6 +292,7 @@ int fc_cli__serve(int argc, char **argv)
     return 2;
   }
   fc_log_route_lws();
+  fc_cli__web_root(&sv.cfg);
   signal(SIGPIPE, SIG_IGN);
   if (fc_auth_init() < 0 || fc_ocpp_global_init() < 0) {
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed");

@@ -43,7 +43,8 @@ static void usage(FILE *f)
           "                         The secret must be at least %d bytes.\n"
           "  --jwt-private-key PEM  RS256/ES256: the private key (PEM) to sign with\n"
           "  --iss ISSUER           issuer claim (the server checks it when configured)\n"
-          "  --aud AUDIENCE         audience claim (the server checks it when configured)\n",
+          "  --aud AUDIENCE         audience claim (the server checks it when configured)\n"
+          "  --db PATH              accepted as by every command; a token reads no database\n",
           FC_JWT_SUB_MAX, FC_JWT_CHARGER_MAX, FC_JWT_HS_KEY_MIN);
 }
 
@@ -138,6 +139,9 @@ int fc_cli__token(int argc, char **argv)
 {
   const char *sub = NULL, *chargers = NULL, *role_s = NULL, *ttl_s = NULL, *alg_s = "HS256";
   const char *secret_file = NULL, *key_file = NULL, *iss = NULL, *aud = NULL;
+  /* Taken like every command's --db, so that one set of flags works for all
+   * of them; a token is made from the key alone and reads no database. */
+  const char *unused_db = NULL;
   struct {
     const char *name;
     const char **dst;
@@ -151,6 +155,7 @@ int fc_cli__token(int argc, char **argv)
       {"--jwt-private-key", &key_file},
       {"--iss", &iss},
       {"--aud", &aud},
+      {"--db", &unused_db},
   };
   unsigned char *key = NULL;
   size_t key_len = 0;

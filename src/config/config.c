@@ -34,6 +34,7 @@ static const char *const unknown_choices[] = {"reject", "pending", "accept", NUL
 static const char *const tag_choices[] = {"invalid", "accept", NULL};
 static const char *const alg_choices[] = {"HS256", "RS256", "ES256", NULL};
 static const char *const level_choices[] = {"error", "warn", "notice", "info", "debug", NULL};
+static const char *const format_choices[] = {"text", "json", NULL};
 
 #define O(f) offsetof(fc_config_t, f)
 #define S FC_OPT_SERVE
@@ -108,6 +109,8 @@ static const opt_t opts[] = {
      "events older than this many days are deleted (a key's latest stays)"},
     {"log-level", T_ENUM, O(log_level), S | D, "info", 0, 0, level_choices,
      "error | warn | notice | info | debug"},
+    {"log-format", T_ENUM, O(log_format), S | D, "text", 0, 0, format_choices,
+     "text (key=value) | json (one object a line, the same fields)"},
     {"fault-file", T_STR, O(fault_file), S, NULL, 0, 0, NULL,
      "test hook: store writes fail/stall while this file says so (fail, fail-sync, stall MS); "
      "free BYTES: the free disk space the store sees"},
@@ -158,7 +161,9 @@ static const opt_t opts[] = {
     {"ui-user-check", T_INT, O(ui_user_check), S, "2000", 100, 600000, NULL,
      "ms between checks of the users table: the sockets of a removed user, or of a user whose "
      "role changed, are closed (1008)"},
-    {"web-root", T_STR, O(web_root), S, "./web", 0, 0, NULL, "directory of the web UI's files"},
+    {"web-root", T_STR, O(web_root), S, NULL, 0, 0, NULL,
+     "directory of the web UI's files (default: share/flashcharge/web beside the installed "
+     "binary's bin/, else ./web)"},
     {"http-header-max", T_INT, O(http_header_max), S, "16384", 4096, 65535, NULL,
      "bytes of request line and headers a request may have (holds a token of 8 KiB)"},
     {"metrics-token", T_STR, O(metrics_token), S, NULL, 0, 0, NULL,
@@ -420,6 +425,7 @@ int fc_config_load(fc_config_t *c, unsigned groups, int *argc, char **argv)
   *argc = out;
   argv[out] = NULL;
   fc_log_level = (fc_log_level_t)c->log_level;
+  fc_log_format = (fc_log_format_t)c->log_format;
   return 0;
 }
 
@@ -449,5 +455,47 @@ void fc_config_usage(FILE *f, unsigned groups)
     key_of(o, env, sizeof(env), 1);
     fprintf(f, "  --%-24s %s\n  %-26s (env %s%s%s)\n", o->name, o->help, "", env,
             o->def ? ", default " : "", o->def ? o->def : "");
+  }
+}
+
+/* Writes s for roff: a backslash as \e, '-' as \- (a minus, so that man
+ * pages search and copy as typed). */
+static void roff(FILE *f, const char *s)
+{
+  for (; *s; s++) {
+    if (*s == '\\')
+      fputs("\\e", f);
+    else if (*s == '-')
+      fputs("\\-", f);
+    else
+      fputc(*s, f);
+  }
+}
+
+void fc_config_man(FILE *f, unsigned groups)
+{
+  for (size_t i = 0; i < FC_ARRAY_SIZE(opts); i++) {
+    const opt_t *o = &opts[i];
+    if (!(o->groups & groups)) continue;
+    char env[80], key[64];
+    key_of(o, env, sizeof(env), 1);
+    key_of(o, key, sizeof(key), 0);
+    fputs(".TP\n.B \\-\\-", f);
+    roff(f, o->name);
+    fputs(o->type == T_BOOL ? " \\fR[\\fItrue\\fR|\\fIfalse\\fR]\n" : " \\fIVALUE\\fR\n", f);
+    fputs("\\&", f);
+    roff(f, o->help);
+    fputs(".\n.br\nEnvironment \\fB", f);
+    roff(f, env);
+    fputs("\\fR, config key \\fB", f);
+    roff(f, key);
+    fputs("\\fR", f);
+    if (o->def) {
+      fputs("; default \\fB", f);
+      roff(f, o->def);
+      fputs("\\fR", f);
+    }
+    if (o->type == T_INT) fprintf(f, "; %ld to %ld", o->min, o->max);
+    fputs(".\n", f);
   }
 }

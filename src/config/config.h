@@ -47,6 +47,7 @@ typedef struct fc_config {
   int disk_check_ms;      /* between free-space checks */
   int event_days;         /* events past this age are pruned (not a key's latest) */
   int log_level;          /* fc_log_level_t */
+  int log_format;         /* fc_log_format_t */
   char *fault_file;       /* test hook for the store */
   int store_batch_max;
   int store_retry_max;
@@ -121,5 +122,10 @@ int fc_config_check(const fc_config_t *c);
 
 /* Prints the options of groups with their help text and defaults. */
 void fc_config_usage(FILE *f, unsigned groups);
+
+/* Writes the options of groups as a roff list (.TP entries: the flag, its
+ * help, environment variable, config key, default and bounds), for the man
+ * page generated at build time (tools/gen_man.c). */
+void fc_config_man(FILE *f, unsigned groups);
 
 #endif

@@ -1,4 +1,4 @@
-/* Logging: one line per event, key=value, to stderr.
+/* Logging: one line per event, key=value (or JSON, --log-format), to stderr.
  *
  *   fc_log(FC_LOG_INFO, &ctx, "event=boot vendor=%s", vendor);
  * prints
@@ -33,6 +33,14 @@ typedef struct fc_log_ctx {
 } fc_log_ctx_t;
 
 extern fc_log_level_t fc_log_level;
+
+/* --log-format: key=value text (above), or one JSON object a line with the
+ * same fields, every value a string:
+ *   {"ts":"2026-11-26T10:00:00.000Z","level":"info","cp":"CP001","conn":"7",
+ *    "event":"boot","vendor":"Acme"}
+ * Set once at start (config), before any thread logs. */
+typedef enum { FC_LOG_TEXT = 0, FC_LOG_JSON = 1 } fc_log_format_t;
+extern fc_log_format_t fc_log_format;
 
 #define fc_log(level, ctx, ...)                                                                    \
   do {                                                                                             \

@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Server, cli, until, sleep, iso } from './lib/server.mjs';
+import { Server, cli, cliOk, until, sleep, iso } from './lib/server.mjs';
 
 const servers = [];
 after(async () => {
@@ -132,4 +132,35 @@ test('bad settings are refused at start with a non-zero exit', () => {
     assert.notEqual(r.code, 0, `serve ${bad.join(' ')} exited 0`);
     assert.ok(r.stderr.length > 0, `serve ${bad.join(' ')} says why`);
   }
+});
+
+test('--db PATH is taken by every command (charger, tag, user, token)', () => {
+  const dir = servers[0]?.dir ?? '/tmp';
+  const db = path.join(dir, `every-command-${process.pid}.db`);
+  const env = { FLASHCHARGE_JWT_SECRET: 'every-command-secret-0123456789abcdef' };
+  cliOk(['charger', 'add', 'CP-DB', '--db', db], { env });
+  assert.match(cliOk(['charger', 'list', '--db', db], { env }).stdout, /CP-DB/);
+  cliOk(['tag', 'add', 'TAG-DB', '--db', db], { env });
+  assert.match(cliOk(['tag', 'list', '--db', db], { env }).stdout, /TAG-DB/);
+  cliOk(['user', 'list', '--db', db], { env });
+  const tok = cliOk(['token', '--db', db, '--sub', 'ops', '--chargers', '*', '--role', 'viewer',
+    '--ttl', '1h'], { env }).stdout.trim();
+  assert.equal(tok.split('.').length, 3, tok);
+});
+
+test('--log-format json: every line one JSON object with the fields of the text line', async () => {
+  const s = await start({ args: ['--log-format', 'json', '--unknown-chargers', 'accept'] });
+  const c = await s.connect('CP-JSON');
+  await boot(c);
+  await c.close();
+  await until(() => s.stderr.includes('"cp":"CP-JSON"'), { what: 'a line of the charger' });
+  const lines = s.stderr.split('\n').filter(Boolean);
+  assert.ok(lines.length > 5);
+  for (const l of lines) {
+    const o = JSON.parse(l); // throws on a line that is not JSON
+    assert.equal(typeof o.ts, 'string', l);
+    assert.match(o.level, /^(error|warn|notice|info|debug)$/, l);
+    assert.ok(o.event || o.src, l);
+  }
+  assert.ok(lines.some((l) => JSON.parse(l).cp === 'CP-JSON'), 'a line in the charger context');
 });

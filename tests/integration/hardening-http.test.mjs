@@ -332,7 +332,9 @@ test('30 concurrent sign-ins all succeed: they queue for the verifications, none
 
 test('a sign-in answered 503 busy does not spend the first-start code', async () => {
   // One verification at a time and no queue: any sign-in during another is busy.
-  const s = new Server({ env: { FLASHCHARGE_LOGIN_CONCURRENCY: '1', FLASHCHARGE_LOGIN_QUEUE: '0' } });
+  // The first-start link is logged only where the web UI is served.
+  const s = new Server({ env: { FLASHCHARGE_LOGIN_CONCURRENCY: '1', FLASHCHARGE_LOGIN_QUEUE: '0' },
+    args: ['--web-root', WEB_ROOT] });
   try {
     await s.spawn();
     await until(() => /#login=/.test(s.stderr), { what: 'the first-start line' });

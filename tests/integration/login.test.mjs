@@ -4,8 +4,11 @@
 // queue and the code under load: hardening-http.test.mjs.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Server, until } from './lib/server.mjs';
 
+const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web');
 const SECRET = 'login-test-secret-0123456789abcdef-XYZ';
 
 const login = (srv, body) => srv.http('/api/login', {
@@ -76,7 +79,8 @@ test('failed sign-ins are throttled per name and address (429 with Retry-After),
 });
 
 test('first start: a one-time URL signs in once as admin; a random secret when none is set', async () => {
-  const srv = new Server(); // no FLASHCHARGE_JWT_SECRET
+  // no FLASHCHARGE_JWT_SECRET; the link is logged only where the page is served
+  const srv = new Server({ args: ['--web-root', WEB_ROOT] });
   try {
     await srv.spawn();
     await until(() => /event=first_start/.test(srv.stderr), { what: 'the first-start line' });

@@ -95,7 +95,8 @@ export function parseLogfmt(line) {
 export class Server {
   // opts: chargers: [{id, password?, registration?, profile?}], tags: [{tag, status?, expiry?, parent?}],
   //       args: extra `serve` arguments, env: extra environment,
-  //       serveArgs: the whole `serve` argument list instead of the defaults + args.
+  //       serveArgs: the whole `serve` argument list instead of the defaults + args,
+  //       bin: another flashcharge binary (an installed one), cwd: its directory.
   constructor(opts = {}) {
     this.opts = opts;
     this.dir = mkdtempSync(path.join(tmpdir(), 'fc-itest-'));
@@ -155,7 +156,8 @@ export class Server {
 
   // Starts `flashcharge serve` and waits for both listening lines.
   async spawn({ timeout = 10000 } = {}) {
-    if (!existsSync(BIN)) throw new Error(`flashcharge binary not found at ${BIN} (set FLASHCHARGE_BIN)`);
+    const bin = this.opts.bin ?? BIN;
+    if (!existsSync(bin)) throw new Error(`flashcharge binary not found at ${bin} (set FLASHCHARGE_BIN)`);
     this.starts++;
     this.stderr = '';
     this.exit = null;
@@ -165,10 +167,11 @@ export class Server {
     // opts.nofile: run under that open-file limit (soft and hard), as on a
     // host whose limit is lower than the connections offered.
     const [cmd, argv] = this.opts.nofile
-      ? ['prlimit', [`--nofile=${this.opts.nofile}:${this.opts.nofile}`, BIN, ...this.serveArgs()]]
-      : [BIN, this.serveArgs()];
+      ? ['prlimit', [`--nofile=${this.opts.nofile}:${this.opts.nofile}`, bin, ...this.serveArgs()]]
+      : [bin, this.serveArgs()];
     const proc = spawn(cmd, argv, {
       env: { ...process.env, ...(this.opts.env ?? {}) },
+      cwd: this.opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
@@ -197,7 +200,8 @@ export class Server {
         while ((nl = buf.indexOf('\n')) >= 0) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
-          const f = parseLogfmt(line);
+          // --log-format json writes the same fields as one object a line
+          const f = line.startsWith('{') ? JSON.parse(line) : parseLogfmt(line);
           if (f.event === 'listening') {
             if (f.kind === 'ocpp') this.ocppPort = Number(f.port);
             if (f.kind === 'http') this.httpPort = Number(f.port);
