@@ -1,6 +1,6 @@
 /* Remote commands over REST:
  *
- *   POST /api/chargers/{id}/start          {connectorId, idTag, maxCurrentA?, targetSoc?}
+ *   POST /api/chargers/{id}/start          {connectorId?, idTag, maxCurrentA?, targetSoc?}
  *   POST /api/chargers/{id}/stop           {transactionId?, connectorId?}
  *   POST /api/chargers/{id}/limit          {maxCurrentA | maxPowerW, connectorId?}
  *   POST /api/chargers/{id}/reset          {type: Soft|Hard}
@@ -15,8 +15,11 @@
  * sent (400 with the reason), and waits for the charger's answer, which it
  * returns faithfully: 200 {"status","result"} whatever the charger said
  * (Rejected included), 502 for a CALLERROR or an answer that violates the
- * schema (its code and description), 504 when no answer came in time, 409
- * when the charger is offline (or there is no transaction to act on).
+ * schema (its code and description) and for a call that was sent when the
+ * connection closed before the answer ("no_answer", "sent": true), 504 when
+ * no answer came in time, 409 when the charger is offline or the call was
+ * still queued when it went (never sent), or there is no transaction to act
+ * on.
  *
  * Charging profiles: the limits are sent as TxProfile, kind Relative (the
  * schedule runs from the transaction's start, so no clock of the charger's
@@ -131,15 +134,19 @@ static bool b_start(build_t *b)
       !opt_num(b, "maxCurrentA", 10000, &amps, "maxCurrentA: a number of amperes > 0") ||
       !opt_num(b, "targetSoc", 100, &soc, "targetSoc: a number > 0 and <= 100"))
     return false;
-  if (connector < 1) return bad(b, "connectorId: required, 1 or more");
+  if (json_object_get(b->body, "connectorId") && connector < 1)
+    return bad(b, "connectorId: 1 or more (leave it out to let the charger choose)");
   if (!json_is_string(tag)) return bad(b, "idTag: required, a string");
-  pass(b, "connectorId");
+  if (soc > 0 && connector < 1)
+    return bad(b, "connectorId: required with targetSoc (the target waits on that connector)");
+  if (connector) json_object_set_new(b->payload, "connectorId", json_integer(connector));
   pass(b, "idTag");
   if (amps > 0)
     json_object_set_new(b->payload, "chargingProfile", tx_profile((int)connector, 0, "A", amps));
   char masked[32];
-  b->params = json_pack("{s:I, s:s}", "connectorId", (json_int_t)connector, "idTag",
-                        fc_log_mask(json_string_value(tag), masked, sizeof(masked)));
+  b->params =
+      json_pack("{s:s}", "idTag", fc_log_mask(json_string_value(tag), masked, sizeof(masked)));
+  if (connector) json_object_set_new(b->params, "connectorId", json_integer(connector));
   if (amps > 0) json_object_set_new(b->params, "maxCurrentA", json_real(amps));
   if (soc > 0) {
     json_object_set_new(b->params, "targetSoc", json_real(soc));
@@ -317,6 +324,13 @@ static void answered(const fc_ocpp_outcome_t *out, void *arg)
     respond_json(r, 502,
                  json_pack("{s:s, s:s, s:s?, s:s?}", "error", "charger_error", "detail", detail,
                            "code", out->err_code, "description", out->err_desc));
+    break;
+  case FC_ERR_NOANSWER:
+    respond_json(r, 502,
+                 json_pack("{s:s, s:s, s:b}", "error", "no_answer", "detail",
+                           "the call was sent, then the charger's connection closed before it "
+                           "answered",
+                           "sent", 1));
     break;
   case FC_ERR_BUSY:
     fc_api__error(r, 503, "busy", "too many commands are queued for this charger");

@@ -66,6 +66,8 @@ static const char *state_of(int status)
     return "Timeout";
   case FC_ERR_PROTO:
     return "CallError";
+  case FC_ERR_NOANSWER:
+    return "NoAnswer";
   case FC_ERR_BUSY:
     return "Busy";
   case FC_ERR_SHUTDOWN:
@@ -109,7 +111,11 @@ static void record(cmd_t *c)
                           "error", error, "by", c->by, "requestedAt", (json_int_t)c->requested_ms);
   json_t *data = json_pack("{s:s, s:O, s:s, s:s}", "command", c->name, "params", c->params,
                            "status", c->state, "by", c->by);
-  if (c->action[0]) json_object_set_new(data, "action", json_string(c->action));
+  if (c->action[0]) {
+    json_object_set_new(data, "action", json_string(c->action));
+    json_object_set_new(data, "sent", json_boolean(c->out.sent));
+    json_object_set_new(rec, "sent", json_boolean(c->out.sent));
+  }
   if (c->result)
     json_object_set(data, "result", c->result);
   else if (!json_is_null(error))
@@ -144,6 +150,8 @@ static void answered(int status, json_t *result, const char *err_code, const cha
 {
   cmd_t *c = arg;
   c->out.status = status;
+  c->out.sent = status == 0 || status == FC_ERR_PROTO || status == FC_ERR_TIMEOUT ||
+                status == FC_ERR_NOANSWER;
   if (status == 0) {
     c->result = json_deep_copy(result);
     if (!strcmp(c->action, "GetConfiguration")) mask_configuration(c->result);

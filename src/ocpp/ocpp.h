@@ -87,7 +87,11 @@ typedef void (*fc_ocpp_call_cb)(int status, json_t *result, const char *err_code
 /* Sends action(payload) to the charger. OCPP allows one call in flight per
  * charger: later calls wait in a queue (bounded; FC_ERR_BUSY when full).
  * payload is borrowed. On 0, cb is called exactly once; on error never.
- * FC_ERR_OFFLINE if the charger is not connected. */
+ * FC_ERR_OFFLINE if the charger is not connected. cb's status: 0 (result),
+ * FC_ERR_PROTO (a CALLERROR: err_code, err_desc), FC_ERR_TIMEOUT,
+ * FC_ERR_NOANSWER (the call was sent, then the connection closed before an
+ * answer), FC_ERR_OFFLINE or FC_ERR_SHUTDOWN (it was still queued: never
+ * sent). */
 int fc_ocpp_call(fc_ocpp_t *o, const char *charger, const char *action, json_t *payload,
                  unsigned timeout_ms, fc_ocpp_call_cb cb, void *arg);
 
@@ -102,13 +106,18 @@ int fc_ocpp_call(fc_ocpp_t *o, const char *charger, const char *action, json_t *
 typedef struct fc_ocpp_outcome {
   /* 0: the charger answered (result); FC_ERR_OFFLINE, FC_ERR_TIMEOUT,
    * FC_ERR_PROTO (a CALLERROR or an answer that violates the schema:
-   * err_code, err_desc), FC_ERR_BUSY (too many calls queued),
+   * err_code, err_desc), FC_ERR_NOANSWER (sent, then the connection closed
+   * before the answer), FC_ERR_BUSY (too many calls queued),
    * FC_ERR_SHUTDOWN. */
   int status;
   /* What the record says: the answer's "status" ("Accepted", "Rejected",
    * "Unlocked"…; "Accepted" for answers without one), or "Offline",
-   * "Timeout", "CallError", "Busy", "ShuttingDown". */
+   * "Timeout", "CallError", "NoAnswer", "Busy", "ShuttingDown". */
   const char *state;
+  /* Whether the call reached the connection (answered, CallError, Timeout,
+   * NoAnswer); false when it never left (Offline, Busy, ShuttingDown) and
+   * for a local command. */
+  bool sent;
   json_t *result; /* borrowed for the callback; NULL unless status is 0 */
   const char *err_code, *err_desc;
   unsigned timeout_ms; /* the timeout the call had */

@@ -211,7 +211,8 @@ typedef enum {
   FC_OP_EVENT,
   /* A remote command and its outcome. str: charger; json: {"command",
    * "action" (or null), "params", "status", "result" (or null), "error" (or
-   * null), "by", "requestedAt" (ms since the epoch)}, secrets already
+   * null), "by", "requestedAt" (ms since the epoch), "sent" (a boolean;
+   * absent for a command carried out without a call)}, secrets already
    * removed; ts_ms: when the outcome was known. Does not create the
    * charger's row. */
   FC_OP_COMMAND,

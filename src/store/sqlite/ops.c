@@ -550,6 +550,11 @@ static int op_command(fc_store_conn_t *c, fc_op_t *op)
   bind_str(st, 8, jstr(p, "by"));
   sqlite3_bind_int64(st, 9, requested);
   sqlite3_bind_int64(st, 10, arrival(op));
+  json_t *sent = json_object_get(p, "sent"); /* absent: a local command */
+  if (json_is_boolean(sent))
+    sqlite3_bind_int(st, 11, json_is_true(sent));
+  else
+    sqlite3_bind_null(st, 11);
   rc = run(c, st, "command");
   free(params); /* jansson's allocator */
   free(result);

@@ -99,8 +99,8 @@ extern const struct fc_store__migration fc_store__migrations[];
               " stop_id_tag = ?5, updated_at = ?6, cost = ?7, currency = ?8 WHERE id = ?1")        \
   /* 003_cost_commands.sql */                                                                      \
   XX(COMMAND_INS, "INSERT INTO commands (charger_id, command, action, params, status, result,"     \
-                  " error, by_sub, requested_at, finished_at)"                                     \
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                             \
+                  " error, by_sub, requested_at, finished_at, sent)"                               \
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                        \
   /* a stop for a transaction we never saw: keep it, under its own id if free */                   \
   XX(TX_INS_STOPPED,                                                                               \
      "INSERT INTO transactions (id, charger_id, connector_id, stop_at, meter_stop, stop_reason,"   \

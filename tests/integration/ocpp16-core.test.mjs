@@ -1,0 +1,196 @@
+// OCPP 1.6 Core and Remote Trigger operations of the Central System, over
+// REST, answered by a strict OCPP 1.6 charge point (ocpp-rpc validates every
+// call we send against the official schemas): the exact frames the charger
+// gets, the REST answers (checked against openapi.json by srv.http), the
+// stored commands and the `command` events a subscribed UI sees. Tests are
+// named after the OCA OCPP 1.6 CSMS test cases they cover where one fits.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import rpc from 'ocpp-rpc';
+const { createRPCError, NOREPLY } = rpc;
+import { Server, cliOk, until, iso } from './lib/server.mjs';
+import { checkWsFrame } from './lib/contract.mjs';
+
+const SECRET = 'ocpp16-core-test-secret-0123456789abcdef';
+const CP = 'CP-CORE';
+const CP_DROP = 'CP-DROP';
+const TIMEOUT_MS = 2500;
+
+let srv;
+let cp;
+let ui;
+const tokens = {};
+const seen = []; // every call a charger received: {charger, method, params}
+
+function token(sub, role, chargers = '*') {
+  return cliOk(['token', '--sub', sub, '--chargers', chargers, '--role', role, '--ttl', '1h'],
+    { env: { FLASHCHARGE_JWT_SECRET: SECRET } }).stdout.trim();
+}
+
+// A UI WebSocket client subscribed to one charger; every event, flattened.
+class Ui {
+  constructor(charger) {
+    this.events = [];
+    this.ws = new WebSocket(`ws://127.0.0.1:${srv.httpPort}/ws?charger=${charger}&token=${tokens.op}`);
+    this.ws.on('error', () => {});
+    this.ws.on('message', (d) => {
+      checkWsFrame(d.toString('utf8'), 'the ocpp16-core test\'s Ui');
+      const v = JSON.parse(d.toString('utf8'));
+      for (const e of Array.isArray(v) ? v : [v]) this.events.push(e);
+    });
+    srv.clients.add(this.ws);
+  }
+
+  async ready() {
+    await this.wait((e) => e.type === 'snapshot', 'snapshot');
+  }
+
+  async wait(pred, what = 'an event', timeout = 5000) {
+    return until(() => {
+      const i = this.events.findIndex((e) => !e._taken && pred(e));
+      if (i < 0) return null;
+      this.events[i]._taken = true;
+      return this.events[i];
+    }, { timeout, interval: 20, what });
+  }
+
+  command(name, what) {
+    return this.wait((e) => e.type === 'command' && e.data.command === name, what ?? `command ${name}`);
+  }
+}
+
+async function cmd(method, p, body, tok = tokens.op) {
+  const headers = {};
+  if (tok) headers.authorization = `Bearer ${tok}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return srv.http(p, {
+    method,
+    headers,
+    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
+    timeout: 15000,
+  });
+}
+
+function answer(client, method, fn) {
+  client.handle(method, (call) => {
+    seen.push({ charger: client.identity, method, params: call.params });
+    return fn(call.params, call);
+  });
+}
+
+const lastCall = (method, charger = CP) =>
+  seen.filter((c) => c.method === method && c.charger === charger).at(-1);
+const callsOf = (method, charger = CP) =>
+  seen.filter((c) => c.method === method && c.charger === charger);
+
+// The stored command rows of a charger's command name, newest last.
+const rows = (name, charger = CP) =>
+  srv.sql(`SELECT * FROM commands WHERE charger_id = '${charger}' AND command = '${name}' ORDER BY id`);
+
+async function boot(client) {
+  await client.call('BootNotification', { chargePointVendor: 'flashCharge', chargePointModel: 'T1' });
+  for (const connectorId of [0, 1, 2]) {
+    await client.call('StatusNotification', { connectorId, errorCode: 'NoError', status: 'Available' });
+  }
+}
+
+before(async () => {
+  srv = await Server.start({
+    chargers: [{ id: CP }, { id: CP_DROP }],
+    tags: [{ tag: 'TAG-OK' }],
+    env: { FLASHCHARGE_JWT_SECRET: SECRET },
+    args: ['--command-timeout', String(TIMEOUT_MS), '--ui-max-per-ip', '1000'],
+  });
+  tokens.op = token('op-alice', 'operator');
+  tokens.admin = token('admin-bob', 'admin');
+  tokens.viewer = token('viewer-carol', 'viewer');
+  cp = await srv.connect(CP);
+  await boot(cp);
+  ui = new Ui(CP);
+  await ui.ready();
+});
+
+after(async () => {
+  await srv?.cleanup();
+});
+
+const base = (id = CP) => `/api/chargers/${id}`;
+
+// ---- the conformance fixes ---------------------------------------------------
+
+test('TC_013 hard reset: the charger drops the line after our call → 502 no_answer, sent; a queued call → 409 offline', async () => {
+  const drop = await srv.connect(CP_DROP);
+  await boot(drop);
+  const dui = new Ui(CP_DROP);
+  await dui.ready();
+  // the charger carries out the reset: it closes its connection without answering
+  answer(drop, 'Reset', () => {
+    setTimeout(() => drop.close({ force: true }), 50);
+    return NOREPLY;
+  });
+  answer(drop, 'UnlockConnector', () => ({ status: 'Unlocked' }));
+  const reset = cmd('POST', `${base(CP_DROP)}/reset`, { type: 'Hard' });
+  // queued behind the reset (one call in flight per charger): never leaves
+  await until(() => callsOf('Reset', CP_DROP).length === 1, { what: 'the Reset reaching the charger' });
+  const unlock = cmd('POST', `${base(CP_DROP)}/unlock`, { connectorId: 1 });
+  const [r, u] = await Promise.all([reset, unlock]);
+  assert.equal(r.status, 502, r.text);
+  assert.deepEqual(r.json, {
+    error: 'no_answer',
+    detail: 'the call was sent, then the charger\'s connection closed before it answered',
+    sent: true,
+  });
+  assert.equal(u.status, 409, u.text);
+  assert.equal(u.json.error, 'offline');
+  assert.equal(callsOf('UnlockConnector', CP_DROP).length, 0, 'the queued call never left');
+
+  const ev = await dui.command('reset');
+  assert.equal(ev.data.status, 'NoAnswer');
+  assert.equal(ev.data.sent, true);
+  assert.equal(ev.data.action, 'Reset');
+  const uev = await dui.command('unlock');
+  assert.equal(uev.data.status, 'Offline');
+  assert.equal(uev.data.sent, false);
+  const [rr] = rows('reset', CP_DROP);
+  assert.equal(rr.status, 'NoAnswer');
+  assert.equal(rr.sent, 1);
+  const [ur] = rows('unlock', CP_DROP);
+  assert.equal(ur.status, 'Offline');
+  assert.equal(ur.sent, 0);
+  // the frame log has the reset we sent
+  const frames = srv.sql(`SELECT text FROM frames WHERE charger_id = '${CP_DROP}' AND text LIKE '%"Reset"%'`);
+  assert.equal(frames.length, 1);
+  // and a charger that is not connected at all: 409, recorded as never sent
+  const off = await cmd('POST', `${base(CP_DROP)}/reset`, { type: 'Soft' });
+  assert.equal(off.status, 409, off.text);
+  assert.equal(rows('reset', CP_DROP).at(-1).sent, 0);
+  assert.deepEqual(drop.strictFailures, []);
+});
+
+test('TC_010 remote start without connectorId: the charger chooses', async () => {
+  answer(cp, 'RemoteStartTransaction', () => ({ status: 'Accepted' }));
+  let r = await cmd('POST', `${base()}/start`, { idTag: 'TAG-OK' });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { status: 'Accepted', result: { status: 'Accepted' } });
+  assert.deepEqual(lastCall('RemoteStartTransaction').params, { idTag: 'TAG-OK' });
+  const ev = await ui.command('start');
+  assert.equal(ev.connector, 0);
+  assert.equal(ev.data.params.connectorId, undefined);
+  assert.equal(ev.data.sent, true);
+  // with a current limit, the profile goes along
+  r = await cmd('POST', `${base()}/start`, { idTag: 'TAG-OK', maxCurrentA: 10 });
+  assert.equal(r.status, 200, r.text);
+  const got = lastCall('RemoteStartTransaction').params;
+  assert.equal(got.connectorId, undefined);
+  assert.equal(got.chargingProfile.chargingSchedule.chargingSchedulePeriod[0].limit, 10);
+  // a connectorId given must be one
+  const before = seen.length;
+  for (const body of [{ idTag: 'TAG-OK', connectorId: 0 }, { idTag: 'TAG-OK', targetSoc: 80 }]) {
+    r = await cmd('POST', `${base()}/start`, body);
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.json.detail, /connectorId/);
+  }
+  assert.equal(seen.length, before);
+  assert.deepEqual(cp.strictFailures, []);
+});
