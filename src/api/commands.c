@@ -9,8 +9,12 @@
  *   GET  /api/chargers/{id}/configuration  ?key=a,b
  *   PUT  /api/chargers/{id}/configuration  {key, value}
  *   POST /api/chargers/{id}/target-soc     {targetSoc, connectorId?}
+ *   POST /api/chargers/{id}/availability   {type: Operative|Inoperative, connectorId? (0)}
+ *   POST /api/chargers/{id}/clear-cache    {}
+ *   POST /api/chargers/{id}/data-transfer  {vendorId, messageId?, data?}   (admin)
  *
- * Role operator or admin, and the charger among the token's. Each builds the
+ * Role operator or admin (data-transfer: admin), and the charger among the
+ * token's. Each builds the
  * OCPP request, checks it against the action's schema before anything is
  * sent (400 with the reason), and waits for the charger's answer, which it
  * returns faithfully: 200 {"status","result"} whatever the charger said
@@ -253,23 +257,54 @@ static bool b_change_configuration(build_t *b)
   return true;
 }
 
+/* ChangeAvailability: connector 0 (the whole charger) unless named. */
+static bool b_availability(build_t *b)
+{
+  long long connector;
+  if (!opt_int(b, "connectorId", &connector, "connectorId: 0 (the whole charger) or a connector"))
+    return false;
+  json_object_set_new(b->payload, "connectorId", json_integer(connector));
+  pass(b, "type");
+  b->params = json_deep_copy(b->payload);
+  return true;
+}
+
+static bool b_clear_cache(build_t *b)
+{
+  static const char *const keys[] = {NULL};
+  return b_copy(b, keys);
+}
+
+static bool b_data_transfer(build_t *b)
+{
+  static const char *const keys[] = {"vendorId", "messageId", "data", NULL};
+  if (!json_is_string(json_object_get(b->body, "vendorId")))
+    return bad(b, "vendorId: required, a string");
+  return b_copy(b, keys);
+}
+
 typedef struct verb {
   const char *name;
   fc_method_t method;
   const char *action; /* NULL: no call (target-soc) */
   build_fn build;
+  fc_role_t role; /* the least role allowed */
 } verb_t;
 
 static const verb_t verbs[] = {
-    {"start", FC_HTTP_POST, "RemoteStartTransaction", b_start},
-    {"stop", FC_HTTP_POST, "RemoteStopTransaction", b_stop},
-    {"limit", FC_HTTP_POST, "SetChargingProfile", b_limit},
-    {"reset", FC_HTTP_POST, "Reset", b_reset},
-    {"unlock", FC_HTTP_POST, "UnlockConnector", b_unlock},
-    {"trigger", FC_HTTP_POST, "TriggerMessage", b_trigger},
-    {"configuration", FC_HTTP_GET, "GetConfiguration", b_get_configuration},
-    {"configuration", FC_HTTP_PUT, "ChangeConfiguration", b_change_configuration},
-    {"target-soc", FC_HTTP_POST, NULL, NULL},
+    {"start", FC_HTTP_POST, "RemoteStartTransaction", b_start, FC_ROLE_OPERATOR},
+    {"stop", FC_HTTP_POST, "RemoteStopTransaction", b_stop, FC_ROLE_OPERATOR},
+    {"limit", FC_HTTP_POST, "SetChargingProfile", b_limit, FC_ROLE_OPERATOR},
+    {"reset", FC_HTTP_POST, "Reset", b_reset, FC_ROLE_OPERATOR},
+    {"unlock", FC_HTTP_POST, "UnlockConnector", b_unlock, FC_ROLE_OPERATOR},
+    {"trigger", FC_HTTP_POST, "TriggerMessage", b_trigger, FC_ROLE_OPERATOR},
+    {"configuration", FC_HTTP_GET, "GetConfiguration", b_get_configuration, FC_ROLE_OPERATOR},
+    {"configuration", FC_HTTP_PUT, "ChangeConfiguration", b_change_configuration, FC_ROLE_OPERATOR},
+    {"target-soc", FC_HTTP_POST, NULL, NULL, FC_ROLE_OPERATOR},
+    {"availability", FC_HTTP_POST, "ChangeAvailability", b_availability, FC_ROLE_OPERATOR},
+    {"clear-cache", FC_HTTP_POST, "ClearCache", b_clear_cache, FC_ROLE_OPERATOR},
+    /* vendor-specific: what it does is the vendor's, so admins only */
+    {"data-transfer", FC_HTTP_POST, "DataTransfer", b_data_transfer, FC_ROLE_ADMIN},
 };
 
 bool fc_api__is_command(const char *verb)
@@ -396,8 +431,10 @@ void fc_api__command(fc_req_t *r, const char *charger, const char *verb)
                   other_method ? "this command takes another method" : "no such resource");
     return;
   }
-  if (r->who.role < FC_ROLE_OPERATOR) {
-    fc_api__error(r, 403, "forbidden", "commands need the operator role");
+  if (r->who.role < v->role) {
+    fc_api__error(r, 403, "forbidden",
+                  v->role == FC_ROLE_ADMIN ? "this command needs the admin role"
+                                           : "commands need the operator role");
     return;
   }
   if (!fc_principal_may_see(&r->who, charger)) {

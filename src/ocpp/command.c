@@ -157,6 +157,12 @@ static void answered(int status, json_t *result, const char *err_code, const cha
     if (!strcmp(c->action, "GetConfiguration")) mask_configuration(c->result);
     const char *st = json_string_value(json_object_get(c->result, "status"));
     snprintf(c->state, sizeof(c->state), "%s", st ? st : "Accepted");
+    if (!strcmp(c->action, "ChangeAvailability") && !strcmp(c->state, "Scheduled")) {
+      long long connector = 0;
+      fc_ocpp__int_value(json_object_get(c->params, "connectorId"), &connector);
+      const char *type = json_string_value(json_object_get(c->params, "type"));
+      fc_ocpp__sched_add(c->o, c->charger, (int)connector, type ? type : "", c->by);
+    }
   } else {
     snprintf(c->state, sizeof(c->state), "%s", state_of(status));
     if (err_code) c->err_code = fc_strdup(err_code);

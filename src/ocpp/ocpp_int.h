@@ -34,6 +34,7 @@ typedef struct fc_txbuf {
 } fc_txbuf_t;
 
 typedef struct fc_outcall fc_outcall_t;
+typedef struct fc_sched fc_sched_t;
 
 /* A registry entry (the in-memory copy of the chargers table, for the
  * handshake, which must decide in microseconds without a database read). */
@@ -235,6 +236,8 @@ struct fc_ocpp {
   long long max_skew_ms; /* bounds.c: how far ahead a time stamp may be */
   uint64_t last_silence_check;
   fc_auth_throttle_t *throttle; /* failed charger logins (session.c's handshake) */
+  fc_sched_t *sched;            /* availability.c: Scheduled changes, oldest first */
+  size_t nsched;
 };
 
 /* Milliseconds on the loop's clock (monotonic); the wall clock is fc_wall_ms(). */
@@ -307,6 +310,14 @@ void fc_ocpp__write_ignored(fc_write_t *w, int status, void *arg);
 
 /* dispatch.c */
 void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len);
+
+/* availability.c: a ChangeAvailability answered Scheduled, reported as
+ * Applied (a command record) once no transaction runs there any more;
+ * strings copied. _tick about once a second; _free at the end. */
+void fc_ocpp__sched_add(fc_ocpp_t *o, const char *charger, int connector, const char *type,
+                        const char *by);
+void fc_ocpp__sched_tick(fc_ocpp_t *o);
+void fc_ocpp__sched_free(fc_ocpp_t *o);
 
 /* outcall.c */
 void fc_ocpp__outcall_result(fc_session_t *s, const fc_frame_t *f);

@@ -119,7 +119,7 @@ const base = (id = CP) => `/api/chargers/${id}`;
 
 // ---- the conformance fixes ---------------------------------------------------
 
-test('TC_013 hard reset: the charger drops the line after our call → 502 no_answer, sent; a queued call → 409 offline', async () => {
+test('hard reset: the charger drops the line after our call → 502 no_answer, sent; a queued call → 409 offline', async () => {
   const drop = await srv.connect(CP_DROP);
   await boot(drop);
   const dui = new Ui(CP_DROP);
@@ -168,7 +168,7 @@ test('TC_013 hard reset: the charger drops the line after our call → 502 no_an
   assert.deepEqual(drop.strictFailures, []);
 });
 
-test('TC_010 remote start without connectorId: the charger chooses', async () => {
+test('remote start without connectorId: the charger chooses', async () => {
   answer(cp, 'RemoteStartTransaction', () => ({ status: 'Accepted' }));
   let r = await cmd('POST', `${base()}/start`, { idTag: 'TAG-OK' });
   assert.equal(r.status, 200, r.text);
@@ -193,4 +193,130 @@ test('TC_010 remote start without connectorId: the charger chooses', async () =>
   }
   assert.equal(seen.length, before);
   assert.deepEqual(cp.strictFailures, []);
+});
+
+// ---- Core --------------------------------------------------------------------
+
+test('ChangeAvailability: connector 0 is the whole charger; Accepted and Rejected reported as such', async () => {
+  answer(cp, 'ChangeAvailability', (p) => ({ status: p.connectorId === 2 ? 'Rejected' : 'Accepted' }));
+  let r = await cmd('POST', `${base()}/availability`, { type: 'Inoperative' });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { status: 'Accepted', result: { status: 'Accepted' } });
+  assert.deepEqual(lastCall('ChangeAvailability').params, { connectorId: 0, type: 'Inoperative' });
+  let ev = await ui.command('availability');
+  assert.equal(ev.connector, 0);
+  assert.deepEqual(ev.data.params, { connectorId: 0, type: 'Inoperative' });
+  assert.equal(ev.data.action, 'ChangeAvailability');
+  assert.equal(ev.data.status, 'Accepted');
+  r = await cmd('POST', `${base()}/availability`, { connectorId: 2, type: 'Operative' });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { status: 'Rejected', result: { status: 'Rejected' } });
+  ev = await ui.command('availability');
+  assert.equal(ev.connector, 2);
+  assert.equal(ev.data.status, 'Rejected');
+  assert.deepEqual(rows('availability').map((x) => x.status), ['Accepted', 'Rejected']);
+  assert.deepEqual(cp.strictFailures, []);
+});
+
+test('ChangeAvailability Scheduled during a transaction: tracked, reported Applied when the transaction ends', async () => {
+  answer(cp, 'ChangeAvailability', () => ({ status: 'Scheduled' }));
+  const { transactionId } = await cp.call('StartTransaction',
+    { connectorId: 1, idTag: 'TAG-OK', meterStart: 0, timestamp: iso() });
+  await ui.wait((e) => e.type === 'transaction.started', 'transaction.started');
+  const r = await cmd('POST', `${base()}/availability`, { connectorId: 1, type: 'Inoperative' });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { status: 'Scheduled', result: { status: 'Scheduled' } });
+  const ev = await ui.command('availability');
+  assert.equal(ev.data.status, 'Scheduled');
+  // nothing more while the transaction runs
+  await new Promise((res) => setTimeout(res, 1500));
+  assert.equal(rows('availability').filter((x) => x.status === 'Applied').length, 0);
+  await cp.call('StopTransaction', { transactionId, meterStop: 100, timestamp: iso(), reason: 'Local' });
+  const applied = await ui.wait((e) => e.type === 'command' && e.data.command === 'availability' &&
+    e.data.status === 'Applied', 'the Applied record', 5000);
+  assert.equal(applied.connector, 1);
+  assert.equal(applied.data.by, 'op-alice');
+  assert.deepEqual(applied.data.params, { connectorId: 1, type: 'Inoperative' });
+  assert.deepEqual(applied.data.result, { after: 'transactionEnded', transactionId });
+  assert.equal(applied.data.action, undefined, 'no second call was sent');
+  const last = rows('availability').at(-1);
+  assert.equal(last.status, 'Applied');
+  assert.equal(last.sent, null);
+  assert.equal(callsOf('ChangeAvailability').length, 3);
+});
+
+test('TC_061 ClearCache: Accepted, Rejected, and a charger without the feature (CALLERROR NotSupported)', async () => {
+  let answerWith = { status: 'Accepted' };
+  answer(cp, 'ClearCache', () => answerWith);
+  let r = await cmd('POST', `${base()}/clear-cache`, {});
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { status: 'Accepted', result: { status: 'Accepted' } });
+  assert.deepEqual(lastCall('ClearCache').params, {});
+  let ev = await ui.command('clear-cache');
+  assert.equal(ev.data.action, 'ClearCache');
+  assert.equal(ev.data.status, 'Accepted');
+  answerWith = { status: 'Rejected' };
+  // without a body (Content-Length: 0): sent once, not twice
+  r = await cmd('POST', `${base()}/clear-cache`);
+  assert.equal(callsOf('ClearCache').length, 2);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.status, 'Rejected');
+  await ui.command('clear-cache');
+  cp.handle('ClearCache', () => { throw createRPCError('NotSupported', 'no cache'); });
+  r = await cmd('POST', `${base()}/clear-cache`, {});
+  assert.equal(r.status, 502, r.text);
+  assert.equal(r.json.code, 'NotSupported');
+  ev = await ui.command('clear-cache');
+  assert.equal(ev.data.status, 'CallError');
+  assert.deepEqual(ev.data.error, { code: 'NotSupported', description: 'no cache' });
+  assert.deepEqual(rows('clear-cache').map((x) => x.status), ['Accepted', 'Rejected', 'CallError']);
+});
+
+test('DataTransfer to the charger: vendorId, messageId and data pass as they are; its answer and data come back', async () => {
+  answer(cp, 'DataTransfer', (p) => (p.vendorId === 'flashCharge'
+    ? { status: 'Accepted', data: JSON.stringify({ echo: p.data }) }
+    : { status: 'UnknownVendorId' }));
+  const data = JSON.stringify({ hello: 'charger' });
+  let r = await cmd('POST', `${base()}/data-transfer`,
+    { vendorId: 'flashCharge', messageId: 'Ping', data }, tokens.admin);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { status: 'Accepted', result: { status: 'Accepted', data: JSON.stringify({ echo: data }) } });
+  assert.deepEqual(lastCall('DataTransfer').params, { vendorId: 'flashCharge', messageId: 'Ping', data });
+  const ev = await ui.command('data-transfer');
+  assert.equal(ev.data.by, 'admin-bob');
+  assert.deepEqual(ev.data.params, { vendorId: 'flashCharge', messageId: 'Ping', data });
+  r = await cmd('POST', `${base()}/data-transfer`, { vendorId: 'other.vendor' }, tokens.admin);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.status, 'UnknownVendorId');
+  assert.deepEqual(lastCall('DataTransfer').params, { vendorId: 'other.vendor' });
+  // vendor-specific: admins only
+  const before = seen.length;
+  r = await cmd('POST', `${base()}/data-transfer`, { vendorId: 'flashCharge' }, tokens.op);
+  assert.equal(r.status, 403, r.text);
+  assert.equal(seen.length, before);
+  assert.deepEqual(cp.strictFailures, []);
+});
+
+test('Core commands: bad input → 400 naming the field, before anything is sent; viewer 403', async () => {
+  const before = seen.length;
+  const bad = [
+    ['availability', {}, /type/],
+    ['availability', { type: 'Sometimes' }, /type/],
+    ['availability', { type: 'Operative', connectorId: -1 }, /connectorId/],
+    ['availability', { type: 'Operative', connectorId: 'one' }, /connectorId/],
+    ['data-transfer', {}, /vendorId/],
+    ['data-transfer', { vendorId: 'v'.repeat(256) }, /vendorId/],
+    ['data-transfer', { vendorId: 'flashCharge', messageId: 'm'.repeat(51) }, /messageId/],
+    ['data-transfer', { vendorId: 'flashCharge', data: { not: 'a string' } }, /data/],
+  ];
+  for (const [verb, body, field] of bad) {
+    const r = await cmd('POST', `${base()}/${verb}`, body, tokens.admin);
+    assert.equal(r.status, 400, `${verb} ${JSON.stringify(body)}: ${r.status} ${r.text}`);
+    assert.match(r.json.detail, field, `${verb} ${JSON.stringify(body)}: ${r.json.detail}`);
+  }
+  for (const verb of ['availability', 'clear-cache']) {
+    const r = await cmd('POST', `${base()}/${verb}`, { type: 'Operative' }, tokens.viewer);
+    assert.equal(r.status, 403, r.text);
+  }
+  assert.equal(seen.length, before, 'nothing reached the charger');
 });
