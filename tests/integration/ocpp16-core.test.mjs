@@ -320,3 +320,90 @@ test('Core commands: bad input → 400 naming the field, before anything is sent
   }
   assert.equal(seen.length, before, 'nothing reached the charger');
 });
+
+// ---- Remote Trigger ----------------------------------------------------------
+
+// The charger accepts the trigger, then sends what was asked for; the server
+// answers that message as it answers any (strict mode checks the answer).
+const triggered = {
+  BootNotification: async () => {
+    const r = await cp.call('BootNotification', { chargePointVendor: 'flashCharge', chargePointModel: 'T1' });
+    assert.equal(r.status, 'Accepted');
+    assert.ok(r.interval > 0);
+  },
+  DiagnosticsStatusNotification: async () => {
+    assert.deepEqual(await cp.call('DiagnosticsStatusNotification', { status: 'Idle' }), {});
+  },
+  FirmwareStatusNotification: async () => {
+    assert.deepEqual(await cp.call('FirmwareStatusNotification', { status: 'Idle' }), {});
+  },
+  Heartbeat: async () => {
+    const r = await cp.call('Heartbeat', {});
+    assert.ok(Math.abs(Date.parse(r.currentTime) - Date.now()) < 60_000);
+  },
+  MeterValues: async (connectorId = 1) => {
+    assert.deepEqual(await cp.call('MeterValues', {
+      connectorId,
+      meterValue: [{
+        timestamp: iso(),
+        sampledValue: [{ value: '230.1', measurand: 'Voltage', unit: 'V', context: 'Trigger' }],
+      }],
+    }), {});
+  },
+  StatusNotification: async (connectorId) => {
+    for (const c of connectorId === undefined ? [0, 1, 2] : [connectorId]) {
+      assert.deepEqual(await cp.call('StatusNotification',
+        { connectorId: c, errorCode: 'NoError', status: c === 2 ? 'Unavailable' : 'Available' }), {});
+    }
+  },
+};
+
+test('TriggerMessage for every message it names: the trigger goes out as asked, the triggered message is handled', async () => {
+  const follow = [];
+  answer(cp, 'TriggerMessage', (p) => {
+    follow.push(p);
+    return { status: 'Accepted' };
+  });
+  const cases = [
+    ['BootNotification'], ['DiagnosticsStatusNotification'], ['FirmwareStatusNotification'],
+    ['Heartbeat'], ['MeterValues', 1], ['MeterValues'], ['StatusNotification', 2], ['StatusNotification'],
+  ];
+  for (const [requestedMessage, connectorId] of cases) {
+    const body = connectorId === undefined ? { requestedMessage } : { requestedMessage, connectorId };
+    const r = await cmd('POST', `${base()}/trigger`, body);
+    assert.equal(r.status, 200, `${requestedMessage}: ${r.text}`);
+    assert.deepEqual(r.json, { status: 'Accepted', result: { status: 'Accepted' } });
+    assert.deepEqual(follow.at(-1), body, `${requestedMessage}: the frame sent`);
+    const ev = await ui.command('trigger');
+    assert.deepEqual(ev.data.params, body);
+    assert.equal(ev.data.status, 'Accepted');
+    assert.equal(ev.connector, connectorId ?? 0);
+    await triggered[requestedMessage](connectorId);
+  }
+  // what the triggered messages did is visible
+  const st = await ui.wait((e) => e.type === 'status' && e.connector === 2 && e.data.status === 'Unavailable',
+    'connector 2 Unavailable');
+  assert.equal(st.charger, CP);
+  await ui.wait((e) => e.type === 'meter' && e.connector === 1 && e.data.voltage === 230.1, 'the triggered meter value');
+  const fw = srv.sql(`SELECT firmware_status, diagnostics_status FROM chargers WHERE id = '${CP}'`);
+  assert.deepEqual(fw, [{ firmware_status: 'Idle', diagnostics_status: 'Idle' }]);
+  assert.equal(rows('trigger').length, cases.length);
+  assert.deepEqual(cp.strictFailures, []);
+});
+
+test('TriggerMessage Rejected and NotImplemented are reported as the charger said them', async () => {
+  answer(cp, 'TriggerMessage', (p) => ({ status: p.requestedMessage === 'Heartbeat' ? 'NotImplemented' : 'Rejected' }));
+  let r = await cmd('POST', `${base()}/trigger`, { requestedMessage: 'Heartbeat' });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { status: 'NotImplemented', result: { status: 'NotImplemented' } });
+  r = await cmd('POST', `${base()}/trigger`, { requestedMessage: 'MeterValues', connectorId: 1 });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { status: 'Rejected', result: { status: 'Rejected' } });
+  assert.deepEqual(rows('trigger').slice(-2).map((x) => x.status), ['NotImplemented', 'Rejected']);
+  const before = seen.length;
+  for (const body of [{}, { requestedMessage: 'Coffee' }, { requestedMessage: 'Heartbeat', connectorId: 'x' }]) {
+    r = await cmd('POST', `${base()}/trigger`, body);
+    assert.equal(r.status, 400, r.text);
+  }
+  assert.equal(seen.length, before);
+});
