@@ -33,8 +33,10 @@
 #include "core/json.h"
 #include "api/api_int.h"
 
+#include "core/datetime.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/time.h"
 #include "log/log.h"
 
 #include <math.h>
@@ -55,8 +57,9 @@ typedef struct build {
   /* start with targetSoc: the target waits on this connector */
   int target_connector;
   double target_soc;
-  /* why the request is refused: status and error (static strings) */
+  /* why the request is refused: status and error (static strings, or why) */
   unsigned status;
+  char why[192];
   const char *error, *detail;
 } build_t;
 
@@ -283,6 +286,151 @@ static bool b_data_transfer(build_t *b)
   return b_copy(b, keys);
 }
 
+/* ---- smart charging ---- */
+
+/* Whether the charger has reported connector (its snapshot lists it);
+ * connector 0 is the charger itself. */
+static bool connector_known(build_t *b, long long connector)
+{
+  if (connector == 0) return true;
+  json_t *snap = fc_bus_snapshot_json(b->r->a->bus, b->charger), *cj;
+  size_t i;
+  json_array_foreach(json_object_get(snap, "connectors"), i, cj)
+  {
+    if (json_integer_value(json_object_get(cj, "connectorId")) == connector) return true;
+  }
+  return false;
+}
+
+/* A date-time member: absent (0) or RFC 3339 (its ms in *out). */
+static bool opt_time(build_t *b, json_t *o, const char *key, long long *out, const char *detail)
+{
+  json_t *v = json_object_get(o, key);
+  *out = 0;
+  if (!v) return true;
+  if (!json_is_string(v) || fc_datetime_parse(json_string_value(v), out) < 0) return bad(b, detail);
+  return true;
+}
+
+/* What the schema cannot say about a profile for connector: the rules of
+ * OCPP 1.6 §3.13 and §5.16, each refusal naming its field. */
+static bool check_profile(build_t *b, json_t *prof, long long connector)
+{
+  const char *purpose = json_string_value(json_object_get(prof, "chargingProfilePurpose"));
+  const char *kind = json_string_value(json_object_get(prof, "chargingProfileKind"));
+  json_t *sched = json_object_get(prof, "chargingSchedule");
+  json_t *periods = json_object_get(sched, "chargingSchedulePeriod");
+  long long from, to, start;
+  if (!purpose || !kind || !json_is_array(periods)) return true; /* the schema says it */
+  if (json_integer_value(json_object_get(prof, "stackLevel")) < 0)
+    return bad(b, "csChargingProfiles.stackLevel: 0 or more");
+  if (!strcmp(purpose, "ChargePointMaxProfile") && connector != 0)
+    return bad(b, "connectorId: a ChargePointMaxProfile is set on connector 0");
+  if (!strcmp(purpose, "TxProfile") && connector == 0)
+    return bad(b, "connectorId: a TxProfile is set on the connector of its transaction, not 0");
+  if (json_object_get(prof, "transactionId") && strcmp(purpose, "TxProfile") != 0)
+    return bad(b, "csChargingProfiles.transactionId: only a TxProfile names a transaction");
+  bool recurring = !strcmp(kind, "Recurring");
+  if (recurring != (json_object_get(prof, "recurrencyKind") != NULL))
+    return bad(b, recurring ? "csChargingProfiles.recurrencyKind: required with kind Recurring"
+                            : "csChargingProfiles.recurrencyKind: only with kind Recurring");
+  if (!opt_time(b, prof, "validFrom", &from, "csChargingProfiles.validFrom: a date-time") ||
+      !opt_time(b, prof, "validTo", &to, "csChargingProfiles.validTo: a date-time") ||
+      !opt_time(b, sched, "startSchedule", &start,
+                "csChargingProfiles.chargingSchedule.startSchedule: a date-time"))
+    return false;
+  if (from && to && to <= from) return bad(b, "csChargingProfiles.validTo: after validFrom");
+  if (to && to <= fc_wall_ms()) return bad(b, "csChargingProfiles.validTo: in the future");
+  bool relative = !strcmp(kind, "Relative");
+  if (!relative && !start)
+    return bad(b, "csChargingProfiles.chargingSchedule.startSchedule: required with kind "
+                  "Absolute or Recurring");
+  if (relative && start)
+    return bad(b, "csChargingProfiles.chargingSchedule.startSchedule: not with kind Relative");
+  size_t i;
+  json_t *per;
+  long long prev = -1;
+  if (json_array_size(periods) == 0)
+    return bad(b, "csChargingProfiles.chargingSchedule.chargingSchedulePeriod: at least one");
+  json_array_foreach(periods, i, per)
+  {
+    long long sp = json_integer_value(json_object_get(per, "startPeriod"));
+    json_t *lim = json_object_get(per, "limit");
+    if (i == 0 && sp != 0)
+      return bad(b, "csChargingProfiles.chargingSchedule.chargingSchedulePeriod[0].startPeriod: "
+                    "0 (the schedule starts with its first period)");
+    if (sp <= prev)
+      return bad(b, "csChargingProfiles.chargingSchedule.chargingSchedulePeriod.startPeriod: "
+                    "increasing");
+    prev = sp;
+    if (json_is_number(lim) && json_number_value(lim) < 0)
+      return bad(b, "csChargingProfiles.chargingSchedule.chargingSchedulePeriod.limit: 0 or more");
+    json_t *ph = json_object_get(per, "numberPhases");
+    if (ph && (!json_is_integer(ph) || json_integer_value(ph) < 1 || json_integer_value(ph) > 3))
+      return bad(b, "csChargingProfiles.chargingSchedule.chargingSchedulePeriod.numberPhases: "
+                    "1, 2 or 3");
+  }
+  json_t *dur = json_object_get(sched, "duration");
+  if (dur && json_is_integer(dur) && json_integer_value(dur) <= prev)
+    return bad(b, "csChargingProfiles.chargingSchedule.duration: longer than the last "
+                  "period's start");
+  return true;
+}
+
+/* POST …/charging-profile {connectorId, csChargingProfiles}: SetChargingProfile. */
+static bool b_charging_profile(build_t *b)
+{
+  json_t *conn = json_object_get(b->body, "connectorId");
+  json_t *prof = json_object_get(b->body, "csChargingProfiles");
+  long long connector;
+  if (!json_is_integer(conn) || (connector = json_integer_value(conn)) < 0)
+    return bad(b, "connectorId: required, 0 (the charger) or a connector");
+  if (!json_is_object(prof)) return bad(b, "csChargingProfiles: required, a charging profile");
+  json_object_set(b->payload, "connectorId", conn);
+  json_object_set(b->payload, "csChargingProfiles", prof);
+  /* the schema first: the rules below read members it vouched for */
+  if (fc_ocpp_check_request("SetChargingProfile", b->payload, b->why, sizeof(b->why)) < 0)
+    return bad(b, b->why);
+  if (!check_profile(b, prof, connector)) return false;
+  if (!connector_known(b, connector))
+    return bad(b, "connectorId: the charger has not reported this connector");
+  const char *purpose = json_string_value(json_object_get(prof, "chargingProfilePurpose"));
+  if (purpose && !strcmp(purpose, "TxProfile")) {
+    int c = 0;
+    int64_t tx;
+    if (fc_ocpp_running_tx(b->r->a->ocpp, b->charger, (int)connector, &c, &tx) < 0)
+      return refuse(b, 409, "no_transaction",
+                    "a TxProfile needs a transaction running on that connector");
+  }
+  b->params = json_deep_copy(b->payload);
+  return true;
+}
+
+/* POST …/clear-charging-profile {id?, connectorId?, chargingProfilePurpose?, stackLevel?} */
+static bool b_clear_charging_profile(build_t *b)
+{
+  static const char *const keys[] = {"id", "connectorId", "chargingProfilePurpose", "stackLevel",
+                                     NULL};
+  long long connector;
+  if (!opt_int(b, "connectorId", &connector, "connectorId: 0 (the charger) or a connector"))
+    return false;
+  if (json_object_get(b->body, "connectorId") && !connector_known(b, connector))
+    return bad(b, "connectorId: the charger has not reported this connector");
+  return b_copy(b, keys);
+}
+
+/* POST …/composite-schedule {connectorId, duration, chargingRateUnit?} */
+static bool b_composite_schedule(build_t *b)
+{
+  static const char *const keys[] = {"connectorId", "duration", "chargingRateUnit", NULL};
+  long long connector;
+  if (!opt_int(b, "connectorId", &connector, "connectorId: 0 (the charger) or a connector"))
+    return false;
+  if (!connector_known(b, connector))
+    return bad(b, "connectorId: the charger has not reported this connector");
+  return b_copy(b, keys);
+}
+
 typedef struct verb {
   const char *name;
   fc_method_t method;
@@ -305,6 +453,11 @@ static const verb_t verbs[] = {
     {"clear-cache", FC_HTTP_POST, "ClearCache", b_clear_cache, FC_ROLE_OPERATOR},
     /* vendor-specific: what it does is the vendor's, so admins only */
     {"data-transfer", FC_HTTP_POST, "DataTransfer", b_data_transfer, FC_ROLE_ADMIN},
+    {"charging-profile", FC_HTTP_POST, "SetChargingProfile", b_charging_profile, FC_ROLE_OPERATOR},
+    {"clear-charging-profile", FC_HTTP_POST, "ClearChargingProfile", b_clear_charging_profile,
+     FC_ROLE_OPERATOR},
+    {"composite-schedule", FC_HTTP_POST, "GetCompositeSchedule", b_composite_schedule,
+     FC_ROLE_OPERATOR},
 };
 
 bool fc_api__is_command(const char *verb)

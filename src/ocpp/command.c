@@ -22,6 +22,7 @@ typedef struct cmd {
   char action[40]; /* "" for a local command */
   char by[72];
   json_t *params;
+  json_t *payload; /* what was sent (NULL for a local command) */
   long long requested_ms;
   unsigned timeout_ms;
   fc_ocpp_command_cb cb;
@@ -36,6 +37,7 @@ typedef struct cmd {
 static void cmd_free(cmd_t *c)
 {
   json_decref(c->params);
+  json_decref(c->payload);
   json_decref(c->result);
   fc_free(c->err_code);
   fc_free(c->err_desc);
@@ -99,6 +101,27 @@ static void recorded(fc_write_t *w, int status, void *arg)
   deliver(c);
 }
 
+/* The charging profiles an accepted command changed, in the command's write
+ * (FC_OP_PROFILE_SET / _CLEAR): what a charger was told is kept with the
+ * record of telling it. */
+static void add_profile_ops(cmd_t *c, fc_write_t *w, long long now)
+{
+  if (c->out.status != 0 || strcmp(c->state, "Accepted") != 0 || !c->payload) return;
+  json_t *prof = NULL, *conn = json_object_get(c->payload, "connectorId");
+  if (!strcmp(c->action, "SetChargingProfile"))
+    prof = json_object_get(c->payload, "csChargingProfiles");
+  else if (!strcmp(c->action, "RemoteStartTransaction"))
+    prof = json_object_get(c->payload, "chargingProfile");
+  if (prof) {
+    json_t *j = json_pack("{s:O, s:O, s:s}", "connectorId", conn ? conn : json_null(),
+                          "csChargingProfiles", prof, "by", c->by);
+    fc_write_add(w, FC_OP_PROFILE_SET, c->charger, j, NULL, 0)->ts_ms = now;
+    json_decref(j);
+  } else if (!strcmp(c->action, "ClearChargingProfile")) {
+    fc_write_add(w, FC_OP_PROFILE_CLEAR, c->charger, c->payload, NULL, 0)->ts_ms = now;
+  }
+}
+
 /* Stores the outcome with its event, then tells the caller. */
 static void record(cmd_t *c)
 {
@@ -127,6 +150,7 @@ static void record(cmd_t *c)
   fc_op_t *op = fc_write_add(w, FC_OP_COMMAND, c->charger, rec, NULL, 0);
   op->ts_ms = now;
   json_decref(rec);
+  add_profile_ops(c, w, now);
   /* an operator's connectorId beyond the bound is the charger's (0) */
   long long connector = 0;
   if (!fc_ocpp__int_value(conn, &connector) || connector < 0 || connector > c->o->max_connector)
@@ -192,6 +216,7 @@ void fc_ocpp_command(fc_ocpp_t *o, const char *charger, const char *name, const 
 {
   cmd_t *c = cmd_new(o, charger, name, params, by, cb, arg);
   snprintf(c->action, sizeof(c->action), "%s", action);
+  c->payload = json_incref(payload);
   c->timeout_ms = timeout_ms ? timeout_ms : (unsigned)o->cfg->command_timeout;
   int rc = fc_ocpp_call(o, charger, action, payload, c->timeout_ms, answered, c);
   if (rc < 0) answered(rc, NULL, NULL, NULL, c);
