@@ -473,6 +473,10 @@ typedef struct pending {
   fc_req_t *r;
   char charger[64];
   int target_connector;
+  /* until sent: the command (verb and action static; payload, params owned) */
+  const char *verb, *action;
+  json_t *payload, *params;
+  json_t *converted; /* owned, or NULL: how a profile's unit was converted */
 } pending_t;
 
 static void respond_json(fc_req_t *r, unsigned status, json_t *o)
@@ -494,11 +498,13 @@ static void answered(const fc_ocpp_outcome_t *out, void *arg)
   }
   char detail[256];
   switch (out->status) {
-  case 0:
-    respond_json(r, 200,
-                 json_pack("{s:s, s:O}", "status", out->state, "result",
-                           out->result ? out->result : json_null()));
+  case 0: {
+    json_t *o = json_pack("{s:s, s:O}", "status", out->state, "result",
+                          out->result ? out->result : json_null());
+    if (p->converted) json_object_set(o, "converted", p->converted);
+    respond_json(r, 200, o);
     break;
+  }
   case FC_ERR_OFFLINE:
     fc_api__error(r, 409, "offline", "the charger is not connected");
     break;
@@ -527,7 +533,111 @@ static void answered(const fc_ocpp_outcome_t *out, void *arg)
     fc_api__error(r, 503, "unavailable", "the server is shutting down");
   }
   fc_api__req_unref(r);
+  json_decref(p->converted);
   fc_free(p);
+}
+
+/* ---- charging profiles in the unit the charger takes ----
+ *
+ * A charger that takes only W (MicroOcpp with
+ * ChargingScheduleAllowedChargingRateUnit = Power) rejects a profile in A,
+ * and the other way round: such a profile is converted before it is sent,
+ * with the charger's voltage (the connector's latest meter value, else 230 V
+ * per phase) and each period's numberPhases (else the phases its meter
+ * values report, else 3, OCPP's default), and the command says so
+ * ("converted" in its params and in the REST answer). */
+
+#define DEFAULT_VOLTS 230.0
+
+static json_t *profile_of(json_t *payload)
+{
+  json_t *p = json_object_get(payload, "csChargingProfiles");
+  return p ? p : json_object_get(payload, "chargingProfile");
+}
+
+/* The connector's voltage per phase and its number of phases, from its
+ * latest meter value in the snapshot (connector 0: the first that has one). */
+static void electrical(fc_api_t *a, const char *charger, long long connector, double *volts,
+                       int *phases)
+{
+  *volts = DEFAULT_VOLTS;
+  *phases = 3;
+  json_t *cj;
+  size_t i;
+  json_array_foreach(json_object_get(fc_bus_snapshot_json(a->bus, charger), "connectors"), i, cj)
+  {
+    if (connector && json_integer_value(json_object_get(cj, "connectorId")) != connector) continue;
+    json_t *m = json_object_get(cj, "meter");
+    double v = json_number_value(json_object_get(m, "voltage"));
+    if (v < 100 || v > 500) continue; /* none, or not a per-phase AC voltage */
+    *volts = v;
+    size_t n = json_object_size(json_object_get(m, "phases"));
+    if (n >= 1 && n <= 3) *phases = (int)n;
+    return;
+  }
+}
+
+static double converted_value(double v, bool to_w, double volts, int phases)
+{
+  double x = to_w ? v * volts * phases : v / (volts * phases);
+  return round(x * 10.0) / 10.0;
+}
+
+/* Converts prof's schedule to unit ("A" or "W"); returns what was done. */
+static json_t *convert_profile(json_t *prof, const char *unit, double volts, int phases)
+{
+  json_t *sched = json_object_get(prof, "chargingSchedule");
+  const char *from = json_string_value(json_object_get(sched, "chargingRateUnit"));
+  bool to_w = !strcmp(unit, "W");
+  json_t *per;
+  size_t i;
+  json_array_foreach(json_object_get(sched, "chargingSchedulePeriod"), i, per)
+  {
+    json_t *ph = json_object_get(per, "numberPhases");
+    int n = json_is_integer(ph) ? (int)json_integer_value(ph) : phases;
+    double lim = json_number_value(json_object_get(per, "limit"));
+    json_object_set_new(per, "limit", json_real(converted_value(lim, to_w, volts, n)));
+  }
+  json_t *min = json_object_get(sched, "minChargingRate");
+  if (json_is_number(min))
+    json_object_set_new(sched, "minChargingRate",
+                        json_real(converted_value(json_number_value(min), to_w, volts, phases)));
+  json_t *done =
+      json_pack("{s:s, s:s, s:f, s:i, s:s}", "from", from ? from : "", "to", unit, "voltage", volts,
+                "phases", phases, "because",
+                to_w ? "the charger takes W only (ChargingScheduleAllowedChargingRateUnit)"
+                     : "the charger takes A only (ChargingScheduleAllowedChargingRateUnit)");
+  json_object_set_new(sched, "chargingRateUnit", json_string(unit));
+  return done;
+}
+
+static void send_pending(pending_t *p)
+{
+  fc_req_t *r = p->r;
+  json_t *payload = p->payload, *params = p->params;
+  p->payload = p->params = NULL;
+  /* p may be freed before this returns (an offline charger is answered at once) */
+  fc_ocpp_command(r->a->ocpp, p->charger, p->verb, p->action, payload, params, r->who.sub, 0,
+                  answered, p);
+  json_decref(payload);
+  json_decref(params);
+}
+
+static void units_known(const char *units, void *arg)
+{
+  pending_t *p = arg;
+  json_t *prof = profile_of(p->payload);
+  const char *unit = json_string_value(
+      json_object_get(json_object_get(prof, "chargingSchedule"), "chargingRateUnit"));
+  if (unit && units[0] && !strstr(units, unit)) {
+    long long connector = json_integer_value(json_object_get(p->payload, "connectorId"));
+    double volts;
+    int phases;
+    electrical(p->r->a, p->charger, connector, &volts, &phases);
+    p->converted = convert_profile(prof, units, volts, phases);
+    json_object_set(p->params, "converted", p->converted);
+  }
+  send_pending(p);
 }
 
 /* POST …/target-soc: no call, the rule is ours (ocpp/target_soc.c). */
@@ -633,9 +743,15 @@ void fc_api__command(fc_req_t *r, const char *charger, const char *verb)
   p->r = r;
   snprintf(p->charger, sizeof(p->charger), "%s", charger);
   p->target_connector = b.target_connector;
+  p->verb = v->name;
+  p->action = v->action;
+  p->payload = json_incref(b.payload);
+  p->params = json_incref(b.params);
   r->refs++;
-  fc_ocpp_command(r->a->ocpp, charger, verb, v->action, b.payload, b.params, r->who.sub, 0,
-                  answered, p);
+  if (profile_of(b.payload))
+    fc_ocpp_rate_units(r->a->ocpp, charger, units_known, p);
+  else
+    send_pending(p);
 out:
   json_decref(b.payload);
   json_decref(b.params);

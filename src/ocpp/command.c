@@ -178,9 +178,22 @@ static void answered(int status, json_t *result, const char *err_code, const cha
                 status == FC_ERR_NOANSWER;
   if (status == 0) {
     c->result = json_deep_copy(result);
-    if (!strcmp(c->action, "GetConfiguration")) mask_configuration(c->result);
+    if (!strcmp(c->action, "GetConfiguration")) {
+      mask_configuration(c->result);
+      size_t i;
+      json_t *kv;
+      json_array_foreach(json_object_get(c->result, "configurationKey"), i, kv)
+      {
+        fc_ocpp__rateunit_note(c->o, c->charger, json_string_value(json_object_get(kv, "key")),
+                               json_string_value(json_object_get(kv, "value")));
+      }
+    }
     const char *st = json_string_value(json_object_get(c->result, "status"));
     snprintf(c->state, sizeof(c->state), "%s", st ? st : "Accepted");
+    if (!strcmp(c->action, "ChangeConfiguration") && !strcmp(c->state, "Accepted"))
+      fc_ocpp__rateunit_note(c->o, c->charger,
+                             json_string_value(json_object_get(c->payload, "key")),
+                             json_string_value(json_object_get(c->payload, "value")));
     if (!strcmp(c->action, "ChangeAvailability") && !strcmp(c->state, "Scheduled")) {
       long long connector = 0;
       fc_ocpp__int_value(json_object_get(c->params, "connectorId"), &connector);

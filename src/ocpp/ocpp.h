@@ -144,6 +144,15 @@ void fc_ocpp_command_local(fc_ocpp_t *o, const char *charger, const char *name, 
                            const char *by, const char *state, json_t *result, fc_ocpp_command_cb cb,
                            void *arg);
 
+/* The units charger takes in charging schedules, from its
+ * ChargingScheduleAllowedChargingRateUnit: "A", "W", "A,W", or "" when it
+ * does not say (or cannot be asked). Cached per charger; when unknown, the
+ * charger is asked (GetConfiguration) first. cb(units, arg) is called
+ * exactly once, before this returns when the answer is cached or the call
+ * cannot be sent; units is borrowed for the call. */
+typedef void (*fc_ocpp_units_cb)(const char *units, void *arg);
+void fc_ocpp_rate_units(fc_ocpp_t *o, const char *charger, fc_ocpp_units_cb cb, void *arg);
+
 /* The running transaction on connector (0: the charger's only one).
  * Returns 0 with *connector_out and *tx_out; FC_ERR_NOTFOUND when none runs
  * there; FC_ERR_INVAL when connector is 0 and several run. */

@@ -35,6 +35,7 @@ typedef struct fc_txbuf {
 
 typedef struct fc_outcall fc_outcall_t;
 typedef struct fc_sched fc_sched_t;
+typedef struct fc_rateunit fc_rateunit_t;
 
 /* A registry entry (the in-memory copy of the chargers table, for the
  * handshake, which must decide in microseconds without a database read). */
@@ -238,6 +239,7 @@ struct fc_ocpp {
   fc_auth_throttle_t *throttle; /* failed charger logins (session.c's handshake) */
   fc_sched_t *sched;            /* availability.c: Scheduled changes, oldest first */
   size_t nsched;
+  fc_rateunit_t *rateunits; /* rateunit.c: uthash by charger id */
 };
 
 /* Milliseconds on the loop's clock (monotonic); the wall clock is fc_wall_ms(). */
@@ -318,6 +320,11 @@ void fc_ocpp__sched_add(fc_ocpp_t *o, const char *charger, int connector, const 
                         const char *by);
 void fc_ocpp__sched_tick(fc_ocpp_t *o);
 void fc_ocpp__sched_free(fc_ocpp_t *o);
+
+/* rateunit.c: a ChargingScheduleAllowedChargingRateUnit value seen in a
+ * command (key and value borrowed; other keys ignored); _free at the end. */
+void fc_ocpp__rateunit_note(fc_ocpp_t *o, const char *charger, const char *key, const char *value);
+void fc_ocpp__rateunit_free(fc_ocpp_t *o);
 
 /* outcall.c */
 void fc_ocpp__outcall_result(fc_session_t *s, const fc_frame_t *f);

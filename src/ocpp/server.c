@@ -143,6 +143,7 @@ static void handle_closed(uv_handle_t *h)
     fc_ocpp__registry_free(o);
     fc_ocpp__limits_free(o);
     fc_ocpp__sched_free(o);
+    fc_ocpp__rateunit_free(o);
     fc_ocpp__cpstates_free(o);
     fc_models_cleanup(&o->models);
     fc_auth_throttle_free(o->throttle);

@@ -15,6 +15,7 @@ import { checkWsFrame } from './lib/contract.mjs';
 
 const SECRET = 'smart-charging-test-secret-0123456789abcdef';
 const CP = 'CP-SMART';
+const CP_W = 'CP-WATTS';
 const TIMEOUT_MS = 2500;
 
 let srv;
@@ -97,7 +98,7 @@ async function boot(client) {
 
 before(async () => {
   srv = await Server.start({
-    chargers: [{ id: CP }],
+    chargers: [{ id: CP }, { id: CP_W }],
     tags: [{ tag: 'TAG-OK' }],
     env: { FLASHCHARGE_JWT_SECRET: SECRET },
     args: ['--command-timeout', String(TIMEOUT_MS), '--ui-max-per-ip', '1000'],
@@ -376,6 +377,77 @@ test('ClearChargingProfile by id, by purpose and stack level, and all: the store
     e.data.status === 'Unknown', 'the Unknown clear');
   assert.deepEqual(ev.data.params, { id: 1 });
   assert.deepEqual(cp.strictFailures, []);
+});
+
+test('a charger that takes only watts: its ChargingScheduleAllowedChargingRateUnit is read once, amperes are sent as watts and the answer says so', async () => {
+  const w = await srv.connect(CP_W);
+  await boot(w);
+  const wui = new Ui(CP_W);
+  await wui.ready();
+  let allowed = 'Power';
+  answer(w, 'GetConfiguration', (p) => ({
+    configurationKey: [{ key: 'ChargingScheduleAllowedChargingRateUnit', readonly: false, value: allowed }],
+    ...(p.key ? {} : {}),
+  }));
+  answer(w, 'ChangeConfiguration', (p) => {
+    allowed = p.value;
+    return { status: 'Accepted' };
+  });
+  // as MicroOcpp does: a profile in the other unit is rejected
+  answer(w, 'SetChargingProfile', (p) => ({
+    status: (p.csChargingProfiles.chargingSchedule.chargingRateUnit === 'W') === (allowed === 'Power') ? 'Accepted' : 'Rejected',
+  }));
+  answer(w, 'RemoteStartTransaction', (p) => ({
+    status: !p.chargingProfile || p.chargingProfile.chargingSchedule.chargingRateUnit === 'W' ? 'Accepted' : 'Rejected',
+  }));
+  // a start with maxCurrentA: no meter value yet, so 230 V and 3 phases
+  let r = await cmd('POST', `${base(CP_W)}/start`, { connectorId: 1, idTag: 'TAG-OK', maxCurrentA: 16 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.status, 'Accepted');
+  assert.deepEqual(lastCall('GetConfiguration', CP_W).params, { key: ['ChargingScheduleAllowedChargingRateUnit'] });
+  const conv = { from: 'A', to: 'W', voltage: 230, phases: 3,
+    because: 'the charger takes W only (ChargingScheduleAllowedChargingRateUnit)' };
+  assert.deepEqual(r.json.converted, conv);
+  const sched = lastCall('RemoteStartTransaction', CP_W).params.chargingProfile.chargingSchedule;
+  assert.deepEqual(sched, { chargingRateUnit: 'W', chargingSchedulePeriod: [{ startPeriod: 0, limit: 11040 }] });
+  const ev = await wui.command('start');
+  assert.deepEqual(ev.data.params.converted, conv);
+  assert.equal(ev.data.params.maxCurrentA, 16, 'what was asked stays in the record');
+
+  // the transaction runs; its meter values say 240 V on one phase
+  const { transactionId } = await w.call('StartTransaction', { connectorId: 1, idTag: 'TAG-OK', meterStart: 0, timestamp: iso() });
+  await w.call('MeterValues', {
+    connectorId: 1, transactionId,
+    meterValue: [{ timestamp: iso(), sampledValue: [{ value: '240', measurand: 'Voltage', unit: 'V', phase: 'L1-N' }] }],
+  });
+  await wui.wait((e) => e.type === 'meter' && e.data.voltage === 240, 'the meter value');
+  r = await cmd('POST', `${base(CP_W)}/limit`, { maxCurrentA: 10 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.status, 'Accepted');
+  assert.deepEqual(r.json.converted, { ...conv, voltage: 240, phases: 1 });
+  assert.deepEqual(lastCall('SetChargingProfile', CP_W).params.csChargingProfiles.chargingSchedule,
+    { chargingRateUnit: 'W', chargingSchedulePeriod: [{ startPeriod: 0, limit: 2400 }] });
+  assert.equal(callsOf('GetConfiguration', CP_W).length, 1, 'asked once, then cached');
+  // stored as what the charger was told
+  const list = (await cmd('GET', `${base(CP_W)}/charging-profiles`)).json;
+  assert.equal(list.find((p) => p.chargingProfileId === 101).chargingRateUnit, 'W');
+  // a limit in watts goes as it is
+  r = await cmd('POST', `${base(CP_W)}/limit`, { maxPowerW: 3000 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.converted, undefined);
+
+  // changed to amperes by a command: the cache follows, no new question
+  r = await cmd('PUT', `${base(CP_W)}/configuration`, { key: 'ChargingScheduleAllowedChargingRateUnit', value: 'Current' });
+  assert.equal(r.status, 200, r.text);
+  r = await cmd('POST', `${base(CP_W)}/limit`, { maxPowerW: 4600 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.status, 'Accepted');
+  assert.deepEqual(r.json.converted, { from: 'W', to: 'A', voltage: 240, phases: 1,
+    because: 'the charger takes A only (ChargingScheduleAllowedChargingRateUnit)' });
+  assert.deepEqual(lastCall('SetChargingProfile', CP_W).params.csChargingProfiles.chargingSchedule,
+    { chargingRateUnit: 'A', chargingSchedulePeriod: [{ startPeriod: 0, limit: 19.2 }] });
+  assert.equal(callsOf('GetConfiguration', CP_W).length, 1);
+  assert.deepEqual(w.strictFailures, []);
 });
 
 test('the server shuts down cleanly after all this (no leak reports under ASan)', async () => {
