@@ -177,18 +177,25 @@ static void charger_one(fc_req_t *r, const char *id)
   fc_api__respond(r, 200, "application/json", snap, len);
 }
 
+/* Whether the token may read charger id and it exists (else answered). */
+static bool charger_readable(fc_req_t *r, const char *id)
+{
+  if (!fc_principal_may_see(&r->who, id)) {
+    fc_api__error(r, 403, "forbidden", "the token does not grant this charger");
+    return false;
+  }
+  if (!fc_bus_snapshot(r->a->bus, id, NULL, NULL)) {
+    fc_api__error(r, 404, "not_found", "no such charger");
+    return false;
+  }
+  return true;
+}
+
 static void meter_values(fc_req_t *r, struct lws *wsi, const char *id)
 {
   char buf[32];
   long long v;
-  if (!fc_principal_may_see(&r->who, id)) {
-    fc_api__error(r, 403, "forbidden", "the token does not grant this charger");
-    return;
-  }
-  if (!fc_bus_snapshot(r->a->bus, id, NULL, NULL)) {
-    fc_api__error(r, 404, "not_found", "no such charger");
-    return;
-  }
+  if (!charger_readable(r, id)) return;
   int connector = -1;
   range_t rg;
   if (arg_of(wsi, "connector", buf, sizeof(buf))) {
@@ -208,14 +215,7 @@ static void meter_values(fc_req_t *r, struct lws *wsi, const char *id)
  * force as far as our commands know (store's FC_READ_PROFILES). */
 static void charging_profiles(fc_req_t *r, const char *id)
 {
-  if (!fc_principal_may_see(&r->who, id)) {
-    fc_api__error(r, 403, "forbidden", "the token does not grant this charger");
-    return;
-  }
-  if (!fc_bus_snapshot(r->a->bus, id, NULL, NULL)) {
-    fc_api__error(r, 404, "not_found", "no such charger");
-    return;
-  }
+  if (!charger_readable(r, id)) return;
   start_read(r, fc_read_new(FC_READ_PROFILES, id), NULL);
 }
 

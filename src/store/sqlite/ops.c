@@ -572,6 +572,18 @@ static void bind_opt_int(sqlite3_stmt *st, int i, json_t *o, const char *key)
     sqlite3_bind_null(st, i);
 }
 
+/* The members that identify a profile in both statements of a set:
+ * charger, id, connector, stack level, purpose (?1 to ?5). */
+static void bind_profile_key(sqlite3_stmt *st, const fc_op_t *op, long long id, long long level,
+                             const char *purpose)
+{
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, id);
+  bind_opt_int(st, 3, op->json, "connectorId");
+  sqlite3_bind_int64(st, 4, level);
+  bind_str(st, 5, purpose);
+}
+
 static int op_profile_set(fc_store_conn_t *c, fc_op_t *op)
 {
   sqlite3_stmt *st;
@@ -585,20 +597,12 @@ static int op_profile_set(fc_store_conn_t *c, fc_op_t *op)
       !kind || !unit)
     return FC_ERR_STORE;
   STMT(c, st, FC_SQL_PROFILE_REPLACE);
-  bind_str(st, 1, op->str);
-  sqlite3_bind_int64(st, 2, id);
-  bind_opt_int(st, 3, p, "connectorId");
-  sqlite3_bind_int64(st, 4, level);
-  bind_str(st, 5, purpose);
+  bind_profile_key(st, op, id, level, purpose);
   int rc = run(c, st, "profile replace");
   if (rc < 0) return rc;
-  char *text = json_dumps(prof, FC_JSON_DUMP);
   STMT(c, st, FC_SQL_PROFILE_INS);
-  bind_str(st, 1, op->str);
-  sqlite3_bind_int64(st, 2, id);
-  bind_opt_int(st, 3, p, "connectorId");
-  sqlite3_bind_int64(st, 4, level);
-  bind_str(st, 5, purpose);
+  char *text = json_dumps(prof, FC_JSON_DUMP);
+  bind_profile_key(st, op, id, level, purpose);
   bind_str(st, 6, kind);
   bind_str(st, 7, unit);
   bind_opt_int(st, 8, prof, "transactionId");
