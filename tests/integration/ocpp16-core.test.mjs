@@ -407,3 +407,9 @@ test('TriggerMessage Rejected and NotImplemented are reported as the charger sai
   }
   assert.equal(seen.length, before);
 });
+
+test('the server shuts down cleanly after all this (no leak reports under ASan)', async () => {
+  const exit = await srv.stop();
+  assert.equal(exit.code, 0, srv.tail());
+  assert.ok(!/LeakSanitizer|AddressSanitizer|runtime error/.test(srv.stderr), srv.tail());
+});
