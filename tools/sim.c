@@ -26,7 +26,9 @@
  *
  * The charging curve: a constant-power phase up to 80 % SoC, then power
  * tapering linearly to 15 % of it at 100 %. A current limit from
- * SetChargingProfile (A or W) caps the power, so the SoC rises more slowly. */
+ * SetChargingProfile caps the power, so the SoC rises more slowly; as MicroOcpp, it
+ * advertises ChargingScheduleAllowedChargingRateUnit ("Power" unless changed)
+ * and rejects a profile in the other unit. */
 #include "wsc.h"
 
 #include <getopt.h>
@@ -171,7 +173,8 @@ typedef struct charger {
   /* connector 1 */
   enum conn_state st;
   double soc, target, cap_wh, energy_wh, power_w, limit_w;
-  int tx_slot; /* current local transaction, or -1 */
+  char rate_unit[16]; /* ChargingScheduleAllowedChargingRateUnit: "Power", as MicroOcpp ships */
+  int tx_slot;        /* current local transaction, or -1 */
   int next_slot;
   long long txid[TXSLOTS]; /* server transactionId per slot: 0 unknown, -1 discarded */
   bool remote_start;
@@ -601,7 +604,7 @@ static json_t *cfg_list(charger_t *c, json_t *keys, json_t **unknown)
   struct {
     const char *key, *value;
     bool ro;
-  } all[6];
+  } all[7];
   char si[16], hb[16];
   snprintf(si, sizeof(si), "%.0f", c->sample_s);
   snprintf(hb, sizeof(hb), "%d", c->heartbeat_s);
@@ -613,13 +616,15 @@ static json_t *cfg_list(charger_t *c, json_t *keys, json_t **unknown)
   all[3].key = "NumberOfConnectors", all[3].value = "1", all[3].ro = true;
   all[4].key = "AuthorizeRemoteTxRequests", all[4].value = "false", all[4].ro = false;
   all[5].key = "ChargeProfileMaxStackLevel", all[5].value = "8", all[5].ro = true;
+  all[6].key = "ChargingScheduleAllowedChargingRateUnit", all[6].value = c->rate_unit,
+  all[6].ro = false;
   json_t *out = json_array();
   *unknown = json_array();
   size_t n = json_array_size(keys);
-  for (size_t k = 0; k < (n ? n : 6); k++) {
+  for (size_t k = 0; k < (n ? n : 7); k++) {
     const char *want = n ? json_string_value(json_array_get(keys, k)) : all[k].key;
     bool found = false;
-    for (int i = 0; i < 6 && want; i++)
+    for (int i = 0; i < 7 && want; i++)
       if (!strcmp(want, all[i].key)) {
         json_array_append_new(out, json_pack("{s:s, s:b, s:s}", "key", all[i].key, "readonly",
                                              all[i].ro, "value", all[i].value));
@@ -674,6 +679,9 @@ static json_t *handle_call(charger_t *c, const char *action, json_t *p, const ch
     double limit = json_number_value(json_object_get(
         json_array_get(json_object_get(sched, "chargingSchedulePeriod"), 0), "limit"));
     if (!unit || limit <= 0) return json_pack("{s:s}", "status", "Rejected");
+    /* as MicroOcpp: a unit the charger does not allow is rejected */
+    if (!strstr(c->rate_unit, !strcmp(unit, "A") ? "Current" : "Power"))
+      return json_pack("{s:s}", "status", "Rejected");
     if (purpose && !strcmp(purpose, "TxProfile") && c->tx_slot < 0)
       return json_pack("{s:s}", "status", "Rejected");
     c->limit_w = !strcmp(unit, "A") ? limit * MAINS_V : limit;
@@ -681,9 +689,26 @@ static json_t *handle_call(charger_t *c, const char *action, json_t *p, const ch
     return json_pack("{s:s}", "status", "Accepted");
   }
   if (!strcmp(action, "ClearChargingProfile")) {
+    bool had = c->limit_w > 0;
     c->limit_w = 0;
-    return json_pack("{s:s}", "status", "Accepted");
+    return json_pack("{s:s}", "status", had ? "Accepted" : "Unknown");
   }
+  if (!strcmp(action, "GetCompositeSchedule")) {
+    /* what the charger will do: its limit, or its maximum, from now */
+    const char *unit = json_string_value(json_object_get(p, "chargingRateUnit"));
+    bool amps = unit && !strcmp(unit, "A");
+    double w = c->limit_w > 0 && c->limit_w < MAX_A * MAINS_V ? c->limit_w : MAX_A * MAINS_V;
+    char now[40];
+    iso_time(wall_ms() + clock_offset_ms, now, sizeof(now));
+    return json_pack("{s:s, s:I, s:s, s:{s:I, s:s, s:[{s:i, s:f}]}}", "status", "Accepted",
+                     "connectorId", json_integer_value(json_object_get(p, "connectorId")),
+                     "scheduleStart", now, "chargingSchedule", "duration",
+                     json_integer_value(json_object_get(p, "duration")), "chargingRateUnit",
+                     amps ? "A" : "W", "chargingSchedulePeriod", "startPeriod", 0, "limit",
+                     round((amps ? w / MAINS_V : w) * 10) / 10);
+  }
+  if (!strcmp(action, "DataTransfer")) /* MicroOcpp has no vendor extension by default */
+    return json_pack("{s:s}", "status", "UnknownVendorId");
   if (!strcmp(action, "Reset")) {
     const char *type = json_string_value(json_object_get(p, "type"));
     bool hard = type && !strcmp(type, "Hard");
@@ -739,6 +764,12 @@ static json_t *handle_call(charger_t *c, const char *action, json_t *p, const ch
       snprintf(c->password, sizeof(c->password), "%s", v);
       return json_pack("{s:s}", "status", "RebootRequired");
     }
+    if (!strcmp(k, "ChargingScheduleAllowedChargingRateUnit")) {
+      if (strcmp(v, "Current") && strcmp(v, "Power") && strcmp(v, "Current,Power"))
+        return json_pack("{s:s}", "status", "Rejected");
+      snprintf(c->rate_unit, sizeof(c->rate_unit), "%s", v);
+      return json_pack("{s:s}", "status", "Accepted");
+    }
     if (!strcmp(k, "NumberOfConnectors") || !strcmp(k, "ChargeProfileMaxStackLevel"))
       return json_pack("{s:s}", "status", "Rejected");
     return json_pack("{s:s}", "status", "NotSupported");
@@ -754,7 +785,8 @@ static json_t *handle_call(charger_t *c, const char *action, json_t *p, const ch
     return r;
   }
   if (!strcmp(action, "UnlockConnector")) return json_pack("{s:s}", "status", "Unlocked");
-  if (!strcmp(action, "ChangeAvailability")) return json_pack("{s:s}", "status", "Accepted");
+  if (!strcmp(action, "ChangeAvailability")) /* not while it charges: once that ends */
+    return json_pack("{s:s}", "status", c->tx_slot >= 0 ? "Scheduled" : "Accepted");
   if (!strcmp(action, "ClearCache")) return json_pack("{s:s}", "status", "Accepted");
   *err = "NotImplemented";
   return NULL;
@@ -997,6 +1029,7 @@ int main(int argc, char **argv)
     c->sample_s = opt.interval;
     c->tx_slot = -1;
     c->heartbeat_s = 300;
+    snprintf(c->rate_unit, sizeof(c->rate_unit), "Power");
     uv_timer_t *ts[] = {&c->t_conn, &c->t_state, &c->t_meter, &c->t_hb, &c->t_call};
     for (size_t k = 0; k < 5; k++) {
       uv_timer_init(loop, ts[k]);

@@ -1,6 +1,6 @@
 /* Remote commands over REST:
  *
- *   POST /api/chargers/{id}/start          {connectorId, idTag, maxCurrentA?, targetSoc?}
+ *   POST /api/chargers/{id}/start          {connectorId?, idTag, maxCurrentA?, targetSoc?}
  *   POST /api/chargers/{id}/stop           {transactionId?, connectorId?}
  *   POST /api/chargers/{id}/limit          {maxCurrentA | maxPowerW, connectorId?}
  *   POST /api/chargers/{id}/reset          {type: Soft|Hard}
@@ -9,14 +9,21 @@
  *   GET  /api/chargers/{id}/configuration  ?key=a,b
  *   PUT  /api/chargers/{id}/configuration  {key, value}
  *   POST /api/chargers/{id}/target-soc     {targetSoc, connectorId?}
+ *   POST /api/chargers/{id}/availability   {type: Operative|Inoperative, connectorId? (0)}
+ *   POST /api/chargers/{id}/clear-cache    {}
+ *   POST /api/chargers/{id}/data-transfer  {vendorId, messageId?, data?}   (admin)
  *
- * Role operator or admin, and the charger among the token's. Each builds the
+ * Role operator or admin (data-transfer: admin), and the charger among the
+ * token's. Each builds the
  * OCPP request, checks it against the action's schema before anything is
  * sent (400 with the reason), and waits for the charger's answer, which it
  * returns faithfully: 200 {"status","result"} whatever the charger said
  * (Rejected included), 502 for a CALLERROR or an answer that violates the
- * schema (its code and description), 504 when no answer came in time, 409
- * when the charger is offline (or there is no transaction to act on).
+ * schema (its code and description) and for a call that was sent when the
+ * connection closed before the answer ("no_answer", "sent": true), 504 when
+ * no answer came in time, 409 when the charger is offline or the call was
+ * still queued when it went (never sent), or there is no transaction to act
+ * on.
  *
  * Charging profiles: the limits are sent as TxProfile, kind Relative (the
  * schedule runs from the transaction's start, so no clock of the charger's
@@ -26,8 +33,10 @@
 #include "core/json.h"
 #include "api/api_int.h"
 
+#include "core/datetime.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/time.h"
 #include "log/log.h"
 
 #include <math.h>
@@ -48,8 +57,9 @@ typedef struct build {
   /* start with targetSoc: the target waits on this connector */
   int target_connector;
   double target_soc;
-  /* why the request is refused: status and error (static strings) */
+  /* why the request is refused: status and error (static strings, or why) */
   unsigned status;
+  char why[192];
   const char *error, *detail;
 } build_t;
 
@@ -131,15 +141,19 @@ static bool b_start(build_t *b)
       !opt_num(b, "maxCurrentA", 10000, &amps, "maxCurrentA: a number of amperes > 0") ||
       !opt_num(b, "targetSoc", 100, &soc, "targetSoc: a number > 0 and <= 100"))
     return false;
-  if (connector < 1) return bad(b, "connectorId: required, 1 or more");
+  if (json_object_get(b->body, "connectorId") && connector < 1)
+    return bad(b, "connectorId: 1 or more (leave it out to let the charger choose)");
   if (!json_is_string(tag)) return bad(b, "idTag: required, a string");
-  pass(b, "connectorId");
+  if (soc > 0 && connector < 1)
+    return bad(b, "connectorId: required with targetSoc (the target waits on that connector)");
+  if (connector) json_object_set_new(b->payload, "connectorId", json_integer(connector));
   pass(b, "idTag");
   if (amps > 0)
     json_object_set_new(b->payload, "chargingProfile", tx_profile((int)connector, 0, "A", amps));
   char masked[32];
-  b->params = json_pack("{s:I, s:s}", "connectorId", (json_int_t)connector, "idTag",
-                        fc_log_mask(json_string_value(tag), masked, sizeof(masked)));
+  b->params =
+      json_pack("{s:s}", "idTag", fc_log_mask(json_string_value(tag), masked, sizeof(masked)));
+  if (connector) json_object_set_new(b->params, "connectorId", json_integer(connector));
   if (amps > 0) json_object_set_new(b->params, "maxCurrentA", json_real(amps));
   if (soc > 0) {
     json_object_set_new(b->params, "targetSoc", json_real(soc));
@@ -246,23 +260,204 @@ static bool b_change_configuration(build_t *b)
   return true;
 }
 
+/* ChangeAvailability: connector 0 (the whole charger) unless named. */
+static bool b_availability(build_t *b)
+{
+  long long connector;
+  if (!opt_int(b, "connectorId", &connector, "connectorId: 0 (the whole charger) or a connector"))
+    return false;
+  json_object_set_new(b->payload, "connectorId", json_integer(connector));
+  pass(b, "type");
+  b->params = json_deep_copy(b->payload);
+  return true;
+}
+
+static bool b_clear_cache(build_t *b)
+{
+  static const char *const keys[] = {NULL};
+  return b_copy(b, keys);
+}
+
+static bool b_data_transfer(build_t *b)
+{
+  static const char *const keys[] = {"vendorId", "messageId", "data", NULL};
+  if (!json_is_string(json_object_get(b->body, "vendorId")))
+    return bad(b, "vendorId: required, a string");
+  return b_copy(b, keys);
+}
+
+/* ---- smart charging ---- */
+
+/* Whether the charger has reported connector (its snapshot lists it);
+ * connector 0 is the charger itself. */
+static bool connector_known(build_t *b, long long connector)
+{
+  if (connector == 0) return true;
+  json_t *snap = fc_bus_snapshot_json(b->r->a->bus, b->charger), *cj;
+  size_t i;
+  json_array_foreach(json_object_get(snap, "connectors"), i, cj)
+  {
+    if (json_integer_value(json_object_get(cj, "connectorId")) == connector) return true;
+  }
+  return false;
+}
+
+/* A date-time member: absent (0) or RFC 3339 (its ms in *out). */
+static bool opt_time(build_t *b, json_t *o, const char *key, long long *out, const char *detail)
+{
+  json_t *v = json_object_get(o, key);
+  *out = 0;
+  if (!v) return true;
+  if (!json_is_string(v) || fc_datetime_parse(json_string_value(v), out) < 0) return bad(b, detail);
+  return true;
+}
+
+/* What the schema cannot say about a profile for connector: the rules of
+ * OCPP 1.6 §3.13 and §5.16, each refusal naming its field. */
+static bool check_profile(build_t *b, json_t *prof, long long connector)
+{
+  const char *purpose = json_string_value(json_object_get(prof, "chargingProfilePurpose"));
+  const char *kind = json_string_value(json_object_get(prof, "chargingProfileKind"));
+  json_t *sched = json_object_get(prof, "chargingSchedule");
+  json_t *periods = json_object_get(sched, "chargingSchedulePeriod");
+  long long from, to, start;
+  if (!purpose || !kind || !json_is_array(periods)) return true; /* the schema says it */
+  if (json_integer_value(json_object_get(prof, "stackLevel")) < 0)
+    return bad(b, "csChargingProfiles.stackLevel: 0 or more");
+  if (!strcmp(purpose, "ChargePointMaxProfile") && connector != 0)
+    return bad(b, "connectorId: a ChargePointMaxProfile is set on connector 0");
+  if (!strcmp(purpose, "TxProfile") && connector == 0)
+    return bad(b, "connectorId: a TxProfile is set on the connector of its transaction, not 0");
+  if (json_object_get(prof, "transactionId") && strcmp(purpose, "TxProfile") != 0)
+    return bad(b, "csChargingProfiles.transactionId: only a TxProfile names a transaction");
+  bool recurring = !strcmp(kind, "Recurring");
+  if (recurring != (json_object_get(prof, "recurrencyKind") != NULL))
+    return bad(b, recurring ? "csChargingProfiles.recurrencyKind: required with kind Recurring"
+                            : "csChargingProfiles.recurrencyKind: only with kind Recurring");
+  if (!opt_time(b, prof, "validFrom", &from, "csChargingProfiles.validFrom: a date-time") ||
+      !opt_time(b, prof, "validTo", &to, "csChargingProfiles.validTo: a date-time") ||
+      !opt_time(b, sched, "startSchedule", &start,
+                "csChargingProfiles.chargingSchedule.startSchedule: a date-time"))
+    return false;
+  if (from && to && to <= from) return bad(b, "csChargingProfiles.validTo: after validFrom");
+  if (to && to <= fc_wall_ms()) return bad(b, "csChargingProfiles.validTo: in the future");
+  bool relative = !strcmp(kind, "Relative");
+  if (!relative && !start)
+    return bad(b, "csChargingProfiles.chargingSchedule.startSchedule: required with kind "
+                  "Absolute or Recurring");
+  if (relative && start)
+    return bad(b, "csChargingProfiles.chargingSchedule.startSchedule: not with kind Relative");
+  size_t i;
+  json_t *per;
+  long long prev = -1;
+  if (json_array_size(periods) == 0)
+    return bad(b, "csChargingProfiles.chargingSchedule.chargingSchedulePeriod: at least one");
+  json_array_foreach(periods, i, per)
+  {
+    long long sp = json_integer_value(json_object_get(per, "startPeriod"));
+    json_t *lim = json_object_get(per, "limit");
+    if (i == 0 && sp != 0)
+      return bad(b, "csChargingProfiles.chargingSchedule.chargingSchedulePeriod[0].startPeriod: "
+                    "0 (the schedule starts with its first period)");
+    if (sp <= prev)
+      return bad(b, "csChargingProfiles.chargingSchedule.chargingSchedulePeriod.startPeriod: "
+                    "increasing");
+    prev = sp;
+    if (json_is_number(lim) && json_number_value(lim) < 0)
+      return bad(b, "csChargingProfiles.chargingSchedule.chargingSchedulePeriod.limit: 0 or more");
+    json_t *ph = json_object_get(per, "numberPhases");
+    if (ph && (!json_is_integer(ph) || json_integer_value(ph) < 1 || json_integer_value(ph) > 3))
+      return bad(b, "csChargingProfiles.chargingSchedule.chargingSchedulePeriod.numberPhases: "
+                    "1, 2 or 3");
+  }
+  json_t *dur = json_object_get(sched, "duration");
+  if (dur && json_is_integer(dur) && json_integer_value(dur) <= prev)
+    return bad(b, "csChargingProfiles.chargingSchedule.duration: longer than the last "
+                  "period's start");
+  return true;
+}
+
+/* POST …/charging-profile {connectorId, csChargingProfiles}: SetChargingProfile. */
+static bool b_charging_profile(build_t *b)
+{
+  json_t *conn = json_object_get(b->body, "connectorId");
+  json_t *prof = json_object_get(b->body, "csChargingProfiles");
+  long long connector;
+  if (!json_is_integer(conn) || (connector = json_integer_value(conn)) < 0)
+    return bad(b, "connectorId: required, 0 (the charger) or a connector");
+  if (!json_is_object(prof)) return bad(b, "csChargingProfiles: required, a charging profile");
+  json_object_set(b->payload, "connectorId", conn);
+  json_object_set(b->payload, "csChargingProfiles", prof);
+  /* the schema first: the rules below read members it vouched for */
+  if (fc_ocpp_check_request("SetChargingProfile", b->payload, b->why, sizeof(b->why)) < 0)
+    return bad(b, b->why);
+  if (!check_profile(b, prof, connector)) return false;
+  if (!connector_known(b, connector))
+    return bad(b, "connectorId: the charger has not reported this connector");
+  const char *purpose = json_string_value(json_object_get(prof, "chargingProfilePurpose"));
+  if (purpose && !strcmp(purpose, "TxProfile")) {
+    int c = 0;
+    int64_t tx;
+    if (fc_ocpp_running_tx(b->r->a->ocpp, b->charger, (int)connector, &c, &tx) < 0)
+      return refuse(b, 409, "no_transaction",
+                    "a TxProfile needs a transaction running on that connector");
+  }
+  b->params = json_deep_copy(b->payload);
+  return true;
+}
+
+/* POST …/clear-charging-profile {id?, connectorId?, chargingProfilePurpose?, stackLevel?} */
+static bool b_clear_charging_profile(build_t *b)
+{
+  static const char *const keys[] = {"id", "connectorId", "chargingProfilePurpose", "stackLevel",
+                                     NULL};
+  long long connector;
+  if (!opt_int(b, "connectorId", &connector, "connectorId: 0 (the charger) or a connector"))
+    return false;
+  if (json_object_get(b->body, "connectorId") && !connector_known(b, connector))
+    return bad(b, "connectorId: the charger has not reported this connector");
+  return b_copy(b, keys);
+}
+
+/* POST …/composite-schedule {connectorId, duration, chargingRateUnit?} */
+static bool b_composite_schedule(build_t *b)
+{
+  static const char *const keys[] = {"connectorId", "duration", "chargingRateUnit", NULL};
+  long long connector;
+  if (!opt_int(b, "connectorId", &connector, "connectorId: 0 (the charger) or a connector"))
+    return false;
+  if (!connector_known(b, connector))
+    return bad(b, "connectorId: the charger has not reported this connector");
+  return b_copy(b, keys);
+}
+
 typedef struct verb {
   const char *name;
   fc_method_t method;
   const char *action; /* NULL: no call (target-soc) */
   build_fn build;
+  fc_role_t role; /* the least role allowed */
 } verb_t;
 
 static const verb_t verbs[] = {
-    {"start", FC_HTTP_POST, "RemoteStartTransaction", b_start},
-    {"stop", FC_HTTP_POST, "RemoteStopTransaction", b_stop},
-    {"limit", FC_HTTP_POST, "SetChargingProfile", b_limit},
-    {"reset", FC_HTTP_POST, "Reset", b_reset},
-    {"unlock", FC_HTTP_POST, "UnlockConnector", b_unlock},
-    {"trigger", FC_HTTP_POST, "TriggerMessage", b_trigger},
-    {"configuration", FC_HTTP_GET, "GetConfiguration", b_get_configuration},
-    {"configuration", FC_HTTP_PUT, "ChangeConfiguration", b_change_configuration},
-    {"target-soc", FC_HTTP_POST, NULL, NULL},
+    {"start", FC_HTTP_POST, "RemoteStartTransaction", b_start, FC_ROLE_OPERATOR},
+    {"stop", FC_HTTP_POST, "RemoteStopTransaction", b_stop, FC_ROLE_OPERATOR},
+    {"limit", FC_HTTP_POST, "SetChargingProfile", b_limit, FC_ROLE_OPERATOR},
+    {"reset", FC_HTTP_POST, "Reset", b_reset, FC_ROLE_OPERATOR},
+    {"unlock", FC_HTTP_POST, "UnlockConnector", b_unlock, FC_ROLE_OPERATOR},
+    {"trigger", FC_HTTP_POST, "TriggerMessage", b_trigger, FC_ROLE_OPERATOR},
+    {"configuration", FC_HTTP_GET, "GetConfiguration", b_get_configuration, FC_ROLE_OPERATOR},
+    {"configuration", FC_HTTP_PUT, "ChangeConfiguration", b_change_configuration, FC_ROLE_OPERATOR},
+    {"target-soc", FC_HTTP_POST, NULL, NULL, FC_ROLE_OPERATOR},
+    {"availability", FC_HTTP_POST, "ChangeAvailability", b_availability, FC_ROLE_OPERATOR},
+    {"clear-cache", FC_HTTP_POST, "ClearCache", b_clear_cache, FC_ROLE_OPERATOR},
+    /* vendor-specific: what it does is the vendor's, so admins only */
+    {"data-transfer", FC_HTTP_POST, "DataTransfer", b_data_transfer, FC_ROLE_ADMIN},
+    {"charging-profile", FC_HTTP_POST, "SetChargingProfile", b_charging_profile, FC_ROLE_OPERATOR},
+    {"clear-charging-profile", FC_HTTP_POST, "ClearChargingProfile", b_clear_charging_profile,
+     FC_ROLE_OPERATOR},
+    {"composite-schedule", FC_HTTP_POST, "GetCompositeSchedule", b_composite_schedule,
+     FC_ROLE_OPERATOR},
 };
 
 bool fc_api__is_command(const char *verb)
@@ -278,6 +473,10 @@ typedef struct pending {
   fc_req_t *r;
   char charger[64];
   int target_connector;
+  /* until sent: the command (verb and action static; payload, params owned) */
+  const char *verb, *action;
+  json_t *payload, *params;
+  json_t *converted; /* owned, or NULL: how a profile's unit was converted */
 } pending_t;
 
 static void respond_json(fc_req_t *r, unsigned status, json_t *o)
@@ -299,11 +498,13 @@ static void answered(const fc_ocpp_outcome_t *out, void *arg)
   }
   char detail[256];
   switch (out->status) {
-  case 0:
-    respond_json(r, 200,
-                 json_pack("{s:s, s:O}", "status", out->state, "result",
-                           out->result ? out->result : json_null()));
+  case 0: {
+    json_t *o = json_pack("{s:s, s:O}", "status", out->state, "result",
+                          out->result ? out->result : json_null());
+    if (p->converted) json_object_set(o, "converted", p->converted);
+    respond_json(r, 200, o);
     break;
+  }
   case FC_ERR_OFFLINE:
     fc_api__error(r, 409, "offline", "the charger is not connected");
     break;
@@ -318,6 +519,13 @@ static void answered(const fc_ocpp_outcome_t *out, void *arg)
                  json_pack("{s:s, s:s, s:s?, s:s?}", "error", "charger_error", "detail", detail,
                            "code", out->err_code, "description", out->err_desc));
     break;
+  case FC_ERR_NOANSWER:
+    respond_json(r, 502,
+                 json_pack("{s:s, s:s, s:b}", "error", "no_answer", "detail",
+                           "the call was sent, then the charger's connection closed before it "
+                           "answered",
+                           "sent", 1));
+    break;
   case FC_ERR_BUSY:
     fc_api__error(r, 503, "busy", "too many commands are queued for this charger");
     break;
@@ -325,7 +533,111 @@ static void answered(const fc_ocpp_outcome_t *out, void *arg)
     fc_api__error(r, 503, "unavailable", "the server is shutting down");
   }
   fc_api__req_unref(r);
+  json_decref(p->converted);
   fc_free(p);
+}
+
+/* ---- charging profiles in the unit the charger takes ----
+ *
+ * A charger that takes only W (MicroOcpp with
+ * ChargingScheduleAllowedChargingRateUnit = Power) rejects a profile in A,
+ * and the other way round: such a profile is converted before it is sent,
+ * with the charger's voltage (the connector's latest meter value, else 230 V
+ * per phase) and each period's numberPhases (else the phases its meter
+ * values report, else 3, OCPP's default), and the command says so
+ * ("converted" in its params and in the REST answer). */
+
+#define DEFAULT_VOLTS 230.0
+
+static json_t *profile_of(json_t *payload)
+{
+  json_t *p = json_object_get(payload, "csChargingProfiles");
+  return p ? p : json_object_get(payload, "chargingProfile");
+}
+
+/* The connector's voltage per phase and its number of phases, from its
+ * latest meter value in the snapshot (connector 0: the first that has one). */
+static void electrical(fc_api_t *a, const char *charger, long long connector, double *volts,
+                       int *phases)
+{
+  *volts = DEFAULT_VOLTS;
+  *phases = 3;
+  json_t *cj;
+  size_t i;
+  json_array_foreach(json_object_get(fc_bus_snapshot_json(a->bus, charger), "connectors"), i, cj)
+  {
+    if (connector && json_integer_value(json_object_get(cj, "connectorId")) != connector) continue;
+    json_t *m = json_object_get(cj, "meter");
+    double v = json_number_value(json_object_get(m, "voltage"));
+    if (v < 100 || v > 500) continue; /* none, or not a per-phase AC voltage */
+    *volts = v;
+    size_t n = json_object_size(json_object_get(m, "phases"));
+    if (n >= 1 && n <= 3) *phases = (int)n;
+    return;
+  }
+}
+
+static double converted_value(double v, bool to_w, double volts, int phases)
+{
+  double x = to_w ? v * volts * phases : v / (volts * phases);
+  return round(x * 10.0) / 10.0;
+}
+
+/* Converts prof's schedule to unit ("A" or "W"); returns what was done. */
+static json_t *convert_profile(json_t *prof, const char *unit, double volts, int phases)
+{
+  json_t *sched = json_object_get(prof, "chargingSchedule");
+  const char *from = json_string_value(json_object_get(sched, "chargingRateUnit"));
+  bool to_w = !strcmp(unit, "W");
+  json_t *per;
+  size_t i;
+  json_array_foreach(json_object_get(sched, "chargingSchedulePeriod"), i, per)
+  {
+    json_t *ph = json_object_get(per, "numberPhases");
+    int n = json_is_integer(ph) ? (int)json_integer_value(ph) : phases;
+    double lim = json_number_value(json_object_get(per, "limit"));
+    json_object_set_new(per, "limit", json_real(converted_value(lim, to_w, volts, n)));
+  }
+  json_t *min = json_object_get(sched, "minChargingRate");
+  if (json_is_number(min))
+    json_object_set_new(sched, "minChargingRate",
+                        json_real(converted_value(json_number_value(min), to_w, volts, phases)));
+  json_t *done =
+      json_pack("{s:s, s:s, s:f, s:i, s:s}", "from", from ? from : "", "to", unit, "voltage", volts,
+                "phases", phases, "because",
+                to_w ? "the charger takes W only (ChargingScheduleAllowedChargingRateUnit)"
+                     : "the charger takes A only (ChargingScheduleAllowedChargingRateUnit)");
+  json_object_set_new(sched, "chargingRateUnit", json_string(unit));
+  return done;
+}
+
+static void send_pending(pending_t *p)
+{
+  fc_req_t *r = p->r;
+  json_t *payload = p->payload, *params = p->params;
+  p->payload = p->params = NULL;
+  /* p may be freed before this returns (an offline charger is answered at once) */
+  fc_ocpp_command(r->a->ocpp, p->charger, p->verb, p->action, payload, params, r->who.sub, 0,
+                  answered, p);
+  json_decref(payload);
+  json_decref(params);
+}
+
+static void units_known(const char *units, void *arg)
+{
+  pending_t *p = arg;
+  json_t *prof = profile_of(p->payload);
+  const char *unit = json_string_value(
+      json_object_get(json_object_get(prof, "chargingSchedule"), "chargingRateUnit"));
+  if (unit && units[0] && !strstr(units, unit)) {
+    long long connector = json_integer_value(json_object_get(p->payload, "connectorId"));
+    double volts;
+    int phases;
+    electrical(p->r->a, p->charger, connector, &volts, &phases);
+    p->converted = convert_profile(prof, units, volts, phases);
+    json_object_set(p->params, "converted", p->converted);
+  }
+  send_pending(p);
 }
 
 /* POST …/target-soc: no call, the rule is ours (ocpp/target_soc.c). */
@@ -382,8 +694,10 @@ void fc_api__command(fc_req_t *r, const char *charger, const char *verb)
                   other_method ? "this command takes another method" : "no such resource");
     return;
   }
-  if (r->who.role < FC_ROLE_OPERATOR) {
-    fc_api__error(r, 403, "forbidden", "commands need the operator role");
+  if (r->who.role < v->role) {
+    fc_api__error(r, 403, "forbidden",
+                  v->role == FC_ROLE_ADMIN ? "this command needs the admin role"
+                                           : "commands need the operator role");
     return;
   }
   if (!fc_principal_may_see(&r->who, charger)) {
@@ -429,9 +743,15 @@ void fc_api__command(fc_req_t *r, const char *charger, const char *verb)
   p->r = r;
   snprintf(p->charger, sizeof(p->charger), "%s", charger);
   p->target_connector = b.target_connector;
+  p->verb = v->name;
+  p->action = v->action;
+  p->payload = json_incref(b.payload);
+  p->params = json_incref(b.params);
   r->refs++;
-  fc_ocpp_command(r->a->ocpp, charger, verb, v->action, b.payload, b.params, r->who.sub, 0,
-                  answered, p);
+  if (profile_of(b.payload))
+    fc_ocpp_rate_units(r->a->ocpp, charger, units_known, p);
+  else
+    send_pending(p);
 out:
   json_decref(b.payload);
   json_decref(b.params);

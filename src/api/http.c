@@ -275,7 +275,9 @@ static bool begin_body(fc_req_t *r, struct lws *wsi, enum lws_token_indexes uri)
     return false;
   }
   if (declared <= 0) {
-    /* no body: lws calls no BODY callback */
+    /* no body: lws calls no BODY callback, but may still call
+     * BODY_COMPLETION (Content-Length: 0), which must not route it again */
+    r->routed = true;
     fc_api__rest_routed(r, r->path);
     return false;
   }

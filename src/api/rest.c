@@ -2,14 +2,16 @@
  *   /api/chargers                         every charger the token grants
  *   /api/chargers/{id}                    its snapshot (= the /ws snapshot)
  *   /api/chargers/{id}/meter-values       ?from=&to=&connector=&limit=
+ *   /api/chargers/{id}/charging-profiles  the profiles in force there (sent by us)
  *   /api/transactions                     ?charger=&from=&to=&limit=
  *   /api/transactions/{id}
  * Snapshots come from the read model in memory; history from the store's
  * reader threads. Remote commands (POST/PUT, and GET …/configuration) are
  * commands.c's: /api/chargers/{id}/{start|stop|limit|reset|unlock|trigger|
- * configuration|target-soc}. Errors: {"error":…,"detail":…} with 400, 401,
- * 403, 404, 405, 503 (store unavailable). A transaction of a charger the
- * token does not grant is 404, like one that does not exist. */
+ * configuration|target-soc|availability|clear-cache|data-transfer|
+ * charging-profile|clear-charging-profile|composite-schedule}. Errors: {"error":…,"detail":…} with
+ * 400, 401, 403, 404, 405, 503 (store unavailable). A transaction of a charger the token does not
+ * grant is 404, like one that does not exist. */
 #include "core/json.h"
 #include "api/api_int.h"
 
@@ -175,18 +177,25 @@ static void charger_one(fc_req_t *r, const char *id)
   fc_api__respond(r, 200, "application/json", snap, len);
 }
 
+/* Whether the token may read charger id and it exists (else answered). */
+static bool charger_readable(fc_req_t *r, const char *id)
+{
+  if (!fc_principal_may_see(&r->who, id)) {
+    fc_api__error(r, 403, "forbidden", "the token does not grant this charger");
+    return false;
+  }
+  if (!fc_bus_snapshot(r->a->bus, id, NULL, NULL)) {
+    fc_api__error(r, 404, "not_found", "no such charger");
+    return false;
+  }
+  return true;
+}
+
 static void meter_values(fc_req_t *r, struct lws *wsi, const char *id)
 {
   char buf[32];
   long long v;
-  if (!fc_principal_may_see(&r->who, id)) {
-    fc_api__error(r, 403, "forbidden", "the token does not grant this charger");
-    return;
-  }
-  if (!fc_bus_snapshot(r->a->bus, id, NULL, NULL)) {
-    fc_api__error(r, 404, "not_found", "no such charger");
-    return;
-  }
+  if (!charger_readable(r, id)) return;
   int connector = -1;
   range_t rg;
   if (arg_of(wsi, "connector", buf, sizeof(buf))) {
@@ -200,6 +209,14 @@ static void meter_values(fc_req_t *r, struct lws *wsi, const char *id)
   fc_read_t *rd = fc_read_new(FC_READ_METER_VALUES, id);
   rd->connector = connector;
   start_read(r, rd, &rg);
+}
+
+/* The charging profiles the charger accepted from us and that are still in
+ * force as far as our commands know (store's FC_READ_PROFILES). */
+static void charging_profiles(fc_req_t *r, const char *id)
+{
+  if (!charger_readable(r, id)) return;
+  start_read(r, fc_read_new(FC_READ_PROFILES, id), NULL);
 }
 
 /* A token limited to some chargers reads only theirs: the store filters
@@ -278,6 +295,8 @@ void fc_api__rest_routed(fc_req_t *r, const char *path)
     charger_one(r, seg[1]);
   else if (n == 3 && !strcmp(seg[0], "chargers") && !strcmp(seg[2], "meter-values"))
     meter_values(r, wsi, seg[1]);
+  else if (n == 3 && !strcmp(seg[0], "chargers") && !strcmp(seg[2], "charging-profiles"))
+    charging_profiles(r, seg[1]);
   else if (n == 1 && !strcmp(seg[0], "transactions"))
     transactions(r, wsi);
   else if (n == 2 && !strcmp(seg[0], "transactions"))

@@ -63,6 +63,7 @@
 #define F_ACTION "action"
 #define F_PARAMS "params"
 #define F_BY "by"
+#define F_SENT "sent"
 #define F_RESULT "result"
 #define F_ERROR "error"
 

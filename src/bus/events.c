@@ -186,7 +186,10 @@ fc_op_t *fc_ev_command(fc_write_t *w, const char *charger, int connector, const 
   json_object_set_new(d, F_PARAMS, ev->params ? json_incref(ev->params) : json_object());
   fc_bus__set_str(d, F_STATUS, ev->status);
   fc_bus__set_str(d, F_BY, ev->by);
-  fc_bus__set_str(d, F_ACTION, ev->action);
+  if (ev->action) {
+    fc_bus__set_str(d, F_ACTION, ev->action);
+    json_object_set_new(d, F_SENT, json_boolean(ev->sent));
+  }
   if (ev->result)
     json_object_set(d, F_RESULT, ev->result);
   else if (ev->error)

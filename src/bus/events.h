@@ -124,6 +124,7 @@ typedef struct fc_ev_precharge {
 /* The JSON members are borrowed (the constructor takes its own references). */
 typedef struct fc_ev_command {
   const char *command, *action; /* action NULL: none */
+  bool sent;                    /* with an action: whether the call left for the charger */
   json_t *params;
   const char *status, *by;
   json_t *result, *error; /* NULL: none */

@@ -21,7 +21,8 @@
   XX(AUTH, -20012, "authentication failed")                                                        \
   XX(OFFLINE, -20013, "charger is not connected")                                                  \
   XX(SHUTDOWN, -20014, "shutting down")                                                            \
-  XX(INVAL, -20015, "invalid argument")
+  XX(INVAL, -20015, "invalid argument")                                                            \
+  XX(NOANSWER, -20016, "call sent, connection closed before the answer")
 
 typedef enum {
 #define FC_ERR_ENUM(name, code, msg) FC_ERR_##name = (code),

@@ -22,6 +22,7 @@ typedef struct cmd {
   char action[40]; /* "" for a local command */
   char by[72];
   json_t *params;
+  json_t *payload; /* what was sent (NULL for a local command) */
   long long requested_ms;
   unsigned timeout_ms;
   fc_ocpp_command_cb cb;
@@ -36,6 +37,7 @@ typedef struct cmd {
 static void cmd_free(cmd_t *c)
 {
   json_decref(c->params);
+  json_decref(c->payload);
   json_decref(c->result);
   fc_free(c->err_code);
   fc_free(c->err_desc);
@@ -66,6 +68,8 @@ static const char *state_of(int status)
     return "Timeout";
   case FC_ERR_PROTO:
     return "CallError";
+  case FC_ERR_NOANSWER:
+    return "NoAnswer";
   case FC_ERR_BUSY:
     return "Busy";
   case FC_ERR_SHUTDOWN:
@@ -97,6 +101,27 @@ static void recorded(fc_write_t *w, int status, void *arg)
   deliver(c);
 }
 
+/* The charging profiles an accepted command changed, in the command's write
+ * (FC_OP_PROFILE_SET / _CLEAR): what a charger was told is kept with the
+ * record of telling it. */
+static void add_profile_ops(cmd_t *c, fc_write_t *w, long long now)
+{
+  if (c->out.status != 0 || strcmp(c->state, "Accepted") != 0 || !c->payload) return;
+  json_t *prof = NULL, *conn = json_object_get(c->payload, "connectorId");
+  if (!strcmp(c->action, "SetChargingProfile"))
+    prof = json_object_get(c->payload, "csChargingProfiles");
+  else if (!strcmp(c->action, "RemoteStartTransaction"))
+    prof = json_object_get(c->payload, "chargingProfile");
+  if (prof) {
+    json_t *j = json_pack("{s:O, s:O, s:s}", "connectorId", conn ? conn : json_null(),
+                          "csChargingProfiles", prof, "by", c->by);
+    fc_write_add(w, FC_OP_PROFILE_SET, c->charger, j, NULL, 0)->ts_ms = now;
+    json_decref(j);
+  } else if (!strcmp(c->action, "ClearChargingProfile")) {
+    fc_write_add(w, FC_OP_PROFILE_CLEAR, c->charger, c->payload, NULL, 0)->ts_ms = now;
+  }
+}
+
 /* Stores the outcome with its event, then tells the caller. */
 static void record(cmd_t *c)
 {
@@ -107,9 +132,11 @@ static void record(cmd_t *c)
                           c->action[0] ? json_string(c->action) : json_null(), "params", c->params,
                           "status", c->state, "result", c->result ? c->result : json_null(),
                           "error", error, "by", c->by, "requestedAt", (json_int_t)c->requested_ms);
+  if (c->action[0]) json_object_set_new(rec, "sent", json_boolean(c->out.sent));
   fc_ev_command_t ev = {
       .command = c->name,
       .action = c->action[0] ? c->action : NULL,
+      .sent = c->out.sent,
       .params = c->params,
       .status = c->state,
       .by = c->by,
@@ -122,6 +149,7 @@ static void record(cmd_t *c)
   fc_op_t *op = fc_write_add(w, FC_OP_COMMAND, c->charger, rec, NULL, 0);
   op->ts_ms = now;
   json_decref(rec);
+  add_profile_ops(c, w, now);
   /* an operator's connectorId beyond the bound is the charger's (0) */
   long long connector = 0;
   if (!fc_ocpp__int_value(conn, &connector) || connector < 0 || connector > c->o->max_connector)
@@ -146,11 +174,32 @@ static void answered(int status, json_t *result, const char *err_code, const cha
 {
   cmd_t *c = arg;
   c->out.status = status;
+  c->out.sent = status == 0 || status == FC_ERR_PROTO || status == FC_ERR_TIMEOUT ||
+                status == FC_ERR_NOANSWER;
   if (status == 0) {
     c->result = json_deep_copy(result);
-    if (!strcmp(c->action, "GetConfiguration")) mask_configuration(c->result);
+    if (!strcmp(c->action, "GetConfiguration")) {
+      mask_configuration(c->result);
+      size_t i;
+      json_t *kv;
+      json_array_foreach(json_object_get(c->result, "configurationKey"), i, kv)
+      {
+        fc_ocpp__rateunit_note(c->o, c->charger, json_string_value(json_object_get(kv, "key")),
+                               json_string_value(json_object_get(kv, "value")));
+      }
+    }
     const char *st = json_string_value(json_object_get(c->result, "status"));
     snprintf(c->state, sizeof(c->state), "%s", st ? st : "Accepted");
+    if (!strcmp(c->action, "ChangeConfiguration") && !strcmp(c->state, "Accepted"))
+      fc_ocpp__rateunit_note(c->o, c->charger,
+                             json_string_value(json_object_get(c->payload, "key")),
+                             json_string_value(json_object_get(c->payload, "value")));
+    if (!strcmp(c->action, "ChangeAvailability") && !strcmp(c->state, "Scheduled")) {
+      long long connector = 0;
+      fc_ocpp__int_value(json_object_get(c->params, "connectorId"), &connector);
+      const char *type = json_string_value(json_object_get(c->params, "type"));
+      fc_ocpp__sched_add(c->o, c->charger, (int)connector, type ? type : "", c->by);
+    }
   } else {
     snprintf(c->state, sizeof(c->state), "%s", state_of(status));
     if (err_code) c->err_code = fc_strdup(err_code);
@@ -180,6 +229,7 @@ void fc_ocpp_command(fc_ocpp_t *o, const char *charger, const char *name, const 
 {
   cmd_t *c = cmd_new(o, charger, name, params, by, cb, arg);
   snprintf(c->action, sizeof(c->action), "%s", action);
+  c->payload = json_incref(payload);
   c->timeout_ms = timeout_ms ? timeout_ms : (unsigned)o->cfg->command_timeout;
   int rc = fc_ocpp_call(o, charger, action, payload, c->timeout_ms, answered, c);
   if (rc < 0) answered(rc, NULL, NULL, NULL, c);

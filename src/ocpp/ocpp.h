@@ -89,7 +89,11 @@ typedef void (*fc_ocpp_call_cb)(int status, json_t *result, const char *err_code
 /* Sends action(payload) to the charger. OCPP allows one call in flight per
  * charger: later calls wait in a queue (bounded; FC_ERR_BUSY when full).
  * payload is borrowed. On 0, cb is called exactly once; on error never.
- * FC_ERR_OFFLINE if the charger is not connected. */
+ * FC_ERR_OFFLINE if the charger is not connected. cb's status: 0 (result),
+ * FC_ERR_PROTO (a CALLERROR: err_code, err_desc), FC_ERR_TIMEOUT,
+ * FC_ERR_NOANSWER (the call was sent, then the connection closed before an
+ * answer), FC_ERR_OFFLINE or FC_ERR_SHUTDOWN (it was still queued: never
+ * sent). */
 int fc_ocpp_call(fc_ocpp_t *o, const char *charger, const char *action, json_t *payload,
                  unsigned timeout_ms, fc_ocpp_call_cb cb, void *arg);
 
@@ -104,13 +108,18 @@ int fc_ocpp_call(fc_ocpp_t *o, const char *charger, const char *action, json_t *
 typedef struct fc_ocpp_outcome {
   /* 0: the charger answered (result); FC_ERR_OFFLINE, FC_ERR_TIMEOUT,
    * FC_ERR_PROTO (a CALLERROR or an answer that violates the schema:
-   * err_code, err_desc), FC_ERR_BUSY (too many calls queued),
+   * err_code, err_desc), FC_ERR_NOANSWER (sent, then the connection closed
+   * before the answer), FC_ERR_BUSY (too many calls queued),
    * FC_ERR_SHUTDOWN. */
   int status;
   /* What the record says: the answer's "status" ("Accepted", "Rejected",
    * "Unlocked"…; "Accepted" for answers without one), or "Offline",
-   * "Timeout", "CallError", "Busy", "ShuttingDown". */
+   * "Timeout", "CallError", "NoAnswer", "Busy", "ShuttingDown". */
   const char *state;
+  /* Whether the call reached the connection (answered, CallError, Timeout,
+   * NoAnswer); false when it never left (Offline, Busy, ShuttingDown) and
+   * for a local command. */
+  bool sent;
   json_t *result; /* borrowed for the callback; NULL unless status is 0 */
   const char *err_code, *err_desc;
   unsigned timeout_ms; /* the timeout the call had */
@@ -136,6 +145,15 @@ void fc_ocpp_command(fc_ocpp_t *o, const char *charger, const char *name, const 
 void fc_ocpp_command_local(fc_ocpp_t *o, const char *charger, const char *name, json_t *params,
                            const char *by, const char *state, json_t *result, fc_ocpp_command_cb cb,
                            void *arg);
+
+/* The units charger takes in charging schedules, from its
+ * ChargingScheduleAllowedChargingRateUnit: "A", "W", "A,W", or "" when it
+ * does not say (or cannot be asked). Cached per charger; when unknown, the
+ * charger is asked (GetConfiguration) first. cb(units, arg) is called
+ * exactly once, before this returns when the answer is cached or the call
+ * cannot be sent; units is borrowed for the call. */
+typedef void (*fc_ocpp_units_cb)(const char *units, void *arg);
+void fc_ocpp_rate_units(fc_ocpp_t *o, const char *charger, fc_ocpp_units_cb cb, void *arg);
 
 /* The running transaction on connector (0: the charger's only one).
  * Returns 0 with *connector_out and *tx_out; FC_ERR_NOTFOUND when none runs

@@ -28,6 +28,8 @@ const char *fc_ocpp__reg_name(fc_reg_t r);
 int fc_ocpp__reg_parse(const char *s, fc_reg_t *out);
 
 typedef struct fc_outcall fc_outcall_t;
+typedef struct fc_sched fc_sched_t;
+typedef struct fc_rateunit fc_rateunit_t;
 
 /* A registry entry (the in-memory copy of the chargers table, for the
  * handshake, which must decide in microseconds without a database read). */
@@ -218,6 +220,9 @@ struct fc_ocpp {
   long long max_skew_ms; /* bounds.c: how far ahead a time stamp may be */
   uint64_t last_silence_check;
   fc_auth_throttle_t *throttle; /* failed charger logins (session.c's handshake) */
+  fc_sched_t *sched;            /* availability.c: Scheduled changes, oldest first */
+  size_t nsched;
+  fc_rateunit_t *rateunits; /* rateunit.c: uthash by charger id */
 };
 
 /* Milliseconds on the loop's clock (monotonic); the wall clock is fc_wall_ms(). */
@@ -291,6 +296,19 @@ void fc_ocpp__write_ignored(fc_write_t *w, int status, void *arg);
 
 /* dispatch.c */
 void fc_ocpp__dispatch(fc_session_t *s, const char *text, size_t len);
+
+/* availability.c: a ChangeAvailability answered Scheduled, reported as
+ * Applied (a command record) once no transaction runs there any more;
+ * strings copied. _tick about once a second; _free at the end. */
+void fc_ocpp__sched_add(fc_ocpp_t *o, const char *charger, int connector, const char *type,
+                        const char *by);
+void fc_ocpp__sched_tick(fc_ocpp_t *o);
+void fc_ocpp__sched_free(fc_ocpp_t *o);
+
+/* rateunit.c: a ChargingScheduleAllowedChargingRateUnit value seen in a
+ * command (key and value borrowed; other keys ignored); _free at the end. */
+void fc_ocpp__rateunit_note(fc_ocpp_t *o, const char *charger, const char *key, const char *value);
+void fc_ocpp__rateunit_free(fc_ocpp_t *o);
 
 /* outcall.c */
 void fc_ocpp__outcall_result(fc_session_t *s, const fc_frame_t *f);

@@ -4,7 +4,12 @@
  * per-session queue. The charger's CALLRESULT is matched by message id and
  * validated against the action's response schema before the caller sees it;
  * a CALLERROR is passed on faithfully. A CALLRESULT or CALLERROR for an id we
- * never sent (or have given up on) is logged and ignored. */
+ * never sent (or have given up on) is logged and ignored.
+ *
+ * When the connection goes, the call in flight was sent (it is in the frame
+ * log, and a hard Reset is carried out before the charger drops the line):
+ * it ends as FC_ERR_NOANSWER, so that nobody reads "not sent" into it. Calls
+ * still queued never left and end as FC_ERR_OFFLINE. */
 #include "ocpp/ocpp_int.h"
 
 #include <string.h>
@@ -114,7 +119,11 @@ void fc_ocpp__outcall_session_gone(fc_session_t *s)
     fc_outcall_t *oc = s->out_cur;
     s->out_cur = NULL;
     s->o->out_active--;
-    oc->cb(status, NULL, NULL, NULL, oc->arg);
+    fc_log_ctx_t ctx = s->log;
+    ctx.msg_id = oc->id;
+    fc_log(FC_LOG_NOTICE, &ctx, "event=call_unanswered action=%s reason=connection_closed",
+           oc->action);
+    oc->cb(FC_ERR_NOANSWER, NULL, NULL, NULL, oc->arg);
     oc_free(oc);
   }
   fc_outcall_t *oc, *tmp;

@@ -21,6 +21,7 @@ static void tick_cb(uv_timer_t *t)
   if (now - o->last_silence_check >= 1000) {
     o->last_silence_check = now;
     fc_ocpp__limits_tick(o);
+    fc_ocpp__sched_tick(o);
     uint64_t limit = 2000ull * (uint64_t)o->cfg->heartbeat_interval;
     fc_session_t *s, *tmp;
     HASH_ITER(hh, o->sessions, s, tmp)
@@ -141,6 +142,8 @@ static void handle_closed(uv_handle_t *h)
   if (++o->closed_handles == 4) {
     fc_ocpp__registry_free(o);
     fc_ocpp__limits_free(o);
+    fc_ocpp__sched_free(o);
+    fc_ocpp__rateunit_free(o);
     fc_ocpp__cpstates_free(o);
     fc_models_cleanup(&o->models);
     fc_auth_throttle_free(o->throttle);

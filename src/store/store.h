@@ -211,10 +211,22 @@ typedef enum {
   FC_OP_EVENT,
   /* A remote command and its outcome. str: charger; json: {"command",
    * "action" (or null), "params", "status", "result" (or null), "error" (or
-   * null), "by", "requestedAt" (ms since the epoch)}, secrets already
+   * null), "by", "requestedAt" (ms since the epoch), "sent" (a boolean;
+   * absent for a command carried out without a call)}, secrets already
    * removed; ts_ms: when the outcome was known. Does not create the
    * charger's row. */
   FC_OP_COMMAND,
+  /* A charging profile the charger accepted (011_charging_profiles.sql).
+   * str: charger; json: {"connectorId" (or null), "csChargingProfiles" (the
+   * profile as sent), "by"}; ts_ms: when. Replaces the charger's profile with
+   * the same chargingProfileId, and the one with the same stack level and
+   * purpose on the same connector. Does not create the charger's row. */
+  FC_OP_PROFILE_SET,
+  /* A ClearChargingProfile the charger accepted. str: charger; json: its
+   * request ({"id"?, "connectorId"?, "chargingProfilePurpose"?,
+   * "stackLevel"?}): by id when given, else every profile matching the
+   * members given (none: all of the charger's). */
+  FC_OP_PROFILE_CLEAR,
 } fc_op_kind_t;
 
 #define FC_EVENT_LATE 0x1 /* FC_OP_EVENT flag bits */
@@ -320,6 +332,12 @@ typedef enum {
    * {"id","registration","vendor","model","serialNumber","firmwareVersion",
    *  "lastBootAt","lastSeenAt","lastHeartbeatAt","online"} */
   FC_READ_CHARGER_INFO,
+  /* key: charger → out_text: a JSON array of the profiles in force there
+   * (FC_OP_PROFILE_SET), by connector, purpose and stack level:
+   * {"chargingProfileId","connectorId"(or null),"stackLevel",
+   *  "chargingProfilePurpose","chargingProfileKind","chargingRateUnit",
+   *  "transactionId"(or null),"profile"(the object sent),"setBy","setAt"} */
+  FC_READ_PROFILES,
 } fc_read_kind_t;
 
 typedef struct fc_read {

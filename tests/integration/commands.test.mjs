@@ -362,7 +362,7 @@ test('rights: no token 401, viewer 403, charger not granted 403', async () => {
 test('bad parameters → 400 before anything is sent', async () => {
   const before = seen.calls.length;
   const bad = [
-    ['POST', 'start', { idTag: 'TAG-OK' }],
+    ['POST', 'start', { idTag: 'TAG-OK', connectorId: 0 }],
     ['POST', 'start', { connectorId: 1 }],
     ['POST', 'start', { connectorId: 'one', idTag: 'TAG-OK' }],
     ['POST', 'start', { connectorId: 1, idTag: 'X'.repeat(21) }],

@@ -4,6 +4,8 @@
 // restarted on the same ports, and the simulator must reconnect and flush
 // its offline queue: meter values time-stamped during the outage end up in
 // the database, and no transaction the simulator saw confirmed is missing.
+// Then one simulated charger answers every Central System operation over REST
+// as a MicroOcpp charger does (watts only in charging profiles).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -135,4 +137,62 @@ test('flashcharge-sim: boot, transactions, events, offline queue across a server
     sim.kill('SIGTERM');
     const code = await withTimeout(new Promise((r) => sim.once('exit', r)), 5000, 'the simulator to exit');
     assert.equal(code, 0);
+  });
+
+test('flashcharge-sim answers the Central System operations as a MicroOcpp charger does',
+  { skip: !existsSync(SIM) && `no simulator at ${SIM}`, timeout: 60000 }, async () => {
+    if (sim && sim.exitCode == null) sim.kill('SIGKILL');
+    await server?.cleanup();
+    const ocppPort = await freePort();
+    server = new Server({ env: { FLASHCHARGE_JWT_SECRET: SECRET } });
+    server.opts.serveArgs = ['--db', server.db, '--bind', '127.0.0.1',
+      '--ocpp-port', String(ocppPort), '--http-port', '0', '--unknown-chargers', 'accept',
+      '--log-level', 'info'];
+    await server.spawn();
+    const admin = cliOk(['token', '--sub', 'simadmin', '--chargers', '*', '--role', 'admin', '--ttl', '1h'],
+      { env: { FLASHCHARGE_JWT_SECRET: SECRET } }).stdout.trim();
+    // idle for a long while: no transaction during the test
+    sim = spawn(SIM, ['--count', '1', '--speed', '1', '--prefix', 'SIMO', '--idle', '3000,4000',
+      '--url', `ws://127.0.0.1:${ocppPort}/ocpp`], { stdio: ['ignore', 'ignore', 'ignore'] });
+    const id = 'SIMO0001';
+    const post = (verb, body) => server.http(`/api/chargers/${id}/${verb}`, {
+      method: 'POST', timeout: 15000,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    await until(async () => {
+      const r = await server.http(`/api/chargers/${id}`, { headers: { authorization: `Bearer ${admin}` } });
+      return r.status === 200 && r.json.online && r.json.connectors?.some((c) => c.connectorId === 1);
+    }, { timeout: 15000, what: 'the simulated charger online with its connector' });
+
+    const status = async (verb, body) => {
+      const r = await post(verb, body);
+      assert.equal(r.status, 200, `${verb}: ${r.text}`);
+      return r.json;
+    };
+    assert.equal((await status('availability', { type: 'Inoperative', connectorId: 1 })).status, 'Accepted');
+    assert.equal((await status('availability', { type: 'Operative', connectorId: 1 })).status, 'Accepted');
+    assert.equal((await status('clear-cache', {})).status, 'Accepted');
+    assert.equal((await status('data-transfer', { vendorId: 'flashCharge', messageId: 'Ping' })).status, 'UnknownVendorId');
+    assert.equal((await status('trigger', { requestedMessage: 'Heartbeat' })).status, 'Accepted');
+    // it takes watts only: a profile in amperes is converted, and accepted
+    const set = await status('charging-profile', {
+      connectorId: 0,
+      csChargingProfiles: {
+        chargingProfileId: 1, stackLevel: 0, chargingProfilePurpose: 'TxDefaultProfile',
+        chargingProfileKind: 'Relative',
+        chargingSchedule: { chargingRateUnit: 'A', chargingSchedulePeriod: [{ startPeriod: 0, limit: 10 }] },
+      },
+    });
+    assert.equal(set.status, 'Accepted');
+    assert.equal(set.converted.to, 'W');
+    const comp = await status('composite-schedule', { connectorId: 1, duration: 600 });
+    assert.equal(comp.status, 'Accepted');
+    assert.equal(comp.result.chargingSchedule.chargingRateUnit, 'W');
+    // 10 A × 230 V × 3 phases (no meter value yet: the defaults), under its 32 A × 230 V maximum
+    assert.equal(comp.result.chargingSchedule.chargingSchedulePeriod[0].limit, 6900);
+    assert.equal((await status('clear-charging-profile', {})).status, 'Accepted');
+    assert.equal((await status('clear-charging-profile', {})).status, 'Unknown');
+    sim.kill('SIGTERM');
+    assert.equal(await withTimeout(new Promise((r) => sim.once('exit', r)), 5000, 'the simulator to exit'), 0);
   });

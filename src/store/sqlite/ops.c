@@ -550,11 +550,82 @@ static int op_command(fc_store_conn_t *c, fc_op_t *op)
   bind_str(st, 8, jstr(p, "by"));
   sqlite3_bind_int64(st, 9, requested);
   sqlite3_bind_int64(st, 10, arrival(op));
+  json_t *sent = json_object_get(p, "sent"); /* absent: a local command */
+  if (json_is_boolean(sent))
+    sqlite3_bind_int(st, 11, json_is_true(sent));
+  else
+    sqlite3_bind_null(st, 11);
   rc = run(c, st, "command");
   free(params); /* jansson's allocator */
   free(result);
   free(error);
   return rc;
+}
+
+/* An optional integer member bound at i, or NULL when absent. */
+static void bind_opt_int(sqlite3_stmt *st, int i, json_t *o, const char *key)
+{
+  long long v;
+  if (jint(o, key, &v) == 0)
+    sqlite3_bind_int64(st, i, v);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+/* The members that identify a profile in both statements of a set:
+ * charger, id, connector, stack level, purpose (?1 to ?5). */
+static void bind_profile_key(sqlite3_stmt *st, const fc_op_t *op, long long id, long long level,
+                             const char *purpose)
+{
+  bind_str(st, 1, op->str);
+  sqlite3_bind_int64(st, 2, id);
+  bind_opt_int(st, 3, op->json, "connectorId");
+  sqlite3_bind_int64(st, 4, level);
+  bind_str(st, 5, purpose);
+}
+
+static int op_profile_set(fc_store_conn_t *c, fc_op_t *op)
+{
+  sqlite3_stmt *st;
+  json_t *p = op->json, *prof = json_object_get(p, "csChargingProfiles");
+  json_t *sched = json_object_get(prof, "chargingSchedule");
+  long long id, level;
+  const char *purpose = jstr(prof, "chargingProfilePurpose");
+  const char *kind = jstr(prof, "chargingProfileKind");
+  const char *unit = jstr(sched, "chargingRateUnit");
+  if (jint(prof, "chargingProfileId", &id) || jint(prof, "stackLevel", &level) || !purpose ||
+      !kind || !unit)
+    return FC_ERR_STORE;
+  STMT(c, st, FC_SQL_PROFILE_REPLACE);
+  bind_profile_key(st, op, id, level, purpose);
+  int rc = run(c, st, "profile replace");
+  if (rc < 0) return rc;
+  STMT(c, st, FC_SQL_PROFILE_INS);
+  char *text = json_dumps(prof, FC_JSON_DUMP);
+  bind_profile_key(st, op, id, level, purpose);
+  bind_str(st, 6, kind);
+  bind_str(st, 7, unit);
+  bind_opt_int(st, 8, prof, "transactionId");
+  bind_str(st, 9, text);
+  bind_str(st, 10, jstr(p, "by"));
+  sqlite3_bind_int64(st, 11, arrival(op));
+  rc = run(c, st, "profile insert");
+  free(text); /* jansson's allocator */
+  return rc;
+}
+
+static int op_profile_clear(fc_store_conn_t *c, fc_op_t *op)
+{
+  sqlite3_stmt *st;
+  json_t *p = op->json;
+  if (!json_is_object(p)) return FC_ERR_STORE;
+  STMT(c, st, FC_SQL_PROFILE_CLEAR);
+  bind_str(st, 1, op->str);
+  bind_opt_int(st, 2, p, "id");
+  bind_opt_int(st, 3, p, "connectorId");
+  bind_str(st, 4, jstr(p, "chargingProfilePurpose"));
+  bind_opt_int(st, 5, p, "stackLevel");
+  return run(c, st, "profile clear");
 }
 
 static int op_status_text(fc_store_conn_t *c, fc_op_t *op, fc_sql_id_t id)
@@ -710,6 +781,12 @@ int fc_store__sqlite_exec_op(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id)
     break;
   case FC_OP_COMMAND:
     rc = op_command(c, op);
+    break;
+  case FC_OP_PROFILE_SET:
+    rc = op_profile_set(c, op);
+    break;
+  case FC_OP_PROFILE_CLEAR:
+    rc = op_profile_clear(c, op);
     break;
   default:
     rc = FC_ERR_STORE;

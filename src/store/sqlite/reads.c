@@ -340,6 +340,31 @@ static int read_charger_info(fc_store_conn_t *c, fc_read_t *r)
   return json_rows(c, st, charger_info_row, r, "read charger info");
 }
 
+static json_t *profile_row(sqlite3_stmt *st)
+{
+  json_t *o = json_object();
+  json_object_set_new(o, "chargingProfileId", j_int(st, 0));
+  json_object_set_new(o, "connectorId", j_int(st, 1));
+  json_object_set_new(o, "stackLevel", j_int(st, 2));
+  json_object_set_new(o, "chargingProfilePurpose", j_text(st, 3));
+  json_object_set_new(o, "chargingProfileKind", j_text(st, 4));
+  json_object_set_new(o, "chargingRateUnit", j_text(st, 5));
+  json_object_set_new(o, "transactionId", j_int(st, 6));
+  json_t *prof = json_loads(col(st, 7), 0, NULL);
+  json_object_set_new(o, "profile", prof ? prof : json_null());
+  json_object_set_new(o, "setBy", j_text(st, 8));
+  json_object_set_new(o, "setAt", j_time(st, 9));
+  return o;
+}
+
+static int read_profiles(fc_store_conn_t *c, fc_read_t *r)
+{
+  sqlite3_stmt *st = fc_store__stmt(c, FC_SQL_READ_PROFILES);
+  if (!st) return UV_EIO;
+  sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
+  return json_rows(c, st, profile_row, r, "read charging profiles");
+}
+
 int fc_store__sqlite_exec_read(fc_store_conn_t *c, fc_read_t *r)
 {
   switch (r->kind) {
@@ -359,6 +384,8 @@ int fc_store__sqlite_exec_read(fc_store_conn_t *c, fc_read_t *r)
     return read_transaction(c, r);
   case FC_READ_CHARGER_INFO:
     return read_charger_info(c, r);
+  case FC_READ_PROFILES:
+    return read_profiles(c, r);
   }
   return FC_ERR_INVAL;
 }

@@ -99,8 +99,20 @@ extern const struct fc_store__migration fc_store__migrations[];
               " stop_id_tag = ?5, updated_at = ?6, cost = ?7, currency = ?8 WHERE id = ?1")        \
   /* 003_cost_commands.sql */                                                                      \
   XX(COMMAND_INS, "INSERT INTO commands (charger_id, command, action, params, status, result,"     \
-                  " error, by_sub, requested_at, finished_at)"                                     \
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                             \
+                  " error, by_sub, requested_at, finished_at, sent)"                               \
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                        \
+  /* 011_charging_profiles.sql */                                                                  \
+  XX(PROFILE_REPLACE, "DELETE FROM charging_profiles WHERE charger_id = ?1 AND (profile_id = ?2"   \
+                      " OR (connector_id IS ?3 AND stack_level = ?4 AND purpose = ?5))")           \
+  XX(PROFILE_INS, "INSERT INTO charging_profiles (charger_id, profile_id, connector_id,"           \
+                  " stack_level, purpose, kind, unit, transaction_id, profile, set_by, set_at)"    \
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                        \
+  XX(PROFILE_CLEAR, "DELETE FROM charging_profiles WHERE charger_id = ?1 AND (profile_id = ?2"     \
+                    " OR (?2 IS NULL AND (?3 IS NULL OR connector_id = ?3)"                        \
+                    " AND (?4 IS NULL OR purpose = ?4) AND (?5 IS NULL OR stack_level = ?5)))")    \
+  XX(READ_PROFILES, "SELECT profile_id, connector_id, stack_level, purpose, kind, unit,"           \
+                    " transaction_id, profile, set_by, set_at FROM charging_profiles"              \
+                    " WHERE charger_id = ?1 ORDER BY connector_id, purpose, stack_level")          \
   /* a stop for a transaction we never saw: keep it, under its own id if free */                   \
   XX(TX_INS_STOPPED,                                                                               \
      "INSERT INTO transactions (id, charger_id, connector_id, stop_at, meter_stop, stop_reason,"   \
