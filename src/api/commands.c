@@ -32,6 +32,7 @@
  * instead of stacking up beside it. */
 #include "core/json.h"
 #include "api/api_int.h"
+#include "bus/model.h"
 
 #include "core/datetime.h"
 #include "core/err.h"
@@ -39,6 +40,7 @@
 #include "core/time.h"
 #include "log/log.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,13 +295,8 @@ static bool b_data_transfer(build_t *b)
 static bool connector_known(build_t *b, long long connector)
 {
   if (connector == 0) return true;
-  json_t *snap = fc_bus_snapshot_json(b->r->a->bus, b->charger), *cj;
-  size_t i;
-  json_array_foreach(json_object_get(snap, "connectors"), i, cj)
-  {
-    if (json_integer_value(json_object_get(cj, "connectorId")) == connector) return true;
-  }
-  return false;
+  if (connector > INT_MAX) return false;
+  return fc_model_connector(fc_bus_state(b->r->a->bus, b->charger), (int)connector) != NULL;
 }
 
 /* A date-time member: absent (0) or RFC 3339 (its ms in *out). */
@@ -562,17 +559,24 @@ static void electrical(fc_api_t *a, const char *charger, long long connector, do
 {
   *volts = DEFAULT_VOLTS;
   *phases = 3;
-  json_t *cj;
-  size_t i;
-  json_array_foreach(json_object_get(fc_bus_snapshot_json(a->bus, charger), "connectors"), i, cj)
-  {
-    if (connector && json_integer_value(json_object_get(cj, "connectorId")) != connector) continue;
-    json_t *m = json_object_get(cj, "meter");
-    double v = json_number_value(json_object_get(m, "voltage"));
-    if (v < 100 || v > 500) continue; /* none, or not a per-phase AC voltage */
+  const fc_charger_state_t *st = fc_bus_state(a->bus, charger);
+  for (size_t i = 0; st && i < st->n; i++) {
+    const fc_connector_state_t *cs = &st->conns[i];
+    if (connector && cs->id != connector) continue;
+    const fc_meter_state_t *m = &cs->meter;
+    double v = m->present ? m->total.v[FC_MQ_VOLTAGE] : NAN;
+    if (!(v >= 100 && v <= 500)) continue; /* none, or not a per-phase AC voltage */
     *volts = v;
-    size_t n = json_object_size(json_object_get(m, "phases"));
-    if (n >= 1 && n <= 3) *phases = (int)n;
+    int n = 0;
+    for (int p = 0; m->has_phases && p < FC_PHASES; p++) {
+      for (int q = 0; q < FC_MQ__COUNT; q++) {
+        if (!isnan(m->phase[p].v[q])) {
+          n++;
+          break;
+        }
+      }
+    }
+    if (n >= 1) *phases = n;
     return;
   }
 }
