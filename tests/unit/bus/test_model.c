@@ -212,6 +212,7 @@ static void test_online_command_events(void **state)
   json_t *error = json_pack("{s:s}", "code", "NotSupported");
   fc_ev_command_t cmd = {.command = "unlock",
                          .action = "UnlockConnector",
+                         .sent = true,
                          .params = params,
                          .status = "CallError",
                          .by = "alice",
@@ -221,7 +222,7 @@ static void test_online_command_events(void **state)
   text = data_text(w);
   assert_string_equal(text, "{\"command\":\"unlock\",\"params\":{\"connectorId\":1},\"status\":"
                             "\"CallError\",\"by\":\"alice\",\"action\":\"UnlockConnector\","
-                            "\"error\":{\"code\":\"NotSupported\"}}");
+                            "\"sent\":true,\"error\":{\"code\":\"NotSupported\"}}");
   free(text);
   json_decref(params);
   json_decref(error);
