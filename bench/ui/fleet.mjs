@@ -279,6 +279,15 @@ async function main() {
   const pageTasks = tasks.filter((t) => `${t.pid}:${t.tid}` === busiest);
   const longest = pageTasks.reduce((m, t) => Math.max(m, t.dur / 1000), 0);
   if (process.env.FLEET_BENCH_DEBUG) {
+    // where the window's time went: the events of the page's main thread by
+    // name, their CPU time summed (nested events count in each of theirs)
+    const byName = new Map();
+    for (const e of traceEvents) {
+      if (e.ph !== 'X' || e.name === 'RunTask' || `${e.pid}:${e.tid}` !== busiest) continue;
+      byName.set(e.name, (byName.get(e.name) || 0) + (e.tdur ?? e.dur) / 1000);
+    }
+    log('window by event, CPU ms:', JSON.stringify([...byName].sort((a, b) => b[1] - a[1]).slice(0, 14)
+      .map(([k, v]) => `${k} ${v.toFixed(0)}`)));
     // what the longest tasks were made of: the events inside them, by time
     for (const t of [...pageTasks].sort((a, b) => b.dur - a.dur).slice(0, 3)) {
       const inner = new Map();
