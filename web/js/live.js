@@ -23,12 +23,6 @@
 // socket delivered
 // (what `since` resumes from). Replayed events at or below `seq` are still
 // passed on (charts want them) but change no state.
-//
-// Frames are handled in slices of at most SLICE_MS: a frame that arrives
-// while earlier ones wait is queued behind them (order kept), and what is
-// left after a slice continues in a task of its own, so that a burst (the
-// snapshots of every charger, a backlog after a stall) never holds the page
-// for long.
 import { api } from './api.js';
 import { current, signOut } from './session.js';
 import { applyEvent } from './fold.js';
@@ -38,7 +32,6 @@ export { applyEvent };
 const BACKOFF_BASE = 500;
 const BACKOFF_MAX = 30000;
 const SUBSCRIBE_CHUNK = 500; // ids per subscribe message (the server takes 64 KiB)
-const SLICE_MS = 8; // the longest the frames received are handled in one go
 
 function pollInterval() {
   // a test hook: sessionStorage fc.pollMs shortens the 30 s
@@ -58,8 +51,6 @@ export class Live {
     this.stopped = false;
     this.loaded = false;
     this.restOk = true;
-    this.inbox = []; // frames received, not yet handled: the text, then { evs, i }
-    this.next = null; // a MessageChannel that continues the handling
   }
 
   // fn({kind: 'state'}) | fn({kind: 'charger', id, event?}) | fn({kind: 'list'})
@@ -99,7 +90,6 @@ export class Live {
       this.ws.close(1000);
       this.ws = null;
     }
-    this.inbox = [];
   }
 
   // Takes a snapshot (REST or the socket's) if it is newer than the state.
@@ -157,8 +147,9 @@ export class Live {
     }
     this.ws = ws;
     ws.onmessage = (m) => {
-      this.inbox.push(m.data);
-      if (this.inbox.length === 1) this.drain();
+      let data;
+      try { data = JSON.parse(m.data); } catch { return; }
+      for (const ev of Array.isArray(data) ? data : [data]) this.onEvent(ev);
     };
     ws.onerror = () => { /* onclose follows */ };
     ws.onclose = (e) => {
@@ -171,39 +162,6 @@ export class Live {
       }
       this.dropped();
     };
-  }
-
-  // Handles the frames received for at most SLICE_MS, then continues in a
-  // task of its own (a message on a channel: no timer clamping).
-  drain() {
-    const end = performance.now() + SLICE_MS;
-    const inbox = this.inbox;
-    while (inbox.length) {
-      let q = inbox[0];
-      if (typeof q === 'string') {
-        let data;
-        try { data = JSON.parse(q); } catch { inbox.shift(); continue; }
-        q = inbox[0] = { evs: Array.isArray(data) ? data : [data], i: 0 };
-      }
-      while (q.i < q.evs.length) {
-        try {
-          this.onEvent(q.evs[q.i++]);
-        } catch (e) {
-          queueMicrotask(() => { throw e; }); // reported; the next events still come
-        }
-        if (this.inbox !== inbox) return; // stopped
-        if (performance.now() > end && (q.i < q.evs.length || inbox.length > 1)) {
-          if (!this.next) {
-            this.next = new MessageChannel();
-            this.next.port1.onmessage = () => { if (this.inbox.length) this.drain(); };
-          }
-          if (q.i === q.evs.length) inbox.shift();
-          this.next.port2.postMessage(0);
-          return;
-        }
-      }
-      inbox.shift();
-    }
   }
 
   onEvent(ev) {
