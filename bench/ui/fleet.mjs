@@ -8,7 +8,12 @@
 // every MeterValues, an elapsed time per running session that the page
 // redraws every second), or with --load bench `flashcharge-bench --chargers N
 // --rate R --ui 0` (MeterValues only, the same power every time: little for
-// the page to redraw), then headless Chromium (playwright-core, Debian's /usr/bin/chromium, as the
+// the page to redraw), or with --load replay a WebSocket server of the
+// script's own that the page's /ws is pointed at (sessionStorage fc.wsUrl),
+// sending the page what the simulator's load makes the server send (per
+// charger and second: meter, energy and cost, and a running session) at
+// exactly N × R × 3 events a second, one frame each, whatever the machine's
+// load does to the server and the simulator; then headless Chromium (playwright-core, Debian's /usr/bin/chromium, as the
 // integration tests use) on the fleet page, signed in with a token for every
 // charger. Once every card is on the page and the page has settled, it
 // measures a window:
@@ -21,7 +26,7 @@
 //   - the events the page received (window.fcLive, counted in the page).
 //
 // usage: node bench/ui/fleet.mjs [--build DIR] [--chargers 2000] [--rate 1]
-//          [--load sim|bench] [--settle 5] [--window 15] [--web REV|DIR]
+//          [--load sim|bench|replay] [--settle 5] [--window 15] [--web REV|DIR]
 //          [--queue-hard BYTES] [--load-timeout 120] [--json FILE] [--smoke]
 //   --queue-hard  the server's --ui-queue-hard (16 MiB here, 512 KiB by
 //               default): under "*" a page holds one coalesced state per
@@ -72,11 +77,12 @@ const BIN = path.resolve(root, o.build, 'flashcharge');
 const BENCH = path.resolve(root, o.build, 'flashcharge-bench');
 const SIM = path.resolve(root, o.build, 'flashcharge-sim');
 const SIM_TAG = 'FLEETBENCH';
-if (!['sim', 'bench'].includes(o.load)) { console.error('fleet bench: --load is sim or bench'); process.exit(2); }
-for (const f of [BIN, o.load === 'sim' ? SIM : BENCH, CHROMIUM]) {
+if (!['sim', 'bench', 'replay'].includes(o.load)) { console.error('fleet bench: --load is sim, bench or replay'); process.exit(2); }
+for (const f of [BIN, o.load === 'sim' ? SIM : o.load === 'bench' ? BENCH : BIN, CHROMIUM]) {
   if (!existsSync(f)) { console.error(`fleet bench: ${f} not found`); process.exit(2); }
 }
-const { chromium } = createRequire(path.join(root, 'tests/integration/package.json'))('playwright-core');
+const requireIt = createRequire(path.join(root, 'tests/integration/package.json'));
+const { chromium } = requireIt('playwright-core');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error('fleet bench:', ...a);
@@ -96,9 +102,11 @@ let srvLogAll = '';
 const tmp = mkdtempSync(path.join(tmpdir(), 'fc-fleet-bench-'));
 const children = [];
 let browser = null;
+let replayServer = null;
 
 async function cleanup() {
   if (browser) await browser.close().catch(() => {});
+  if (replayServer) await replayServer.close();
   for (const c of children.reverse()) {
     if (c.exitCode == null && c.signalCode == null) {
       c.kill('SIGTERM');
@@ -161,6 +169,59 @@ async function startSim(env, ocpp, http, token) {
   }
 }
 
+// --load replay: a /ws of our own. On the page's subscribe, a snapshot of
+// each of N chargers (one connector, charging, a session running), then for
+// each charger R times a second a meter (power and SoC that change), an
+// energy and a cost event, spread evenly over the second.
+async function startReplay() {
+  const { WebSocketServer } = requireIt('ws');
+  const port = await freePort();
+  const wss = new WebSocketServer({ host: '127.0.0.1', port });
+  const ids = Array.from({ length: N }, (_, i) => `FLEET${String(i).padStart(5, '0')}`);
+  const started = new Date(Date.now() - 60000).toISOString();
+  const seq = new Array(N).fill(1);
+  const tick = new Array(N).fill(0);
+  wss.on('connection', (ws) => {
+    ws.send(JSON.stringify({ type: 'hello', seq: 0, ts: new Date().toISOString(),
+      data: { sub: 'fleet-bench', role: 'viewer', chargers: '*', heartbeat: 30 } }));
+    ws.on('message', (m) => {
+      let msg;
+      try { msg = JSON.parse(String(m)); } catch { return; }
+      if (msg.op !== 'subscribe') return;
+      for (let i = 0; i < N; i += 100) {
+        ws.send(JSON.stringify(ids.slice(i, i + 100).map((id, k) => ({ type: 'snapshot', charger: id, seq: seq[i + k],
+          ts: new Date().toISOString(), data: { id, online: true, seq: seq[i + k], lastSeen: started, connectors: [{
+            connectorId: 1, status: 'Charging', errorCode: 'NoError', statusAt: started,
+            meter: { power: 7000, soc: 40, energyWh: 0, ts: started },
+            transaction: { transactionId: i + k + 1, idTag: 'TAG***', startedAt: started, meterStart: 0, energyWh: 0 } }] } }))));
+      }
+      const t0 = Date.now();
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (ws.readyState !== ws.OPEN) { clearInterval(timer); return; }
+        const due = Math.floor(((Date.now() - t0) / 1000) * N * Number(o.rate));
+        for (; sent < due; sent++) {
+          const i = sent % N;
+          const n = ++tick[i];
+          const ts = new Date().toISOString();
+          const tx = i + 1;
+          const wh = n * 2;
+          const ev = (type, data) => JSON.stringify({ type, charger: ids[i], connector: 1, seq: ++seq[i], ts, data });
+          ws.send(ev('meter', { transactionId: tx, energyWh: wh, power: 7000 + ((n * 37 + i) % 500), soc: 40 + (n % 60),
+            voltage: 230, current: 30.4, timestamp: ts }));
+          ws.send(ev('energy', { transactionId: tx, energyWh: wh, meterWh: wh }));
+          ws.send(ev('cost', { transactionId: tx, energyWh: wh, minutes: Math.floor(n / 60), cost: wh * 0.0003, currency: 'EUR' }));
+        }
+      }, 10);
+      ws.on('close', () => clearInterval(timer));
+    });
+  });
+  return { url: `ws://127.0.0.1:${port}/ws`, close: () => new Promise((r) => {
+    for (const c of wss.clients) c.terminate();
+    wss.close(r);
+  }) };
+}
+
 async function main() {
   const secret = randomBytes(32).toString('base64');
   const env = { ...process.env, FLASHCHARGE_JWT_SECRET: secret };
@@ -193,8 +254,10 @@ async function main() {
 
   const token = execFileSync(BIN, ['token', '--sub', 'fleet-bench', '--chargers', '*', '--role', 'viewer', '--ttl', '1h'],
     { env }).toString().trim();
+  let replay = null;
   if (o.load === 'sim') await startSim(env, ocpp, http, token);
-  else await startBench(env, ocpp, http);
+  else if (o.load === 'bench') await startBench(env, ocpp, http);
+  else replay = replayServer = await startReplay();
   log(`${N} chargers connected (${o.load}), sending ${o.rate}/s each`);
 
   const session = JSON.stringify({ token, expiresAt: new Date(Date.now() + 3600e3).toISOString(), role: 'viewer', sub: 'fleet-bench' });
@@ -205,17 +268,20 @@ async function main() {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // replay: the page's content security policy allows /ws on its own port
+  // only; ours is another
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: !!replay });
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.addInitScript((s) => {
+  await page.addInitScript(([s, wsUrl]) => {
     sessionStorage.setItem('fc.session', s);
+    if (wsUrl) sessionStorage.setItem('fc.wsUrl', wsUrl);
     window.fcLongTasks = [];
     new PerformanceObserver((l) => {
       for (const e of l.getEntries()) window.fcLongTasks.push({ start: e.startTime, duration: e.duration });
     }).observe({ type: 'longtask', buffered: true });
-  }, session);
+  }, [session, replay?.url]);
   const t0 = Date.now();
   await page.goto(`http://127.0.0.1:${http}/#/`);
   // the window starts once every card is shown, or after --load-timeout
@@ -279,6 +345,15 @@ async function main() {
   const pageTasks = tasks.filter((t) => `${t.pid}:${t.tid}` === busiest);
   const longest = pageTasks.reduce((m, t) => Math.max(m, t.dur / 1000), 0);
   if (process.env.FLEET_BENCH_DEBUG) {
+    // where the window's time went: the events of the page's main thread by
+    // name, their CPU time summed (nested events count in each of theirs)
+    const byName = new Map();
+    for (const e of traceEvents) {
+      if (e.ph !== 'X' || e.name === 'RunTask' || `${e.pid}:${e.tid}` !== busiest) continue;
+      byName.set(e.name, (byName.get(e.name) || 0) + (e.tdur ?? e.dur) / 1000);
+    }
+    log('window by event, CPU ms:', JSON.stringify([...byName].sort((a, b) => b[1] - a[1]).slice(0, 14)
+      .map(([k, v]) => `${k} ${v.toFixed(0)}`)));
     // what the longest tasks were made of: the events inside them, by time
     for (const t of [...pageTasks].sort((a, b) => b.dur - a.dur).slice(0, 3)) {
       const inner = new Map();

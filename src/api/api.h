@@ -1,6 +1,6 @@
 /* The web port's HTTP side: /healthz, /metrics and the REST API (/api/…).
- * The UI WebSocket (/ws) is push/'s: the web vhost's HTTP protocol (http.c)
- * hands it the upgrades; cli/wire.c mounts both. */
+ * The UI WebSocket (/ws) is push/'s: cli/wire.c hands it the upgrades and
+ * mounts both. */
 #ifndef FC_API_H
 #define FC_API_H
 
@@ -9,15 +9,84 @@
 #include "config/config.h"
 #include "net/guard.h"
 #include "net/net.h"
-#include "ocpp/ocpp.h"
-#include "push/push.h"
 #include "store/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 typedef struct fc_api fc_api_t;
 
-/* Everything borrowed; outlives the api. jwt NULL: /api refuses every
- * request (no key configured). Caller frees. */
-fc_api_t *fc_api_new(fc_store_t *store, fc_ocpp_t *ocpp, fc_bus_t *bus, fc_push_t *push,
+/* ---- what api/ needs of the chargers and the browsers ------------------------
+ *
+ * ocpp/ (the chargers) and push/ (the browsers) sit on api/'s level, so api/
+ * names neither: the wiring (cli/), which knows every module, hands it these
+ * hooks. */
+
+/* The outcome of a remote command, as the chargers' side reports it: status
+ * 0 and result (the charger's answer; borrowed for the callback), or
+ * FC_ERR_OFFLINE, FC_ERR_TIMEOUT (timeout_ms: the call's), FC_ERR_PROTO (a
+ * CALLERROR or an answer that violates the schema: err_code, err_desc),
+ * FC_ERR_BUSY, FC_ERR_SHUTDOWN. state: what the record says ("Accepted",
+ * "Rejected"…, "Offline", "Timeout"…). */
+typedef struct fc_api_outcome {
+  int status;
+  const char *state;
+  bool sent; /* the call reached the connection (see fc_ocpp_outcome_t) */
+  json_t *result;
+  const char *err_code, *err_desc;
+  unsigned timeout_ms;
+} fc_api_outcome_t;
+
+typedef void (*fc_api_outcome_cb)(const fc_api_outcome_t *out, void *arg);
+
+/* The text of a /metrics answer being written. */
+typedef struct fc_api_text fc_api_text_t;
+__attribute__((format(printf, 2, 3))) void fc_api_text_printf(fc_api_text_t *t, const char *fmt,
+                                                              ...);
+
+/* Every hook is required and called on the loop thread; chargers and
+ * browsers are handed back to the hooks as they are. The contracts are
+ * those of ocpp.h's functions of the same names. */
+typedef struct fc_api_peers {
+  void *chargers;
+  /* Chargers connected now. */
+  size_t (*connected)(void *chargers);
+  /* Sends action(payload) as command name on behalf of by and records its
+   * outcome; cb is called exactly once. payload and params borrowed. */
+  void (*command)(void *chargers, const char *charger, const char *name, const char *action,
+                  json_t *payload, json_t *params, const char *by, fc_api_outcome_cb cb, void *arg);
+  /* Records a command that needs no call (its outcome state and result). */
+  void (*command_local)(void *chargers, const char *charger, const char *name, json_t *params,
+                        const char *by, const char *state, json_t *result, fc_api_outcome_cb cb,
+                        void *arg);
+  /* 0 and the running transaction; FC_ERR_NOTFOUND, FC_ERR_INVAL. */
+  int (*running_tx)(void *chargers, const char *charger, int connector, int *connector_out,
+                    int64_t *tx_out);
+  /* Sets (or, soc 0, clears) a target SoC; errors as running_tx. */
+  int (*target_soc)(void *chargers, const char *charger, int connector, double soc, bool next,
+                    int *connector_out, int64_t *tx_out);
+  /* The units charger takes in charging schedules ("A", "W", "A,W" or "");
+   * cb is called exactly once, maybe before this returns. */
+  void (*rate_units)(void *chargers, const char *charger, void (*cb)(const char *units, void *arg),
+                     void *arg);
+  /* 0, or FC_ERR_SCHEMA / FC_ERR_NOTIMPL with why filled. */
+  int (*check_request)(const char *action, const json_t *payload, char *why, size_t whysz);
+  /* Appends the chargers' counters to /metrics. */
+  void (*chargers_metrics)(void *chargers, fc_api_text_t *out);
+
+  void *browsers;
+  /* Browser connections now. */
+  size_t (*browsers_connected)(void *browsers);
+  /* Appends the browsers' counters to /metrics. */
+  void (*browsers_metrics)(void *browsers, fc_api_text_t *out);
+} fc_api_peers_t;
+
+/* Everything borrowed and outliving the api but peers, copied (what its
+ * pointers point to outlives the api). jwt NULL: /api refuses every request
+ * (no key configured). Caller frees. */
+fc_api_t *fc_api_new(fc_store_t *store, fc_bus_t *bus, const fc_api_peers_t *peers,
                      const fc_jwt_cfg_t *jwt);
 void fc_api_free(fc_api_t *a);
 

@@ -29,9 +29,8 @@ typedef struct fc_api_stats {
 
 struct fc_api {
   fc_store_t *store;
-  fc_ocpp_t *ocpp;
   fc_bus_t *bus;
-  fc_push_t *push;
+  fc_api_peers_t peers; /* the chargers and the browsers */
   const fc_jwt_cfg_t *jwt;
   const fc_config_t *cfg; /* set by fc_api_init; borrowed */
   uv_loop_t *loop;

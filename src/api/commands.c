@@ -87,7 +87,7 @@ static bool opt_int(build_t *b, const char *key, long long *out, const char *det
   json_t *v = json_object_get(b->body, key);
   *out = 0;
   if (!v || json_is_null(v)) return true;
-  if (!fc_ocpp_int_value(v, out) || *out < 0) return bad(b, detail);
+  if (!fc_json_int_value(v, out) || *out < 0) return bad(b, detail);
   return true;
 }
 
@@ -127,7 +127,8 @@ static json_t *tx_profile(int connector, int64_t tx, const char *unit, double li
 static bool running(build_t *b, long long *connector, int64_t *tx)
 {
   int c = 0;
-  int rc = fc_ocpp_running_tx(b->r->a->ocpp, b->charger, (int)*connector, &c, tx);
+  const fc_api_peers_t *pe = &b->r->a->peers;
+  int rc = pe->running_tx(pe->chargers, b->charger, (int)*connector, &c, tx);
   if (rc == FC_ERR_INVAL) return bad(b, "several transactions are running: name the connectorId");
   if (rc < 0) return refuse(b, 409, "no_transaction", "no transaction is running there");
   *connector = c;
@@ -386,7 +387,7 @@ static bool b_charging_profile(build_t *b)
   json_object_set(b->payload, "connectorId", conn);
   json_object_set(b->payload, "csChargingProfiles", prof);
   /* the schema first: the rules below read members it vouched for */
-  if (fc_ocpp_check_request("SetChargingProfile", b->payload, b->why, sizeof(b->why)) < 0)
+  if (b->r->a->peers.check_request("SetChargingProfile", b->payload, b->why, sizeof(b->why)) < 0)
     return bad(b, b->why);
   if (!check_profile(b, prof, connector)) return false;
   if (!connector_known(b, connector))
@@ -395,7 +396,7 @@ static bool b_charging_profile(build_t *b)
   if (purpose && !strcmp(purpose, "TxProfile")) {
     int c = 0;
     int64_t tx;
-    if (fc_ocpp_running_tx(b->r->a->ocpp, b->charger, (int)connector, &c, &tx) < 0)
+    if (b->r->a->peers.running_tx(b->r->a->peers.chargers, b->charger, (int)connector, &c, &tx) < 0)
       return refuse(b, 409, "no_transaction",
                     "a TxProfile needs a transaction running on that connector");
   }
@@ -483,7 +484,7 @@ static void respond_json(fc_req_t *r, unsigned status, json_t *o)
   fc_api__respond_owned(r, status, "application/json", text, strlen(text));
 }
 
-static void answered(const fc_ocpp_outcome_t *out, void *arg)
+static void answered(const fc_api_outcome_t *out, void *arg)
 {
   pending_t *p = arg;
   fc_req_t *r = p->r;
@@ -491,7 +492,7 @@ static void answered(const fc_ocpp_outcome_t *out, void *arg)
   if (p->target_connector && !(out->status == 0 && !strcmp(out->state, "Accepted"))) {
     int c;
     int64_t tx;
-    fc_ocpp_target_soc(r->a->ocpp, p->charger, p->target_connector, 0, true, &c, &tx);
+    r->a->peers.target_soc(r->a->peers.chargers, p->charger, p->target_connector, 0, true, &c, &tx);
   }
   char detail[256];
   switch (out->status) {
@@ -621,8 +622,9 @@ static void send_pending(pending_t *p)
   json_t *payload = p->payload, *params = p->params;
   p->payload = p->params = NULL;
   /* p may be freed before this returns (an offline charger is answered at once) */
-  fc_ocpp_command(r->a->ocpp, p->charger, p->verb, p->action, payload, params, r->who.sub, 0,
-                  answered, p);
+  const fc_api_peers_t *pe = &r->a->peers;
+  pe->command(pe->chargers, p->charger, p->verb, p->action, payload, params, r->who.sub, answered,
+              p);
   json_decref(payload);
   json_decref(params);
 }
@@ -661,7 +663,8 @@ static void target_soc(fc_req_t *r, const char *charger, json_t *body)
   }
   int c;
   int64_t tx;
-  int rc = fc_ocpp_target_soc(r->a->ocpp, charger, (int)connector, soc, false, &c, &tx);
+  const fc_api_peers_t *pe = &r->a->peers;
+  int rc = pe->target_soc(pe->chargers, charger, (int)connector, soc, false, &c, &tx);
   if (rc == FC_ERR_INVAL) {
     fc_api__error(r, 400, "bad_request", "several transactions are running: name the connectorId");
     return;
@@ -676,8 +679,8 @@ static void target_soc(fc_req_t *r, const char *charger, json_t *body)
   pending_t *p = fc_calloc(1, sizeof(*p));
   p->r = r;
   r->refs++;
-  fc_ocpp_command_local(r->a->ocpp, charger, "target-soc", params, r->who.sub, "Accepted", result,
-                        answered, p);
+  pe->command_local(pe->chargers, charger, "target-soc", params, r->who.sub, "Accepted", result,
+                    answered, p);
   json_decref(params);
   json_decref(result);
 }
@@ -726,13 +729,14 @@ void fc_api__command(fc_req_t *r, const char *charger, const char *verb)
     return;
   }
 
+  const fc_api_peers_t *pe = &r->a->peers;
   build_t b = {.r = r, .charger = charger, .body = body, .payload = json_object()};
   char why[192];
   if (!v->build(&b)) {
     fc_api__error(r, b.status, b.error, b.detail);
     goto out;
   }
-  if (fc_ocpp_check_request(v->action, b.payload, why, sizeof(why)) < 0) {
+  if (pe->check_request(v->action, b.payload, why, sizeof(why)) < 0) {
     fc_api__error(r, 400, "bad_request", why);
     goto out;
   }
@@ -741,7 +745,7 @@ void fc_api__command(fc_req_t *r, const char *charger, const char *verb)
      * arrive before its answer to us */
     int c;
     int64_t tx;
-    fc_ocpp_target_soc(r->a->ocpp, charger, b.target_connector, b.target_soc, true, &c, &tx);
+    pe->target_soc(pe->chargers, charger, b.target_connector, b.target_soc, true, &c, &tx);
   }
   pending_t *p = fc_calloc(1, sizeof(*p));
   p->r = r;
@@ -753,7 +757,7 @@ void fc_api__command(fc_req_t *r, const char *charger, const char *verb)
   p->params = json_incref(b.params);
   r->refs++;
   if (profile_of(b.payload))
-    fc_ocpp_rate_units(r->a->ocpp, charger, units_known, p);
+    r->a->peers.rate_units(r->a->peers.chargers, charger, units_known, p);
   else
     send_pending(p);
 out:

@@ -22,17 +22,19 @@ static const char *health_name(fc_store_health_t h)
   return h == FC_STORE_OK ? "ok" : h == FC_STORE_DEGRADED ? "degraded" : "down";
 }
 
-/* A growable text buffer for response bodies. */
-typedef struct sbuf {
+/* A growable text buffer for response bodies (the peers' metrics are
+ * appended to it too: fc_api_text_printf). */
+struct fc_api_text {
   char *p;
   size_t len, cap;
-} sbuf_t;
+};
+typedef fc_api_text_t sbuf_t;
 
-__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf_t *b, const char *fmt, ...)
+static void sb_vprintf(sbuf_t *b, const char *fmt, va_list ap0)
 {
   for (;;) {
     va_list ap;
-    va_start(ap, fmt);
+    va_copy(ap, ap0);
     int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
     va_end(ap);
     if (n < 0) return;
@@ -43,6 +45,22 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(sbuf_t *b, const cha
     b->cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
     b->p = fc_realloc(b->p, b->cap);
   }
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf_t *b, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vprintf(b, fmt, ap);
+  va_end(ap);
+}
+
+void fc_api_text_printf(fc_api_text_t *t, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vprintf(t, fmt, ap);
+  va_end(ap);
 }
 
 void fc_api_set_net(fc_api_t *a, fc_net_t *n)
@@ -77,7 +95,7 @@ void fc_api__healthz(fc_req_t *r)
   int n = snprintf(body, sizeof(body),
                    "{\"status\":\"%s\",\"store\":\"%s\",\"disk\":\"%s\",\"chargers\":%zu%s}\n",
                    h == FC_STORE_DOWN ? "unavailable" : "ok", health_name(h), disk[d],
-                   fc_ocpp_connections(a->ocpp), tls);
+                   a->peers.connected(a->peers.chargers), tls);
   fc_api__respond(r, h == FC_STORE_DOWN ? 503 : 200, "application/json", body, (size_t)n);
 }
 
@@ -193,99 +211,20 @@ void fc_api__metrics(fc_req_t *r)
 {
   fc_api_t *a = r->a;
   if (!metrics_allowed(r)) return;
+  const fc_api_peers_t *pe = &a->peers;
   fc_store_stats_t ss;
-  fc_ocpp_stats_t os;
   sbuf_t b = {0};
   fc_store_stats(a->store, &ss);
-  fc_ocpp_stats(a->ocpp, &os);
 
   sb_printf(&b,
             "# HELP flashcharge_connections Open connections by kind.\n"
             "# TYPE flashcharge_connections gauge\n"
-            "flashcharge_connections{kind=\"charger\"} %zu\n",
-            fc_ocpp_connections(a->ocpp));
-  fc_push_stats_t ps;
-  fc_push_stats(a->push, &ps);
-  sb_printf(&b, "flashcharge_connections{kind=\"browser\"} %llu\n", (unsigned long long)ps.clients);
-  sb_printf(&b,
-            "# TYPE flashcharge_ocpp_frames_total counter\n"
-            "flashcharge_ocpp_frames_total{direction=\"in\"} %llu\n"
-            "flashcharge_ocpp_frames_total{direction=\"out\"} %llu\n",
-            (unsigned long long)os.frames_in, (unsigned long long)os.frames_out);
-  sb_printf(&b, "# TYPE flashcharge_ocpp_calls_total counter\nflashcharge_ocpp_calls_total %llu\n",
-            (unsigned long long)os.calls);
-  sb_printf(&b,
-            "# TYPE flashcharge_ocpp_callerrors_total counter\n"
-            "flashcharge_ocpp_callerrors_total %llu\n",
-            (unsigned long long)os.callerrors_sent);
-  sb_printf(&b,
-            "# TYPE flashcharge_ocpp_answer_timeouts_total counter\n"
-            "flashcharge_ocpp_answer_timeouts_total %llu\n",
-            (unsigned long long)os.answer_timeouts);
-  sb_printf(&b, "# HELP flashcharge_ocpp_handshakes_refused_total Charger handshakes answered "
-                "with an HTTP error, by reason.\n"
-                "# TYPE flashcharge_ocpp_handshakes_refused_total counter\n");
-  for (int i = 0; i < FC_OCPP_REFUSED_N; i++)
-    sb_printf(&b, "flashcharge_ocpp_handshakes_refused_total{reason=\"%s\"} %llu\n",
-              fc_ocpp_refusal_name((fc_ocpp_refusal_t)i), (unsigned long long)os.refused[i]);
-  sb_printf(&b,
-            "# HELP flashcharge_ocpp_login_table_entries Charger ids, addresses and pairs of "
-            "them remembered by the failed-login throttle.\n"
-            "# TYPE flashcharge_ocpp_login_table_entries gauge\n"
-            "flashcharge_ocpp_login_table_entries %llu\n",
-            (unsigned long long)os.login_table_entries);
+            "flashcharge_connections{kind=\"charger\"} %zu\n"
+            "flashcharge_connections{kind=\"browser\"} %zu\n",
+            pe->connected(pe->chargers), pe->browsers_connected(pe->browsers));
+  pe->chargers_metrics(pe->chargers, &b);
   guard_metrics(&b, a->guard);
   tls_metrics(&b, a);
-  sb_printf(&b,
-            "# TYPE flashcharge_ocpp_throttled_total counter\n"
-            "flashcharge_ocpp_throttled_total %llu\n",
-            (unsigned long long)os.throttled);
-  sb_printf(&b,
-            "# HELP flashcharge_ocpp_connector_refused_total connectorIds refused: beyond "
-            "--max-connectors, or negative.\n"
-            "# TYPE flashcharge_ocpp_connector_refused_total counter\n"
-            "flashcharge_ocpp_connector_refused_total %llu\n",
-            (unsigned long long)os.connectors_refused);
-  sb_printf(&b,
-            "# HELP flashcharge_ocpp_clock_skew_total charger time stamps beyond --max-clock-skew "
-            "ahead, ordered by arrival.\n"
-            "# TYPE flashcharge_ocpp_clock_skew_total counter\n"
-            "flashcharge_ocpp_clock_skew_total %llu\n",
-            (unsigned long long)os.clock_skewed);
-  sb_printf(&b,
-            "# HELP flashcharge_ocpp_unknown_refused_total Connections of chargers not in the "
-            "registry refused: too many connected (max), too many a minute (rate).\n"
-            "# TYPE flashcharge_ocpp_unknown_refused_total counter\n"
-            "flashcharge_ocpp_unknown_refused_total{reason=\"max\"} %llu\n"
-            "flashcharge_ocpp_unknown_refused_total{reason=\"rate\"} %llu\n",
-            (unsigned long long)os.unknown_refused_max,
-            (unsigned long long)os.unknown_refused_rate);
-  sb_printf(&b,
-            "# HELP flashcharge_ocpp_limit_entries Charger ids whose rate limit and frame-log "
-            "budget are remembered (bounded by --charger-state-max).\n"
-            "# TYPE flashcharge_ocpp_limit_entries gauge\nflashcharge_ocpp_limit_entries %llu\n"
-            "# TYPE flashcharge_ocpp_limit_evictions_total counter\n"
-            "flashcharge_ocpp_limit_evictions_total %llu\n",
-            (unsigned long long)os.limit_entries, (unsigned long long)os.limit_evictions);
-  sb_printf(&b,
-            "# HELP flashcharge_frame_log_frames_total Frames of the frame log: stored whole or "
-            "as head and length (truncated: past the budget, or refused), or not stored.\n"
-            "# TYPE flashcharge_frame_log_frames_total counter\n"
-            "flashcharge_frame_log_frames_total{result=\"stored\"} %llu\n"
-            "flashcharge_frame_log_frames_total{result=\"truncated\"} %llu\n"
-            "flashcharge_frame_log_frames_total{result=\"dropped_budget\"} %llu\n"
-            "flashcharge_frame_log_frames_total{result=\"dropped_disk\"} %llu\n",
-            (unsigned long long)os.frames_logged, (unsigned long long)os.frames_truncated,
-            (unsigned long long)os.frames_dropped_budget,
-            (unsigned long long)os.frames_dropped_disk);
-  sb_printf(&b,
-            "# TYPE flashcharge_frame_log_bytes_total counter\n"
-            "flashcharge_frame_log_bytes_total %llu\n"
-            "# HELP flashcharge_frame_log_budget_bytes Frame-log bytes per charger per minute "
-            "stored whole.\n"
-            "# TYPE flashcharge_frame_log_budget_bytes gauge\n"
-            "flashcharge_frame_log_budget_bytes %llu\n",
-            (unsigned long long)os.frame_log_bytes, (unsigned long long)os.frame_log_budget);
   uint64_t free_bytes;
   fc_store_disk_t disk = fc_store_disk(a->store, &free_bytes);
   sb_printf(&b,
@@ -317,49 +256,12 @@ void fc_api__metrics(fc_req_t *r)
             ss.sync_us_sum, ss.syncs);
   sb_printf(&b, "# TYPE flashcharge_bus_events_total counter\nflashcharge_bus_events_total %llu\n",
             (unsigned long long)fc_bus_published(a->bus));
-  sb_printf(&b, "# TYPE flashcharge_ui_frames_total counter\nflashcharge_ui_frames_total %llu\n",
-            (unsigned long long)ps.frames_out);
-  sb_printf(&b, "# TYPE flashcharge_ui_events_total counter\nflashcharge_ui_events_total %llu\n",
-            (unsigned long long)ps.events_out);
-  sb_printf(&b,
-            "# HELP flashcharge_ui_coalesced_events Events replaced by a newer one in the queues "
-            "of connected browsers.\n"
-            "# TYPE flashcharge_ui_coalesced_events gauge\nflashcharge_ui_coalesced_events %llu\n",
-            (unsigned long long)ps.coalesced);
-  sb_printf(&b, "# TYPE flashcharge_ui_lagged_total counter\nflashcharge_ui_lagged_total %llu\n",
-            (unsigned long long)ps.lagged);
-  sb_printf(&b, "# TYPE flashcharge_ui_refused_total counter\nflashcharge_ui_refused_total %llu\n",
-            (unsigned long long)ps.refused);
-  sb_printf(&b, "# TYPE flashcharge_ui_queued_bytes gauge\nflashcharge_ui_queued_bytes %llu\n",
-            (unsigned long long)ps.queued_bytes);
-  sb_printf(&b,
-            "# HELP flashcharge_ui_subscriptions Charger subscriptions of connected browsers.\n"
-            "# TYPE flashcharge_ui_subscriptions gauge\nflashcharge_ui_subscriptions %llu\n",
-            (unsigned long long)ps.subscriptions);
-  sb_printf(&b,
-            "# HELP flashcharge_ui_subscriptions_waiting Of those, to chargers not seen yet "
-            "(held without a bus channel until the charger's first event).\n"
-            "# TYPE flashcharge_ui_subscriptions_waiting gauge\n"
-            "flashcharge_ui_subscriptions_waiting %llu\n",
-            (unsigned long long)ps.subscriptions_waiting);
-  sb_printf(&b,
-            "# HELP flashcharge_ui_subscribe_refused_total Charger subscriptions refused to "
-            "browsers past the limit per connection or per subject.\n"
-            "# TYPE flashcharge_ui_subscribe_refused_total counter\n"
-            "flashcharge_ui_subscribe_refused_total %llu\n",
-            (unsigned long long)ps.sub_refused_limit);
   sb_printf(&b,
             "# HELP flashcharge_bus_channels Charger channels of the bus (chargers seen, and "
             "chargers subscribed to).\n"
             "# TYPE flashcharge_bus_channels gauge\nflashcharge_bus_channels %zu\n",
             fc_bus_channels(a->bus));
-  sb_printf(&b,
-            "# HELP flashcharge_ui_closed_total Browser connections closed 1008: token expired, "
-            "or revoked (user removed, role changed).\n"
-            "# TYPE flashcharge_ui_closed_total counter\n"
-            "flashcharge_ui_closed_total{reason=\"expired\"} %llu\n"
-            "flashcharge_ui_closed_total{reason=\"revoked\"} %llu\n",
-            (unsigned long long)ps.closed_expired, (unsigned long long)ps.closed_revoked);
+  pe->browsers_metrics(pe->browsers, &b);
   fc_login_stats_t ls;
   fc_api__login_stats(a, &ls);
   sb_printf(&b,

@@ -27,7 +27,6 @@
 #include "log/log.h"
 #include "net/ws.h"
 #include "auth/request.h"
-#include "push/push_lws.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -35,14 +34,13 @@
 #include <string.h>
 #include <unistd.h>
 
-fc_api_t *fc_api_new(fc_store_t *store, fc_ocpp_t *ocpp, fc_bus_t *bus, fc_push_t *push,
+fc_api_t *fc_api_new(fc_store_t *store, fc_bus_t *bus, const fc_api_peers_t *peers,
                      const fc_jwt_cfg_t *jwt)
 {
   fc_api_t *a = fc_calloc(1, sizeof(*a));
   a->store = store;
-  a->ocpp = ocpp;
   a->bus = bus;
-  a->push = push;
+  a->peers = *peers;
   a->jwt = jwt;
   return a;
 }
@@ -385,11 +383,6 @@ int fc_api_lws_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
 {
   fc_api_pss_t *pss = user;
   switch (reason) {
-  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
-    fc_api_t *a = (fc_api_t *)lws_get_protocol(wsi)->user;
-    if (!in || strcmp((const char *)in, "websocket") != 0) return -1;
-    return fc_push_confirm_upgrade(a->push, wsi);
-  }
   case LWS_CALLBACK_HTTP: {
     fc_api_t *a = (fc_api_t *)lws_get_protocol(wsi)->user;
     if (pss->req) return -1; /* cannot happen: FILTER_HTTP_CONNECTION closed */

@@ -45,6 +45,11 @@ typedef struct fc_wire fc_wire_t;
 int fc_cli__wire_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp, fc_api_t *api,
                        fc_push_t *push, fc_wire_t **out);
 
+/* What api/ gets of the chargers (ocpp) and the browsers (push): fills
+ * *out with hooks on them (api_peers.c). Both borrowed; they outlive the
+ * api that is given *out. */
+void fc_cli__api_peers(fc_ocpp_t *ocpp, fc_push_t *push, fc_api_peers_t *out);
+
 /* The port the web vhost listens on (the one chosen when configured 0). */
 int fc_cli__wire_http_port(const fc_wire_t *w);
 

@@ -343,7 +343,9 @@ int fc_cli__serve(int argc, char **argv)
   uv_signal_start(&sv.sigterm, signal_cb, SIGTERM);
   if (load_jwt(&sv) < 0) goto out_ocpp;
   sv.push = fc_push_new(&sv.loop, &sv.cfg, sv.have_jwt ? &sv.jwt : NULL, sv.bus, sv.store);
-  sv.api = fc_api_new(sv.store, sv.ocpp, sv.bus, sv.push, sv.have_jwt ? &sv.jwt : NULL);
+  fc_api_peers_t peers;
+  fc_cli__api_peers(sv.ocpp, sv.push, &peers);
+  sv.api = fc_api_new(sv.store, sv.bus, &peers, sv.have_jwt ? &sv.jwt : NULL);
   if ((rc = fc_api_init(sv.api, &sv.loop, &sv.cfg)) < 0) {
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=api err=%s", fc_strerror(rc));
     goto out_ocpp;

@@ -4,7 +4,8 @@
  *
  * Two vhosts. OCPP (chargers): protocols[0] answers plain HTTP and decides
  * upgrades, protocols[1] is "ocpp1.6". Web: /api, /healthz and /metrics go
- * to api/'s HTTP callback, /ws upgrades to push/'s "fc-ui" (the default
+ * to api/'s HTTP callback, /ws upgrades (decided here by push/, before api/
+ * sees them) to push/'s "fc-ui" (the default
  * protocol, since browsers name none), the rest to the UI's static files;
  * permessage-deflate there is push/'s own (deflate.c), not lws's.
  *
@@ -44,9 +45,22 @@ struct fc_wire {
   }
 GUARDED(ocpp_http_cb, FC_GUARD_OCPP, fc_ocpp_lws_http_cb)
 GUARDED(ocpp_ws_cb, FC_GUARD_OCPP, fc_ocpp_lws_ws_cb)
-GUARDED(web_http_cb, FC_GUARD_WEB, fc_api_lws_http_cb)
 GUARDED(web_ui_cb, FC_GUARD_WEB, fc_push_lws_ws_cb)
 #undef GUARDED
+
+/* The web vhost's HTTP protocol: api/'s, but for the upgrades to /ws, which
+ * push/ (the "fc-ui" protocol's user) decides. */
+static int web_http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
+{
+  if (fc_net_guard_event(wsi, FC_GUARD_WEB, reason, user, in, len)) return -1;
+  if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE) {
+    if (!in || strcmp((const char *)in, "websocket") != 0) return -1;
+    const struct lws_protocols *ui = lws_vhost_name_to_protocol(lws_get_vhost(wsi), "fc-ui");
+    return ui ? fc_push_confirm_upgrade(ui->user, wsi) : -1;
+  }
+  return fc_api_lws_http_cb(wsi, reason, user, in, len);
+}
 
 /* The web vhost's mounts: the dynamic paths to "fc-web-http", the rest to
  * the UI's files. */

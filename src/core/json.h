@@ -10,6 +10,8 @@
 #define FC_CORE_JSON_H
 
 #include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define FC_JSON_DUMP (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))
@@ -26,5 +28,24 @@ typedef struct fc_json_error {
  * *err filled in (err may be NULL). buf is borrowed. Any thread; no global
  * state but the C locale object created once for number conversion. */
 json_t *fc_json_parse(const char *buf, size_t len, fc_json_error_t *err);
+
+/* Reads a whole number given as a JSON integer or as a real without a
+ * fraction (5.0: OCPP's schemas say "integer", and some senders write
+ * them so). False for anything else. */
+static inline bool fc_json_int_value(const json_t *v, long long *out)
+{
+  if (json_is_integer(v)) {
+    *out = (long long)json_integer_value(v);
+    return true;
+  }
+  if (json_is_real(v)) {
+    double d = json_real_value(v);
+    if (d == floor(d) && fabs(d) < 9.2e18) {
+      *out = (long long)d;
+      return true;
+    }
+  }
+  return false;
+}
 
 #endif

@@ -28,6 +28,7 @@
 #include "ocpp/rpc.h"
 
 #include "core/err.h"
+#include "core/json.h"
 #include "core/mem.h"
 
 #include <assert.h>
@@ -567,16 +568,5 @@ int fc_ocpp__validate(const char *action, bool response, const json_t *payload, 
 
 bool fc_ocpp__int_value(const json_t *v, long long *out)
 {
-  if (json_is_integer(v)) {
-    *out = (long long)json_integer_value(v);
-    return true;
-  }
-  if (json_is_real(v)) {
-    double d = json_real_value(v);
-    if (d == floor(d) && fabs(d) < 9.2e18) {
-      *out = (long long)d;
-      return true;
-    }
-  }
-  return false;
+  return fc_json_int_value(v, out);
 }

@@ -524,6 +524,38 @@ test('fleet page: more chargers than the browser queue\'s hard bound holds at on
   }
 });
 
+test('fleet page: a card out of sight is redrawn when it scrolls into view, with what changed meanwhile', { skip }, async (t) => {
+  // 80 registered chargers before ZZ9 in the order: its card is far below
+  // the view (the page redraws only the cards near it)
+  const ids = Array.from({ length: 80 }, (_, i) => `Q${String(i).padStart(3, '0')}`);
+  const srv = await startServer(undefined, { register: [...ids, 'ZZ9'] });
+  const ctx = browserCtx ?? await browser();
+  try {
+    const cp = await charger(srv, 'ZZ9');
+    const page = await newPage(ctx);
+    await signIn(page, srv);
+    // CP1, the 80, ZZ9
+    await page.waitForFunction((n) => document.querySelectorAll('[data-charger]').length === n, ids.length + 2);
+    await page.waitForFunction(() => window.fcLive.chargers.get('ZZ9')?.snap.connectors.some((c) => c.status === 'Available'));
+    const below = await page.evaluate(() => document.querySelector('[data-charger="ZZ9"]').getBoundingClientRect().top / innerHeight);
+    assert.ok(below > 3, `ZZ9's card is ${below.toFixed(1)} screens down`);
+    await cp.meterValues(40, { power: 4400 });
+    // the page has it, and does not draw it out of sight
+    await page.waitForFunction(() => window.fcLive.chargers.get('ZZ9')?.snap.connectors.some((c) => c.meter?.power === 4400));
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    assert.doesNotMatch(await text(page, '[data-charger="ZZ9"] .conn-power'), /4\.40/);
+    // in view, it shows it within a few frames
+    await page.locator('[data-charger="ZZ9"]').scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => /4\.40/.test(document.querySelector('[data-charger="ZZ9"] .conn-power').textContent), null, { timeout: 2000 });
+    assert.match(await text(page, '[data-charger="ZZ9"] .conn-soc'), /40/);
+    assert.deepEqual(page.errors, []);
+    await shot(page, t, 'fleet-scrolled');
+    await page.close();
+  } finally {
+    await srv.cleanup();
+  }
+});
+
 test('charger page: after a reconnect, the chart gets the points sent while the socket was down', { skip }, async (t) => {
   const srv = await startServer();
   const ctx = browserCtx ?? await browser();

@@ -4,7 +4,14 @@
 // Built for thousands of chargers sending every second: each charger has one
 // card, built once and then updated in place, writing only the text (or
 // class) that changed. Events only mark their charger dirty; the dirty cards
-// are redrawn once per animation frame (none while the tab is hidden). A new
+// are redrawn once per animation frame (none while the tab is hidden). Only
+// the cards on or near the screen are redrawn: a change to a card out of
+// sight waits until the card comes near the view, when it is redrawn from
+// the charger's state of that moment, in the frame after; the count of
+// online chargers is kept for every card. The texts that change every
+// second (power, SoC, a session's energy and time) sit in boxes of a fixed
+// height with contain: strict (app.css), so that writing them lays out that
+// box alone, not the grid of every card. A new
 // charger's card is inserted in its place in the order by id; the others are
 // never moved, so the focus and the scroll position stay where they were.
 import { h, statusClass, fmtPower, fmtEnergy, fmt, fmtDuration, socOf, num } from '../ui.js';
@@ -29,7 +36,12 @@ function connectorRow() {
     tx: h('span.conn-tx'),
   };
   r.el.append(r.id, r.badge, r.power, r.soc, r.tx);
-  r.cells = Object.fromEntries(['id', 'badge', 'power', 'soc', 'tx'].map((k) => [k, { el: r[k] }]));
+  r.cells = { id: { el: r.id }, badge: { el: r.badge } };
+  for (const k of ['power', 'soc', 'tx']) {
+    const v = h('span.v');
+    r[k].append(v);
+    r.cells[k] = { el: v };
+  }
   return r;
 }
 
@@ -52,7 +64,8 @@ class Card {
   constructor(id) {
     const href = `#/chargers/${encodeURIComponent(id)}`;
     this.id = id;
-    this.online = null;
+    this.online = null; // as drawn
+    this.counted = false; // as counted in the summary
     this.running = false;
     this.rows = new Map(); // connectorId → row
     this.onlineEl = h('span.online');
@@ -68,11 +81,10 @@ class Card {
     this.cells = { online: { el: this.onlineEl }, model: { el: this.model } };
   }
 
-  // Brings the card to the snapshot s; returns the change of the online count.
+  // Brings the card to the snapshot s.
   update(s, now) {
     const online = !!s.online;
-    const was = this.online;
-    if (was !== online) {
+    if (this.online !== online) {
       this.online = online;
       this.onlineEl.className = `online ${online ? 'is-online' : 'is-offline'}`;
       this.onlineEl.textContent = online ? 'Online' : 'Offline';
@@ -106,7 +118,6 @@ class Card {
       for (const [cid, r] of this.rows) if (!keep.has(cid)) { r.el.remove(); this.rows.delete(cid); }
     }
     this.running = running;
-    return was === online ? 0 : (online ? 1 : 0) - (was ? 1 : 0);
   }
 }
 
@@ -145,6 +156,21 @@ export function render(main, { live }) {
     }
   }
 
+  // The cards on or near the screen: those that content-visibility: auto
+  // does not skip (app.css), which the browser says with an event per card
+  // (it bubbles); a new card counts as one until it is told otherwise.
+  const near = new Set();
+  list.addEventListener('contentvisibilityautostatechange', (e) => {
+    const id = e.target.dataset?.charger;
+    if (!id || !cards.has(id)) return;
+    if (e.skipped) {
+      near.delete(id);
+    } else if (!near.has(id)) {
+      near.add(id);
+      mark(id); // its changes, and a running session's elapsed time
+    }
+  });
+
   function flush() {
     frame = 0;
     const now = Date.now();
@@ -157,8 +183,16 @@ export function render(main, { live }) {
         card = new Card(id);
         cards.set(id, card);
         fresh.push(id);
+        card.update(ch.snap, now);
+        near.add(id);
+      } else if (near.has(id)) {
+        card.update(ch.snap, now);
       }
-      online += card.update(ch.snap, now);
+      const on = !!ch.snap.online;
+      if (card.counted !== on) {
+        card.counted = on;
+        online += on ? 1 : -1;
+      }
     }
     dirty.clear();
     if (fresh.length) place(fresh);
@@ -178,9 +212,14 @@ export function render(main, { live }) {
     if (m.kind === 'charger') mark(m.id);
     else if (m.kind === 'list') for (const id of live.chargers.keys()) if (!cards.has(id)) mark(id);
   });
-  // the elapsed time of running sessions
+  // the elapsed time of running sessions (the cards in sight; the others
+  // are redrawn when they come into view)
   const tick = setInterval(() => {
-    for (const card of cards.values()) if (card.running) mark(card.id);
+    for (const id of near) if (cards.get(id)?.running) mark(id);
   }, 1000);
-  return () => { off(); clearInterval(tick); if (frame) cancelAnimationFrame(frame); };
+  return () => {
+    off();
+    clearInterval(tick);
+    if (frame) cancelAnimationFrame(frame);
+  };
 }
