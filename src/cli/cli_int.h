@@ -10,6 +10,10 @@ int fc_cli__token(int argc, char **argv);
 /* flashcharge user: the web UI's users (user.c). */
 int fc_cli__user(int argc, char **argv);
 
+/* flashcharge backup FILE / restore FILE (backup.c). */
+int fc_cli__backup(int argc, char **argv);
+int fc_cli__restore(int argc, char **argv);
+
 /* Takes "--name value" (or --name=value) out of argv, compacting it, and
  * returns the value (borrowed from argv) or NULL. */
 const char *fc_cli__take_opt(int *argc, char **argv, const char *name);
@@ -25,7 +29,15 @@ int fc_cli__wants_help(int argc, char **argv);
 #include "ocpp/ocpp.h"
 #include "push/push.h"
 
+#include "store/store.h"
+
 #include <uv.h>
+
+/* Start-up, before the read model is loaded and anything listens: closes as
+ * offline every charger the previous process left online (recover.c), and
+ * sets *max_conn_id to the largest connection id used so far. Runs loop
+ * until that write commits. 0 or a negative error. */
+int fc_cli__recover(uv_loop_t *loop, fc_store_t *store, int64_t *max_conn_id);
 
 typedef struct fc_wire fc_wire_t;
 

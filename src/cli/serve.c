@@ -308,6 +308,12 @@ int fc_cli__serve(int argc, char **argv)
   }
   fc_store_on_health(sv.store, health_cb, &sv);
   fc_store_on_disk(sv.store, disk_cb, &sv);
+  int64_t last_conn_id = 0;
+  if ((rc = fc_cli__recover(&sv.loop, sv.store, &last_conn_id)) < 0) {
+    fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=recover err=%s", fc_strerror(rc));
+    sv.bus = fc_bus_new();
+    goto out_store;
+  }
   sv.bus = fc_bus_new();
   if ((rc = fc_bus_load(sv.bus, sv.store)) < 0) {
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=bus err=%s", fc_strerror(rc));
@@ -317,6 +323,7 @@ int fc_cli__serve(int argc, char **argv)
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=ocpp err=%s", fc_strerror(rc));
     goto out_store;
   }
+  fc_ocpp_conn_ids_after(sv.ocpp, (uint64_t)last_conn_id);
   /* Signals are ours before the listening lines are printed: whoever
    * waits for them may signal at once. */
   uv_signal_init(&sv.loop, &sv.sigint);

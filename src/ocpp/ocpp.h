@@ -39,6 +39,11 @@ void fc_ocpp_free(fc_ocpp_t *o);
 /* Number of charger connections open now. */
 size_t fc_ocpp_connections(const fc_ocpp_t *o);
 
+/* Numbers the connections from here on after last (the largest id an
+ * earlier process gave, fc_store_load_left_online), so that a connection id
+ * names one connection across restarts. Before the first connection. */
+void fc_ocpp_conn_ids_after(fc_ocpp_t *o, uint64_t last);
+
 /* Why a charger's handshake was refused. */
 typedef enum {
   FC_OCPP_REFUSED_BAD_REQUEST = 0, /* 400: no ocpp1.6 subprotocol, no valid chargeBoxId */

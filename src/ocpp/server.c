@@ -174,6 +174,11 @@ size_t fc_ocpp_connections(const fc_ocpp_t *o)
   return o->nsessions;
 }
 
+void fc_ocpp_conn_ids_after(fc_ocpp_t *o, uint64_t last)
+{
+  if (last > o->next_conn_id) o->next_conn_id = last;
+}
+
 void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out)
 {
   fc_auth_throttle_stats_t ts;

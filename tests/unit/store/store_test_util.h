@@ -15,7 +15,7 @@
 
 /* PRAGMA user_version of a database the store has migrated: the number of
  * the last migration (src/store/migrations/). */
-#define FC_TEST_SCHEMA_VERSION "9"
+#define FC_TEST_SCHEMA_VERSION "10"
 
 typedef struct env {
   char path[64];
