@@ -181,9 +181,17 @@ void fc_api__metrics(fc_req_t *r)
             (unsigned long long)os.login_table_entries);
   guard_metrics(&b, a->guard);
   sb_printf(&b,
+            "# HELP flashcharge_ocpp_throttled_total Pauses of a charger's reading: its "
+            "rate-limit bucket (rate-burst) was empty, or max-inflight calls were committing.\n"
             "# TYPE flashcharge_ocpp_throttled_total counter\n"
             "flashcharge_ocpp_throttled_total %llu\n",
             (unsigned long long)os.throttled);
+  sb_printf(&b,
+            "# HELP flashcharge_ocpp_handshake_tokens Charger handshakes that may start now "
+            "(charger-handshake-burst at most); beyond, 503 reason busy.\n"
+            "# TYPE flashcharge_ocpp_handshake_tokens gauge\n"
+            "flashcharge_ocpp_handshake_tokens %.0f\n",
+            os.handshake_tokens);
   sb_printf(&b,
             "# HELP flashcharge_ocpp_connector_refused_total connectorIds refused: beyond "
             "--max-connectors, or negative.\n"

@@ -61,6 +61,14 @@ static const opt_t opts[] = {
      "largest OCPP frame accepted, bytes (larger: close 1009)"},
     {"rate-limit", T_INT, O(rate_limit), S, "20", 1, 100000, NULL,
      "charger calls per second before reading pauses"},
+    {"rate-burst", T_INT, O(rate_burst), S, "1000", 1, 10000000, NULL,
+     "charger messages one charger may send at once before rate-limit applies (token bucket): "
+     "a charger flushing its offline queue after a reconnect is not slowed down"},
+    {"charger-handshake-rate", T_INT, O(charger_hs_rate), S, "1000", 1, 10000000, NULL,
+     "charger handshakes per second over all chargers (token bucket); beyond: 503 with "
+     "Retry-After before the upgrade, so that a restart storm queues instead of collapsing"},
+    {"charger-handshake-burst", T_INT, O(charger_hs_burst), S, "2000", 1, 10000000, NULL,
+     "charger handshakes admitted at once before charger-handshake-rate applies"},
     {"max-inflight", T_INT, O(max_inflight), S, "16", 1, 1024, NULL,
      "calls of one charger processed at once before reading pauses"},
     {"charger-state-max", T_INT, O(charger_state_max), S, "100000", 100, 10000000, NULL,

@@ -24,6 +24,7 @@ typedef struct fc_config {
   int command_timeout;    /* ms: how long a remote command waits for the charger */
   int max_frame;          /* bytes */
   int rate_limit;         /* calls per second per charger */
+  int rate_burst;         /* its bucket's size: messages at once */
   int max_inflight;       /* calls of one charger being processed at once */
   int charger_state_max;  /* ids whose limiter state is kept (LRU beyond) */
   int unknown_max;        /* unknown chargers connected at once (pending/accept) */
@@ -82,6 +83,8 @@ typedef struct fc_config {
   int handshake_burst;        /* bucket size of the above */
   int handshake_table_size;   /* entries per table of addresses / ids */
   int handshake_log_interval; /* s */
+  int charger_hs_rate;        /* charger handshakes per second, every charger */
+  int charger_hs_burst;       /* their bucket's size */
   int auth_fail_window;       /* s */
   int auth_fail_max;          /* per (charger id, address) */
   int auth_fail_max_ip;       /* per address */

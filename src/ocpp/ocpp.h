@@ -52,6 +52,7 @@ typedef enum {
   FC_OCPP_REFUSED_CREDENTIALS,     /* 401: wrong or missing HTTP Basic credentials */
   FC_OCPP_REFUSED_THROTTLED,       /* 429: too many failed logins (auth/throttle.h) */
   FC_OCPP_REFUSED_UNKNOWN_LIMIT,   /* 503/429: too many unregistered chargers (limits.c) */
+  FC_OCPP_REFUSED_BUSY,            /* 503: beyond charger-handshake-rate (limits.c) */
   FC_OCPP_REFUSED_N
 } fc_ocpp_refusal_t;
 
@@ -70,6 +71,7 @@ typedef struct fc_ocpp_stats {
   /* chargers not in the registry refused: too many connected, too many a minute */
   uint64_t unknown_refused_max, unknown_refused_rate;
   uint64_t limit_entries, limit_evictions; /* per-id limiter state: entries now, forgotten */
+  double handshake_tokens;                 /* charger handshakes that may start now (limits.c) */
   /* the frame log: frames stored (whole or as head), their bytes; truncated
    * to their head (past a budget, or refused); not stored past twice the
    * budget, or below the disk watermark */

@@ -66,6 +66,8 @@ int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_b
   o->last_registry_check = uv_now(loop);
   o->unknown_tokens = (double)cfg->unknown_rate;
   o->unknown_tokens_at_ms = uv_now(loop);
+  o->hs_tokens = (double)cfg->charger_hs_burst;
+  o->hs_tokens_at_ms = uv_now(loop);
   register_known_vendors(o);
   if ((rc = fc_models_load(&o->models, cfg->file_json)) < 0) {
     fc_ocpp__registry_free(o);
@@ -187,12 +189,18 @@ void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out)
   out->login_table_entries = ts.entries;
   out->limit_entries = HASH_COUNT(o->limits);
   out->frame_log_budget = (uint64_t)o->cfg->frame_log_budget;
+  uint64_t now = fc_ocpp__now(o);
+  double t = o->hs_tokens;
+  if (now > o->hs_tokens_at_ms)
+    t += (double)(now - o->hs_tokens_at_ms) * o->cfg->charger_hs_rate / 1000.0;
+  out->handshake_tokens = t < o->cfg->charger_hs_burst ? t : o->cfg->charger_hs_burst;
 }
 
 const char *fc_ocpp_refusal_name(fc_ocpp_refusal_t why)
 {
-  static const char *const names[] = {"bad_request",     "shutting_down", "unknown_charger",
-                                      "bad_credentials", "throttled",     "unknown_limit"};
+  static const char *const names[] = {
+      "bad_request",   "shutting_down", "unknown_charger", "bad_credentials", "throttled",
+      "unknown_limit", "busy"};
   return (unsigned)why < FC_OCPP_REFUSED_N ? names[why] : "unknown";
 }
 
