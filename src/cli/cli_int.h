@@ -53,6 +53,9 @@ int fc_cli__wire_start(uv_loop_t *loop, const fc_config_t *cfg, fc_ocpp_t *ocpp,
 /* The port the web vhost listens on (the one chosen when configured 0). */
 int fc_cli__wire_http_port(const fc_wire_t *w);
 
+/* SIGHUP's part of the sockets: fc_net_tls_reload (net.h). */
+int fc_cli__wire_reload(fc_wire_t *w, const fc_config_t *cfg);
+
 /* The connection guard of both ports (borrowed; lives until the free). */
 const fc_guard_t *fc_cli__wire_guard(const fc_wire_t *w);
 

@@ -173,6 +173,11 @@ int fc_cli__wire_http_port(const fc_wire_t *w)
   return w->http_port;
 }
 
+int fc_cli__wire_reload(fc_wire_t *w, const fc_config_t *cfg)
+{
+  return fc_net_tls_reload(w->net, cfg);
+}
+
 const fc_guard_t *fc_cli__wire_guard(const fc_wire_t *w)
 {
   return fc_net_guard(w->net);

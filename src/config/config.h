@@ -110,6 +110,21 @@ void fc_config_cleanup(fc_config_t *c);
  * wrong (file, line, option) to stderr. "--help" is left in argv. */
 int fc_config_load(fc_config_t *c, unsigned groups, int *argc, char **argv);
 
+/* Called by fc_config_reload for each option whose value changed: its name,
+ * old and new value as text (secrets as "***"), and whether the change took
+ * effect (else it waits for a restart). */
+typedef void (*fc_config_change_cb)(const char *name, const char *was, const char *now,
+                                    bool applied, void *arg);
+
+/* SIGHUP: applies to live (the configuration the running server's modules
+ * hold) the options of groups that fresh (loaded anew from the same
+ * sources) changes and that take effect at once (log level, rate limits,
+ * timeouts, policies); live's config-file JSON becomes fresh's (fresh gets
+ * the old one: clean it up). Loop thread. Returns how many changed options
+ * need a restart. */
+int fc_config_reload(fc_config_t *live, fc_config_t *fresh, unsigned groups, fc_config_change_cb cb,
+                     void *arg);
+
 /* Prints the options of groups with their help text and defaults. */
 void fc_config_usage(FILE *f, unsigned groups);
 

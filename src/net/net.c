@@ -203,6 +203,13 @@ size_t fc_net_ui_cap(const fc_net_t *n)
   return n->ui_cap;
 }
 
+int fc_net_tls_reload(fc_net_t *n, const fc_config_t *cfg)
+{
+  (void)n;
+  (void)cfg;
+  return 0; /* no TLS vhost yet: nothing to read again */
+}
+
 const fc_guard_t *fc_net_guard(const fc_net_t *n)
 {
   return n->guard;

@@ -29,6 +29,13 @@ size_t fc_net_ui_cap(const fc_net_t *n);
  * pointers into n until it has). */
 void fc_net_stop(fc_net_t *n);
 
+/* SIGHUP: the place where the TLS certificate and key files are read anew
+ * (lws_tls_cert_updated on each TLS vhost) once the server speaks TLS. Loop
+ * thread. Returns 1 when it reloaded something, 0 when there is nothing to
+ * reload (no TLS configured), or a negative error (logged; the old files
+ * stay in force). */
+int fc_net_tls_reload(fc_net_t *n, const fc_config_t *cfg);
+
 /* The connection guard of both ports (guard.h), for its statistics. Borrowed;
  * lives until fc_net_free. */
 const fc_guard_t *fc_net_guard(const fc_net_t *n);

@@ -39,6 +39,12 @@ void fc_ocpp_free(fc_ocpp_t *o);
 /* Number of charger connections open now. */
 size_t fc_ocpp_connections(const fc_ocpp_t *o);
 
+/* SIGHUP: the vehicle models and the tariff read anew from cfg's config-file
+ * JSON (cfg being the one the central system was made with, reloaded).
+ * Transactions running go on with the tariff in force when their cost is
+ * next computed. 0, or FC_ERR_CONFIG (printed) with the old ones kept. */
+int fc_ocpp_reload_domain(fc_ocpp_t *o);
+
 /* Numbers the connections from here on after last (the largest id an
  * earlier process gave, fc_store_load_left_online), so that a connection id
  * names one connection across restarts. Before the first connection. */

@@ -176,6 +176,22 @@ size_t fc_ocpp_connections(const fc_ocpp_t *o)
   return o->nsessions;
 }
 
+int fc_ocpp_reload_domain(fc_ocpp_t *o)
+{
+  fc_models_t m;
+  fc_tariff_t t;
+  int rc = fc_models_load(&m, o->cfg->file_json);
+  if (rc < 0) return rc;
+  if ((rc = fc_tariff_load(&t, o->cfg->file_json)) < 0) {
+    fc_models_cleanup(&m);
+    return rc;
+  }
+  fc_models_cleanup(&o->models); /* charger states hold copies of models, not pointers */
+  o->models = m;
+  o->tariff = t;
+  return 0;
+}
+
 void fc_ocpp_conn_ids_after(fc_ocpp_t *o, uint64_t last)
 {
   if (last > o->next_conn_id) o->next_conn_id = last;
