@@ -212,6 +212,7 @@ async function main() {
     refused_for_good: N - marks.flushed.size,
     peak_rss_mib: Math.round(Math.max(peak.hwmKiB, end.hwmKiB) / 1024),
     server_cpu_s: end.cpuS,
+    client_cpu_s: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1e4) / 100,
     extra_args: extra,
   };
   const txt = JSON.stringify(res, null, 2);
