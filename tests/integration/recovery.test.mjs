@@ -1,21 +1,12 @@
 // Crash recovery of state and backups: what an operator relies on after a
 // kill -9, and a copy of a live database taken under load.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Server, cli, sql, until, iso } from './lib/server.mjs';
+import { cli, sql, until, iso, serverPool, meterLoad } from './lib/server.mjs';
 
-const servers = [];
-after(async () => {
-  for (const s of servers) await s.cleanup();
-});
-
-async function start(opts) {
-  const s = await Server.start(opts);
-  servers.push(s);
-  return s;
-}
+const start = serverPool();
 
 const offlineEvents = (srv, id) =>
   srv.sql(`SELECT seq, ts, json FROM events WHERE charger_id = '${id}' AND type = 'charger.offline' ORDER BY seq`);
@@ -70,16 +61,8 @@ test('backup during a closed-loop load: it opens, passes integrity_check, holds 
   const ids = Array.from({ length: 10 }, (_, i) => `CP-BK${i}`);
   const srv = await start({ chargers: ids.map((id) => ({ id })) });
   const cps = await Promise.all(ids.map((id) => srv.connect(id, { callTimeoutMs: 5000 })));
-  const confirmed = [];
-  const base = Date.now() - 3_600_000;
-  let stop = false;
-  const loops = cps.map(async (cp, c) => {
-    for (let i = 0; !stop; i++) {
-      await cp.call('MeterValues', { connectorId: 1, meterValue: [{ timestamp: iso(base + i * 1000), sampledValue: [
-        { value: String(1000 + i), measurand: 'Energy.Active.Import.Register', unit: 'Wh' }] }] });
-      confirmed.push(`${ids[c]}|${1000 + i}`);
-    }
-  });
+  const load = meterLoad(cps, ids);
+  const { confirmed } = load;
   await until(() => confirmed.length >= 500, { timeout: 30_000, interval: 20, what: '500 readings confirmed' });
   const before = confirmed.slice(); // confirmed before the backup began
   const file = path.join(srv.dir, 'backup.db');
@@ -88,8 +71,8 @@ test('backup during a closed-loop load: it opens, passes integrity_check, holds 
   assert.equal(r.code, 0, r.stderr);
   // the load went on while the backup ran, and goes on after it
   await until(() => confirmed.length > during + 50, { timeout: 10_000, what: 'readings confirmed after the backup' });
-  stop = true;
-  await Promise.all(loops);
+  await load.stop();
+  assert.deepEqual(load.errors, []);
 
   assert.ok(existsSync(file) && !existsSync(`${file}.partial`));
   assert.deepEqual(sql(file, 'PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);

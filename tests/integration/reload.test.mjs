@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Server, until, iso, parseLogfmt, handshake } from './lib/server.mjs';
+import { Server, until, parseLogfmt, handshake, meterLoad } from './lib/server.mjs';
 import { mint, uiOpen } from './lib/ui.mjs';
 
 const SECRET = 'reload-test-secret-0123456789abcdef0123456789';
@@ -15,28 +15,6 @@ after(async () => {
 });
 
 const lines = (srv, event) => srv.stderr.split('\n').map(parseLogfmt).filter((f) => f.event === event);
-
-// Chargers in a closed loop (each sends its next MeterValues when the last
-// is answered) until stop(); confirmed: what was answered.
-function load(srv, cps, ids) {
-  const confirmed = [];
-  const errors = [];
-  let stop = false;
-  const base = Date.now() - 3_600_000;
-  const loops = cps.map(async (cp, c) => {
-    for (let i = 0; !stop; i++) {
-      try {
-        await cp.call('MeterValues', { connectorId: 1, meterValue: [{ timestamp: iso(base + i * 1000), sampledValue: [
-          { value: String(1000 + i), measurand: 'Energy.Active.Import.Register', unit: 'Wh' }] }] });
-        confirmed.push(`${ids[c]}|${1000 + i}`);
-      } catch (e) {
-        errors.push(e);
-        return;
-      }
-    }
-  });
-  return { confirmed, errors, stop: () => { stop = true; return Promise.all(loops); } };
-}
 
 test('SIGHUP under load: reloadable options apply, the rest are named for a restart, a bad file changes nothing', { timeout: 60_000 }, async () => {
   const srv = new Server();
@@ -51,7 +29,7 @@ test('SIGHUP under load: reloadable options apply, the rest are named for a rest
   srv.register();
   await srv.spawn();
   const cps = await Promise.all(ids.map((id) => srv.connect(id, { callTimeoutMs: 5000 })));
-  const l = load(srv, cps, ids);
+  const l = meterLoad(cps, ids);
   await until(() => l.confirmed.length >= 200, { timeout: 20_000, what: '200 readings' });
 
   writeFileSync(file, JSON.stringify({ rate_limit: 500, rate_burst: 1000, log_level: 'debug',
@@ -93,7 +71,7 @@ test('SIGTERM under load: chargers and browsers get 1001, every confirmed readin
   servers.push(srv);
   const cps = await Promise.all(ids.map((id) => srv.connect(id, { callTimeoutMs: 5000 })));
   const ui = await uiOpen(srv, { token: mint(SECRET), charger: ids });
-  const l = load(srv, cps, ids);
+  const l = meterLoad(cps, ids);
   await until(() => l.confirmed.length >= 300, { timeout: 20_000, what: '300 readings' });
 
   const t0 = Date.now();

@@ -1,20 +1,11 @@
 // Restart storms: a charger flushing its offline queue is not slowed down
 // (the per-charger bucket has a burst), and handshakes beyond the global
 // rate are answered 503 with Retry-After before the upgrade.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, handshake, iso } from './lib/server.mjs';
+import { handshake, iso, serverPool } from './lib/server.mjs';
 
-const servers = [];
-after(async () => {
-  for (const s of servers) await s.cleanup();
-});
-
-async function start(opts) {
-  const s = await Server.start(opts);
-  servers.push(s);
-  return s;
-}
+const start = serverPool();
 
 async function metrics(srv) {
   const r = await srv.http('/metrics');
