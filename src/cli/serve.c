@@ -391,11 +391,14 @@ int fc_cli__serve(int argc, char **argv)
   fc_store_on_health(sv.store, health_cb, &sv);
   fc_store_on_disk(sv.store, disk_cb, &sv);
   int64_t last_conn_id = 0;
-  if ((rc = fc_cli__recover(&sv.loop, sv.store, &last_conn_id)) < 0) {
-    fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=recover err=%s", fc_strerror(rc));
-    sv.bus = fc_bus_new();
-    goto out_store;
-  }
+  /* Not fatal: a store that refuses writes now (its disk full) must not
+   * keep the server down; the chargers stay online in the database until a
+   * start that can write. */
+  if ((rc = fc_cli__recover(&sv.loop, sv.store, &last_conn_id)) < 0)
+    fc_log(FC_LOG_ERROR, NULL,
+           "event=recover_failed err=%s msg=\"chargers the previous process left online are "
+           "not closed\"",
+           fc_strerror(rc));
   sv.bus = fc_bus_new();
   if ((rc = fc_bus_load(sv.bus, sv.store)) < 0) {
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=bus err=%s", fc_strerror(rc));
