@@ -6,7 +6,8 @@
  * Before anything listens, every charger the store still has online is
  * closed as offline, in one write: its connection's end in the connection
  * log (FC_OP_CHARGER_SEEN) and one charger.offline event, numbered and
- * stored like any, dated when its outage began as well as the store knows
+ * stored like any, dated when its outage began as well as the store knows:
+ * the last moment the killed process is known to have been alive
  * (fc_store_load_left_online). The read model is loaded after it, so it
  * starts from those events. A second start finds nothing left online and
  * writes nothing. The same read tells the largest connection id used so

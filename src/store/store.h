@@ -382,8 +382,9 @@ int fc_store_load_latest_events(fc_store_t *s,
  * every charger whose row still says online, which only a process that
  * ended without closing its connections leaves (kill -9, a power cut): its
  * last connection's id, and when its outage began as well as the database
- * knows (the latest of its last frame, heartbeat and connection change, ms
- * since the epoch; 0 when unknown). *max_conn_id: the largest connection id
+ * knows: when the process that left it online was last known alive (the
+ * latest frame logged, heartbeat or connection change stored; ms since the
+ * epoch; 0 when unknown). *max_conn_id: the largest connection id
  * any process gave (0 for none): number new connections after it. */
 int fc_store_load_left_online(fc_store_t *s,
                               void (*cb)(const char *charger, int64_t conn_id, long long since_ms,

@@ -4,8 +4,12 @@
  * Left online: a server killed (kill -9, power cut) never wrote its
  * chargers' disconnections, so their rows still say online. Start-up reads
  * them here, with the time their outage began as well as the database
- * knows it: the latest of the row's last_seen_at and last_heartbeat_at and
- * of the charger's last logged frame (frames_charger finds it in one seek).
+ * knows it. Their connections lasted as long as the process did, so that is
+ * when the process was last known alive: the latest frame it logged (one
+ * seek of frames_ts), heartbeat or connection change it stored (the last
+ * row of the connection log), whichever is latest. A charger's own last
+ * frame would say less (a quiet charger was connected until the end), and
+ * finding it would scan the frame log (it has no index by charger).
  * The caller (cli/recover.c) closes them as offline, with their events,
  * before anything connects. The same read gives the largest connection id
  * any process used (connections_conn_id, migration 010), so that the new
@@ -31,11 +35,12 @@
 /* Pages copied per backup step (4 MiB with 4 KiB pages). */
 #define BACKUP_STEP_PAGES 1024
 
-#define SQL_LEFT_ONLINE                                                                            \
-  "SELECT c.id, coalesce(c.conn_id, 0),"                                                           \
-  " max(coalesce(c.last_seen_at, 0), coalesce(c.last_heartbeat_at, 0),"                            \
-  "     coalesce((SELECT max(f.ts) FROM frames f WHERE f.charger_id = c.id), 0))"                  \
-  " FROM chargers c WHERE c.online = 1 ORDER BY c.id"
+#define SQL_LEFT_ONLINE "SELECT id, coalesce(conn_id, 0) FROM chargers WHERE online = 1 ORDER BY id"
+#define SQL_LAST_ALIVE                                                                             \
+  "SELECT max(coalesce((SELECT max(ts) FROM frames), 0),"                                          \
+  " coalesce((SELECT max(max(coalesce(last_seen_at, 0), coalesce(last_heartbeat_at, 0)))"          \
+  "           FROM chargers WHERE online = 1), 0),"                                                \
+  " coalesce((SELECT ts FROM connections ORDER BY id DESC LIMIT 1), 0))"
 #define SQL_MAX_CONN                                                                               \
   "SELECT max(coalesce((SELECT max(conn_id) FROM connections), 0),"                                \
   " coalesce((SELECT max(conn_id) FROM chargers), 0))"
@@ -57,13 +62,19 @@ int fc_store__sqlite_left_online(fc_store_conn_t *c,
   }
   *max_conn_id = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
+  if ((src = sqlite3_prepare_v2(c->db, SQL_LAST_ALIVE, -1, &st, NULL)) != SQLITE_OK ||
+      (src = sqlite3_step(st)) != SQLITE_ROW) {
+    rc = fc_store__sqlite_err(c, src, "last alive");
+    goto done;
+  }
+  long long since = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
   if ((src = sqlite3_prepare_v2(c->db, SQL_LEFT_ONLINE, -1, &st, NULL)) != SQLITE_OK) {
     rc = fc_store__sqlite_err(c, src, "left online");
     goto done;
   }
   while ((src = sqlite3_step(st)) == SQLITE_ROW)
-    cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
-       sqlite3_column_int64(st, 2), arg);
+    cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), since, arg);
   if (src != SQLITE_DONE) rc = fc_store__sqlite_err(c, src, "left online");
 
 done:

@@ -988,7 +988,7 @@ static void test_left_online_and_backup(void **state)
   assert_int_equal(l.n, 2);
   assert_string_equal(l.ids[0], "CP1");
   assert_int_equal(l.conn[0], 10);
-  assert_int_equal(l.since[0], 1000);
+  assert_int_equal(l.since[0], 5000); /* the last sign of the process: CP3's heartbeat */
   assert_string_equal(l.ids[1], "CP3");
   assert_int_equal(l.conn[1], 12);
   assert_int_equal(l.since[1], 5000);
