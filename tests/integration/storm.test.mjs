@@ -48,17 +48,19 @@ test('a charger flushing 200 queued messages is not throttled (the default burst
 });
 
 test('handshakes beyond charger-handshake-rate: 503 with Retry-After before the upgrade, counted; later ones get in', { timeout: 30_000 }, async () => {
-  const ids = ['CP-H1', 'CP-H2', 'CP-H3', 'CP-H4', 'CP-H5', 'CP-H6'];
+  const ids = Array.from({ length: 10 }, (_, i) => `CP-H${i}`);
   const srv = await start({
     chargers: ids.map((id) => ({ id })),
     args: ['--charger-handshake-rate', '1', '--charger-handshake-burst', '3'],
   });
-  const results = [];
-  for (const id of ids) results.push(await handshake(srv.ocppUrl(id)));
+  const t0 = Date.now();
+  const results = await Promise.all(ids.map((id) => handshake(srv.ocppUrl(id))));
+  const elapsed = (Date.now() - t0) / 1000;
   const opened = results.filter((r) => r.open);
   const busy = results.filter((r) => r.status === 503);
-  // three from the burst, perhaps one more refilled meanwhile; the rest wait
-  assert.ok(opened.length >= 3 && opened.length <= 4, JSON.stringify(results));
+  // three from the burst, and one a second refilled meanwhile; the rest wait
+  assert.ok(opened.length >= 3 && opened.length <= 3 + Math.ceil(elapsed), `${elapsed} s: ${JSON.stringify(results)}`);
+  assert.ok(busy.length >= 1, JSON.stringify(results));
   assert.equal(opened.length + busy.length, ids.length, JSON.stringify(results));
   for (const r of busy) {
     const ra = Number(r.headers['retry-after']);
