@@ -4,4 +4,4 @@
 -- process gave (fc_store_load_left_online): with this index that largest one
 -- is a single seek, however long the connection log has grown.
 
-CREATE INDEX connections_conn_id ON connections (conn_id);
+CREATE INDEX IF NOT EXISTS connections_conn_id ON connections (conn_id);
