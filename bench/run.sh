@@ -8,6 +8,7 @@
 #
 # usage: bench/run.sh [BUILD_DIR]   env: BENCH_DURATION (s, default 30),
 #        BENCH_ONLY (a scenario name), BENCH_OCPP_PORT, BENCH_HTTP_PORT,
+#        BENCH_STORM=1: also the restart storm (bench/storm.mjs),
 #        BENCH_PROFILE=1: also record the server with perf inside each window
 #        (BENCH_PROFILE_DELAY s after the bench starts, default 12, for
 #        BENCH_PROFILE_SECONDS, default 8) and write where its time goes, by
@@ -136,6 +137,17 @@ if [ -n "${BENCH_UI:-}" ] && { [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = fle
   echo "bench: fleet-ui" >&2
   node "$here/ui/fleet.mjs" --build "$BUILD" --json "$here/results/$stamp-fleet-ui.json" >/dev/null ||
     echo "bench: fleet-ui failed" >&2
+fi
+
+# The restart storm (bench/storm.mjs, bench/README.md): optional, BENCH_STORM=1
+# (or BENCH_ONLY=restart-storm); BENCH_STORM_CHARGERS (2000; 10000 on a quiet
+# machine) chargers, each with a queue of BENCH_STORM_QUEUE (100) messages.
+if [ -n "${BENCH_STORM:-}" ] || [ "${BENCH_ONLY:-}" = restart-storm ]; then
+  mkdir -p "$here/results"
+  echo "bench: restart-storm" >&2
+  node "$here/storm.mjs" --build "$BUILD" --chargers "${BENCH_STORM_CHARGERS:-2000}" \
+    --queue "${BENCH_STORM_QUEUE:-100}" --json "$here/results/$stamp-restart-storm.json" >/dev/null ||
+    echo "bench: restart-storm failed" >&2
 fi
 
 mkdir -p "$here/results"

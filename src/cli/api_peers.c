@@ -107,9 +107,18 @@ static void chargers_metrics(void *chargers, fc_api_text_t *out)
       "flashcharge_ocpp_login_table_entries %llu\n",
       (unsigned long long)os.login_table_entries);
   fc_api_text_printf(out,
+                     "# HELP flashcharge_ocpp_throttled_total Pauses of a charger's reading: its "
+                     "rate-limit bucket (rate-burst) was empty, or max-inflight calls were "
+                     "committing.\n"
                      "# TYPE flashcharge_ocpp_throttled_total counter\n"
                      "flashcharge_ocpp_throttled_total %llu\n",
                      (unsigned long long)os.throttled);
+  fc_api_text_printf(out,
+                     "# HELP flashcharge_ocpp_handshake_tokens Charger handshakes that may start "
+                     "now (charger-handshake-burst at most); beyond, 503 reason busy.\n"
+                     "# TYPE flashcharge_ocpp_handshake_tokens gauge\n"
+                     "flashcharge_ocpp_handshake_tokens %.0f\n",
+                     os.handshake_tokens);
   fc_api_text_printf(out,
                      "# HELP flashcharge_ocpp_connector_refused_total connectorIds refused: beyond "
                      "--max-connectors, or negative.\n"

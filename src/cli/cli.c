@@ -1,4 +1,4 @@
-/* Subcommands: serve, charger, tag. Each takes --help. */
+/* Subcommands: serve, charger, tag, token, user, backup, restore. Each takes --help. */
 #include "cli/cli.h"
 
 #include "cli/cli_int.h"
@@ -14,7 +14,9 @@ static void usage(FILE *f)
              "  charger   add | list | remove chargers in the registry\n"
              "  tag       add | list | remove idTags\n"
              "  token     mint a JWT for the UI WebSocket and the REST API\n"
-             "  user      add | list | remove the web UI's users\n\n"
+             "  user      add | list | remove the web UI's users\n"
+             "  backup    copy the database of a running server to a file\n"
+             "  restore   put a backup in place of a stopped server's database\n\n"
              "Run 'flashcharge <command> --help' for a command's options.\n");
 }
 
@@ -30,6 +32,8 @@ int fc_cli_main(int argc, char **argv)
   if (!strcmp(cmd, "tag")) return fc_cli__tag(argc - 1, argv + 1);
   if (!strcmp(cmd, "token")) return fc_cli__token(argc - 1, argv + 1);
   if (!strcmp(cmd, "user")) return fc_cli__user(argc - 1, argv + 1);
+  if (!strcmp(cmd, "backup")) return fc_cli__backup(argc - 1, argv + 1);
+  if (!strcmp(cmd, "restore")) return fc_cli__restore(argc - 1, argv + 1);
   if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;

@@ -10,6 +10,10 @@ int fc_cli__token(int argc, char **argv);
 /* flashcharge user: the web UI's users (user.c). */
 int fc_cli__user(int argc, char **argv);
 
+/* flashcharge backup FILE / restore FILE (backup.c). */
+int fc_cli__backup(int argc, char **argv);
+int fc_cli__restore(int argc, char **argv);
+
 /* Takes "--name value" (or --name=value) out of argv, compacting it, and
  * returns the value (borrowed from argv) or NULL. */
 const char *fc_cli__take_opt(int *argc, char **argv, const char *name);
@@ -32,7 +36,15 @@ void fc_cli__web_root(struct fc_config *cfg);
 #include "ocpp/ocpp.h"
 #include "push/push.h"
 
+#include "store/store.h"
+
 #include <uv.h>
+
+/* Start-up, before the read model is loaded and anything listens: closes as
+ * offline every charger the previous process left online (recover.c), and
+ * sets *max_conn_id to the largest connection id used so far. Runs loop
+ * until that write commits. 0 or a negative error. */
+int fc_cli__recover(uv_loop_t *loop, fc_store_t *store, int64_t *max_conn_id);
 
 typedef struct fc_wire fc_wire_t;
 
@@ -52,6 +64,11 @@ void fc_cli__api_peers(fc_ocpp_t *ocpp, fc_push_t *push, fc_api_peers_t *out);
 
 /* The port the web vhost listens on (the one chosen when configured 0). */
 int fc_cli__wire_http_port(const fc_wire_t *w);
+
+/* SIGHUP's part of the sockets: the TLS certificate files read again
+ * (fc_net_tls_reload, net.h). 1: reloaded; 0: no TLS; -1: a file did not
+ * load (logged; the ones in use stay). */
+int fc_cli__wire_reload(fc_wire_t *w);
 
 /* The connection guard of both ports (borrowed; lives until the free). */
 const fc_guard_t *fc_cli__wire_guard(const fc_wire_t *w);

@@ -7,7 +7,17 @@
  *   2. wait until every call in progress is answered (bounded);
  *   3. close every charger connection with 1001 (going away);
  *   4. drain the store (everything queued commits);
- *   5. destroy the lws context, close handles, exit 0. */
+ *   5. destroy the lws context, close handles, exit 0.
+ * SIGTERM and SIGINT drain so; a second one while draining is logged and
+ * ignored (the shutdown timeout bounds the wait).
+ *
+ * SIGHUP reloads the configuration: loaded anew from the same sources (the
+ * file, the environment, the command line as given), the options that take
+ * effect at once are applied to the configuration the modules hold (loop
+ * thread; they read them where they use them), the vehicle models and the
+ * tariff are read again, and TLS files where there are; each change is
+ * logged with whether it applied or needs a restart. A file that does not
+ * load changes nothing. */
 #include "cli/cli_int.h"
 
 #include "api/api.h"
@@ -43,8 +53,9 @@ typedef struct server {
   unsigned char *jwt_key;
   fc_api_t *api;
   fc_wire_t *wire; /* the sockets (wire.c) */
-  uv_signal_t sigint, sigterm;
-  uv_signal_t sighup_tls; /* SIGHUP: the TLS certificate files again */
+  uv_signal_t sigint, sigterm, sighup;
+  int argc; /* the command line, for SIGHUP's reload */
+  char **argv;
   uv_timer_t shutdown_timer;
   phase_t phase;
   uint64_t phase_at;
@@ -60,7 +71,7 @@ static void finish(server_t *sv)
   sv->push = NULL;
   uv_close((uv_handle_t *)&sv->sigint, NULL);
   uv_close((uv_handle_t *)&sv->sigterm, NULL);
-  uv_close((uv_handle_t *)&sv->sighup_tls, NULL);
+  uv_close((uv_handle_t *)&sv->sighup, NULL);
   uv_close((uv_handle_t *)&sv->shutdown_timer, NULL);
   fc_log(FC_LOG_NOTICE, NULL, "event=stopped");
 }
@@ -117,11 +128,65 @@ static void signal_cb(uv_signal_t *h, int signum)
   uv_timer_start(&sv->shutdown_timer, shutdown_tick, 0, 20);
 }
 
+static void change_cb(const char *name, const char *was, const char *now, bool applied, void *arg)
+{
+  (void)arg;
+  char a[256], b[256];
+  fc_log(FC_LOG_NOTICE, NULL, "event=config_changed option=%s from=\"%s\" to=\"%s\" %s", name,
+         fc_log_esc(was, a, sizeof(a)), fc_log_esc(now, b, sizeof(b)),
+         applied ? "applied=yes" : "applied=no needs=restart");
+}
+
+static bool same_json(json_t *a, json_t *b)
+{
+  return a == b || (a && b && json_equal(a, b));
+}
+
+static void reload(server_t *sv)
+{
+  fc_config_t fresh;
+  int argc = sv->argc;
+  char **argv = fc_malloc(((size_t)argc + 1) * sizeof(*argv));
+  memcpy(argv, sv->argv, ((size_t)argc + 1) * sizeof(*argv));
+  fc_config_init(&fresh);
+  char esc[512];
+  fc_log(FC_LOG_NOTICE, NULL, "event=reload config=\"%s\"",
+         fc_log_esc(sv->cfg.config_file ? sv->cfg.config_file : "(none)", esc, sizeof(esc)));
+  if (fc_config_load(&fresh, FC_OPT_SERVE, &argc, argv) < 0) {
+    fc_log_level = (fc_log_level_t)sv->cfg.log_level;
+    fc_log(FC_LOG_ERROR, NULL,
+           "event=reload_failed msg=\"the configuration does not load (see "
+           "above): nothing changed\"");
+    goto out;
+  }
+  json_t *old = sv->cfg.file_json, *new = fresh.file_json;
+  bool domain = !same_json(json_object_get(old, "models"), json_object_get(new, "models")) ||
+                !same_json(json_object_get(old, "tariff"), json_object_get(new, "tariff"));
+  int restart = fc_config_reload(&sv->cfg, &fresh, FC_OPT_SERVE, change_cb, sv);
+  if (domain) {
+    if (fc_ocpp_reload_domain(sv->ocpp) < 0) {
+      fc_log(FC_LOG_ERROR, NULL,
+             "event=config_changed option=models,tariff applied=no "
+             "msg=\"not valid (see above): the old ones stay\"");
+    } else {
+      fc_log(FC_LOG_NOTICE, NULL, "event=config_changed option=models,tariff applied=yes");
+    }
+  }
+  int tls = fc_cli__wire_reload(sv->wire); /* the TLS certificate files (net.h) */
+  fc_log(FC_LOG_NOTICE, NULL, "event=reloaded needs_restart=%d tls=%s", restart,
+         tls > 0    ? "reloaded"
+         : tls == 0 ? "none"
+                    : "failed");
+out:
+  fc_config_cleanup(&fresh);
+  fc_free(argv);
+}
+
 static void sighup_cb(uv_signal_t *h, int signum)
 {
+  (void)signum;
   server_t *sv = h->data;
-  fc_log(FC_LOG_NOTICE, NULL, "event=signal signal=%d", signum);
-  fc_net_tls_reload(fc_cli__wire_net(sv->wire)); /* TLS certificates (net.h) */
+  if (sv->phase == RUNNING) reload(sv);
 }
 
 static unsigned char *read_file(const char *path, size_t *len)
@@ -271,14 +336,20 @@ int fc_cli__serve(int argc, char **argv)
   int rc, status = 1;
 
   memset(&sv, 0, sizeof(sv));
+  sv.argc = argc;
+  sv.argv = fc_malloc(((size_t)argc + 1) * sizeof(*sv.argv));
+  memcpy(sv.argv, argv, (size_t)argc * sizeof(*argv));
+  sv.argv[argc] = NULL;
   fc_config_init(&sv.cfg);
   if (fc_config_load(&sv.cfg, FC_OPT_SERVE, &argc, argv) < 0) {
     fc_config_cleanup(&sv.cfg);
+    fc_free(sv.argv);
     return 2;
   }
   if (fc_cli__wants_help(argc, argv)) {
     serve_usage(stdout);
     fc_config_cleanup(&sv.cfg);
+    fc_free(sv.argv);
     return 0;
   }
   if (fc_config_check(&sv.cfg) < 0) {
@@ -289,6 +360,7 @@ int fc_cli__serve(int argc, char **argv)
     fprintf(stderr, "flashcharge serve: unknown argument '%s'\n", argv[1]);
     serve_usage(stderr);
     fc_config_cleanup(&sv.cfg);
+    fc_free(sv.argv);
     return 2;
   }
   fc_log_route_lws();
@@ -297,6 +369,7 @@ int fc_cli__serve(int argc, char **argv)
   if (fc_auth_init() < 0 || fc_ocpp_global_init() < 0) {
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed");
     fc_config_cleanup(&sv.cfg);
+    fc_free(sv.argv);
     return 1;
   }
   uv_loop_init(&sv.loop);
@@ -322,6 +395,15 @@ int fc_cli__serve(int argc, char **argv)
   }
   fc_store_on_health(sv.store, health_cb, &sv);
   fc_store_on_disk(sv.store, disk_cb, &sv);
+  int64_t last_conn_id = 0;
+  /* Not fatal: a store that refuses writes now (its disk full) must not
+   * keep the server down; the chargers stay online in the database until a
+   * start that can write. */
+  if ((rc = fc_cli__recover(&sv.loop, sv.store, &last_conn_id)) < 0)
+    fc_log(FC_LOG_ERROR, NULL,
+           "event=recover_failed err=%s msg=\"chargers the previous process left online are "
+           "not closed\"",
+           fc_strerror(rc));
   sv.bus = fc_bus_new();
   if ((rc = fc_bus_load(sv.bus, sv.store)) < 0) {
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=bus err=%s", fc_strerror(rc));
@@ -331,14 +413,14 @@ int fc_cli__serve(int argc, char **argv)
     fc_log(FC_LOG_ERROR, NULL, "event=init_failed module=ocpp err=%s", fc_strerror(rc));
     goto out_store;
   }
+  fc_ocpp_conn_ids_after(sv.ocpp, (uint64_t)last_conn_id);
   /* Signals are ours before the listening lines are printed: whoever
    * waits for them may signal at once. */
   uv_signal_init(&sv.loop, &sv.sigint);
   uv_signal_init(&sv.loop, &sv.sigterm);
-  uv_signal_init(&sv.loop, &sv.sighup_tls);
-  sv.sighup_tls.data = &sv;
+  uv_signal_init(&sv.loop, &sv.sighup);
   uv_timer_init(&sv.loop, &sv.shutdown_timer);
-  sv.sigint.data = sv.sigterm.data = sv.shutdown_timer.data = &sv;
+  sv.sigint.data = sv.sigterm.data = sv.sighup.data = sv.shutdown_timer.data = &sv;
   uv_signal_start(&sv.sigint, signal_cb, SIGINT);
   uv_signal_start(&sv.sigterm, signal_cb, SIGTERM);
   if (load_jwt(&sv) < 0) goto out_ocpp;
@@ -354,7 +436,8 @@ int fc_cli__serve(int argc, char **argv)
     goto out_ocpp;
   fc_api_set_guard(sv.api, fc_cli__wire_guard(sv.wire));
   fc_api_set_net(sv.api, fc_cli__wire_net(sv.wire));
-  uv_signal_start(&sv.sighup_tls, sighup_cb, SIGHUP);
+  uv_signal_start(&sv.sighup, sighup_cb,
+                  SIGHUP); /* once the sockets exist: it reloads their TLS files */
   fc_api_login_announce(sv.api, strcmp(sv.cfg.bind, "0.0.0.0") ? sv.cfg.bind : "localhost",
                         fc_cli__wire_http_port(sv.wire));
 
@@ -372,7 +455,7 @@ int fc_cli__serve(int argc, char **argv)
 out_ocpp:
   uv_close((uv_handle_t *)&sv.sigint, NULL);
   uv_close((uv_handle_t *)&sv.sigterm, NULL);
-  uv_close((uv_handle_t *)&sv.sighup_tls, NULL);
+  uv_close((uv_handle_t *)&sv.sighup, NULL);
   uv_close((uv_handle_t *)&sv.shutdown_timer, NULL);
   if (sv.push) fc_push_free(sv.push);
   fc_ocpp_free(sv.ocpp);
@@ -395,5 +478,6 @@ out_loop:
     memset(sv.jwt_key, 0, sv.jwt.key_len);
     free(sv.jwt_key);
   }
+  fc_free(sv.argv);
   return status;
 }

@@ -215,6 +215,12 @@ int fc_cli__wire_http_port(const fc_wire_t *w)
   return w->http_port;
 }
 
+int fc_cli__wire_reload(fc_wire_t *w)
+{
+  if (fc_net_tls_count(w->net) == 0) return 0;
+  return fc_net_tls_reload(w->net) < 0 ? -1 : 1;
+}
+
 const fc_guard_t *fc_cli__wire_guard(const fc_wire_t *w)
 {
   return fc_net_guard(w->net);

@@ -77,6 +77,14 @@ static const opt_t opts[] = {
      "largest OCPP frame accepted, bytes (larger: close 1009)"},
     {"rate-limit", T_INT, O(rate_limit), S, "20", 1, 100000, NULL,
      "charger calls per second before reading pauses"},
+    {"rate-burst", T_INT, O(rate_burst), S, "1000", 1, 10000000, NULL,
+     "charger messages one charger may send at once before rate-limit applies (token bucket): "
+     "a charger flushing its offline queue after a reconnect is not slowed down"},
+    {"charger-handshake-rate", T_INT, O(charger_hs_rate), S, "1000", 1, 10000000, NULL,
+     "charger handshakes per second over all chargers (token bucket); beyond: 503 with "
+     "Retry-After before the upgrade, so that a restart storm queues instead of collapsing"},
+    {"charger-handshake-burst", T_INT, O(charger_hs_burst), S, "2000", 1, 10000000, NULL,
+     "charger handshakes admitted at once before charger-handshake-rate applies"},
     {"max-inflight", T_INT, O(max_inflight), S, "16", 1, 1024, NULL,
      "calls of one charger processed at once before reading pauses"},
     {"charger-state-max", T_INT, O(charger_state_max), S, "100000", 100, 10000000, NULL,
@@ -444,6 +452,78 @@ int fc_config_check(const fc_config_t *c)
   if (!why) return 0;
   fprintf(stderr, "flashcharge: %s\n", why);
   return FC_ERR_CONFIG;
+}
+
+/* The options a running server takes on SIGHUP: each is read where it is
+ * used, on the loop thread, so changing the value in place is enough. The
+ * others are read once at start (ports, the store's, the web root, ...). */
+static const char *const reloadable[] = {"log-level",
+                                         "rate-limit",
+                                         "rate-burst",
+                                         "max-inflight",
+                                         "answer-timeout",
+                                         "command-timeout",
+                                         "unknown-chargers",
+                                         "unknown-tags",
+                                         "frame-log-budget",
+                                         "charger-handshake-rate",
+                                         "charger-handshake-burst",
+                                         NULL};
+
+static bool is_reloadable(const opt_t *o)
+{
+  for (int i = 0; reloadable[i]; i++) {
+    if (!strcmp(reloadable[i], o->name)) return true;
+  }
+  return false;
+}
+
+/* The value of o in c, as text, into buf. */
+static const char *value_str(const fc_config_t *c, const opt_t *o, char *buf, size_t n)
+{
+  const char *base = (const char *)c;
+  switch (o->type) {
+  case T_STR: {
+    const char *s = *(char *const *)(base + o->off);
+    return s ? s : "(none)";
+  }
+  case T_INT:
+    snprintf(buf, n, "%d", *(const int *)(base + o->off));
+    return buf;
+  case T_BOOL:
+    return *(const bool *)(base + o->off) ? "true" : "false";
+  case T_ENUM:
+    return o->choices[*(const int *)(base + o->off)];
+  }
+  return "?";
+}
+
+int fc_config_reload(fc_config_t *live, fc_config_t *fresh, unsigned groups, fc_config_change_cb cb,
+                     void *arg)
+{
+  int restart = 0;
+  for (size_t i = 0; i < FC_ARRAY_SIZE(opts); i++) {
+    const opt_t *o = &opts[i];
+    char a[32], b[32];
+    if (!(o->groups & groups)) continue;
+    const char *was = value_str(live, o, a, sizeof(a)), *now = value_str(fresh, o, b, sizeof(b));
+    if (!strcmp(was, now)) continue;
+    bool applied = is_reloadable(o) && o->type != T_STR;
+    if (applied)
+      memcpy((char *)live + o->off, (char *)fresh + o->off,
+             o->type == T_BOOL ? sizeof(bool) : sizeof(int));
+    else
+      restart++;
+    /* a secret's value is not shown */
+    bool secret = strstr(o->name, "secret") || strstr(o->name, "token");
+    cb(o->name, secret ? "***" : was, secret ? "***" : now, applied, arg);
+  }
+  fc_log_level = (fc_log_level_t)live->log_level;
+  /* the structured keys (models, tariff): the modules re-read them */
+  json_t *j = live->file_json;
+  live->file_json = fresh->file_json;
+  fresh->file_json = j;
+  return restart;
 }
 
 void fc_config_usage(FILE *f, unsigned groups)

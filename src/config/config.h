@@ -32,6 +32,7 @@ typedef struct fc_config {
   int command_timeout;    /* ms: how long a remote command waits for the charger */
   int max_frame;          /* bytes */
   int rate_limit;         /* calls per second per charger */
+  int rate_burst;         /* its bucket's size: messages at once */
   int max_inflight;       /* calls of one charger being processed at once */
   int charger_state_max;  /* ids whose limiter state is kept (LRU beyond) */
   int unknown_max;        /* unknown chargers connected at once (pending/accept) */
@@ -91,6 +92,8 @@ typedef struct fc_config {
   int handshake_burst;        /* bucket size of the above */
   int handshake_table_size;   /* entries per table of addresses / ids */
   int handshake_log_interval; /* s */
+  int charger_hs_rate;        /* charger handshakes per second, every charger */
+  int charger_hs_burst;       /* their bucket's size */
   int auth_fail_window;       /* s */
   int auth_fail_max;          /* per (charger id, address) */
   int auth_fail_max_ip;       /* per address */
@@ -119,6 +122,21 @@ int fc_config_load(fc_config_t *c, unsigned groups, int *argc, char **argv);
 /* Checks options that depend on each other (the TLS files, the ports that
  * need TLS). Returns 0, or FC_ERR_CONFIG after saying why on stderr. */
 int fc_config_check(const fc_config_t *c);
+
+/* Called by fc_config_reload for each option whose value changed: its name,
+ * old and new value as text (secrets as "***"), and whether the change took
+ * effect (else it waits for a restart). */
+typedef void (*fc_config_change_cb)(const char *name, const char *was, const char *now,
+                                    bool applied, void *arg);
+
+/* SIGHUP: applies to live (the configuration the running server's modules
+ * hold) the options of groups that fresh (loaded anew from the same
+ * sources) changes and that take effect at once (log level, rate limits,
+ * timeouts, policies); live's config-file JSON becomes fresh's (fresh gets
+ * the old one: clean it up). Loop thread. Returns how many changed options
+ * need a restart. */
+int fc_config_reload(fc_config_t *live, fc_config_t *fresh, unsigned groups, fc_config_change_cb cb,
+                     void *arg);
 
 /* Prints the options of groups with their help text and defaults. */
 void fc_config_usage(FILE *f, unsigned groups);

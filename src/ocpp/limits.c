@@ -2,8 +2,12 @@
  *
  * A charger that hangs up and reconnects must not start over: the rate
  * limit's token bucket and the frame log's byte budget belong to the
- * chargeBoxId, not to the connection. They live in one table keyed by id
- * (o->limits), which a session holds a reference to while it exists.
+ * chargeBoxId, not to the connection. The bucket fills at rate-limit
+ * messages a second up to rate-burst: a charger's steady traffic is far
+ * below the rate, and what it queued while offline (MicroOcpp flushes it on
+ * reconnect, one call at a time) goes through at once; only a charger that
+ * keeps sending faster than the rate is slowed down, by not being read. They live in one table
+ * keyed by id (o->limits), which a session holds a reference to while it exists.
  *
  * The table is bounded (charger-state-max): it is kept in least-recently-
  * used order (uthash keeps insertion order; an entry used again is moved to
@@ -38,10 +42,40 @@ static void entry_free(fc_ocpp_t *o, fc_cplimit_t *l)
 }
 
 /* An entry nobody holds whose state is the same as a fresh one's: its
- * bucket has refilled (two seconds' worth) and its budget window is over. */
-static bool forgettable(const fc_cplimit_t *l, uint64_t now)
+ * bucket has refilled (burst / rate seconds) and its budget window is over. */
+static bool forgettable(const fc_ocpp_t *o, const fc_cplimit_t *l, uint64_t now)
 {
-  return l->refs == 0 && now - l->seen_ms >= WINDOW_MS && now - l->fl_window_ms >= WINDOW_MS;
+  uint64_t refill = 1000u * (uint64_t)o->cfg->rate_burst / (uint64_t)o->cfg->rate_limit;
+  return l->refs == 0 && now - l->seen_ms >= WINDOW_MS && now - l->seen_ms >= refill &&
+         now - l->fl_window_ms >= WINDOW_MS;
+}
+
+bool fc_ocpp__limit_ready(fc_ocpp_t *o, fc_cplimit_t *l, uint64_t now)
+{
+  return fc_bucket_refill(&l->bucket, now, o->cfg->rate_limit, o->cfg->rate_burst) >= 1.0;
+}
+
+/* ---- every charger's handshakes ---------------------------------------------------
+ *
+ * After a restart every charger reconnects at once. Each handshake costs a
+ * request parse, a credential check and a write (the connection's), and
+ * each connection then flushes its queue: admitted all together, they would
+ * share the loop and the store so thinly that handshakes time out and start
+ * over, and the storm feeds itself. So handshakes are admitted at a rate,
+ * and those beyond it are answered 503 with a Retry-After that grows with
+ * the crowd already turned away this second, which spreads their returns. */
+
+unsigned fc_ocpp__handshake_admit(fc_ocpp_t *o)
+{
+  const fc_config_t *cfg = o->cfg;
+  uint64_t now = fc_ocpp__now(o);
+  if (fc_bucket_take(&o->hs_bucket, now, cfg->charger_hs_rate, cfg->charger_hs_burst)) return 0;
+  if (now - o->hs_window_ms >= 1000) {
+    o->hs_window_ms = now;
+    o->hs_refused_window = 0;
+  }
+  o->hs_refused_window++;
+  return 1 + (unsigned)(o->hs_refused_window / (uint64_t)cfg->charger_hs_rate);
 }
 
 fc_cplimit_t *fc_ocpp__limit_acquire(fc_ocpp_t *o, const char *id)
@@ -65,7 +99,7 @@ fc_cplimit_t *fc_ocpp__limit_acquire(fc_ocpp_t *o, const char *id)
     }
     l = fc_calloc(1, sizeof(*l));
     snprintf(l->id, sizeof(l->id), "%s", id);
-    fc_bucket_init(&l->bucket, 2.0 * o->cfg->rate_limit, now);
+    fc_bucket_init(&l->bucket, o->cfg->rate_burst, now);
     l->fl_window_ms = now;
     HASH_ADD_STR(o->limits, id, l);
   }
@@ -91,7 +125,7 @@ void fc_ocpp__limits_tick(fc_ocpp_t *o)
   HASH_ITER(hh, o->limits, e, tmp)
   {
     if (e->refs) continue;
-    if (!forgettable(e, now)) break;
+    if (!forgettable(o, e, now)) break;
     entry_free(o, e);
   }
 }

@@ -39,6 +39,17 @@ void fc_ocpp_free(fc_ocpp_t *o);
 /* Number of charger connections open now. */
 size_t fc_ocpp_connections(const fc_ocpp_t *o);
 
+/* SIGHUP: the vehicle models and the tariff read anew from cfg's config-file
+ * JSON (cfg being the one the central system was made with, reloaded).
+ * Transactions running go on with the tariff in force when their cost is
+ * next computed. 0, or FC_ERR_CONFIG (printed) with the old ones kept. */
+int fc_ocpp_reload_domain(fc_ocpp_t *o);
+
+/* Numbers the connections from here on after last (the largest id an
+ * earlier process gave, fc_store_load_left_online), so that a connection id
+ * names one connection across restarts. Before the first connection. */
+void fc_ocpp_conn_ids_after(fc_ocpp_t *o, uint64_t last);
+
 /* Why a charger's handshake was refused. */
 typedef enum {
   FC_OCPP_REFUSED_BAD_REQUEST = 0, /* 400: no ocpp1.6 subprotocol, no valid chargeBoxId */
@@ -47,6 +58,7 @@ typedef enum {
   FC_OCPP_REFUSED_CREDENTIALS,     /* 401: wrong or missing HTTP Basic credentials */
   FC_OCPP_REFUSED_THROTTLED,       /* 429: too many failed logins (auth/throttle.h) */
   FC_OCPP_REFUSED_UNKNOWN_LIMIT,   /* 503/429: too many unregistered chargers (limits.c) */
+  FC_OCPP_REFUSED_BUSY,            /* 503: beyond charger-handshake-rate (limits.c) */
   FC_OCPP_REFUSED_PROFILE,         /* 403: its security profile needs TLS (no downgrade) */
   FC_OCPP_REFUSED_CERTIFICATE,     /* 401/403: profile 3 without a valid certificate naming it */
   FC_OCPP_REFUSED_N
@@ -67,6 +79,7 @@ typedef struct fc_ocpp_stats {
   /* chargers not in the registry refused: too many connected, too many a minute */
   uint64_t unknown_refused_max, unknown_refused_rate;
   uint64_t limit_entries, limit_evictions; /* per-id limiter state: entries now, forgotten */
+  double handshake_tokens;                 /* charger handshakes that may start now (limits.c) */
   /* the frame log: frames stored (whole or as head), their bytes; truncated
    * to their head (past a budget, or refused); not stored past twice the
    * budget, or below the disk watermark */

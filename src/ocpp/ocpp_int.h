@@ -200,6 +200,10 @@ struct fc_ocpp {
   uint64_t unknown_tokens_at_ms;
   uint64_t unknown_refused, unknown_log_ms;
   bool unknown_logged;
+  /* every charger's handshakes (limits.c): the admission bucket (per
+   * second), and the refusals of this second (they spread Retry-After) */
+  fc_bucket_t hs_bucket;
+  uint64_t hs_window_ms, hs_refused_window;
   int64_t registry_version, registry_version_next;
   bool registry_loading;
   fc_call_t *dl_head;   /* calls by deadline (utlist DL, by dl_prev/dl_next) */
@@ -254,6 +258,12 @@ int fc_ocpp__refuse_quiet(struct lws *wsi, fc_ocpp_t *o, unsigned status, const 
  * released. */
 fc_cplimit_t *fc_ocpp__limit_acquire(fc_ocpp_t *o, const char *id);
 void fc_ocpp__limit_release(fc_ocpp_t *o, fc_cplimit_t *l);
+/* Refills l's bucket up to now; true when a message may be read (a token
+ * is there). Taking it is the caller's. */
+bool fc_ocpp__limit_ready(fc_ocpp_t *o, fc_cplimit_t *l, uint64_t now);
+/* A handshake of any charger: 0 when admitted (a token taken), else the
+ * Retry-After seconds to answer 503 with. */
+unsigned fc_ocpp__handshake_admit(fc_ocpp_t *o);
 /* Counts a pause of s's reading by its rate limit; logs once a minute per id. */
 void fc_ocpp__limit_throttled(fc_session_t *s);
 /* Forgets entries nobody holds that are as good as new (about once a second). */

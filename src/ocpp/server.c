@@ -67,6 +67,7 @@ int fc_ocpp_new(uv_loop_t *loop, const fc_config_t *cfg, fc_store_t *store, fc_b
   o->last_registry_check = uv_now(loop);
   o->unknown_tokens = (double)cfg->unknown_rate;
   o->unknown_tokens_at_ms = uv_now(loop);
+  fc_bucket_init(&o->hs_bucket, (double)cfg->charger_hs_burst, uv_now(loop));
   register_known_vendors(o);
   if ((rc = fc_models_load(&o->models, cfg->file_json)) < 0) {
     fc_ocpp__registry_free(o);
@@ -177,6 +178,27 @@ size_t fc_ocpp_connections(const fc_ocpp_t *o)
   return o->nsessions;
 }
 
+int fc_ocpp_reload_domain(fc_ocpp_t *o)
+{
+  fc_models_t m;
+  fc_tariff_t t;
+  int rc = fc_models_load(&m, o->cfg->file_json);
+  if (rc < 0) return rc;
+  if ((rc = fc_tariff_load(&t, o->cfg->file_json)) < 0) {
+    fc_models_cleanup(&m);
+    return rc;
+  }
+  fc_models_cleanup(&o->models); /* charger states hold copies of models, not pointers */
+  o->models = m;
+  o->tariff = t;
+  return 0;
+}
+
+void fc_ocpp_conn_ids_after(fc_ocpp_t *o, uint64_t last)
+{
+  if (last > o->next_conn_id) o->next_conn_id = last;
+}
+
 void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out)
 {
   fc_auth_throttle_stats_t ts;
@@ -185,13 +207,17 @@ void fc_ocpp_stats(const fc_ocpp_t *o, fc_ocpp_stats_t *out)
   out->login_table_entries = ts.entries;
   out->limit_entries = HASH_COUNT(o->limits);
   out->frame_log_budget = (uint64_t)o->cfg->frame_log_budget;
+  uint64_t now = fc_ocpp__now(o);
+  fc_bucket_t hs = o->hs_bucket; /* what it would hold now, without changing it */
+  out->handshake_tokens =
+      fc_bucket_refill(&hs, now, o->cfg->charger_hs_rate, o->cfg->charger_hs_burst);
 }
 
 const char *fc_ocpp_refusal_name(fc_ocpp_refusal_t why)
 {
-  static const char *const names[] = {"bad_request",      "shutting_down",     "unknown_charger",
-                                      "bad_credentials",  "throttled",         "unknown_limit",
-                                      "security_profile", "client_certificate"};
+  static const char *const names[] = {
+      "bad_request",   "shutting_down", "unknown_charger",  "bad_credentials",   "throttled",
+      "unknown_limit", "busy",          "security_profile", "client_certificate"};
   return (unsigned)why < FC_OCPP_REFUSED_N ? names[why] : "unknown";
 }
 

@@ -24,7 +24,11 @@
  * other chargers are not affected. The bucket belongs to the charger id, not
  * to the connection (limits.c): hanging up and reconnecting does not refill
  * it. Every whole message read takes a token, calls or not, and so does
- * every connection. */
+ * every connection. The bucket holds rate-burst tokens: a charger that
+ * reconnects and flushes its offline queue is read at full speed.
+ *
+ * Handshakes of all chargers together are admitted at charger-handshake-rate
+ * (limits.c); beyond it, 503 with Retry-After before anything is checked. */
 #include "ocpp/ocpp_int.h"
 #include "ocpp/ocpp_lws.h"
 
@@ -210,6 +214,12 @@ static int confirm_upgrade(struct lws *wsi, fc_ocpp_t *o)
   if (o->shutting_down)
     return refuse(wsi, o, a, FC_OCPP_REFUSED_SHUTDOWN, 503, "shutting down\n", "shutting down",
                   NULL, 0);
+  /* A restart storm: every charger at once. Those beyond the rate wait
+   * outside (503, Retry-After) instead of all being half let in. */
+  unsigned busy = fc_ocpp__handshake_admit(o);
+  if (busy)
+    return refuse(wsi, o, a, FC_OCPP_REFUSED_BUSY, 503, "busy: too many chargers connecting\n",
+                  "charger-handshake-rate", NULL, busy);
   if (!offers_ocpp16(wsi))
     return refuse(wsi, o, a, FC_OCPP_REFUSED_BAD_REQUEST, 400, "subprotocol ocpp1.6 required\n",
                   "no ocpp1.6 subprotocol", NULL, 0);
@@ -368,9 +378,7 @@ static void seen(fc_session_t *s, bool online)
 
 static bool can_read(fc_session_t *s, uint64_t now)
 {
-  const fc_config_t *cfg = s->o->cfg;
-  double tokens = fc_bucket_refill(&s->lim->bucket, now, cfg->rate_limit, 2.0 * cfg->rate_limit);
-  return tokens >= 1.0 && s->inflight < (unsigned)cfg->max_inflight;
+  return fc_ocpp__limit_ready(s->o, s->lim, now) && s->inflight < (unsigned)s->o->cfg->max_inflight;
 }
 
 static void pause_rx(fc_session_t *s)

@@ -1199,3 +1199,17 @@ int fc_store_load_latest_events(fc_store_t *s,
   s->be->close(c);
   return rc ? FC_ERR_STORE : 0;
 }
+
+int fc_store_load_left_online(fc_store_t *s,
+                              void (*cb)(const char *charger, int64_t conn_id, long long since_ms,
+                                         void *arg),
+                              void *arg, int64_t *max_conn_id)
+{
+  fc_store_conn_t *c;
+  *max_conn_id = 0;
+  int rc = s->be->open(&s->opts, FC_STORE__READER, &c);
+  if (rc) return rc;
+  rc = s->be->left_online(c, cb, arg, max_conn_id);
+  s->be->close(c);
+  return rc ? FC_ERR_STORE : 0;
+}

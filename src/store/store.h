@@ -397,6 +397,19 @@ int fc_store_load_latest_events(fc_store_t *s,
                                            void *arg),
                                 void *arg);
 
+/* Start-up (blocking, before the loop runs; crash recovery): calls cb for
+ * every charger whose row still says online, which only a process that
+ * ended without closing its connections leaves (kill -9, a power cut): its
+ * last connection's id, and when its outage began as well as the database
+ * knows: when the process that left it online was last known alive (the
+ * latest frame logged, heartbeat or connection change stored; ms since the
+ * epoch; 0 when unknown). *max_conn_id: the largest connection id
+ * any process gave (0 for none): number new connections after it. */
+int fc_store_load_left_online(fc_store_t *s,
+                              void (*cb)(const char *charger, int64_t conn_id, long long since_ms,
+                                         void *arg),
+                              void *arg, int64_t *max_conn_id);
+
 /* ---- administration (CLI; synchronous, no loop) ---------------------------- */
 
 typedef struct fc_store_admin fc_store_admin_t;
@@ -457,5 +470,23 @@ int fc_store_admin_user_count(fc_store_admin_t *a, long long *n);
  * values (for tests and diagnostics; sqlite only). */
 int fc_store_admin_query(fc_store_admin_t *a, const char *sql,
                          void (*cb)(int ncol, char **names, char **values, void *arg), void *arg);
+
+/* ---- copies (CLI; sqlite only; synchronous) -------------------------------- */
+
+/* Called after each step of a copy: pages copied so far of total. */
+typedef void (*fc_store_copy_progress_cb)(unsigned done, unsigned total, void *arg);
+
+/* A consistent copy of the database at db_path, which a server may be
+ * writing meanwhile (it is read in one snapshot and never blocks the
+ * writer), into file, which must not exist: written as file.partial, checked
+ * (PRAGMA integrity_check) and renamed. progress may be NULL. Returns 0,
+ * UV_EEXIST, or an error (printed to stderr). */
+int fc_store_backup(const char *db_path, const char *file, fc_store_copy_progress_cb progress,
+                    void *arg);
+/* The inverse, for a stopped server: checks the backup file, then replaces
+ * the database at db_path with it, page by page through SQLite (its WAL is
+ * taken care of). UV_EBUSY when a process holds db_path. */
+int fc_store_restore(const char *file, const char *db_path, fc_store_copy_progress_cb progress,
+                     void *arg);
 
 #endif

@@ -81,6 +81,11 @@ typedef struct fc_store_backend {
                             void (*cb)(const char *charger, int64_t seq, const char *json,
                                        void *arg),
                             void *arg);
+  /* fc_store_load_left_online on a reader connection, in one snapshot. */
+  int (*left_online)(fc_store_conn_t *c,
+                     void (*cb)(const char *charger, int64_t conn_id, long long since_ms,
+                                void *arg),
+                     void *arg, int64_t *max_conn_id);
 } fc_store_backend_t;
 
 extern const fc_store_backend_t fc_store__sqlite;

@@ -11,7 +11,7 @@ let c; // one raw connection reused by the CALLERROR cases
 
 before(async () => {
   srv = await Server.start({
-    args: ['--unknown-chargers', 'accept', '--rate-limit', String(RATE), '--max-frame', '65536'],
+    args: ['--unknown-chargers', 'accept', '--rate-limit', String(RATE), '--rate-burst', String(2 * RATE), '--max-frame', '65536'],
   });
   c = await srv.raw('CP-BAD');
 });

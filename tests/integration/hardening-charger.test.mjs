@@ -48,7 +48,7 @@ const logLines = (srv, event) => srv.stderr.split('\n').filter((l) => l.includes
 
 test('rate limit: reconnecting does not refill the bucket (per charger id, not per connection)', { timeout: 60_000 }, async () => {
   const RATE = 5;
-  const srv = await start({ chargers: [{ id: 'CP-RL' }], args: ['--rate-limit', String(RATE)] });
+  const srv = await start({ chargers: [{ id: 'CP-RL' }], args: ['--rate-limit', String(RATE), '--rate-burst', String(2 * RATE)] });
   let answered = 0;
   const t0 = Date.now();
   for (let cycle = 0; cycle < 8; cycle++) {
@@ -62,7 +62,7 @@ test('rate limit: reconnecting does not refill the bucket (per charger id, not p
     await c.closed;
   }
   const elapsed = (Date.now() - t0) / 1000;
-  // One bucket for the id: its burst (2 × rate) once, then the rate.
+  // One bucket for the id: its burst (--rate-burst 2 × rate) once, then the rate.
   const ceiling = 2 * RATE + RATE * elapsed + 2;
   assert.ok(answered <= ceiling,
     `${answered} heartbeats answered in ${elapsed.toFixed(1)} s over 8 reconnects; one bucket allows ${ceiling.toFixed(0)}`);

@@ -514,4 +514,5 @@ const fc_store_backend_t fc_store__sqlite = {
     .prune_events = fc_store__sqlite_prune_events,
     .prune_frames = fc_store__sqlite_prune_frames,
     .load_latest_events = fc_store__sqlite_load_latest_events,
+    .left_online = fc_store__sqlite_left_online,
 };

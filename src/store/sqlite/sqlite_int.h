@@ -239,6 +239,11 @@ int fc_store__sqlite_load_latest_events(fc_store_conn_t *c,
                                                    const char *json, void *arg),
                                         void *arg);
 int fc_store__sqlite_exec_read(fc_store_conn_t *c, fc_read_t *r);
+/* recover.c */
+int fc_store__sqlite_left_online(fc_store_conn_t *c,
+                                 void (*cb)(const char *charger, int64_t conn_id,
+                                            long long since_ms, void *arg),
+                                 void *arg, int64_t *max_conn_id);
 /* Fills out[count] (fc_malloc'd array) from the chargers table. */
 int fc_store__sqlite_chargers(fc_store_conn_t *c, fc_charger_rec_t **out, size_t *count);
 

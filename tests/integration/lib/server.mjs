@@ -1,6 +1,7 @@
 // Test harness: runs the real flashcharge binary in a temp dir, talks to it
 // over real sockets, and reads its SQLite file with the sqlite3 CLI.
 import { spawn, spawnSync } from 'node:child_process';
+import { after } from 'node:test';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -483,4 +484,42 @@ export const iso = (ms = Date.now()) => new Date(ms).toISOString();
 
 export function errCode(e) {
   return e?.rpcErrorCode ?? e?.code;
+}
+
+// The servers a test file starts (Server.start), every one cleaned up after
+// the file's tests: returns start(opts).
+export function serverPool() {
+  const servers = [];
+  after(async () => {
+    for (const s of servers) await s.cleanup();
+  });
+  return async (opts) => {
+    const s = await Server.start(opts);
+    servers.push(s);
+    return s;
+  };
+}
+
+// A closed-loop load: each charger of cps (ocpp-rpc clients; ids their ids)
+// sends its next MeterValues as soon as the last is answered, until stop().
+// confirmed: "id|value" of every answered reading; errors: what ended a loop
+// early (a server gone).
+export function meterLoad(cps, ids) {
+  const confirmed = [];
+  const errors = [];
+  let stop = false;
+  const base = Date.now() - 3_600_000;
+  const loops = cps.map(async (cp, c) => {
+    for (let i = 0; !stop; i++) {
+      try {
+        await cp.call('MeterValues', { connectorId: 1, meterValue: [{ timestamp: iso(base + i * 1000), sampledValue: [
+          { value: String(1000 + i), measurand: 'Energy.Active.Import.Register', unit: 'Wh' }] }] });
+        confirmed.push(`${ids[c]}|${1000 + i}`);
+      } catch (e) {
+        errors.push(e);
+        return;
+      }
+    }
+  });
+  return { confirmed, errors, stop: () => { stop = true; return Promise.all(loops); } };
 }

@@ -15,7 +15,7 @@
 
 /* PRAGMA user_version of a database the store has migrated: the number of
  * the last migration (src/store/migrations/). */
-#define FC_TEST_SCHEMA_VERSION "12"
+#define FC_TEST_SCHEMA_VERSION "13"
 
 typedef struct env {
   char path[64];

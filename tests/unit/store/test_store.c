@@ -936,6 +936,87 @@ static void test_registry_version(void **state)
   fc_store_admin_close(a);
 }
 
+/* What a killed process left online: those chargers, with their last
+ * connection and their last sign of life; the largest connection id. A
+ * backup of the database holds the same. */
+typedef struct left {
+  char ids[4][16];
+  int64_t conn[4];
+  long long since[4];
+  int n;
+} left_t;
+
+static void left_cb(const char *charger, int64_t conn_id, long long since_ms, void *arg)
+{
+  left_t *l = arg;
+  assert_true(l->n < 4);
+  snprintf(l->ids[l->n], sizeof(l->ids[0]), "%s", charger);
+  l->conn[l->n] = conn_id;
+  l->since[l->n++] = since_ms;
+}
+
+static void test_left_online_and_backup(void **state)
+{
+  env_t *e = *state;
+  left_t l = {0};
+  int64_t max = -1;
+  char copy[80], p[96];
+  assert_int_equal(env_open(e, NULL), 0);
+  assert_int_equal(fc_store_load_left_online(e->s, left_cb, &l, &max), 0);
+  assert_int_equal(l.n, 0);
+  assert_int_equal(max, 0);
+
+  const char *ids[] = {"CP1", "CP2", "CP3"};
+  for (int i = 0; i < 3; i++) {
+    fc_write_t *w = fc_write_new();
+    fc_op_t *op = add_op(w, FC_OP_CHARGER_SEEN, ids[i], NULL, "Accepted");
+    op->flag = 1;
+    op->i64 = 10 + i;
+    op->ts_ms = 1000 + i;
+    assert_int_equal(submit_wait(e, w).status, 0);
+  }
+  /* CP2 went offline; CP3 sent a heartbeat later */
+  fc_write_t *w = fc_write_new();
+  fc_op_t *op = add_op(w, FC_OP_CHARGER_SEEN, "CP2", NULL, NULL);
+  op->i64 = 11;
+  op->ts_ms = 2000;
+  op = add_op(w, FC_OP_HEARTBEAT, "CP3", NULL, NULL);
+  op->ts_ms = 5000;
+  assert_int_equal(submit_wait(e, w).status, 0);
+
+  assert_int_equal(fc_store_load_left_online(e->s, left_cb, &l, &max), 0);
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.ids[0], "CP1");
+  assert_int_equal(l.conn[0], 10);
+  assert_int_equal(l.since[0], 5000); /* the last sign of the process: CP3's heartbeat */
+  assert_string_equal(l.ids[1], "CP3");
+  assert_int_equal(l.conn[1], 12);
+  assert_int_equal(l.since[1], 5000);
+  assert_int_equal(max, 12);
+
+  /* a backup taken while the store is open holds the same */
+  snprintf(copy, sizeof(copy), "%s.bak", e->path);
+  unlink(copy);
+  assert_int_equal(fc_store_backup(e->path, copy, NULL, NULL), 0);
+  assert_int_equal(fc_store_backup(e->path, copy, NULL, NULL), UV_EEXIST);
+  snprintf(p, sizeof(p), "%s.partial", copy);
+  assert_int_not_equal(access(p, F_OK), 0);
+  env_close_store(e);
+  fc_store_admin_t *a;
+  qres_t q = {0};
+  assert_int_equal(fc_store_admin_open(copy, &a), 0);
+  assert_int_equal(
+      fc_store_admin_query(a, "SELECT group_concat(id) FROM chargers WHERE online = 1", q_cb, &q),
+      0);
+  assert_string_equal(q.first, "CP1,CP3");
+  fc_store_admin_close(a);
+  unlink(copy);
+  snprintf(p, sizeof(p), "%s-wal", copy);
+  unlink(p);
+  snprintf(p, sizeof(p), "%s-shm", copy);
+  unlink(p);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -956,6 +1037,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_reads, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_admin, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_registry_version, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_left_online_and_backup, env_setup, env_teardown),
   };
   fc_log_level = FC_LOG_ERROR; /* the failure tests log a lot on purpose */
   return cmocka_run_group_tests(tests, NULL, NULL);
