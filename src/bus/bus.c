@@ -272,25 +272,26 @@ void fc_bus_publish_write(fc_bus_t *b, fc_write_t *w)
   int64_t tx_id = 0;
   for (size_t i = 0; i < n; i++) {
     fc_op_t *op = fc_write_op(w, i);
-    if (op->kind == FC_OP_TX_START) tx_id = op->out_id;
-    if (op->kind != FC_OP_EVENT || !op->out_text) continue;
-    fc_event_type_t type = fc_event_type_parse(op->text);
-    chan_t *c = chan_get(b, op->str, true);
+    if (op->kind == FC_OP_TX_START) tx_id = op->out.id;
+    if (op->kind != FC_OP_EVENT || !op->out.text) continue;
+    const fc_op_event_t *ev = &op->event;
+    fc_event_type_t type = fc_event_type_parse(ev->type);
+    chan_t *c = chan_get(b, op->charger, true);
     char ts[32];
-    fc_datetime_format(op->ts_ms, ts, sizeof(ts));
+    fc_datetime_format(ev->ts_ms, ts, sizeof(ts));
     /* A new transaction's id is the writer's (see FC_OP_EVENT): the read
      * model takes it as the serialised event has it. */
-    json_t *data = op->json;
-    if (tx_id > 0 && json_is_null(json_object_get(data, "transactionId"))) {
+    json_t *data = ev->data;
+    if (tx_id > 0 && ev->take_tx_id) {
       data = json_copy(data);
       json_object_set_new(data, "transactionId", json_integer(tx_id));
     } else {
       json_incref(data);
     }
-    apply(c, type, (int)op->i64, op->out_id, ts, data);
+    apply(c, type, ev->connector, op->out.id, ts, data);
     json_decref(data);
     fc_event_t *e =
-        fc_event_new(type, op->str, (int)op->i64, op->out_id, op->out_text, op->out_len);
+        fc_event_new(type, op->charger, ev->connector, op->out.id, op->out.text, op->out.len);
     deliver(b, c, e);
     fc_event_unref(e);
   }

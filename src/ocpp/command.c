@@ -103,10 +103,6 @@ static void record(cmd_t *c)
   json_t *error = json_null();
   if (c->err_code || c->err_desc)
     error = json_pack("{s:s?, s:s?}", "code", c->err_code, "description", c->err_desc);
-  json_t *rec = json_pack("{s:s, s:o, s:O, s:s, s:O, s:O, s:s, s:I}", "command", c->name, "action",
-                          c->action[0] ? json_string(c->action) : json_null(), "params", c->params,
-                          "status", c->state, "result", c->result ? c->result : json_null(),
-                          "error", error, "by", c->by, "requestedAt", (json_int_t)c->requested_ms);
   json_t *data = json_pack("{s:s, s:O, s:s, s:s}", "command", c->name, "params", c->params,
                            "status", c->state, "by", c->by);
   if (c->action[0]) json_object_set_new(data, "action", json_string(c->action));
@@ -114,13 +110,18 @@ static void record(cmd_t *c)
     json_object_set(data, "result", c->result);
   else if (!json_is_null(error))
     json_object_set(data, "error", error);
-  json_decref(error);
   long long now = fc_wall_ms();
   json_t *conn = json_object_get(c->params, "connectorId");
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_COMMAND, c->charger, rec, NULL, 0);
-  op->ts_ms = now;
-  json_decref(rec);
+  fc_write_command(w, c->charger,
+                   &(fc_op_command_t){.command = c->name,
+                                      .action = c->action[0] ? c->action : NULL,
+                                      .status = c->state,
+                                      .by = c->by,
+                                      .requested_ms = c->requested_ms},
+                   c->params, c->result, error)
+      ->ts_ms = now;
+  json_decref(error);
   /* an operator's connectorId beyond the bound is the charger's (0) */
   long long connector = 0;
   if (!fc_ocpp__int_value(conn, &connector) || connector < 0 || connector > c->o->max_connector)

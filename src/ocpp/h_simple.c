@@ -17,11 +17,11 @@
 
 #include <string.h>
 
-static fc_write_t *write_of(fc_call_t *c, fc_op_kind_t kind, const char *text)
+/* A write of a Diagnostics/FirmwareStatusNotification. */
+static fc_write_t *notice_write(fc_call_t *c, fc_op_kind_t kind)
 {
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, kind, c->s->id, c->payload, text, text ? strlen(text) : 0);
-  op->ts_ms = fc_wall_ms();
+  fc_write_notice(w, kind, c->s->id, fc_ocpp__str_of(c->payload, "status"))->ts_ms = fc_wall_ms();
   return w;
 }
 
@@ -43,7 +43,20 @@ void fc_ocpp__h_status_notification(fc_call_t *c)
   bool late = ts < k->status_ts;
   if (!late) k->status_ts = ts;
 
-  fc_write_t *w = write_of(c, FC_OP_STATUS, NULL);
+  fc_write_t *w = fc_write_new();
+  long long now = fc_wall_ms();
+  fc_write_status(w, c->s->id,
+                  &(fc_op_status_t){
+                      .connector = (int)fc_ocpp__int_of(p, "connectorId"),
+                      .status = fc_ocpp__str_of(p, "status"),
+                      .error_code = fc_ocpp__str_of(p, "errorCode"),
+                      .info = fc_ocpp__str_of(p, "info"),
+                      .vendor_id = fc_ocpp__str_of(p, "vendorId"),
+                      .vendor_error_code = fc_ocpp__str_of(p, "vendorErrorCode"),
+                      .at_ms = fc_ocpp__ms_of(p, "timestamp", now),
+                      .has_ts = fc_ocpp__str_of(p, "timestamp") != NULL,
+                  })
+      ->ts_ms = now;
   json_t *data = json_pack("{s:O, s:O}", "status", json_object_get(p, "status"), "errorCode",
                            json_object_get(p, "errorCode"));
   static const char *const optional[] = {"info", "vendorId", "vendorErrorCode", "timestamp"};
@@ -52,7 +65,7 @@ void fc_ocpp__h_status_notification(fc_call_t *c)
     if (v) json_object_set(data, optional[i], v);
   }
   if (skewed) json_object_set_new(data, "clockSkew", json_true());
-  fc_bus_add(w, FC_EV_STATUS, c->s->id, connector, data, ts, late)->flag |= FC_EVENT_SKIP_REPEAT;
+  fc_bus_add(w, FC_EV_STATUS, c->s->id, connector, data, ts, late)->event.skip_repeat = true;
   fc_ocpp__commit(c, w, json_object(), NULL);
 }
 
@@ -77,12 +90,14 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
   json_t *mv;
   json_array_foreach(json_object_get(p, "meterValue"), i, mv)
   {
-    json_t *one = json_pack("{s:O, s:[O]}", "connectorId", json_object_get(p, "connectorId"),
-                            "meterValue", mv);
-    if (tx) json_object_set_new(one, "transactionId", json_integer(tx));
-    fc_op_t *op = fc_write_add(w, FC_OP_METER, c->s->id, one, NULL, 0);
-    op->ts_ms = fc_wall_ms();
-    json_decref(one);
+    long long now = fc_wall_ms();
+    fc_op_readings_t rs = fc_ocpp__readings(json_object_get(p, "meterValue"), i, 1, now);
+    fc_write_meter(w, c->s->id,
+                   &(fc_op_meter_t){.connector = (int)fc_ocpp__int_of(p, "connectorId"),
+                                    .tx_id = tx,
+                                    .readings = rs})
+        ->ts_ms = now;
+    fc_ocpp__readings_free(&rs);
     json_t *sum = fc_domain_meter_summary(mv);
     if (!sum) continue;
     bool skewed;
@@ -98,7 +113,7 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
     double reg_v = reg ? json_number_value(reg) : 0;
     json_t *soc = json_object_get(sum, "soc");
     double soc_v = soc ? json_number_value(soc) : -1;
-    fc_bus_add(w, FC_EV_METER, c->s->id, connector, sum, ts, late)->flag |= FC_EVENT_SKIP_REPEAT;
+    fc_bus_add(w, FC_EV_METER, c->s->id, connector, sum, ts, late)->event.skip_repeat = true;
     if (!late && soc_v >= 0 && soc_v <= 100) {
       fc_ocpp__precharge_soc(o, w, c->s->id, k, soc_v, ts);
       if (tx && tx == k->tx_id) fc_ocpp__stage_soc(c, connector, soc_v);
@@ -109,12 +124,12 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
                  json_pack("{s:I, s:f, s:f}", "transactionId", (json_int_t)tx, "energyWh", e,
                            "meterWh", reg_v),
                  ts, false)
-          ->flag |= FC_EVENT_SKIP_REPEAT;
+          ->event.skip_repeat = true;
       /* The running cost follows each reading of the register (energy and
        * time both advance it). */
       fc_bus_add(w, FC_EV_COST, c->s->id, connector,
                  fc_cost_event_data(&o->tariff, tx, e, fc_ocpp__tx_minutes(k, ts)), ts, false)
-          ->flag |= FC_EVENT_SKIP_REPEAT;
+          ->event.skip_repeat = true;
     }
   }
   fc_ocpp__commit(c, w, json_object(), NULL);
@@ -122,16 +137,10 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
 
 void fc_ocpp__h_diagnostics_status(fc_call_t *c)
 {
-  fc_ocpp__commit(c,
-                  write_of(c, FC_OP_DIAGNOSTICS_STATUS,
-                           json_string_value(json_object_get(c->payload, "status"))),
-                  json_object(), NULL);
+  fc_ocpp__commit(c, notice_write(c, FC_OP_DIAGNOSTICS_STATUS), json_object(), NULL);
 }
 
 void fc_ocpp__h_firmware_status(fc_call_t *c)
 {
-  fc_ocpp__commit(
-      c,
-      write_of(c, FC_OP_FIRMWARE_STATUS, json_string_value(json_object_get(c->payload, "status"))),
-      json_object(), NULL);
+  fc_ocpp__commit(c, notice_write(c, FC_OP_FIRMWARE_STATUS), json_object(), NULL);
 }

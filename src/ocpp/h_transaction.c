@@ -8,6 +8,8 @@
  * same transactionId back (the store makes FC_OP_TX_START idempotent). */
 #include "ocpp/ocpp_int.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct tx_ctx {
@@ -40,8 +42,8 @@ static void start_apply(fc_call_t *c, fc_write_t *w, int status)
   fc_op_t *op = fc_write_op(w, 0);
   int connector = (int)json_integer_value(json_object_get(c->payload, "connectorId"));
   fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id, connector);
-  if (!k->tx_active || k->tx_id != op->out_id) {
-    k->tx_id = op->out_id;
+  if (!k->tx_active || k->tx_id != op->out.id) {
+    k->tx_id = op->out.id;
     k->tx_active = true;
     k->tx_energy = 0;
     k->tx_prev_reg = (double)json_integer_value(json_object_get(c->payload, "meterStart"));
@@ -63,10 +65,11 @@ static void started(fc_call_t *c, fc_write_t *w, int status)
   fc_log_ctx_t ctx = c->s->log;
   ctx.msg_id = c->id;
   fc_log(FC_LOG_INFO, &ctx, "event=transaction_started tx=%lld connector=%lld retry=%d",
-         (long long)op->out_id,
-         (long long)json_integer_value(json_object_get(c->payload, "connectorId")), op->out_flag);
+         (long long)op->out.id,
+         (long long)json_integer_value(json_object_get(c->payload, "connectorId")),
+         op->out.outcome == FC_OUT_REPEAT);
   json_t *r =
-      json_pack("{s:I, s:O}", "transactionId", (json_int_t)op->out_id, "idTagInfo", t->info);
+      json_pack("{s:I, s:O}", "transactionId", (json_int_t)op->out.id, "idTagInfo", t->info);
   fc_ocpp__answer(c, r);
 }
 
@@ -81,8 +84,19 @@ static void start_tag(fc_call_t *c, fc_read_t *r, int status)
   const char *st = json_string_value(json_object_get(t->info, "status"));
   json_t *p = c->payload;
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_TX_START, c->s->id, p, st, strlen(st));
-  op->ts_ms = fc_wall_ms();
+  long long now = fc_wall_ms();
+  fc_op_t *op =
+      fc_write_tx_start(w, c->s->id,
+                        &(fc_op_tx_start_t){
+                            .connector = (int)fc_ocpp__int_of(p, "connectorId"),
+                            .id_tag = fc_ocpp__str_of(p, "idTag"),
+                            .id_tag_status = st,
+                            .at_ms = fc_ocpp__ms_of(p, "timestamp", now),
+                            .meter_start = fc_ocpp__int_of(p, "meterStart"),
+                            .has_reservation = json_object_get(p, "reservationId") != NULL,
+                            .reservation_id = fc_ocpp__int_of(p, "reservationId"),
+                        });
+  op->ts_ms = now;
 
   char masked[32];
   long long ts = op->ts_ms;
@@ -100,7 +114,7 @@ static void start_tag(fc_call_t *c, fc_read_t *r, int status)
   fc_op_t *ev =
       fc_bus_add(w, FC_EV_TX_STARTED, c->s->id,
                  (int)json_integer_value(json_object_get(p, "connectorId")), data, ts, false);
-  ev->flag |= FC_EVENT_SKIP_REPEAT;
+  ev->event.skip_repeat = true;
   c->apply_fn = start_apply;
   fc_ocpp__commit(c, w, NULL, started);
 }
@@ -125,7 +139,7 @@ static void stopped(fc_call_t *c, fc_write_t *w, int status)
   ctx.msg_id = c->id;
   fc_log(FC_LOG_INFO, &ctx, "event=transaction_stopped tx=%lld unknown=%d repeat=%d",
          (long long)json_integer_value(json_object_get(c->payload, "transactionId")),
-         op->out_flag == 1, op->out_flag == 2);
+         op->out.outcome == FC_OUT_UNKNOWN_TX, op->out.outcome == FC_OUT_REPEAT);
   json_t *res = json_object();
   if (t && t->info) json_object_set(res, "idTagInfo", t->info);
   fc_ocpp__answer(c, res);
@@ -168,21 +182,30 @@ static void stop_write(fc_call_t *c)
                            meter_stop, "stoppedAt", json_object_get(p, "timestamp"));
   json_t *reason = json_object_get(p, "reason");
   json_object_set_new(data, "reason", reason ? json_incref(reason) : json_string("Local"));
-  char *final_cost = NULL;
+  fc_op_tx_stop_t stop = {
+      .tx_id = tx,
+      .at_ms = fc_ocpp__ms_of(p, "timestamp", now),
+      .meter_stop = meter_stop,
+      .reason = fc_ocpp__str_of(p, "reason"),
+      .id_tag = fc_ocpp__str_of(p, "idTag"),
+      .transaction_data =
+          fc_ocpp__readings(json_object_get(p, "transactionData"), 0, SIZE_MAX, now),
+  };
   if (k && k->tx_active && k->tx_id == tx) {
     double e = fc_ocpp__energy_add(k, (double)meter_stop);
     double minutes = fc_ocpp__tx_minutes(k, ts);
     json_object_set_new(data, "energyWh", json_real(e));
-    /* The final cost goes into the transaction's row (the op's text) and
+    /* The final cost goes into the transaction's row (the op's cost) and
      * into the event; a stop of a transaction we never saw start has none. */
     json_t *cost = fc_cost_event_data(&o->tariff, tx, e, minutes);
     json_object_set(data, "minutes", json_object_get(cost, "minutes"));
     json_object_set(data, "cost", json_object_get(cost, "cost"));
     json_object_set(data, "currency", json_object_get(cost, "currency"));
-    json_object_del(cost, "transactionId");
-    json_object_del(cost, "energyWh");
-    json_object_del(cost, "minutes");
-    final_cost = json_dumps(cost, JSON_COMPACT);
+    json_t *amount = json_object_get(cost, "cost");
+    stop.has_cost = json_is_number(amount);
+    stop.cost = json_number_value(amount);
+    snprintf(stop.currency, sizeof(stop.currency), "%s",
+             fc_ocpp__str_of(cost, "currency") ? fc_ocpp__str_of(cost, "currency") : "");
     json_decref(cost);
     k->tx_active = false;
   }
@@ -190,12 +213,10 @@ static void stop_write(fc_call_t *c)
   if (k && (!k->tx_active || k->tx_id == tx)) k->pc_known = false;
   if (k) fc_ocpp__target_soc_stopped(k, tx, data);
   fc_write_t *w = fc_write_new();
-  fc_op_t *op =
-      fc_write_add(w, FC_OP_TX_STOP, c->s->id, p, final_cost, final_cost ? strlen(final_cost) : 0);
-  op->ts_ms = now;
-  free(final_cost);
+  fc_write_tx_stop(w, c->s->id, &stop)->ts_ms = now;
+  fc_ocpp__readings_free(&stop.transaction_data);
   fc_op_t *ev = fc_bus_add(w, FC_EV_TX_STOPPED, c->s->id, k ? k->id : 0, data, ts, false);
-  ev->flag |= FC_EVENT_SKIP_REPEAT;
+  ev->event.skip_repeat = true;
   fc_ocpp__commit(c, w, NULL, stopped);
 }
 

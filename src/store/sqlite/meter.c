@@ -1,30 +1,19 @@
-/* Meter readings (005_meter_readings.sql): OCPP 1.6's defaults for what a
- * sampled value leaves out, and the digest that makes a resent reading a
- * duplicate.
+/* Meter readings (005_meter_readings.sql): the digest that makes a resent
+ * reading a duplicate.
  *
  * The digest is of the sampled values' meaning, not of their text: each
  * value's fields with the defaults applied, in order. A reading migrated
  * from the one-row-per-value table (which had stored the defaults) and the
  * same reading resent by the charger (which leaves them out) get the same
- * digest, whatever the key order or spacing of the JSON. The migration
- * computes it with the SQL function fc_sampled_digest, registered on every
- * connection. */
+ * digest, whatever the key order or spacing of the JSON. The writer computes
+ * it from a METER op's typed readings (defaults applied by the caller,
+ * store.h); the migration, from the stored JSON text, with the SQL function
+ * fc_sampled_digest, registered on every connection. */
 #include "store/sqlite/sqlite_int.h"
 
 #include "core/err.h"
 
 #include <string.h>
-
-void fc_store__sampled_defaults(fc_sampled_t *s)
-{
-  if (!s->measurand) s->measurand = "Energy.Active.Import.Register";
-  /* 1.6: "Default = Wh if the (default) measurand is an Energy type"; a SoC
-   * or a power without a unit stays without one. */
-  if (!s->unit && strncmp(s->measurand, "Energy", 6) == 0) s->unit = "Wh";
-  if (!s->context) s->context = "Sample.Periodic";
-  if (!s->location) s->location = "Outlet";
-  if (!s->format) s->format = "Raw";
-}
 
 /* A sampled value's fields, read in one pass over its members (seven
  * look-ups by name cost several times more). Members that are not strings
@@ -78,6 +67,40 @@ static uint64_t mix_field(uint64_t h, const char *s)
   return s ? mix(h, s, n) : h;
 }
 
+/* One sampled value into the digest, defaults applied. */
+static uint64_t mix_sampled(uint64_t h, fc_op_sampled_t s)
+{
+  fc_op_sampled_defaults(&s);
+  h = mix_field(h, s.value);
+  h = mix_field(h, s.measurand);
+  h = mix_field(h, s.phase);
+  h = mix_field(h, s.unit);
+  h = mix_field(h, s.context);
+  h = mix_field(h, s.location);
+  return mix_field(h, s.format);
+}
+
+static int64_t finish(uint64_t h)
+{
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return (int64_t)h;
+}
+
+int fc_store__reading_digest(const fc_op_reading_t *r, int64_t *out)
+{
+  uint64_t h = FNV_OFFSET;
+  for (size_t i = 0; i < r->n; i++) {
+    if (!r->sampled[i].value) return FC_ERR_STORE;
+    h = mix_sampled(h, r->sampled[i]);
+  }
+  *out = finish(h);
+  return 0;
+}
+
 int fc_store__sampled_digest(const json_t *svs, int64_t *out)
 {
   const json_t *sv;
@@ -91,21 +114,9 @@ int fc_store__sampled_digest(const json_t *svs, int64_t *out)
     if (!json_is_object(sv)) return FC_ERR_STORE;
     sampled_of(sv, &s);
     if (!s.value) return FC_ERR_STORE;
-    fc_store__sampled_defaults(&s);
-    h = mix_field(h, s.value);
-    h = mix_field(h, s.measurand);
-    h = mix_field(h, s.phase);
-    h = mix_field(h, s.unit);
-    h = mix_field(h, s.context);
-    h = mix_field(h, s.location);
-    h = mix_field(h, s.format);
+    h = mix_sampled(h, s);
   }
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  *out = (int64_t)h;
+  *out = finish(h);
   return 0;
 }
 

@@ -4,7 +4,9 @@
 #ifndef FC_STORE_TEST_UTIL_H
 #define FC_STORE_TEST_UTIL_H
 
+#include "core/datetime.h"
 #include "core/err.h"
+#include "core/time.h"
 #include "log/log.h"
 #include "store/store.h"
 
@@ -117,7 +119,7 @@ typedef struct wres {
   int seq; /* order in which the callbacks ran */
   int status;
   int64_t out_id;
-  int out_flag;
+  fc_op_outcome_t outcome;
 } wres_t;
 
 static inline void wres_cb(fc_write_t *w, int status, void *arg)
@@ -129,23 +131,194 @@ static inline void wres_cb(fc_write_t *w, int status, void *arg)
   r->status = status;
   if (fc_write_count(w)) {
     fc_op_t *op = fc_write_op(w, fc_write_count(w) - 1);
-    r->out_id = op->out_id;
-    r->out_flag = op->out_flag;
+    r->out_id = op->out.id;
+    r->outcome = op->out.outcome;
   }
 }
 
-/* Adds an op whose payload is given as JSON text (or NULL). */
+/* ---- typed ops from OCPP payloads, as the handlers fill them ---- */
+
+static inline const char *tj_str(json_t *o, const char *key)
+{
+  json_t *v = json_object_get(o, key);
+  return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static inline long long tj_int(json_t *o, const char *key)
+{
+  return (long long)json_number_value(json_object_get(o, key));
+}
+
+/* A payload's date, or 0 (arrival) when it has none. */
+static inline long long tj_ms(json_t *o, const char *key, long long fallback)
+{
+  long long ms;
+  const char *s = tj_str(o, key);
+  return s && fc_datetime_parse(s, &ms) == 0 ? ms : fallback;
+}
+
+/* The readings of a meterValue array (test-sized: at most 8 readings of 16
+ * sampled values), in *buf. */
+typedef struct treadings {
+  fc_op_reading_t r[8];
+  fc_op_sampled_t s[8][16];
+} treadings_t;
+
+static inline fc_op_readings_t tj_readings(json_t *arr, long long now, treadings_t *buf)
+{
+  size_t i, j;
+  json_t *mv, *sv;
+  assert_true(json_array_size(arr) <= 8);
+  json_array_foreach(arr, i, mv)
+  {
+    json_t *svs = json_object_get(mv, "sampledValue");
+    assert_true(json_array_size(svs) <= 16);
+    json_array_foreach(svs, j, sv)
+    {
+      fc_op_sampled_t *s = &buf->s[i][j];
+      *s = (fc_op_sampled_t){.value = tj_str(sv, "value"),
+                             .num = tj_str(sv, "value") ? strtod(tj_str(sv, "value"), NULL) : 0,
+                             .context = tj_str(sv, "context"),
+                             .format = tj_str(sv, "format"),
+                             .measurand = tj_str(sv, "measurand"),
+                             .phase = tj_str(sv, "phase"),
+                             .location = tj_str(sv, "location"),
+                             .unit = tj_str(sv, "unit")};
+      fc_op_sampled_defaults(s);
+    }
+    buf->r[i] = (fc_op_reading_t){
+        .ts_ms = tj_ms(mv, "timestamp", now), .n = json_array_size(svs), .sampled = buf->s[i]};
+  }
+  return (fc_op_readings_t){.n = json_array_size(arr), .v = buf->r};
+}
+
+/* Adds the op of kind made from a payload given as JSON text (or NULL) and
+ * text (the status we answer, a registration, a frame, an event's type…;
+ * for TX_STOP, the final cost as {"cost":1.5,"currency":"EUR"}). */
 static fc_op_t *add_op(fc_write_t *w, fc_op_kind_t kind, const char *cp, const char *json,
                        const char *text)
 {
-  json_t *j = NULL;
+  json_t *p = NULL;
   if (json) {
     json_error_t err;
-    j = json_loads(json, 0, &err);
-    if (!j) fail_msg("bad test json: %s: %s", json, err.text);
+    p = json_loads(json, 0, &err);
+    if (!p) fail_msg("bad test json: %s: %s", json, err.text);
   }
-  fc_op_t *op = fc_write_add(w, kind, cp, j, text, 0);
-  json_decref(j);
+  long long now = fc_wall_ms();
+  treadings_t buf;
+  fc_op_t *op = NULL;
+  switch (kind) {
+  case FC_OP_FRAME_LOG:
+    op = fc_write_frame(w, cp, &(fc_op_frame_t){.text = text, .len = text ? strlen(text) : 0});
+    break;
+  case FC_OP_BOOT:
+    op = fc_write_boot(w, cp,
+                       &(fc_op_boot_t){
+                           .registration = text,
+                           .vendor = tj_str(p, "chargePointVendor"),
+                           .model = tj_str(p, "chargePointModel"),
+                           .serial_number = tj_str(p, "chargePointSerialNumber"),
+                           .charge_box_serial = tj_str(p, "chargeBoxSerialNumber"),
+                           .firmware_version = tj_str(p, "firmwareVersion"),
+                           .iccid = tj_str(p, "iccid"),
+                           .imsi = tj_str(p, "imsi"),
+                           .meter_type = tj_str(p, "meterType"),
+                           .meter_serial = tj_str(p, "meterSerialNumber"),
+                       });
+    break;
+  case FC_OP_CHARGER_SEEN:
+    op = fc_write_seen(w, cp, &(fc_op_seen_t){.registration = text});
+    break;
+  case FC_OP_HEARTBEAT:
+    op = fc_write_heartbeat(w, cp);
+    break;
+  case FC_OP_STATUS:
+    op = fc_write_status(w, cp,
+                         &(fc_op_status_t){
+                             .connector = (int)tj_int(p, "connectorId"),
+                             .status = tj_str(p, "status"),
+                             .error_code = tj_str(p, "errorCode"),
+                             .info = tj_str(p, "info"),
+                             .vendor_id = tj_str(p, "vendorId"),
+                             .vendor_error_code = tj_str(p, "vendorErrorCode"),
+                             .at_ms = tj_ms(p, "timestamp", now),
+                             .has_ts = tj_str(p, "timestamp") != NULL,
+                         });
+    break;
+  case FC_OP_METER:
+    op = fc_write_meter(
+        w, cp,
+        &(fc_op_meter_t){.connector = (int)tj_int(p, "connectorId"),
+                         .tx_id = tj_int(p, "transactionId"),
+                         .readings = tj_readings(json_object_get(p, "meterValue"), now, &buf)});
+    break;
+  case FC_OP_TX_START:
+    op = fc_write_tx_start(w, cp,
+                           &(fc_op_tx_start_t){
+                               .connector = (int)tj_int(p, "connectorId"),
+                               .id_tag = tj_str(p, "idTag"),
+                               .id_tag_status = text,
+                               .at_ms = tj_ms(p, "timestamp", now),
+                               .meter_start = tj_int(p, "meterStart"),
+                               .has_reservation = json_object_get(p, "reservationId") != NULL,
+                               .reservation_id = tj_int(p, "reservationId"),
+                           });
+    break;
+  case FC_OP_TX_STOP: {
+    fc_op_tx_stop_t a = {
+        .tx_id = tj_int(p, "transactionId"),
+        .at_ms = tj_ms(p, "timestamp", now),
+        .meter_stop = tj_int(p, "meterStop"),
+        .reason = tj_str(p, "reason"),
+        .id_tag = tj_str(p, "idTag"),
+        .transaction_data = tj_readings(json_object_get(p, "transactionData"), now, &buf),
+    };
+    if (text) {
+      json_t *cost = json_loads(text, 0, NULL);
+      assert_non_null(cost);
+      a.has_cost = true;
+      a.cost = json_number_value(json_object_get(cost, "cost"));
+      snprintf(a.currency, sizeof(a.currency), "%s",
+               tj_str(cost, "currency") ? tj_str(cost, "currency") : "");
+      json_decref(cost);
+    }
+    op = fc_write_tx_stop(w, cp, &a);
+    break;
+  }
+  case FC_OP_DATA_TRANSFER: {
+    json_t *d = json_object_get(p, "data");
+    char *dumped = d && !json_is_string(d) ? json_dumps(d, JSON_COMPACT) : NULL;
+    op =
+        fc_write_data_transfer(w, cp,
+                               &(fc_op_data_transfer_t){.vendor_id = tj_str(p, "vendorId"),
+                                                        .message_id = tj_str(p, "messageId"),
+                                                        .data = dumped ? dumped : tj_str(p, "data"),
+                                                        .status = text});
+    free(dumped);
+    break;
+  }
+  case FC_OP_FIRMWARE_STATUS:
+  case FC_OP_DIAGNOSTICS_STATUS:
+    op = fc_write_notice(w, kind, cp, text);
+    break;
+  case FC_OP_EVENT:
+    op = fc_write_event(w, cp, &(fc_op_event_t){.type = text, .ts_ms = now, .data = p});
+    break;
+  case FC_OP_COMMAND:
+    op = fc_write_command(w, cp,
+                          &(fc_op_command_t){.command = tj_str(p, "command"),
+                                             .action = tj_str(p, "action"),
+                                             .status = tj_str(p, "status"),
+                                             .by = tj_str(p, "by"),
+                                             .requested_ms = tj_int(p, "requestedAt")},
+                          json_object_get(p, "params"), json_object_get(p, "result"),
+                          json_object_get(p, "error"));
+    break;
+  default: /* a kind no backend knows: its write fails */
+    op = fc_write_notice(w, kind, cp, text);
+  }
+  assert_non_null(op);
+  json_decref(p);
   return op;
 }
 

@@ -97,18 +97,18 @@ static void test_op_boot_seen_heartbeat(void **state)
    * nothing; the close of 5 takes it offline */
   fc_write_t *w = fc_write_new();
   fc_op_t *op = add_op(w, FC_OP_CHARGER_SEEN, "CP1", NULL, NULL);
-  op->flag = 1;
-  op->i64 = 5;
+  op->seen.online = true;
+  op->seen.conn_id = 5;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT online, conn_id FROM chargers WHERE id = 'CP1'"), "1|5");
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CP1", NULL, NULL);
-  op->i64 = 4;
+  op->seen.conn_id = 4;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT online FROM chargers WHERE id = 'CP1'"), "1");
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CP1", NULL, NULL);
-  op->i64 = 5;
+  op->seen.conn_id = 5;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT online FROM chargers WHERE id = 'CP1'"), "0");
   assert_int_equal(qint(e, "SELECT count(*) FROM connections WHERE charger_id = 'CP1'"), 3);
@@ -118,12 +118,12 @@ static void test_op_boot_seen_heartbeat(void **state)
    * still logged */
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CPX", NULL, NULL);
-  op->flag = 1;
-  op->i64 = 11;
+  op->seen.online = true;
+  op->seen.conn_id = 11;
   assert_int_equal(submit_wait(e, w).status, 0);
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CPX", NULL, NULL);
-  op->i64 = 11;
+  op->seen.conn_id = 11;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE id = 'CPX'"), 0);
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers"), 1);
@@ -134,16 +134,16 @@ static void test_op_boot_seen_heartbeat(void **state)
   /* CHARGER_SEEN of an unknown charger creates it with text's registration */
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CP2", NULL, "Rejected");
-  op->flag = 1;
-  op->i64 = 9;
+  op->seen.online = true;
+  op->seen.conn_id = 9;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT registration, online FROM chargers WHERE id = 'CP2'"),
                       "Rejected|1");
   /* with text, a known charger keeps its registration */
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CP2", NULL, "Accepted");
-  op->flag = 1;
-  op->i64 = 10;
+  op->seen.online = true;
+  op->seen.conn_id = 10;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT registration, online, conn_id FROM chargers WHERE id = 'CP2'"),
                       "Rejected|1|10");
@@ -191,10 +191,11 @@ static void test_op_misc(void **state)
 
   /* frames: in and out, text kept byte for byte */
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, "CP9", NULL, "[2,\"a\",\"Heartbeat\",{}]xx", 22);
-  op->flag = 1;
-  op->i64 = 7;
-  op = fc_write_add(w, FC_OP_FRAME_LOG, "CP9", NULL, "[3,\"a\",{}]", 0);
+  fc_op_t *op =
+      fc_write_frame(w, "CP9", &(fc_op_frame_t){.text = "[2,\"a\",\"Heartbeat\",{}]xx", .len = 22});
+  op->frame.inbound = true;
+  op->frame.conn_id = 7;
+  op = fc_write_frame(w, "CP9", &(fc_op_frame_t){.text = "[3,\"a\",{}]"});
   assert_int_equal(submit_wait(e, w).status, 0);
   q = query(e, "SELECT direction, conn_id, text FROM frames ORDER BY id");
   assert_int_equal(q.rows, 2);
@@ -270,14 +271,14 @@ static void test_op_status_stale(void **state)
           "\"timestamp\":\"" T1 "\"}",
           NULL);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   /* older: history only */
   r = one(e, FC_OP_STATUS, "CP1",
           "{\"connectorId\":1,\"status\":\"Preparing\",\"errorCode\":\"NoError\","
           "\"timestamp\":\"" T0 "\"}",
           NULL);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 1);
+  assert_int_equal(r.outcome, FC_OUT_STALE);
   assert_string_equal(q1(e, "SELECT status, status_at FROM connectors WHERE charger_id = 'CP1'"
                             " AND connector_id = 1"),
                       "Charging|1795687200000");
@@ -286,14 +287,14 @@ static void test_op_status_stale(void **state)
           "{\"connectorId\":1,\"status\":\"SuspendedEV\",\"errorCode\":\"NoError\","
           "\"info\":\"i\",\"vendorId\":\"v\",\"vendorErrorCode\":\"E1\",\"timestamp\":\"" T1 "\"}",
           NULL);
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   assert_string_equal(q1(e, "SELECT status, error_code, info, vendor_id, vendor_error_code"
                             " FROM connectors WHERE connector_id = 1"),
                       "SuspendedEV|NoError|i|v|E1");
   /* no time stamp: arrival time (now, later than T1) */
   r = one(e, FC_OP_STATUS, "CP1",
           "{\"connectorId\":1,\"status\":\"Available\",\"errorCode\":\"NoError\"}", NULL);
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   assert_string_equal(q1(e, "SELECT status FROM connectors WHERE connector_id = 1"), "Available");
   /* connector 0, a separate row */
   r = one(e, FC_OP_STATUS, "CP1",
@@ -305,9 +306,8 @@ static void test_op_status_stale(void **state)
   assert_string_equal(q.first, "0,1,0,0,0");
   assert_string_equal(q1(e, "SELECT status, status_at FROM status_history WHERE stale = 1"),
                       "Preparing|1795687195000");
-  /* a payload without connectorId fails its write */
-  assert_int_equal(one(e, FC_OP_STATUS, "CP1", "{\"status\":\"Available\"}", NULL).status,
-                   FC_ERR_STORE);
+  /* an op without its status fails its write */
+  assert_int_equal(one(e, FC_OP_STATUS, "CP1", "{\"connectorId\":1}", NULL).status, FC_ERR_STORE);
 }
 
 static void test_op_meter(void **state)
@@ -378,8 +378,14 @@ static void test_op_meter_dedupe(void **state)
   assert_int_equal(one(e, FC_OP_METER, "CP1", sent, NULL).status, 0);
   assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 1);
   assert_string_equal(q1(e, "SELECT connector_id, transaction_id, ts, sampled FROM meter_readings"),
-                      "1|NULL|1795687200000|[{\"value\":\"11001.31\"},{\"value\":\"7200\","
-                      "\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]");
+                      "1|NULL|1795687200000|[{\"value\":\"11001.31\",\"context\":"
+                      "\"Sample.Periodic\",\"format\":\"Raw\",\"measurand\":"
+                      "\"Energy.Active.Import.Register\",\"location\":\"Outlet\",\"unit\":\"Wh\"},"
+                      "{\"value\":\"7200\",\"context\":\"Sample.Periodic\",\"format\":\"Raw\","
+                      "\"measurand\":\"Power.Active.Import\",\"location\":\"Outlet\",\"unit\":"
+                      "\"W\"}]");
+  /* the writer's digest of the typed reading is the migration's of its text */
+  assert_string_equal(q1(e, "SELECT digest = fc_sampled_digest(sampled) FROM meter_readings"), "1");
   /* the same message again (a retry whose answer was lost) */
   assert_int_equal(one(e, FC_OP_METER, "CP1", sent, NULL).status, 0);
   /* the same reading, spelt otherwise */
@@ -446,13 +452,13 @@ static void test_op_transactions(void **state)
 
   r = one(e, FC_OP_TX_START, "CP1", start, "Accepted");
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   int64_t id = r.out_id;
   assert_int_equal(id, 1); /* the retried stop below uses it */
   /* a retry of the identical start: same id, flagged */
   r = one(e, FC_OP_TX_START, "CP1", start, "Accepted");
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 1);
+  assert_int_equal(r.outcome, FC_OUT_REPEAT);
   assert_int_equal(r.out_id, id);
   assert_int_equal(qint(e, "SELECT count(*) FROM transactions"), 1);
   assert_string_equal(q1(e, "SELECT charger_id, connector_id, id_tag, start_at, meter_start,"
@@ -462,7 +468,7 @@ static void test_op_transactions(void **state)
   r = one(e, FC_OP_TX_START, "CP1",
           "{\"connectorId\":1,\"idTag\":\"TAG1\",\"timestamp\":\"" T1 "\",\"meterStart\":1001}",
           "Accepted");
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   assert_true(r.out_id != id);
 
   char stop[512];
@@ -473,7 +479,7 @@ static void test_op_transactions(void **state)
            (long long)id);
   r = one(e, FC_OP_TX_STOP, "CP1", stop, NULL);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   assert_int_equal(r.out_id, id);
   char sql[256];
   snprintf(sql, sizeof(sql),
@@ -488,14 +494,14 @@ static void test_op_transactions(void **state)
   r = one(e, FC_OP_TX_STOP, "CP1",
           "{\"transactionId\":1,\"timestamp\":\"" T2 "\",\"meterStop\":9999}", NULL);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 2);
+  assert_int_equal(r.outcome, FC_OUT_REPEAT);
   snprintf(sql, sizeof(sql), "SELECT meter_stop FROM transactions WHERE id = %lld", (long long)id);
   assert_string_equal(q1(e, sql), "2500");
   /* a stop for a transaction never seen is stored anyway, under its id */
   r = one(e, FC_OP_TX_STOP, "CP1",
           "{\"transactionId\":4242,\"timestamp\":\"" T2 "\",\"meterStop\":77}", NULL);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 1);
+  assert_int_equal(r.outcome, FC_OUT_UNKNOWN_TX);
   assert_int_equal(r.out_id, 4242);
   assert_string_equal(q1(e, "SELECT charger_id, start_at, meter_stop FROM transactions"
                             " WHERE id = 4242"),
@@ -503,7 +509,7 @@ static void test_op_transactions(void **state)
   /* the same id from another charger: not its transaction, a new row */
   r = one(e, FC_OP_TX_STOP, "CP2",
           "{\"transactionId\":4242,\"timestamp\":\"" T2 "\",\"meterStop\":1}", NULL);
-  assert_int_equal(r.out_flag, 1);
+  assert_int_equal(r.outcome, FC_OUT_UNKNOWN_TX);
   assert_true(r.out_id != 4242);
   assert_int_equal(qint(e, "SELECT count(*) FROM transactions WHERE charger_id = 'CP2'"), 1);
 }
@@ -538,8 +544,8 @@ static void test_group_commit(void **state)
     fc_write_t *w = fc_write_new();
     char text[64];
     snprintf(text, sizeof(text), "[2,\"%d\",\"Heartbeat\",{}]", i);
-    fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, "CP1", NULL, text, 0);
-    op->flag = 1;
+    fc_op_t *op = fc_write_frame(w, "CP1", &(fc_op_frame_t){.text = text});
+    op->frame.inbound = true;
     assert_int_equal(fc_store_submit(e->s, w, order_cb, (void *)(intptr_t)i), 0);
   }
   uv_run(&e->loop, UV_RUN_DEFAULT);
@@ -702,7 +708,7 @@ static void test_drain(void **state)
   g_drain_seen = -1;
   for (int i = 0; i < 300; i++) {
     fc_write_t *w = fc_write_new();
-    fc_write_add(w, FC_OP_FRAME_LOG, "CP1", NULL, "x", 1);
+    fc_write_frame(w, "CP1", &(fc_op_frame_t){.text = "x", .len = 1});
     assert_int_equal(fc_store_submit(e->s, w, count_cb, NULL), 0);
   }
   fc_store_drain(e->s, drain_count_cb, &drained);
@@ -735,7 +741,7 @@ static void test_close_without_drain(void **state)
   assert_int_equal(env_open(e, NULL), 0);
   for (int i = 0; i < 100; i++) {
     fc_write_t *w = fc_write_new();
-    fc_write_add(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+    fc_write_heartbeat(w, "CP1");
     assert_int_equal(fc_store_submit(e->s, w, any_cb, &n), 0);
   }
   fc_store_close(e->s);
@@ -921,7 +927,7 @@ static void test_registry_version(void **state)
    * create none */
   fc_write_t *w = fc_write_new();
   fc_op_t *op = add_op(w, FC_OP_CHARGER_SEEN, "GONE", NULL, NULL);
-  op->flag = 1;
+  op->seen.online = true;
   add_op(w, FC_OP_EVENT, "GONE", "{}", "charger.online");
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE id = 'GONE'"), 0);
