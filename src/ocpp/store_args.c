@@ -5,12 +5,11 @@
  * A member that the schema allows to be absent comes out NULL (strings) or 0
  * (numbers); a date that does not parse comes out as the fallback given
  * (the arrival time). MeterValues' sampled values get OCPP 1.6's defaults
- * (fc_op_sampled_defaults), as store.h asks. */
+ * (fc_op_sampled_of), as store.h asks. */
 #include "ocpp/ocpp_int.h"
 
 #include "core/datetime.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,47 +30,6 @@ long long fc_ocpp__ms_of(const json_t *o, const char *key, long long fallback)
   long long ms;
   const char *s = fc_ocpp__str_of(o, key);
   return s && fc_datetime_parse(s, &ms) == 0 ? ms : fallback;
-}
-
-/* value as a number when the whole of it is a finite one, else NAN */
-static double num_of(const char *value)
-{
-  char *end;
-  if (!value) return NAN;
-  double d = strtod(value, &end);
-  return end != value && *end == '\0' && isfinite(d) ? d : NAN;
-}
-
-/* One sampledValue's fields, read in one pass over its members (seven
- * look-ups by name cost several times more; the writer did this for every
- * reading before the ops were typed). Members that are not strings count
- * as absent. */
-static void sampled_of(const json_t *sv, fc_op_sampled_t *s)
-{
-  const char *key;
-  json_t *v;
-  memset(s, 0, sizeof(*s));
-  json_object_foreach((json_t *)sv, key, v) /* the macro wants non-const; it only reads */
-  {
-    if (!json_is_string(v)) continue;
-    const char *str = json_string_value(v);
-    if (!strcmp(key, "value"))
-      s->value = str;
-    else if (!strcmp(key, "measurand"))
-      s->measurand = str;
-    else if (!strcmp(key, "phase"))
-      s->phase = str;
-    else if (!strcmp(key, "unit"))
-      s->unit = str;
-    else if (!strcmp(key, "context"))
-      s->context = str;
-    else if (!strcmp(key, "location"))
-      s->location = str;
-    else if (!strcmp(key, "format"))
-      s->format = str;
-  }
-  s->num = num_of(s->value);
-  fc_op_sampled_defaults(s);
 }
 
 fc_op_readings_t fc_ocpp__readings(const json_t *meter_values, size_t first, size_t count,
@@ -96,7 +54,7 @@ fc_op_readings_t fc_ocpp__readings(const json_t *meter_values, size_t first, siz
                              .sampled = s};
     json_array_foreach(svs, j, sv)
     {
-      sampled_of(sv, s++);
+      fc_op_sampled_of(sv, s++);
     }
   }
   rs.n = n;

@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/mem.h"
 
+#include <math.h>
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,44 @@ void fc_op_sampled_defaults(fc_op_sampled_t *s)
   if (!s->context) s->context = "Sample.Periodic";
   if (!s->location) s->location = "Outlet";
   if (!s->format) s->format = "Raw";
+}
+
+/* value as a number when the whole of it is a finite one, else NAN */
+static double num_of(const char *value)
+{
+  char *end;
+  if (!value) return NAN;
+  double d = strtod(value, &end);
+  return end != value && *end == '\0' && isfinite(d) ? d : NAN;
+}
+
+/* Seven look-ups by name would cost several times more than one pass. */
+void fc_op_sampled_of(const json_t *sv, fc_op_sampled_t *s)
+{
+  const char *key;
+  json_t *v;
+  memset(s, 0, sizeof(*s));
+  json_object_foreach((json_t *)sv, key, v) /* the macro wants non-const; it only reads */
+  {
+    if (!json_is_string(v)) continue;
+    const char *str = json_string_value(v);
+    if (!strcmp(key, "value"))
+      s->value = str;
+    else if (!strcmp(key, "measurand"))
+      s->measurand = str;
+    else if (!strcmp(key, "phase"))
+      s->phase = str;
+    else if (!strcmp(key, "unit"))
+      s->unit = str;
+    else if (!strcmp(key, "context"))
+      s->context = str;
+    else if (!strcmp(key, "location"))
+      s->location = str;
+    else if (!strcmp(key, "format"))
+      s->format = str;
+  }
+  s->num = num_of(s->value);
+  fc_op_sampled_defaults(s);
 }
 
 static fc_op_readings_t copy_readings(fc_op_t *op, const fc_op_readings_t *in)

@@ -222,8 +222,8 @@ typedef struct fc_op_status {
 /* One sampledValue of a reading. value as sent; num: value as a number, or
  * NAN. The other fields NULL only where OCPP 1.6 has no default (phase, and
  * unit for a measurand that is not an energy): the caller applies the
- * defaults with fc_op_sampled_defaults, so that the repeat of a reading
- * with or without them is the same reading. */
+ * defaults (fc_op_sampled_defaults; fc_op_sampled_of does), so that the
+ * repeat of a reading with or without them is the same reading. */
 typedef struct fc_op_sampled {
   const char *value;
   double num;
@@ -234,6 +234,11 @@ typedef struct fc_op_sampled {
  * "Sample.Periodic", format "Raw", measurand "Energy.Active.Import.Register",
  * location "Outlet", unit "Wh" for an Energy measurand; phase has none. */
 void fc_op_sampled_defaults(fc_op_sampled_t *s);
+/* One sampledValue object of a payload into *s, in one pass over its
+ * members (members that are not strings count as absent), num set and the
+ * defaults applied; strings borrowed from sv. For the handlers, and for the
+ * migration that digests stored readings. */
+void fc_op_sampled_of(const json_t *sv, fc_op_sampled_t *s);
 
 /* One MeterValue: its time stamp (payload's, or the arrival time) and its
  * sampled values. */

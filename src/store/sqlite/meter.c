@@ -15,35 +15,6 @@
 
 #include <string.h>
 
-/* A sampled value's fields, read in one pass over its members (seven
- * look-ups by name cost several times more). Members that are not strings
- * count as absent; other members are not ours. */
-static void sampled_of(const json_t *sv, fc_sampled_t *s)
-{
-  const char *key;
-  json_t *v;
-  memset(s, 0, sizeof(*s));
-  json_object_foreach((json_t *)sv, key, v) /* the macro wants non-const; it only reads */
-  {
-    if (!json_is_string(v)) continue;
-    const char *str = json_string_value(v);
-    if (!strcmp(key, "value"))
-      s->value = str;
-    else if (!strcmp(key, "measurand"))
-      s->measurand = str;
-    else if (!strcmp(key, "phase"))
-      s->phase = str;
-    else if (!strcmp(key, "unit"))
-      s->unit = str;
-    else if (!strcmp(key, "context"))
-      s->context = str;
-    else if (!strcmp(key, "location"))
-      s->location = str;
-    else if (!strcmp(key, "format"))
-      s->format = str;
-  }
-}
-
 /* FNV-1a, 64 bits, over each field as its length and its bytes (an absent
  * field has a length no string has), then murmur3's finaliser to spread it. */
 #define FNV_OFFSET 0xcbf29ce484222325ULL
@@ -67,7 +38,8 @@ static uint64_t mix_field(uint64_t h, const char *s)
   return s ? mix(h, s, n) : h;
 }
 
-/* One sampled value into the digest, defaults applied. */
+/* One sampled value into the digest, defaults applied (again: a caller's
+ * that left them out still gets the reading's digest). */
 static uint64_t mix_sampled(uint64_t h, fc_op_sampled_t s)
 {
   fc_op_sampled_defaults(&s);
@@ -112,7 +84,7 @@ int fc_store__sampled_digest(const json_t *svs, int64_t *out)
   {
     fc_sampled_t s;
     if (!json_is_object(sv)) return FC_ERR_STORE;
-    sampled_of(sv, &s);
+    fc_op_sampled_of(sv, &s);
     if (!s.value) return FC_ERR_STORE;
     h = mix_sampled(h, s);
   }

@@ -175,16 +175,7 @@ static inline fc_op_readings_t tj_readings(json_t *arr, long long now, treadings
     assert_true(json_array_size(svs) <= 16);
     json_array_foreach(svs, j, sv)
     {
-      fc_op_sampled_t *s = &buf->s[i][j];
-      *s = (fc_op_sampled_t){.value = tj_str(sv, "value"),
-                             .num = tj_str(sv, "value") ? strtod(tj_str(sv, "value"), NULL) : 0,
-                             .context = tj_str(sv, "context"),
-                             .format = tj_str(sv, "format"),
-                             .measurand = tj_str(sv, "measurand"),
-                             .phase = tj_str(sv, "phase"),
-                             .location = tj_str(sv, "location"),
-                             .unit = tj_str(sv, "unit")};
-      fc_op_sampled_defaults(s);
+      fc_op_sampled_of(sv, &buf->s[i][j]);
     }
     buf->r[i] = (fc_op_reading_t){
         .ts_ms = tj_ms(mv, "timestamp", now), .n = json_array_size(svs), .sampled = buf->s[i]};

@@ -514,6 +514,221 @@ static void test_op_transactions(void **state)
   assert_int_equal(qint(e, "SELECT count(*) FROM transactions WHERE charger_id = 'CP2'"), 1);
 }
 
+/* ---- the typed ops, built as the handlers build them ---- */
+
+#define T1_MS 1795687200000LL
+
+static wres_t one_op(env_t *e, fc_write_t *w)
+{
+  return submit_wait(e, w);
+}
+
+/* STATUS: a repeat (own time stamp, every field the same) is FC_OUT_REPEAT
+ * and stores nothing; without a time stamp it cannot be told from a new one;
+ * an older one is FC_OUT_STALE. */
+static void test_typed_status(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  fc_op_status_t st = {.connector = 2,
+                       .status = "Faulted",
+                       .error_code = "GroundFailure",
+                       .vendor_error_code = "E7",
+                       .at_ms = T1_MS,
+                       .has_ts = true};
+  fc_write_t *w = fc_write_new();
+  fc_write_status(w, "CP1", &st);
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_NEW);
+  w = fc_write_new();
+  fc_write_status(w, "CP1", &st);
+  wres_t r = one_op(e, w);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.outcome, FC_OUT_REPEAT);
+  assert_int_equal(qint(e, "SELECT count(*) FROM status_history"), 1);
+  /* another field differs: not a repeat */
+  st.info = "i";
+  w = fc_write_new();
+  fc_write_status(w, "CP1", &st);
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_NEW);
+  assert_string_equal(q1(e, "SELECT connector_id, status, error_code, info, vendor_id,"
+                            " vendor_error_code, status_at FROM connectors"),
+                      "2|Faulted|GroundFailure|i|NULL|E7|1795687200000");
+  /* older: FC_OUT_STALE, history only */
+  st.at_ms = T1_MS - 1;
+  w = fc_write_new();
+  fc_write_status(w, "CP1", &st);
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_STALE);
+  /* no time stamp of its own: stored each time */
+  st.has_ts = false;
+  st.at_ms = T1_MS + 1;
+  for (int i = 0; i < 2; i++) {
+    w = fc_write_new();
+    fc_write_status(w, "CP1", &st);
+    assert_int_equal(one_op(e, w).outcome, FC_OUT_NEW);
+  }
+  assert_int_equal(qint(e, "SELECT count(*) FROM status_history"), 5);
+}
+
+/* METER: readings typed, the arguments copied (changed after the
+ * constructor, they change nothing); a resent reading is FC_OUT_REPEAT, so
+ * is an op without readings. */
+static void test_typed_meter(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  char value[16] = "42.5";
+  fc_op_sampled_t sv[2] = {{.value = value, .num = 42.5, .measurand = "SoC", .unit = "Percent"},
+                           {.value = "7200", .num = 7200, .measurand = "Power.Active.Import"}};
+  fc_op_sampled_defaults(&sv[0]);
+  fc_op_sampled_defaults(&sv[1]);
+  assert_string_equal(sv[1].context, "Sample.Periodic");
+  assert_null(sv[1].unit); /* no default for a power */
+  assert_null(sv[1].phase);
+  fc_op_reading_t rd = {.ts_ms = T1_MS, .n = 2, .sampled = sv};
+  fc_op_meter_t m = {.connector = 1, .tx_id = 9, .readings = {.n = 1, .v = &rd}};
+  fc_write_t *w = fc_write_new();
+  fc_write_meter(w, "CP1", &m);
+  strcpy(value, "99"); /* the op has its own copy */
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_NEW);
+  assert_string_equal(q1(e, "SELECT connector_id, transaction_id, ts, value, measurand, unit"
+                            " FROM meter_values WHERE measurand = 'SoC'"),
+                      "1|9|1795687200000|42.5|SoC|Percent");
+  strcpy(value, "42.5");
+  w = fc_write_new();
+  fc_write_meter(w, "CP1", &m);
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_REPEAT);
+  w = fc_write_new();
+  fc_write_meter(w, "CP1", &(fc_op_meter_t){.connector = 1});
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_REPEAT);
+  /* tx_id 0: no transaction */
+  rd.ts_ms++;
+  m.tx_id = 0;
+  w = fc_write_new();
+  fc_write_meter(w, "CP1", &m);
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_NEW);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings WHERE transaction_id IS NULL"), 1);
+  /* a sampled value without its value fails the write */
+  sv[1].value = NULL;
+  w = fc_write_new();
+  fc_write_meter(w, "CP1", &m);
+  assert_int_equal(one_op(e, w).status, FC_ERR_STORE);
+}
+
+/* TX_START / TX_STOP with the final cost as a double and a currency: a
+ * retried stop keeps the first stop and its cost; an unknown one is
+ * FC_OUT_UNKNOWN_TX; transactionData goes with the transaction. */
+static void test_typed_transaction_cost(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  fc_op_tx_start_t start = {.connector = 1,
+                            .id_tag = "TAG1",
+                            .id_tag_status = "Accepted",
+                            .at_ms = T1_MS,
+                            .meter_start = 1000};
+  fc_write_t *w = fc_write_new();
+  fc_write_tx_start(w, "CP1", &start);
+  wres_t r = one_op(e, w);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
+  int64_t id = r.out_id;
+  w = fc_write_new();
+  fc_write_tx_start(w, "CP1", &start);
+  r = one_op(e, w);
+  assert_int_equal(r.outcome, FC_OUT_REPEAT);
+  assert_int_equal(r.out_id, id);
+  assert_string_equal(q1(e, "SELECT reservation_id FROM transactions"), "NULL");
+
+  fc_op_sampled_t end = {.value = "2500", .num = 2500, .context = "Transaction.End"};
+  fc_op_sampled_defaults(&end);
+  fc_op_reading_t rd = {.ts_ms = T1_MS + 5000, .n = 1, .sampled = &end};
+  fc_op_tx_stop_t stop = {.tx_id = id,
+                          .at_ms = T1_MS + 5000,
+                          .meter_stop = 2500,
+                          .reason = "EVDisconnected",
+                          .has_cost = true,
+                          .cost = 0.4575,
+                          .currency = "EUR",
+                          .transaction_data = {.n = 1, .v = &rd}};
+  w = fc_write_new();
+  fc_write_tx_stop(w, "CP1", &stop);
+  r = one_op(e, w);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
+  assert_int_equal(r.out_id, id);
+  char sql[256];
+  snprintf(sql, sizeof(sql),
+           "SELECT stop_at, meter_stop, stop_reason, stop_id_tag, cost, currency FROM"
+           " transactions WHERE id = %lld",
+           (long long)id);
+  assert_string_equal(q1(e, sql), "1795687205000|2500|EVDisconnected|NULL|0.4575|EUR");
+  snprintf(sql, sizeof(sql),
+           "SELECT connector_id, context, value FROM meter_values WHERE transaction_id = %lld",
+           (long long)id);
+  assert_string_equal(q1(e, sql), "1|Transaction.End|2500");
+  /* the retry, with another cost: the first stop and its cost stay */
+  stop.cost = 9.99;
+  stop.meter_stop = 9999;
+  w = fc_write_new();
+  fc_write_tx_stop(w, "CP1", &stop);
+  r = one_op(e, w);
+  assert_int_equal(r.outcome, FC_OUT_REPEAT);
+  assert_int_equal(r.out_id, id);
+  snprintf(sql, sizeof(sql), "SELECT meter_stop, cost FROM transactions WHERE id = %lld",
+           (long long)id);
+  assert_string_equal(q1(e, sql), "2500|0.4575");
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 1);
+  /* a stop without a cost (its start was never seen here): no cost */
+  w = fc_write_new();
+  fc_write_tx_stop(w, "CP1", &(fc_op_tx_stop_t){.tx_id = 777, .at_ms = T1_MS, .meter_stop = 5});
+  r = one_op(e, w);
+  assert_int_equal(r.outcome, FC_OUT_UNKNOWN_TX);
+  assert_int_equal(r.out_id, 777);
+  assert_string_equal(q1(e, "SELECT cost, currency, connector_id FROM transactions WHERE id = 777"),
+                      "NULL|NULL|0");
+}
+
+/* COMMAND: typed fields, its JSON values stored as compact text; FRAME_LOG's
+ * text up to len, or to an embedded NUL; strings longer than an op's first
+ * chunk of arena. */
+static void test_typed_command_frame(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  json_t *params = json_pack("{s:i, s:s}", "connectorId", 1, "idTag", "T1");
+  json_t *result = json_pack("{s:s}", "status", "Accepted");
+  fc_write_t *w = fc_write_new();
+  fc_write_heartbeat(w, "CP1");
+  fc_write_command(w, "CP1",
+                   &(fc_op_command_t){.command = "remoteStart",
+                                      .action = "RemoteStartTransaction",
+                                      .status = "Accepted",
+                                      .by = "alice",
+                                      .requested_ms = T1_MS},
+                   params, result, json_null());
+  json_decref(params);
+  json_decref(result);
+  assert_int_equal(one_op(e, w).status, 0);
+  assert_string_equal(q1(e, "SELECT command, action, params, status, result, error, by_sub,"
+                            " requested_at, finished_at >= requested_at FROM commands"),
+                      "remoteStart|RemoteStartTransaction|{\"connectorId\":1,\"idTag\":\"T1\"}|"
+                      "Accepted|{\"status\":\"Accepted\"}|NULL|alice|1795687200000|1");
+
+  char big[3000];
+  memset(big, 'x', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  w = fc_write_new();
+  fc_write_frame(w, "CP1", &(fc_op_frame_t){.text = "ab\0cd", .len = 5, .conn_id = 3});
+  fc_write_frame(w, "CP1", &(fc_op_frame_t){.text = big, .len = 10, .inbound = true});
+  fc_write_frame(w, "CP1", &(fc_op_frame_t){.text = big});
+  fc_write_boot(w, "CP1", &(fc_op_boot_t){.vendor = big, .model = big, .imsi = "1"});
+  assert_int_equal(one_op(e, w).status, 0);
+  assert_string_equal(q1(e, "SELECT direction, conn_id, text FROM frames ORDER BY id"), "out|3|ab");
+  assert_int_equal(qint(e, "SELECT sum(length(text)) FROM frames"), 2 + 10 + 2999);
+  assert_string_equal(q1(e, "SELECT length(vendor), length(model), imsi, registration"
+                            " FROM chargers"),
+                      "2999|2999|1|Pending");
+}
+
 /* ---- group commit ---- */
 
 #define N_GROUP 1000
@@ -954,6 +1169,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_op_meter, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_op_meter_dedupe, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_op_transactions, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_typed_status, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_typed_meter, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_typed_transaction_cost, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_typed_command_frame, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_lazy_writes, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_failing_write_alone, env_setup, env_teardown),
