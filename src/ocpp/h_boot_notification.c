@@ -49,21 +49,8 @@ void fc_ocpp__h_boot_notification(fc_call_t *c)
   int interval = b->reg == FC_REG_ACCEPTED ? o->cfg->heartbeat_interval : RETRY_INTERVAL;
   const char *reg = fc_ocpp__reg_name(b->reg);
   fc_write_t *w = fc_write_new();
-  json_t *p = c->payload;
-  fc_write_boot(w, s->id,
-                &(fc_op_boot_t){
-                    .registration = reg,
-                    .vendor = fc_ocpp__str_of(p, "chargePointVendor"),
-                    .model = fc_ocpp__str_of(p, "chargePointModel"),
-                    .serial_number = fc_ocpp__str_of(p, "chargePointSerialNumber"),
-                    .charge_box_serial = fc_ocpp__str_of(p, "chargeBoxSerialNumber"),
-                    .firmware_version = fc_ocpp__str_of(p, "firmwareVersion"),
-                    .iccid = fc_ocpp__str_of(p, "iccid"),
-                    .imsi = fc_ocpp__str_of(p, "imsi"),
-                    .meter_type = fc_ocpp__str_of(p, "meterType"),
-                    .meter_serial = fc_ocpp__str_of(p, "meterSerialNumber"),
-                })
-      ->ts_ms = fc_wall_ms();
+  fc_op_boot_t boot = fc_ocpp__boot_args(c->payload, reg);
+  fc_write_boot(w, s->id, &boot)->ts_ms = fc_wall_ms();
   json_t *result = json_pack("{s:s, s:o, s:i}", "status", reg, "currentTime", fc_ocpp__json_now(),
                              "interval", interval);
   fc_ocpp__commit(c, w, result, done);

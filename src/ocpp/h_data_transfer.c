@@ -4,8 +4,6 @@
  * DataTransfer is stored, with the status we answered, before the answer. */
 #include "ocpp/ocpp_int.h"
 
-#include "core/json.h"
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,15 +70,9 @@ void fc_ocpp__h_data_transfer(fc_call_t *c)
   else
     d->status = "UnknownVendorId";
 
-  /* data as it came: a string, or a bare object (accepted too) as JSON text */
-  json_t *dv = json_object_get(c->payload, "data");
-  char *dumped = dv && !json_is_string(dv) ? json_dumps(dv, FC_JSON_DUMP | JSON_ENCODE_ANY) : NULL;
-  fc_write_data_transfer(w, c->s->id,
-                         &(fc_op_data_transfer_t){.vendor_id = vendor,
-                                                  .message_id = message,
-                                                  .data = dumped ? dumped : data,
-                                                  .status = d->status})
-      ->ts_ms = fc_wall_ms();
+  char *dumped;
+  fc_op_data_transfer_t dt = fc_ocpp__data_transfer_args(c->payload, d->status, &dumped);
+  fc_write_data_transfer(w, c->s->id, &dt)->ts_ms = fc_wall_ms();
   free(dumped); /* jansson's allocator */
   fc_ocpp__commit(c, w, NULL, done);
 }

@@ -45,18 +45,8 @@ void fc_ocpp__h_status_notification(fc_call_t *c)
 
   fc_write_t *w = fc_write_new();
   long long now = fc_wall_ms();
-  fc_write_status(w, c->s->id,
-                  &(fc_op_status_t){
-                      .connector = (int)fc_ocpp__int_of(p, "connectorId"),
-                      .status = fc_ocpp__str_of(p, "status"),
-                      .error_code = fc_ocpp__str_of(p, "errorCode"),
-                      .info = fc_ocpp__str_of(p, "info"),
-                      .vendor_id = fc_ocpp__str_of(p, "vendorId"),
-                      .vendor_error_code = fc_ocpp__str_of(p, "vendorErrorCode"),
-                      .at_ms = fc_ocpp__ms_of(p, "timestamp", now),
-                      .has_ts = fc_ocpp__str_of(p, "timestamp") != NULL,
-                  })
-      ->ts_ms = now;
+  fc_op_status_t status = fc_ocpp__status_args(p, now);
+  fc_write_status(w, c->s->id, &status)->ts_ms = now;
   json_t *data = json_pack("{s:O, s:O}", "status", json_object_get(p, "status"), "errorCode",
                            json_object_get(p, "errorCode"));
   static const char *const optional[] = {"info", "vendorId", "vendorErrorCode", "timestamp"};

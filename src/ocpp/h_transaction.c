@@ -85,17 +85,8 @@ static void start_tag(fc_call_t *c, fc_read_t *r, int status)
   json_t *p = c->payload;
   fc_write_t *w = fc_write_new();
   long long now = fc_wall_ms();
-  fc_op_t *op =
-      fc_write_tx_start(w, c->s->id,
-                        &(fc_op_tx_start_t){
-                            .connector = (int)fc_ocpp__int_of(p, "connectorId"),
-                            .id_tag = fc_ocpp__str_of(p, "idTag"),
-                            .id_tag_status = st,
-                            .at_ms = fc_ocpp__ms_of(p, "timestamp", now),
-                            .meter_start = fc_ocpp__int_of(p, "meterStart"),
-                            .has_reservation = json_object_get(p, "reservationId") != NULL,
-                            .reservation_id = fc_ocpp__int_of(p, "reservationId"),
-                        });
+  fc_op_tx_start_t start = fc_ocpp__tx_start_args(p, st, now);
+  fc_op_t *op = fc_write_tx_start(w, c->s->id, &start);
   op->ts_ms = now;
 
   char masked[32];
@@ -182,15 +173,7 @@ static void stop_write(fc_call_t *c)
                            meter_stop, "stoppedAt", json_object_get(p, "timestamp"));
   json_t *reason = json_object_get(p, "reason");
   json_object_set_new(data, "reason", reason ? json_incref(reason) : json_string("Local"));
-  fc_op_tx_stop_t stop = {
-      .tx_id = tx,
-      .at_ms = fc_ocpp__ms_of(p, "timestamp", now),
-      .meter_stop = meter_stop,
-      .reason = fc_ocpp__str_of(p, "reason"),
-      .id_tag = fc_ocpp__str_of(p, "idTag"),
-      .transaction_data =
-          fc_ocpp__readings(json_object_get(p, "transactionData"), 0, SIZE_MAX, now),
-  };
+  fc_op_tx_stop_t stop = fc_ocpp__tx_stop_args(p, now);
   if (k && k->tx_active && k->tx_id == tx) {
     double e = fc_ocpp__energy_add(k, (double)meter_stop);
     double minutes = fc_ocpp__tx_minutes(k, ts);

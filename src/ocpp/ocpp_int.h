@@ -8,6 +8,7 @@
 #include "log/log.h"
 #include "ocpp/ocpp.h"
 #include "ocpp/rpc.h"
+#include "ocpp/store_args.h"
 #include "bus/bus.h"
 #include "domain/domain.h"
 #include "net/soon.h"
@@ -403,20 +404,6 @@ bool fc_ocpp__connector_ok(fc_ocpp_t *o, const char *charger, const json_t *v, i
  * time (now) is returned and *skewed set, counted and logged (once per
  * charger per interval). */
 long long fc_ocpp__stamp(fc_ocpp_t *o, const char *charger, const char *ts, bool *skewed);
-
-/* store_args.c: payload members for the store's typed ops. A string member
- * (borrowed from o), or NULL; an integer member (12.0 too), or 0; a date
- * member in ms, or fallback when absent or unparsable. */
-const char *fc_ocpp__str_of(const json_t *o, const char *key);
-long long fc_ocpp__int_of(const json_t *o, const char *key);
-long long fc_ocpp__ms_of(const json_t *o, const char *key, long long fallback);
-/* The readings of meter_values[first .. first + count) (count SIZE_MAX: to
- * the end), each with its timestamp (or fallback_ms), OCPP's defaults
- * applied to the sampled values; strings borrowed from the array. Free with
- * fc_ocpp__readings_free. */
-fc_op_readings_t fc_ocpp__readings(const json_t *meter_values, size_t first, size_t count,
-                                   long long fallback_ms);
-void fc_ocpp__readings_free(fc_op_readings_t *rs);
 
 /* "currentTime" etc.: now as an OCPP date-time string (a new json string). */
 json_t *fc_ocpp__json_now(void);

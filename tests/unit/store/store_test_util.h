@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/time.h"
 #include "log/log.h"
+#include "ocpp/store_args.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -136,52 +137,8 @@ static inline void wres_cb(fc_write_t *w, int status, void *arg)
   }
 }
 
-/* ---- typed ops from OCPP payloads, as the handlers fill them ---- */
-
-static inline const char *tj_str(json_t *o, const char *key)
-{
-  json_t *v = json_object_get(o, key);
-  return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static inline long long tj_int(json_t *o, const char *key)
-{
-  return (long long)json_number_value(json_object_get(o, key));
-}
-
-/* A payload's date, or 0 (arrival) when it has none. */
-static inline long long tj_ms(json_t *o, const char *key, long long fallback)
-{
-  long long ms;
-  const char *s = tj_str(o, key);
-  return s && fc_datetime_parse(s, &ms) == 0 ? ms : fallback;
-}
-
-/* The readings of a meterValue array (test-sized: at most 8 readings of 16
- * sampled values), in *buf. */
-typedef struct treadings {
-  fc_op_reading_t r[8];
-  fc_op_sampled_t s[8][16];
-} treadings_t;
-
-static inline fc_op_readings_t tj_readings(json_t *arr, long long now, treadings_t *buf)
-{
-  size_t i, j;
-  json_t *mv, *sv;
-  assert_true(json_array_size(arr) <= 8);
-  json_array_foreach(arr, i, mv)
-  {
-    json_t *svs = json_object_get(mv, "sampledValue");
-    assert_true(json_array_size(svs) <= 16);
-    json_array_foreach(svs, j, sv)
-    {
-      fc_op_sampled_of(sv, &buf->s[i][j]);
-    }
-    buf->r[i] = (fc_op_reading_t){
-        .ts_ms = tj_ms(mv, "timestamp", now), .n = json_array_size(svs), .sampled = buf->s[i]};
-  }
-  return (fc_op_readings_t){.n = json_array_size(arr), .v = buf->r};
-}
+/* ---- typed ops from OCPP payloads, filled as the handlers fill them
+ * (ocpp/store_args.h) ---- */
 
 /* Adds the op of kind made from a payload given as JSON text (or NULL) and
  * text (the status we answer, a registration, a frame, an event's type…;
@@ -196,95 +153,60 @@ static fc_op_t *add_op(fc_write_t *w, fc_op_kind_t kind, const char *cp, const c
     if (!p) fail_msg("bad test json: %s: %s", json, err.text);
   }
   long long now = fc_wall_ms();
-  treadings_t buf;
   fc_op_t *op = NULL;
   switch (kind) {
   case FC_OP_FRAME_LOG:
     op = fc_write_frame(w, cp, &(fc_op_frame_t){.text = text, .len = text ? strlen(text) : 0});
     break;
-  case FC_OP_BOOT:
-    op = fc_write_boot(w, cp,
-                       &(fc_op_boot_t){
-                           .registration = text,
-                           .vendor = tj_str(p, "chargePointVendor"),
-                           .model = tj_str(p, "chargePointModel"),
-                           .serial_number = tj_str(p, "chargePointSerialNumber"),
-                           .charge_box_serial = tj_str(p, "chargeBoxSerialNumber"),
-                           .firmware_version = tj_str(p, "firmwareVersion"),
-                           .iccid = tj_str(p, "iccid"),
-                           .imsi = tj_str(p, "imsi"),
-                           .meter_type = tj_str(p, "meterType"),
-                           .meter_serial = tj_str(p, "meterSerialNumber"),
-                       });
+  case FC_OP_BOOT: {
+    fc_op_boot_t a = fc_ocpp__boot_args(p, text);
+    op = fc_write_boot(w, cp, &a);
     break;
+  }
   case FC_OP_CHARGER_SEEN:
     op = fc_write_seen(w, cp, &(fc_op_seen_t){.registration = text});
     break;
   case FC_OP_HEARTBEAT:
     op = fc_write_heartbeat(w, cp);
     break;
-  case FC_OP_STATUS:
-    op = fc_write_status(w, cp,
-                         &(fc_op_status_t){
-                             .connector = (int)tj_int(p, "connectorId"),
-                             .status = tj_str(p, "status"),
-                             .error_code = tj_str(p, "errorCode"),
-                             .info = tj_str(p, "info"),
-                             .vendor_id = tj_str(p, "vendorId"),
-                             .vendor_error_code = tj_str(p, "vendorErrorCode"),
-                             .at_ms = tj_ms(p, "timestamp", now),
-                             .has_ts = tj_str(p, "timestamp") != NULL,
-                         });
+  case FC_OP_STATUS: {
+    fc_op_status_t a = fc_ocpp__status_args(p, now);
+    op = fc_write_status(w, cp, &a);
     break;
-  case FC_OP_METER:
-    op = fc_write_meter(
-        w, cp,
-        &(fc_op_meter_t){.connector = (int)tj_int(p, "connectorId"),
-                         .tx_id = tj_int(p, "transactionId"),
-                         .readings = tj_readings(json_object_get(p, "meterValue"), now, &buf)});
+  }
+  case FC_OP_METER: {
+    fc_op_meter_t a = {.connector = (int)fc_ocpp__int_of(p, "connectorId"),
+                       .tx_id = fc_ocpp__int_of(p, "transactionId"),
+                       .readings =
+                           fc_ocpp__readings(json_object_get(p, "meterValue"), 0, SIZE_MAX, now)};
+    op = fc_write_meter(w, cp, &a);
+    fc_ocpp__readings_free(&a.readings);
     break;
-  case FC_OP_TX_START:
-    op = fc_write_tx_start(w, cp,
-                           &(fc_op_tx_start_t){
-                               .connector = (int)tj_int(p, "connectorId"),
-                               .id_tag = tj_str(p, "idTag"),
-                               .id_tag_status = text,
-                               .at_ms = tj_ms(p, "timestamp", now),
-                               .meter_start = tj_int(p, "meterStart"),
-                               .has_reservation = json_object_get(p, "reservationId") != NULL,
-                               .reservation_id = tj_int(p, "reservationId"),
-                           });
+  }
+  case FC_OP_TX_START: {
+    fc_op_tx_start_t a = fc_ocpp__tx_start_args(p, text, now);
+    op = fc_write_tx_start(w, cp, &a);
     break;
+  }
   case FC_OP_TX_STOP: {
-    fc_op_tx_stop_t a = {
-        .tx_id = tj_int(p, "transactionId"),
-        .at_ms = tj_ms(p, "timestamp", now),
-        .meter_stop = tj_int(p, "meterStop"),
-        .reason = tj_str(p, "reason"),
-        .id_tag = tj_str(p, "idTag"),
-        .transaction_data = tj_readings(json_object_get(p, "transactionData"), now, &buf),
-    };
+    fc_op_tx_stop_t a = fc_ocpp__tx_stop_args(p, now);
     if (text) {
       json_t *cost = json_loads(text, 0, NULL);
       assert_non_null(cost);
       a.has_cost = true;
       a.cost = json_number_value(json_object_get(cost, "cost"));
       snprintf(a.currency, sizeof(a.currency), "%s",
-               tj_str(cost, "currency") ? tj_str(cost, "currency") : "");
+               fc_ocpp__str_of(cost, "currency") ? fc_ocpp__str_of(cost, "currency") : "");
       json_decref(cost);
     }
     op = fc_write_tx_stop(w, cp, &a);
+    fc_ocpp__readings_free(&a.transaction_data);
     break;
   }
   case FC_OP_DATA_TRANSFER: {
-    json_t *d = json_object_get(p, "data");
-    char *dumped = d && !json_is_string(d) ? json_dumps(d, JSON_COMPACT) : NULL;
-    op =
-        fc_write_data_transfer(w, cp,
-                               &(fc_op_data_transfer_t){.vendor_id = tj_str(p, "vendorId"),
-                                                        .message_id = tj_str(p, "messageId"),
-                                                        .data = dumped ? dumped : tj_str(p, "data"),
-                                                        .status = text});
+    char *dumped;
+    fc_op_data_transfer_t a = fc_ocpp__data_transfer_args(p, text, &dumped);
+    op = fc_write_data_transfer(w, cp, &a);
     free(dumped);
     break;
   }
@@ -297,11 +219,11 @@ static fc_op_t *add_op(fc_write_t *w, fc_op_kind_t kind, const char *cp, const c
     break;
   case FC_OP_COMMAND:
     op = fc_write_command(w, cp,
-                          &(fc_op_command_t){.command = tj_str(p, "command"),
-                                             .action = tj_str(p, "action"),
-                                             .status = tj_str(p, "status"),
-                                             .by = tj_str(p, "by"),
-                                             .requested_ms = tj_int(p, "requestedAt")},
+                          &(fc_op_command_t){.command = fc_ocpp__str_of(p, "command"),
+                                             .action = fc_ocpp__str_of(p, "action"),
+                                             .status = fc_ocpp__str_of(p, "status"),
+                                             .by = fc_ocpp__str_of(p, "by"),
+                                             .requested_ms = fc_ocpp__int_of(p, "requestedAt")},
                           json_object_get(p, "params"), json_object_get(p, "result"),
                           json_object_get(p, "error"));
     break;
