@@ -7,8 +7,9 @@
  *    served by one writer thread, which commits many writes in one database
  *    transaction (group commit); a write that fails alone fails alone, the
  *    others of its batch commit. A write's callback runs on the loop
- *    thread only after its transaction has committed (status 0), or when it
- *    has definitely failed (status < 0).
+ *    thread only after its transaction has committed and is durable (synced
+ *    to disk: status 0), or when it has definitely failed (status < 0). That
+ *    is the durability every backend promises.
  *  - Reads (fc_read_t) are served by reader threads with their own connections.
  *  - A failed commit is retried with backoff; after repeated failures a circuit
  *    breaker opens: new writes fail at once with FC_ERR_STORE_DOWN, a probe
@@ -139,11 +140,9 @@ void fc_store_stats(const fc_store_t *s, fc_store_stats_t *out);
  * for the call only. Time stamps are ms since the epoch, UTC; the handler
  * resolves a payload's date (or, without a usable one, the arrival time).
  *
- * What a backend promises, for every op (the contract a second backend
- * implements; store_int.h has the vtable):
- *  - Durability: a write's callback says 0 only once its transaction has
- *    committed and is on disk (synced); a write fails as a whole (its
- *    savepoint), the others of its batch commit.
+ * What a backend promises for the ops, beside durability (above): the
+ * contract a second backend implements (store_int.h has the vtable):
+ *  - Atomicity: a write's ops commit together or not at all.
  *  - Chargers: every data op but FRAME_LOG and COMMAND creates the charger's
  *    row when it has none ("Pending"; BOOT and CHARGER_SEEN give the
  *    registration); an EVENT of a charger without a row is not stored.

@@ -1,7 +1,9 @@
 /* Store internals, shared by store.c and the backends (sqlite/, later pg/).
  *
  * store.c owns the threads, queues, retries and the breaker; a backend only
- * knows how to run one thing on one connection. A connection is used by one
+ * knows how to run one thing on one connection: it fills an
+ * fc_store_backend_t (below; sqlite/conn.c's fc_store__sqlite) and keeps
+ * store.h's promises for each op and read. A connection is used by one
  * thread at a time (the writer's by the writer thread, each reader's by its
  * reader thread, the admin's by the CLI).
  *
@@ -17,7 +19,7 @@
 #include "store/store.h"
 
 struct fc_write {
-  fc_op_t **ops; /* each op allocated on its own: fc_write_add's pointers stay valid */
+  fc_op_t **ops; /* each op allocated on its own: the constructors' pointers stay valid */
   size_t n, cap;
   fc_write_cb cb;
   void *arg;
