@@ -78,9 +78,7 @@ static void log_answer(charger_t *c, long seq)
   char text[64];
   int n = snprintf(text, sizeof(text), "[3,\"m%ld\",{}]", seq);
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, c->id, NULL, text, (size_t)n);
-  op->i64 = 1;
-  op->flag = 0;
+  fc_write_frame(w, c->id, &(fc_op_frame_t){.text = text, .len = (size_t)n, .conn_id = 1});
   fc_write_set_lazy(w);
   if (fc_store_submit(store, w, answer_cb, NULL) < 0) fc_write_free(w);
 }
@@ -111,11 +109,17 @@ static void next_message(charger_t *c)
   fc_datetime_format(now + c->seq, ts, sizeof(ts)); /* one time stamp per message */
   c->seq++;
   json_t *svs = json_array();
-  for (int i = 0; i < opt.samples; i++) {
-    char v[32];
-    snprintf(v, sizeof(v), "%ld.%d", 10000 + c->seq * 2, i);
+  fc_op_sampled_t sampled[64];
+  char values[64][32];
+  int ns = opt.samples < 64 ? opt.samples : 64;
+  for (int i = 0; i < ns; i++) {
+    char *v = values[i];
+    snprintf(v, sizeof(values[i]), "%ld.%d", 10000 + c->seq * 2, i);
     json_array_append_new(
         svs, json_pack("{s:s, s:s, s:s}", "value", v, "measurand", measurands[i % 8], "unit", "W"));
+    sampled[i] =
+        (fc_op_sampled_t){.value = v, .num = atof(v), .measurand = measurands[i % 8], .unit = "W"};
+    fc_op_sampled_defaults(&sampled[i]);
   }
   json_t *mv = json_pack("{s:s, s:o}", "timestamp", ts, "sampledValue", svs);
   json_t *p = json_pack("{s:i, s:[o]}", "connectorId", 1, "meterValue", mv);
@@ -124,11 +128,11 @@ static void next_message(charger_t *c)
   free(text);
 
   fc_write_t *w = fc_write_new();
-  fc_write_add(w, FC_OP_METER, c->id, p, NULL, 0);
+  fc_op_reading_t reading = {.ts_ms = now + c->seq - 1, .n = (size_t)ns, .sampled = sampled};
+  fc_write_meter(w, c->id, &(fc_op_meter_t){.connector = 1, .readings = {.n = 1, .v = &reading}});
   fc_bus_add(w, FC_EV_METER, c->id, 1, fc_domain_meter_summary(mv), now, false);
-  fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, c->id, NULL, frame, (size_t)n);
-  op->i64 = 1;
-  op->flag = 1;
+  fc_write_frame(w, c->id,
+                 &(fc_op_frame_t){.text = frame, .len = (size_t)n, .conn_id = 1, .inbound = true});
   json_decref(p);
   msg_t *m = malloc(sizeof(*m));
   m->c = c;
@@ -252,9 +256,8 @@ int main(int argc, char **argv)
   fc_write_t *boot = fc_write_new();
   for (int i = 0; i < opt.chargers; i++) {
     snprintf(chargers[i].id, sizeof(chargers[i].id), "BENCH%05d", i);
-    fc_op_t *op = fc_write_add(boot, FC_OP_CHARGER_SEEN, chargers[i].id, NULL, "Accepted", 0);
-    op->flag = 1;
-    op->i64 = 1;
+    fc_write_seen(boot, chargers[i].id,
+                  &(fc_op_seen_t){.online = true, .conn_id = 1, .registration = "Accepted"});
   }
   if (fc_store_submit(store, boot, answer_cb, NULL) < 0) return 1;
   uv_run(loop, UV_RUN_DEFAULT);

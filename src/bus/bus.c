@@ -179,13 +179,14 @@ void fc_bus_publish_write(fc_bus_t *b, fc_write_t *w)
   int64_t tx_id = 0;
   for (size_t i = 0; i < n; i++) {
     fc_op_t *op = fc_write_op(w, i);
-    if (op->kind == FC_OP_TX_START) tx_id = op->out_id;
-    if (op->kind != FC_OP_EVENT || !op->out_text) continue;
-    fc_event_type_t type = fc_event_type_parse(op->text);
-    chan_t *c = chan_get(b, op->str, true);
-    apply(c, type, (int)op->i64, op->out_id, op->ts_ms, op->json, tx_id);
+    if (op->kind == FC_OP_TX_START) tx_id = op->out.id;
+    if (op->kind != FC_OP_EVENT || !op->out.text) continue;
+    const fc_op_event_t *ev = &op->event;
+    fc_event_type_t type = fc_event_type_parse(ev->type);
+    chan_t *c = chan_get(b, op->charger, true);
+    apply(c, type, ev->connector, op->out.id, ev->ts_ms, ev->data, tx_id);
     fc_event_t *e =
-        fc_event_new(type, op->str, (int)op->i64, op->out_id, op->out_text, op->out_len);
+        fc_event_new(type, op->charger, ev->connector, op->out.id, op->out.text, op->out.len);
     deliver(b, c, e);
     fc_event_unref(e);
   }

@@ -98,10 +98,15 @@ fc_op_t *fc_bus_add(fc_write_t *w, fc_event_type_t type, const char *charger, in
   const char *name = fc_event_type_name(type);
   if (!data) data = json_object();
   if (late) json_object_set_new(data, "late", json_true());
-  fc_op_t *op = fc_write_add(w, FC_OP_EVENT, charger, data, name, strlen(name));
+  /* "transactionId": null asks for the id of the write's new transaction */
+  fc_op_t *op = fc_write_event(
+      w, charger,
+      &(fc_op_event_t){.type = name,
+                       .connector = connector,
+                       .ts_ms = ts_ms,
+                       .late = late,
+                       .take_tx_id = json_is_null(json_object_get(data, "transactionId")),
+                       .data = data});
   json_decref(data); /* the op holds its own reference */
-  op->i64 = connector;
-  op->ts_ms = ts_ms;
-  op->flag = late ? FC_EVENT_LATE : 0;
   return op;
 }

@@ -15,6 +15,7 @@
 #include "cli/cli_int.h"
 
 #include "bus/bus.h"
+#include "bus/events.h"
 #include "core/err.h"
 #include "log/log.h"
 #include "core/time.h"
@@ -34,11 +35,8 @@ static void left_cb(const char *charger, int64_t conn_id, long long since_ms, vo
 {
   recovery_t *r = arg;
   long long ts = since_ms > 0 && since_ms <= r->now_ms ? since_ms : r->now_ms;
-  fc_op_t *op = fc_write_add(r->w, FC_OP_CHARGER_SEEN, charger, NULL, NULL, 0);
-  op->flag = 0;
-  op->i64 = conn_id;
-  op->ts_ms = ts;
-  fc_bus_add(r->w, FC_EV_OFFLINE, charger, 0, NULL, ts, false);
+  fc_write_seen(r->w, charger, &(fc_op_seen_t){.online = false, .conn_id = conn_id})->ts_ms = ts;
+  fc_ev_online(r->w, charger, false, ts);
   fc_log_ctx_t ctx = {.cp = charger};
   fc_log(FC_LOG_INFO, &ctx, "event=recovered_offline conn=%lld since_ms=%lld", (long long)conn_id,
          ts);

@@ -107,18 +107,33 @@ static void recorded(fc_write_t *w, int status, void *arg)
 static void add_profile_ops(cmd_t *c, fc_write_t *w, long long now)
 {
   if (c->out.status != 0 || strcmp(c->state, "Accepted") != 0 || !c->payload) return;
-  json_t *prof = NULL, *conn = json_object_get(c->payload, "connectorId");
+  json_t *prof = NULL, *p = c->payload;
+  long long n;
   if (!strcmp(c->action, "SetChargingProfile"))
-    prof = json_object_get(c->payload, "csChargingProfiles");
+    prof = json_object_get(p, "csChargingProfiles");
   else if (!strcmp(c->action, "RemoteStartTransaction"))
-    prof = json_object_get(c->payload, "chargingProfile");
+    prof = json_object_get(p, "chargingProfile");
   if (prof) {
-    json_t *j = json_pack("{s:O, s:O, s:s}", "connectorId", conn ? conn : json_null(),
-                          "csChargingProfiles", prof, "by", c->by);
-    fc_write_add(w, FC_OP_PROFILE_SET, c->charger, j, NULL, 0)->ts_ms = now;
-    json_decref(j);
+    json_t *sched = json_object_get(prof, "chargingSchedule");
+    fc_op_profile_set_t a = {
+        .connector = fc_ocpp__int_value(json_object_get(p, "connectorId"), &n) ? (int)n : -1,
+        .profile_id = fc_ocpp__int_of(prof, "chargingProfileId"),
+        .stack_level = (int)fc_ocpp__int_of(prof, "stackLevel"),
+        .purpose = fc_ocpp__str_of(prof, "chargingProfilePurpose"),
+        .kind = fc_ocpp__str_of(prof, "chargingProfileKind"),
+        .unit = fc_ocpp__str_of(sched, "chargingRateUnit"),
+        .tx_id = fc_ocpp__int_of(prof, "transactionId"),
+        .by = c->by,
+    };
+    fc_write_profile_set(w, c->charger, &a, prof)->ts_ms = now;
   } else if (!strcmp(c->action, "ClearChargingProfile")) {
-    fc_write_add(w, FC_OP_PROFILE_CLEAR, c->charger, c->payload, NULL, 0)->ts_ms = now;
+    fc_op_profile_clear_t a = {.purpose = fc_ocpp__str_of(p, "chargingProfilePurpose")};
+    if ((a.has_id = fc_ocpp__int_value(json_object_get(p, "id"), &n))) a.id = n;
+    if ((a.has_connector = fc_ocpp__int_value(json_object_get(p, "connectorId"), &n)))
+      a.connector = (int)n;
+    if ((a.has_stack_level = fc_ocpp__int_value(json_object_get(p, "stackLevel"), &n)))
+      a.stack_level = (int)n;
+    fc_write_profile_clear(w, c->charger, &a)->ts_ms = now;
   }
 }
 
@@ -128,11 +143,6 @@ static void record(cmd_t *c)
   json_t *error = json_null();
   if (c->err_code || c->err_desc)
     error = json_pack("{s:s?, s:s?}", "code", c->err_code, "description", c->err_desc);
-  json_t *rec = json_pack("{s:s, s:o, s:O, s:s, s:O, s:O, s:s, s:I}", "command", c->name, "action",
-                          c->action[0] ? json_string(c->action) : json_null(), "params", c->params,
-                          "status", c->state, "result", c->result ? c->result : json_null(),
-                          "error", error, "by", c->by, "requestedAt", (json_int_t)c->requested_ms);
-  if (c->action[0]) json_object_set_new(rec, "sent", json_boolean(c->out.sent));
   fc_ev_command_t ev = {
       .command = c->name,
       .action = c->action[0] ? c->action : NULL,
@@ -146,9 +156,15 @@ static void record(cmd_t *c)
   long long now = fc_wall_ms();
   json_t *conn = json_object_get(c->params, "connectorId");
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_COMMAND, c->charger, rec, NULL, 0);
-  op->ts_ms = now;
-  json_decref(rec);
+  fc_write_command(w, c->charger,
+                   &(fc_op_command_t){.command = c->name,
+                                      .action = c->action[0] ? c->action : NULL,
+                                      .status = c->state,
+                                      .by = c->by,
+                                      .requested_ms = c->requested_ms,
+                                      .sent = c->action[0] ? c->out.sent : -1},
+                   c->params, c->result, error)
+      ->ts_ms = now;
   add_profile_ops(c, w, now);
   /* an operator's connectorId beyond the bound is the charger's (0) */
   long long connector = 0;

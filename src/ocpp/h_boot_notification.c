@@ -49,8 +49,8 @@ void fc_ocpp__h_boot_notification(fc_call_t *c)
   int interval = b->reg == FC_REG_ACCEPTED ? o->cfg->heartbeat_interval : RETRY_INTERVAL;
   const char *reg = fc_ocpp__reg_name(b->reg);
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_BOOT, s->id, c->payload, reg, strlen(reg));
-  op->ts_ms = fc_wall_ms();
+  fc_op_boot_t boot = fc_ocpp__boot_args(c->payload, reg);
+  fc_write_boot(w, s->id, &boot)->ts_ms = fc_wall_ms();
   json_t *result = json_pack("{s:s, s:o, s:i}", "status", reg, "currentTime", fc_ocpp__json_now(),
                              "interval", interval);
   fc_ocpp__commit(c, w, result, done);

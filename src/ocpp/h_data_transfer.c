@@ -4,6 +4,7 @@
  * DataTransfer is stored, with the status we answered, before the answer. */
 #include "ocpp/ocpp_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct dt_ctx {
@@ -69,8 +70,9 @@ void fc_ocpp__h_data_transfer(fc_call_t *c)
   else
     d->status = "UnknownVendorId";
 
-  fc_op_t *op =
-      fc_write_add(w, FC_OP_DATA_TRANSFER, c->s->id, c->payload, d->status, strlen(d->status));
-  op->ts_ms = fc_wall_ms();
+  char *dumped;
+  fc_op_data_transfer_t dt = fc_ocpp__data_transfer_args(c->payload, d->status, &dumped);
+  fc_write_data_transfer(w, c->s->id, &dt)->ts_ms = fc_wall_ms();
+  free(dumped); /* jansson's allocator */
   fc_ocpp__commit(c, w, NULL, done);
 }

@@ -8,8 +8,7 @@ void fc_ocpp__h_heartbeat(fc_call_t *c)
 {
   fc_session_t *s = c->s;
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_HEARTBEAT, s->id, NULL, NULL, 0);
-  op->ts_ms = fc_wall_ms();
+  fc_write_heartbeat(w, s->id)->ts_ms = fc_wall_ms();
   fc_write_set_lazy(w); /* nobody waits for it */
   if (s->o->io.submit(s->o->store, w, fc_ocpp__write_ignored, NULL) < 0) fc_write_free(w);
   fc_ocpp__answer(c, json_pack("{s:o}", "currentTime", fc_ocpp__json_now()));

@@ -85,5 +85,5 @@ void fc_ocpp__precharge_soc(fc_ocpp_t *o, fc_write_t *w, const char *charger, fc
 {
   (void)o;
   if (!k->pc_known) return;
-  add_event(w, charger, k, soc, "MeterValues", ts_ms)->flag |= FC_EVENT_SKIP_REPEAT;
+  add_event(w, charger, k, soc, "MeterValues", ts_ms)->event.skip_repeat = true;
 }

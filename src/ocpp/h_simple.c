@@ -18,11 +18,11 @@
 #include <math.h>
 #include <string.h>
 
-static fc_write_t *write_of(fc_call_t *c, fc_op_kind_t kind, const char *text)
+/* A write of a Diagnostics/FirmwareStatusNotification. */
+static fc_write_t *notice_write(fc_call_t *c, fc_op_kind_t kind)
 {
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, kind, c->s->id, c->payload, text, text ? strlen(text) : 0);
-  op->ts_ms = fc_wall_ms();
+  fc_write_notice(w, kind, c->s->id, fc_ocpp__str_of(c->payload, "status"))->ts_ms = fc_wall_ms();
   return w;
 }
 
@@ -44,7 +44,10 @@ void fc_ocpp__h_status_notification(fc_call_t *c)
   bool late = ts < k->status_ts;
   if (!late) k->status_ts = ts;
 
-  fc_write_t *w = write_of(c, FC_OP_STATUS, NULL);
+  fc_write_t *w = fc_write_new();
+  long long now = fc_wall_ms();
+  fc_op_status_t status = fc_ocpp__status_args(p, now);
+  fc_write_status(w, c->s->id, &status)->ts_ms = now;
   fc_ev_status_t ev = {
       .status = json_string_value(json_object_get(p, "status")),
       .error_code = json_string_value(json_object_get(p, "errorCode")),
@@ -54,7 +57,7 @@ void fc_ocpp__h_status_notification(fc_call_t *c)
       .timestamp = json_string_value(json_object_get(p, "timestamp")),
       .clock_skew = skewed,
   };
-  fc_ev_status(w, c->s->id, connector, &ev, ts, late)->flag |= FC_EVENT_SKIP_REPEAT;
+  fc_ev_status(w, c->s->id, connector, &ev, ts, late)->event.skip_repeat = true;
   fc_ocpp__commit(c, w, json_object(), NULL);
 }
 
@@ -79,12 +82,14 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
   json_t *mv;
   json_array_foreach(json_object_get(p, "meterValue"), i, mv)
   {
-    json_t *one = json_pack("{s:O, s:[O]}", "connectorId", json_object_get(p, "connectorId"),
-                            "meterValue", mv);
-    if (tx) json_object_set_new(one, "transactionId", json_integer(tx));
-    fc_op_t *op = fc_write_add(w, FC_OP_METER, c->s->id, one, NULL, 0);
-    op->ts_ms = fc_wall_ms();
-    json_decref(one);
+    long long now = fc_wall_ms();
+    fc_op_readings_t rs = fc_ocpp__readings(json_object_get(p, "meterValue"), i, 1, now);
+    fc_write_meter(w, c->s->id,
+                   &(fc_op_meter_t){.connector = (int)fc_ocpp__int_of(p, "connectorId"),
+                                    .tx_id = tx,
+                                    .readings = rs})
+        ->ts_ms = now;
+    fc_ocpp__readings_free(&rs);
     json_t *sum = fc_domain_meter_summary(mv);
     if (!sum) continue;
     fc_ev_meter_t ev;
@@ -102,7 +107,7 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
     double reg_v = ev.total.v[FC_MQ_ENERGY];
     bool reg = !isnan(reg_v);
     double soc_v = isnan(ev.total.v[FC_MQ_SOC]) ? -1 : ev.total.v[FC_MQ_SOC];
-    fc_ev_meter(w, c->s->id, connector, &ev, ts, late)->flag |= FC_EVENT_SKIP_REPEAT;
+    fc_ev_meter(w, c->s->id, connector, &ev, ts, late)->event.skip_repeat = true;
     if (!late && soc_v >= 0 && soc_v <= 100) {
       fc_ocpp__precharge_soc(o, w, c->s->id, k, soc_v, ts);
       if (tx && tx == k->tx_id) fc_ocpp__stage_soc(c, connector, soc_v);
@@ -111,11 +116,11 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
       double e = fc_ocpp__energy_add(k, reg_v);
       fc_ev_energy(w, c->s->id, connector,
                    &(fc_ev_energy_t){.tx_id = tx, .energy_wh = e, .meter_wh = reg_v}, ts)
-          ->flag |= FC_EVENT_SKIP_REPEAT;
+          ->event.skip_repeat = true;
       /* The running cost follows each reading of the register (energy and
        * time both advance it). */
       fc_ev_cost_t cost = fc_ocpp__cost(o, k, e, ts);
-      fc_ev_cost(w, c->s->id, connector, &cost, ts)->flag |= FC_EVENT_SKIP_REPEAT;
+      fc_ev_cost(w, c->s->id, connector, &cost, ts)->event.skip_repeat = true;
     }
   }
   fc_ocpp__commit(c, w, json_object(), NULL);
@@ -123,16 +128,10 @@ void fc_ocpp__h_meter_values(fc_call_t *c)
 
 void fc_ocpp__h_diagnostics_status(fc_call_t *c)
 {
-  fc_ocpp__commit(c,
-                  write_of(c, FC_OP_DIAGNOSTICS_STATUS,
-                           json_string_value(json_object_get(c->payload, "status"))),
-                  json_object(), NULL);
+  fc_ocpp__commit(c, notice_write(c, FC_OP_DIAGNOSTICS_STATUS), json_object(), NULL);
 }
 
 void fc_ocpp__h_firmware_status(fc_call_t *c)
 {
-  fc_ocpp__commit(
-      c,
-      write_of(c, FC_OP_FIRMWARE_STATUS, json_string_value(json_object_get(c->payload, "status"))),
-      json_object(), NULL);
+  fc_ocpp__commit(c, notice_write(c, FC_OP_FIRMWARE_STATUS), json_object(), NULL);
 }

@@ -9,6 +9,8 @@
 #include "ocpp/ocpp_int.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct tx_ctx {
@@ -42,7 +44,7 @@ static void start_apply(fc_call_t *c, fc_write_t *w, int status)
   fc_op_t *op = fc_write_op(w, 0);
   int connector = (int)json_integer_value(json_object_get(c->payload, "connectorId"));
   fc_cpconn_t *k = fc_ocpp__cpconn(c->s->o, c->s->id, connector);
-  if (!k->tx_active || k->tx_id != op->out_id) fc_ocpp__target_soc_started(k, op->out_id);
+  if (!k->tx_active || k->tx_id != op->out.id) fc_ocpp__target_soc_started(k, op->out.id);
 }
 
 static void started(fc_call_t *c, fc_write_t *w, int status)
@@ -56,10 +58,11 @@ static void started(fc_call_t *c, fc_write_t *w, int status)
   fc_log_ctx_t ctx = c->s->log;
   ctx.msg_id = c->id;
   fc_log(FC_LOG_INFO, &ctx, "event=transaction_started tx=%lld connector=%lld retry=%d",
-         (long long)op->out_id,
-         (long long)json_integer_value(json_object_get(c->payload, "connectorId")), op->out_flag);
+         (long long)op->out.id,
+         (long long)json_integer_value(json_object_get(c->payload, "connectorId")),
+         op->out.outcome == FC_OUT_REPEAT);
   json_t *r =
-      json_pack("{s:I, s:O}", "transactionId", (json_int_t)op->out_id, "idTagInfo", t->info);
+      json_pack("{s:I, s:O}", "transactionId", (json_int_t)op->out.id, "idTagInfo", t->info);
   fc_ocpp__answer(c, r);
 }
 
@@ -74,8 +77,10 @@ static void start_tag(fc_call_t *c, fc_read_t *r, int status)
   const char *st = json_string_value(json_object_get(t->info, "status"));
   json_t *p = c->payload;
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_TX_START, c->s->id, p, st, strlen(st));
-  op->ts_ms = fc_wall_ms();
+  long long now = fc_wall_ms();
+  fc_op_tx_start_t start = fc_ocpp__tx_start_args(p, st, now);
+  fc_op_t *op = fc_write_tx_start(w, c->s->id, &start);
+  op->ts_ms = now;
 
   char masked[32];
   long long ts = op->ts_ms;
@@ -94,7 +99,7 @@ static void start_tag(fc_call_t *c, fc_read_t *r, int status)
       .meter_wh = (double)meter_start,
       .target_soc = k->target_next > 0 ? k->target_next : NAN,
   };
-  fc_ev_tx_started(w, c->s->id, connector, &ev, ts)->flag |= FC_EVENT_SKIP_REPEAT;
+  fc_ev_tx_started(w, c->s->id, connector, &ev, ts)->event.skip_repeat = true;
   c->apply_fn = start_apply;
   fc_ocpp__commit(c, w, NULL, started);
 }
@@ -119,7 +124,7 @@ static void stopped(fc_call_t *c, fc_write_t *w, int status)
   ctx.msg_id = c->id;
   fc_log(FC_LOG_INFO, &ctx, "event=transaction_stopped tx=%lld unknown=%d repeat=%d",
          (long long)json_integer_value(json_object_get(c->payload, "transactionId")),
-         op->out_flag == 1, op->out_flag == 2);
+         op->out.outcome == FC_OUT_UNKNOWN_TX, op->out.outcome == FC_OUT_REPEAT);
   json_t *res = json_object();
   if (t && t->info) json_object_set(res, "idTagInfo", t->info);
   fc_ocpp__answer(c, res);
@@ -161,30 +166,28 @@ static void stop_write(fc_call_t *c)
       .target_soc = NAN,
       .soc_at_stop = NAN,
   };
-  char *final_cost = NULL;
+  fc_op_tx_stop_t stop = fc_ocpp__tx_stop_args(p, now);
   if (k && k->tx_active && k->tx_id == tx) {
     double e = fc_ocpp__energy_add(k, (double)meter_stop);
-    /* The final cost goes into the transaction's row (the op's text) and
+    /* The final cost goes into the transaction's row (the op's cost) and
      * into the event; a stop of a transaction we never saw start has none. */
     fc_ev_cost_t cost = fc_ocpp__cost(o, k, e, ts);
     ev.energy_wh = e;
     ev.minutes = cost.minutes;
     ev.cost = cost.cost;
     ev.currency = cost.currency;
-    json_t *row = json_pack("{s:f, s:s}", "cost", cost.cost, "currency", cost.currency);
-    final_cost = json_dumps(row, JSON_COMPACT);
-    json_decref(row);
+    stop.has_cost = !isnan(cost.cost);
+    stop.cost = cost.cost;
+    snprintf(stop.currency, sizeof(stop.currency), "%s", cost.currency ? cost.currency : "");
     k->tx_active = false;
   }
   /* the vehicle leaves with its transaction (as in the charger model) */
   if (k && (!k->tx_active || k->tx_id == tx)) k->pc_known = false;
   if (k) fc_ocpp__target_soc_stopped(k, tx, &ev);
   fc_write_t *w = fc_write_new();
-  fc_op_t *op =
-      fc_write_add(w, FC_OP_TX_STOP, c->s->id, p, final_cost, final_cost ? strlen(final_cost) : 0);
-  op->ts_ms = now;
-  free(final_cost);
-  fc_ev_tx_stopped(w, c->s->id, k ? k->id : 0, &ev, ts)->flag |= FC_EVENT_SKIP_REPEAT;
+  fc_write_tx_stop(w, c->s->id, &stop)->ts_ms = now;
+  fc_ocpp__readings_free(&stop.transaction_data);
+  fc_ev_tx_stopped(w, c->s->id, k ? k->id : 0, &ev, ts)->event.skip_repeat = true;
   fc_ocpp__commit(c, w, NULL, stopped);
 }
 

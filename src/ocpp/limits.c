@@ -229,10 +229,10 @@ void fc_ocpp__frame_log(fc_session_t *s, bool inbound, bool refused, const char 
   o->stats.frames_logged++;
 
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, s->id, NULL, t, n);
-  op->i64 = (int64_t)s->conn_id;
-  op->flag = inbound;
-  op->ts_ms = fc_wall_ms();
+  fc_write_frame(
+      w, s->id,
+      &(fc_op_frame_t){.text = t, .len = n, .conn_id = (int64_t)s->conn_id, .inbound = inbound})
+      ->ts_ms = fc_wall_ms();
   free(masked);
   /* nobody waits for it: it goes with the next commit (a call's frame with
    * its handler's write, an answer's with whatever commits next, instead of

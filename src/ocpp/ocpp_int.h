@@ -8,6 +8,7 @@
 #include "log/log.h"
 #include "ocpp/ocpp.h"
 #include "ocpp/rpc.h"
+#include "ocpp/store_args.h"
 #include "bus/bus.h"
 #include "domain/domain.h"
 #include "net/soon.h"

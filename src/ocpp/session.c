@@ -368,9 +368,9 @@ static void seen(fc_session_t *s, bool online)
    * removed meanwhile stays removed. */
   const char *reg = NULL;
   if (!s->in_registry) reg = fc_ocpp__reg_name(s->reg);
-  fc_op_t *op = fc_write_add(w, FC_OP_CHARGER_SEEN, s->id, NULL, reg, reg ? strlen(reg) : 0);
-  op->flag = online;
-  op->i64 = (int64_t)s->conn_id;
+  fc_op_t *op = fc_write_seen(
+      w, s->id,
+      &(fc_op_seen_t){.online = online, .conn_id = (int64_t)s->conn_id, .registration = reg});
   op->ts_ms = fc_wall_ms();
   fc_ev_online(w, s->id, online, op->ts_ms);
   if (s->o->io.submit(s->o->store, w, fc_ocpp__write_published, s->o) < 0) fc_write_free(w);

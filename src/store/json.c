@@ -1,5 +1,6 @@
 /* JSON text made by the store: a bus event's one serialisation (FC_OP_EVENT),
- * a meter reading's sampled values, and the JSON reads' results.
+ * a meter reading's sampled values (from the op's typed fields), and the
+ * JSON reads' results.
  * Backend-independent: the postgres backend will give the same bytes.
  *
  * The writer below gives exactly what jansson's json_dumps(JSON_COMPACT |
@@ -16,8 +17,9 @@
  * An event's data object belongs to the op, and the loop thread reads it again
  * after the write's callback; other values inside it may be shared with loop
  * objects (json_pack "O"). So the writer thread only reads it: no copy, no
- * incref, no set. The one change the event rules make ("transactionId": null
- * becomes the new transaction's id) is made while writing, member by member. */
+ * incref, no set. The one change the event rules make (take_tx_id: its
+ * "transactionId" becomes the new transaction's id) is made while writing,
+ * member by member. */
 #include "store/store_int.h"
 
 #include "core/err.h"
@@ -301,19 +303,19 @@ char *fc_store__json_dump(const json_t *j, size_t *len)
   return fc_store__json_text(j, 15, len);
 }
 
-/* data, with a top-level "transactionId": null written as tx_id (when > 0). */
+/* data, with its top-level "transactionId" written as tx_id (when > 0): in
+ * place of its value, or added last when data has none. */
 static int put_data(sbuf_t *b, const json_t *data, int64_t tx_id)
 {
   const char *key;
   json_t *v;
-  bool first = true;
+  bool first = true, done = false;
 
   if (!data) {
     puts_(b, "{}");
     return 0;
   }
-  if (!json_is_object(data) || tx_id <= 0 ||
-      !json_is_null(json_object_get(data, "transactionId"))) {
+  if (!json_is_object(data) || tx_id <= 0) {
     put_json(b, data);
     return 0;
   }
@@ -324,11 +326,17 @@ static int put_data(sbuf_t *b, const json_t *data, int64_t tx_id)
     first = false;
     if (put_str(b, key)) return -1;
     puts_(b, ":");
-    if (json_is_null(v) && strcmp(key, "transactionId") == 0) {
+    if (!done && strcmp(key, "transactionId") == 0) {
       put_int(b, tx_id);
+      done = true;
     } else {
       put_json(b, v);
     }
+  }
+  if (!done) {
+    if (!first) puts_(b, ",");
+    puts_(b, "\"transactionId\":");
+    put_int(b, tx_id);
   }
   puts_(b, "}");
   return 0;
@@ -336,22 +344,23 @@ static int put_data(sbuf_t *b, const json_t *data, int64_t tx_id)
 
 char *fc_store__event_json(const fc_op_t *op, int64_t seq, int64_t tx_id, size_t *len)
 {
+  const fc_op_event_t *ev = &op->event;
   sbuf_t b = {0};
   char ts[FC_STORE__TIME_LEN];
 
   puts_(&b, "{\"type\":");
-  if (!op->text || put_str(&b, op->text)) goto fail;
+  if (!ev->type || put_str(&b, ev->type)) goto fail;
   puts_(&b, ",\"charger\":");
-  if (put_str(&b, op->str)) goto fail;
-  fc_store__format_time(op->ts_ms, ts);
+  if (put_str(&b, op->charger)) goto fail;
+  fc_store__format_time(ev->ts_ms, ts);
   puts_(&b, ",\"connector\":");
-  put_int(&b, op->i64);
+  put_int(&b, ev->connector);
   puts_(&b, ",\"seq\":");
   put_int(&b, seq);
   puts_(&b, ",\"ts\":\"");
   puts_(&b, ts);
   puts_(&b, "\",\"data\":");
-  if (put_data(&b, op->json, tx_id)) goto fail;
+  if (put_data(&b, ev->data, tx_id)) goto fail;
   puts_(&b, "}");
   *len = b.n;
   return b.p;
@@ -359,4 +368,40 @@ char *fc_store__event_json(const fc_op_t *op, int64_t seq, int64_t tx_id, size_t
 fail:
   fc_free(b.p);
   return NULL;
+}
+
+/* ,"key":"s" when s is not NULL; -1 if s is not valid UTF-8. */
+static int put_member(sbuf_t *b, const char *key, const char *s, bool *first)
+{
+  if (!s) return 0;
+  if (!*first) put(b, ",", 1);
+  *first = false;
+  puts_(b, key);
+  return put_str(b, s);
+}
+
+char *fc_store__sampled_json(const fc_op_reading_t *r, size_t *len)
+{
+  sbuf_t b = {0};
+  put(&b, "[", 1);
+  for (size_t i = 0; i < r->n; i++) {
+    const fc_op_sampled_t *s = &r->sampled[i];
+    bool first = true;
+    if (i) put(&b, ",", 1);
+    put(&b, "{", 1);
+    if (put_member(&b, "\"value\":", s->value, &first) ||
+        put_member(&b, "\"context\":", s->context, &first) ||
+        put_member(&b, "\"format\":", s->format, &first) ||
+        put_member(&b, "\"measurand\":", s->measurand, &first) ||
+        put_member(&b, "\"phase\":", s->phase, &first) ||
+        put_member(&b, "\"location\":", s->location, &first) ||
+        put_member(&b, "\"unit\":", s->unit, &first)) {
+      fc_free(b.p);
+      return NULL;
+    }
+    put(&b, "}", 1);
+  }
+  put(&b, "]", 1);
+  *len = b.n;
+  return b.p;
 }

@@ -155,27 +155,6 @@ fc_write_t *fc_write_new(void)
   return fc_calloc(1, sizeof(fc_write_t));
 }
 
-fc_op_t *fc_write_add(fc_write_t *w, fc_op_kind_t kind, const char *str, json_t *json,
-                      const char *text, size_t text_len)
-{
-  fc_op_t *op = fc_calloc(1, sizeof(*op));
-  op->kind = kind;
-  op->str = fc_strdup(str);
-  if (text) {
-    if (!text_len) text_len = strlen(text);
-    op->text = fc_strndup(text, text_len);
-    op->text_len = strlen(op->text); /* an embedded NUL ends it */
-  }
-  op->json = json ? json_incref(json) : NULL;
-  op->ts_ms = fc_store__now_ms();
-  if (w->n == w->cap) {
-    w->cap = w->cap ? w->cap * 2 : 4;
-    w->ops = fc_realloc(w->ops, w->cap * sizeof(*w->ops));
-  }
-  w->ops[w->n++] = op;
-  return op;
-}
-
 void fc_write_set_lazy(fc_write_t *w)
 {
   w->lazy = true;
@@ -194,14 +173,8 @@ fc_op_t *fc_write_op(fc_write_t *w, size_t i)
 void fc_write_free(fc_write_t *w)
 {
   if (!w) return;
-  for (size_t i = 0; i < w->n; i++) {
-    fc_op_t *op = w->ops[i];
-    fc_free(op->str);
-    fc_free(op->text);
-    fc_free(op->out_text);
-    json_decref(op->json);
-    fc_free(op);
-  }
+  for (size_t i = 0; i < w->n; i++)
+    fc_store__op_free(w->ops[i]);
   fc_free(w->ops);
   fc_free(w);
 }
@@ -314,10 +287,10 @@ static void clear_results(fc_write_t *w)
 {
   for (size_t i = 0; i < w->n; i++) {
     fc_op_t *op = w->ops[i];
-    op->out_id = 0;
-    op->out_flag = 0;
-    FC_FREE(op->out_text);
-    op->out_len = 0;
+    op->out.id = 0;
+    op->out.outcome = FC_OUT_NEW;
+    FC_FREE(op->out.text);
+    op->out.len = 0;
   }
 }
 
@@ -331,14 +304,14 @@ static void fail_writes(fc_write_t *first)
   }
 }
 
-/* The rules of store.h that tie event i of w to a data op earlier in the
- * same write. Returns true if the event is to be skipped (the latest earlier
- * TX_START, TX_STOP, METER or STATUS stored nothing new: a charger's retry);
- * *tx_id = the latest earlier TX_START's out_id, for "transactionId": null,
- * or 0. */
+/* The rules of store.h that tie event i of w to the data ops before it in
+ * the same write. Returns true if the event is to be skipped (skip_repeat,
+ * and the latest earlier TX_START, TX_STOP, METER or STATUS stored nothing
+ * new: a charger's retry); *tx_id = the latest earlier TX_START's out.id
+ * when the event takes it (take_tx_id), else 0. */
 static bool event_rules(const fc_write_t *w, size_t i, int64_t *tx_id)
 {
-  const fc_op_t *start = NULL, *last = NULL;
+  const fc_op_t *start = NULL, *last = NULL, *ev = w->ops[i];
   for (size_t j = 0; j < i; j++) {
     const fc_op_t *o = w->ops[j];
     if (o->kind == FC_OP_TX_START) start = o;
@@ -346,16 +319,8 @@ static bool event_rules(const fc_write_t *w, size_t i, int64_t *tx_id)
         o->kind == FC_OP_STATUS)
       last = o;
   }
-  *tx_id = start ? start->out_id : 0;
-  if (!(w->ops[i]->flag & FC_EVENT_SKIP_REPEAT) || !last) return false;
-  switch (last->kind) {
-  case FC_OP_TX_START:
-    return last->out_flag != 0;
-  case FC_OP_METER:
-    return last->out_flag == 1;
-  default: /* TX_STOP, STATUS */
-    return last->out_flag == 2;
-  }
+  *tx_id = start && ev->event.take_tx_id ? start->out.id : 0;
+  return ev->event.skip_repeat && last && last->out.outcome == FC_OUT_REPEAT;
 }
 
 /* Event retention: with the first batch, then at most every

@@ -7,8 +7,9 @@
  *    served by one writer thread, which commits many writes in one database
  *    transaction (group commit); a write that fails alone fails alone, the
  *    others of its batch commit. A write's callback runs on the loop
- *    thread only after its transaction has committed (status 0), or when it
- *    has definitely failed (status < 0).
+ *    thread only after its transaction has committed and is durable (synced
+ *    to disk: status 0), or when it has definitely failed (status < 0). That
+ *    is the durability every backend promises.
  *  - Reads (fc_read_t) are served by reader threads with their own connections.
  *  - A failed commit is retried with backoff; after repeated failures a circuit
  *    breaker opens: new writes fail at once with FC_ERR_STORE_DOWN, a probe
@@ -20,9 +21,7 @@
  * and meant for the CLI (no loop). Callbacks run on the loop thread.
  *
  * Time: the database keeps every time stamp (the *_at and ts columns) as an
- * INTEGER of milliseconds since the Unix epoch, UTC. Payload dates (RFC 3339)
- * are converted on the way in; when a payload has no usable time stamp, the
- * op's ts_ms (arrival time) is used.
+ * INTEGER of milliseconds since the Unix epoch, UTC, as the ops carry them.
  *
  * The store's uv_async_t is referenced only while a callback is outstanding
  * (or a drain is pending): a loop with nothing else to do returns once every
@@ -130,124 +129,269 @@ typedef struct fc_store_stats {
 } fc_store_stats_t;
 void fc_store_stats(const fc_store_t *s, fc_store_stats_t *out);
 
-/* ---- writes ---------------------------------------------------------------- */
+/* ---- writes ----------------------------------------------------------------
+ *
+ * A write is a list of operations (fc_op_t), each of one kind with a typed
+ * struct of its own. The caller builds each op with its constructor
+ * (fc_write_boot, fc_write_status…) from arguments it has already parsed
+ * and validated: the backend binds fields, it never parses OCPP JSON. The
+ * constructors copy every string and array of their arguments into the op
+ * (one arena per op, freed with the write), so the arguments are borrowed
+ * for the call only. Time stamps are ms since the epoch, UTC; the handler
+ * resolves a payload's date (or, without a usable one, the arrival time).
+ *
+ * What a backend promises for the ops, beside durability (above): the
+ * contract a second backend implements (store_int.h has the vtable):
+ *  - Atomicity: a write's ops commit together or not at all.
+ *  - Chargers: every data op but FRAME_LOG and COMMAND creates the charger's
+ *    row when it has none ("Pending"; BOOT and CHARGER_SEEN give the
+ *    registration); an EVENT of a charger without a row is not stored.
+ *  - Idempotency: a charger's retry of a message we have stores nothing new
+ *    and says so with out.outcome == FC_OUT_REPEAT (STATUS, METER, TX_START,
+ *    TX_STOP, each below); everything else is stored again.
+ *  - Events: each charger's events get seq 1, 2, 3… in commit order, gap
+ *    free among committed events (a rolled back event gives its seq back). */
 
 typedef enum {
-  /* Raw OCPP frame log. str: charger id; json: NULL; text: the frame;
-   * i64: connection id; flag: 1 inbound (charger → us), 0 outbound. */
-  FC_OP_FRAME_LOG = 1,
-  /* BootNotification. str: charger; json: the request payload;
-   * text: the registration status we answer ("Accepted"…). Creates the charger
-   * row if unknown (with that registration), else updates its boot details. */
-  FC_OP_BOOT,
-  /* Connection state. str: charger; flag: 1 online, 0 offline; i64: conn id.
-   * With text, creates the row (registration from text) if unknown; with
-   * text NULL it only updates a row that exists (a charger removed while
-   * connected is not brought back by its disconnection). Going offline only
-   * applies if i64 is the charger's current connection (or 0): the close of a
-   * connection that a newer one replaced does not mark the charger offline.
-   * Every call is logged in the connections table. */
-  FC_OP_CHARGER_SEEN,
-  /* Heartbeat. str: charger. Updates last_heartbeat_at. */
-  FC_OP_HEARTBEAT,
-  /* StatusNotification. str: charger; json: payload. The connector's current
-   * status changes only if the payload's timestamp (or arrival time when it has
-   * none) is not older than the stored one; every notification is kept in
-   * status_history either way. out_flag = 1 if it was stale; 2 if it is a
-   * repeat: a notification with a time stamp that status_history has
-   * already (same connector, time stamp, status, errorCode, info, vendorId,
-   * vendorErrorCode), which is not stored again. */
-  FC_OP_STATUS,
-  /* MeterValues. str: charger; json: payload ({connectorId, transactionId?,
-   * meterValue:[…]}). One row per meterValue element (a reading: its time
-   * stamp and its sampled values); a reading identical to one stored (same
-   * charger, connector, time stamp and sampled values, OCPP's defaults
-   * applied) is stored once, a different one with the same time stamp is
-   * kept too. out_flag = 1 when no reading was new (a charger's retry of
-   * readings we have; an empty meterValue too). */
-  FC_OP_METER,
-  /* StartTransaction. str: charger; json: payload; text: the idTagInfo status
-   * we answer. out_id = the transaction id (out_flag 0). Idempotent: an identical start
-   * (charger, connector, idTag, timestamp, meterStart) returns the id it got
-   * the first time, with out_flag = 1. */
-  FC_OP_TX_START,
-  /* StopTransaction. str: charger; json: payload (with transactionData, stored
-   * as meter values of the transaction). out_flag = 1 if the transaction was
-   * unknown (a stop for a transaction we never saw is still stored), 2 if it
-   * had been stopped already (idempotent retry; the first stop is kept).
-   * out_id = the row the stop went to: the transaction id, or for an unknown
-   * one the charger's transactionId if that id is free, else a new id.
-   * text: NULL, or the transaction's final cost as a JSON object
-   * {"cost":1.23,"currency":"EUR"}, stored with the stop (a repeated stop
-   * keeps the first stop's). */
-  FC_OP_TX_STOP,
-  /* DataTransfer. str: charger; json: payload; text: the status we answer. */
-  FC_OP_DATA_TRANSFER,
-  /* FirmwareStatusNotification / DiagnosticsStatusNotification.
-   * str: charger; text: the status. */
-  FC_OP_FIRMWARE_STATUS,
-  FC_OP_DIAGNOSTICS_STATUS,
-  /* An event of the bus, persisted with its write so that it commits, or
-   * not, together with the data it reports. str: charger; i64: connector
-   * (0 = the charger as a whole); text: the event type ("status", "meter"…);
-   * json: the data object; ts_ms: the event's own time (its message's time
-   * stamp); flag: 1 when late (older than what the charger already reported).
-   * The writer gives it the charger's next sequence number (out_id; sequences
-   * are per charger, persisted, gap-free among committed events), stores it,
-   * and serialises it once, into out_text/out_len:
-   *   {"type":"meter","charger":"CP1","connector":1,"seq":42,
-   *    "ts":"2026-11-26T10:00:00.000Z","data":{…}}
-   * with the members in that order.
-   * Two rules tie an event to a data operation earlier in the same write:
-   * if data has "transactionId": null, it becomes the latest TX_START's
-   * out_id (a new transaction's id is only known to the writer); and if the
-   * op's flag has bit 2 set (FC_EVENT_SKIP_REPEAT) and the latest TX_START,
-   * TX_STOP, METER or STATUS before it stored nothing new (out_flag != 0 for
-   * a start, == 1 for a meter, == 2 for a stop or a status), the event is
-   * not stored and gets no seq (out_text stays NULL): a retried message
-   * raises no second event. An event of a charger that has no row (removed
-   * from the registry) is not stored either: events do not create chargers.
-   */
-  FC_OP_EVENT,
-  /* A remote command and its outcome. str: charger; json: {"command",
-   * "action" (or null), "params", "status", "result" (or null), "error" (or
-   * null), "by", "requestedAt" (ms since the epoch), "sent" (a boolean;
-   * absent for a command carried out without a call)}, secrets already
-   * removed; ts_ms: when the outcome was known. Does not create the
-   * charger's row. */
-  FC_OP_COMMAND,
-  /* A charging profile the charger accepted (011_charging_profiles.sql).
-   * str: charger; json: {"connectorId" (or null), "csChargingProfiles" (the
-   * profile as sent), "by"}; ts_ms: when. Replaces the charger's profile with
-   * the same chargingProfileId, and the one with the same stack level and
-   * purpose on the same connector. Does not create the charger's row. */
-  FC_OP_PROFILE_SET,
-  /* A ClearChargingProfile the charger accepted. str: charger; json: its
-   * request ({"id"?, "connectorId"?, "chargingProfilePurpose"?,
-   * "stackLevel"?}): by id when given, else every profile matching the
-   * members given (none: all of the charger's). */
-  FC_OP_PROFILE_CLEAR,
+  FC_OP_FRAME_LOG = 1,      /* frame */
+  FC_OP_BOOT,               /* boot */
+  FC_OP_CHARGER_SEEN,       /* seen */
+  FC_OP_HEARTBEAT,          /* (no fields) */
+  FC_OP_STATUS,             /* status */
+  FC_OP_METER,              /* meter */
+  FC_OP_TX_START,           /* tx_start */
+  FC_OP_TX_STOP,            /* tx_stop */
+  FC_OP_DATA_TRANSFER,      /* data_transfer */
+  FC_OP_FIRMWARE_STATUS,    /* notice */
+  FC_OP_DIAGNOSTICS_STATUS, /* notice */
+  FC_OP_EVENT,              /* event */
+  FC_OP_COMMAND,            /* command */
+  FC_OP_PROFILE_SET,        /* profile_set */
+  FC_OP_PROFILE_CLEAR,      /* profile_clear */
 } fc_op_kind_t;
 
-#define FC_EVENT_LATE 0x1 /* FC_OP_EVENT flag bits */
-#define FC_EVENT_SKIP_REPEAT 0x2
+/* What an op found, filled by the writer (out.outcome). */
+typedef enum {
+  FC_OUT_NEW = 0,    /* stored */
+  FC_OUT_STALE,      /* STATUS: kept in the history, older than the current status */
+  FC_OUT_REPEAT,     /* a retry of what is stored: nothing new stored */
+  FC_OUT_UNKNOWN_TX, /* TX_STOP of a transaction never started here: stored anyway */
+} fc_op_outcome_t;
 
-/* One operation of a write. Owned by its write. Do not change the json after
- * fc_write_add: the writer thread reads it until the callback runs. */
+/* Raw OCPP frame log. */
+typedef struct fc_op_frame {
+  const char *text; /* the frame, len bytes (an embedded NUL ends it) */
+  size_t len;
+  int64_t conn_id;
+  bool inbound; /* charger → us */
+} fc_op_frame_t;
+
+/* BootNotification: creates the charger's row if unknown (with that
+ * registration), else updates its boot details. Strings NULL when absent. */
+typedef struct fc_op_boot {
+  const char *registration; /* the status we answer ("Accepted"…); NULL: "Accepted" */
+  const char *vendor, *model, *serial_number, *charge_box_serial, *firmware_version, *iccid, *imsi,
+      *meter_type, *meter_serial;
+} fc_op_boot_t;
+
+/* Connection state, logged in the connections table on every call. With a
+ * registration, creates the row (with it) if unknown; without, only updates a
+ * row that exists (a charger removed while connected is not brought back by
+ * its disconnection). Going offline only applies if conn_id is the charger's
+ * current connection (or 0): the close of a connection that a newer one
+ * replaced does not mark the charger offline. */
+typedef struct fc_op_seen {
+  bool online;
+  int64_t conn_id;
+  const char *registration; /* or NULL */
+} fc_op_seen_t;
+
+/* StatusNotification. The connector's current status changes only if at_ms
+ * is not older than the stored one; every notification is kept in
+ * status_history either way (out.outcome FC_OUT_STALE when it was older).
+ * FC_OUT_REPEAT: one with its own time stamp (has_ts) that status_history
+ * has already (same connector, time stamp, status, error code, info, vendor
+ * id and vendor error code): not stored again. */
+typedef struct fc_op_status {
+  int connector;
+  const char *status, *error_code;                  /* required */
+  const char *info, *vendor_id, *vendor_error_code; /* or NULL */
+  long long at_ms; /* the payload's timestamp, or the arrival time */
+  bool has_ts;     /* the payload had a timestamp */
+} fc_op_status_t;
+
+/* One sampledValue of a reading. value as sent; num: value as a number, or
+ * NAN. The other fields NULL only where OCPP 1.6 has no default (phase, and
+ * unit for a measurand that is not an energy): the caller applies the
+ * defaults (fc_op_sampled_defaults; fc_op_sampled_of does), so that the
+ * repeat of a reading with or without them is the same reading. */
+typedef struct fc_op_sampled {
+  const char *value;
+  double num;
+  const char *context, *format, *measurand, *phase, *location, *unit;
+} fc_op_sampled_t;
+
+/* Fills what s leaves NULL with OCPP 1.6's defaults: context
+ * "Sample.Periodic", format "Raw", measurand "Energy.Active.Import.Register",
+ * location "Outlet", unit "Wh" for an Energy measurand; phase has none. */
+void fc_op_sampled_defaults(fc_op_sampled_t *s);
+/* One sampledValue object of a payload into *s, in one pass over its
+ * members (members that are not strings count as absent), num set and the
+ * defaults applied; strings borrowed from sv. For the handlers, and for the
+ * migration that digests stored readings. */
+void fc_op_sampled_of(const json_t *sv, fc_op_sampled_t *s);
+
+/* One MeterValue: its time stamp (payload's, or the arrival time) and its
+ * sampled values. */
+typedef struct fc_op_reading {
+  long long ts_ms;
+  size_t n;
+  const fc_op_sampled_t *sampled;
+} fc_op_reading_t;
+
+typedef struct fc_op_readings {
+  size_t n;
+  const fc_op_reading_t *v;
+} fc_op_readings_t;
+
+/* MeterValues: one row per reading; a reading identical to one stored (same
+ * charger, connector, time stamp and sampled values) is stored once, a
+ * different one with the same time stamp is kept too; a reading without
+ * sampled values stores nothing. out.outcome FC_OUT_REPEAT when no reading
+ * was new (a charger's retry of readings we have; no readings too). */
+typedef struct fc_op_meter {
+  int connector;
+  int64_t tx_id; /* the transaction the readings belong to, or 0 */
+  fc_op_readings_t readings;
+} fc_op_meter_t;
+
+/* StartTransaction: out.id = the transaction id. Idempotent: an identical
+ * start (charger, connector, idTag, time stamp, meterStart) returns the id
+ * it got the first time, with out.outcome FC_OUT_REPEAT. */
+typedef struct fc_op_tx_start {
+  int connector;
+  const char *id_tag;
+  const char *id_tag_status; /* the idTagInfo status we answer */
+  long long at_ms;
+  int64_t meter_start;
+  bool has_reservation;
+  int64_t reservation_id;
+} fc_op_tx_start_t;
+
+/* StopTransaction: out.id = the row the stop went to: the transaction id, or
+ * for one never started here (FC_OUT_UNKNOWN_TX) the charger's id if free,
+ * else a new id. A second stop of a transaction is a retry (FC_OUT_REPEAT):
+ * the first stop, and its cost, are kept. transaction_data: readings
+ * stored as meter values of the transaction (as METER's). */
+typedef struct fc_op_tx_stop {
+  int64_t tx_id;
+  long long at_ms;
+  int64_t meter_stop;
+  const char *reason, *id_tag; /* or NULL */
+  bool has_cost;               /* the final cost, when the loop knew the transaction */
+  double cost;
+  char currency[4]; /* ISO 4217, "" when unknown */
+  fc_op_readings_t transaction_data;
+} fc_op_tx_stop_t;
+
+/* DataTransfer, kept as it came. */
+typedef struct fc_op_data_transfer {
+  const char *vendor_id, *message_id; /* message_id or NULL */
+  const char *data;                   /* the data string, or a bare object's JSON text, or NULL */
+  const char *status;                 /* the status we answer */
+} fc_op_data_transfer_t;
+
+/* FirmwareStatusNotification / DiagnosticsStatusNotification. */
+typedef struct fc_op_notice {
+  const char *status;
+} fc_op_notice_t;
+
+/* An event of the bus, persisted with its write so that it commits, or not,
+ * together with the data it reports. The writer gives it the charger's next
+ * seq (out.id), stores it and serialises it once, into out.text/out.len:
+ *   {"type":"meter","charger":"CP1","connector":1,"seq":42,
+ *    "ts":"2026-11-26T10:00:00.000Z","data":{…}}
+ * with the members in that order. Two rules tie an event to the data ops
+ * before it in the same write:
+ *  - take_tx_id: data's "transactionId" is written as the latest earlier
+ *    TX_START's out.id (a new transaction's id is known only to the
+ *    writer), in place of its value, or added last when data has none;
+ *  - skip_repeat: when the latest earlier TX_START, TX_STOP, METER or STATUS
+ *    is FC_OUT_REPEAT, the event is not stored and gets no seq (out.text
+ *    stays NULL): a retried message raises no second event.
+ * An event of a charger that has no row is not stored either. */
+typedef struct fc_op_event {
+  const char *type; /* the bus's name of its type ("status", "meter"…) */
+  int connector;    /* 0 = the charger as a whole */
+  long long ts_ms;  /* the event's own time (its message's time stamp) */
+  bool late;        /* older than what the charger already reported */
+  bool take_tx_id;
+  bool skip_repeat;
+  json_t *data; /* flashcharge's own event object: the op holds a reference;
+                   only read by the writer, do not change it after */
+} fc_op_event_t;
+
+/* A remote command and its outcome; does not create the charger's row.
+ * params, result, error: JSON text (or NULL), secrets already removed. */
+typedef struct fc_op_command {
+  const char *command, *action, *status, *by; /* action NULL when none */
+  const char *params, *result, *error;
+  long long requested_ms;
+  int sent; /* the call reached the connection: 1, 0; -1 (stored NULL): no call, a local command */
+} fc_op_command_t;
+
+/* A charging profile the charger accepted (012_charging_profiles.sql).
+ * Replaces the charger's profile with the same id, and the one with the
+ * same stack level and purpose on the same connector. Does not create the
+ * charger's row. */
+typedef struct fc_op_profile_set {
+  int connector; /* -1: the request named none */
+  int64_t profile_id;
+  int stack_level;
+  const char *purpose, *kind, *unit; /* chargingProfilePurpose, -Kind, chargingRateUnit */
+  int64_t tx_id;                     /* a TxProfile's transactionId; 0: none */
+  const char *profile;               /* the profile as sent, compact JSON */
+  const char *by;
+} fc_op_profile_set_t;
+
+/* A ClearChargingProfile the charger accepted: by id when it has one, else
+ * every profile of the charger matching the members it has (none: all). */
+typedef struct fc_op_profile_clear {
+  bool has_id, has_connector, has_stack_level;
+  int64_t id;
+  int connector, stack_level;
+  const char *purpose; /* NULL: any */
+} fc_op_profile_clear_t;
+
+/* One operation of a write, owned by the write. The kind says which member
+ * of the union is set. Results are filled by the writer thread before the
+ * callback runs (and cleared when the write did not commit). */
 typedef struct fc_op {
   fc_op_kind_t kind;
-  char *str;  /* owned copy */
-  char *text; /* owned copy, or NULL */
-  size_t text_len;
-  json_t *json; /* owned reference (json_incref'd), or NULL; only read by the writer */
-  int64_t i64;
-  int flag;
-  long long ts_ms; /* when it happened as we saw it (arrival time), ms since epoch */
-  /* results, filled by the writer thread before the callback runs */
-  int64_t out_id;
-  int out_flag;
-  char *out_text; /* owned by the op (freed with the write), or NULL */
-  size_t out_len;
+  const char *charger;
+  long long ts_ms; /* arrival time (the constructor's now; the caller may set it) */
+  union {
+    fc_op_frame_t frame;
+    fc_op_boot_t boot;
+    fc_op_seen_t seen;
+    fc_op_status_t status;
+    fc_op_meter_t meter;
+    fc_op_tx_start_t tx_start;
+    fc_op_tx_stop_t tx_stop;
+    fc_op_data_transfer_t data_transfer;
+    fc_op_notice_t notice;
+    fc_op_event_t event;
+    fc_op_command_t command;
+    fc_op_profile_set_t profile_set;
+    fc_op_profile_clear_t profile_clear;
+  };
+  struct {
+    int64_t id; /* TX_START/TX_STOP: transaction id; EVENT: seq */
+    fc_op_outcome_t outcome;
+    char *text; /* EVENT: its serialisation (owned by the op), or NULL */
+    size_t len;
+  } out;
+  struct fc_op_arena *_arena;
 } fc_op_t;
 
 typedef struct fc_write fc_write_t;
@@ -257,11 +401,32 @@ typedef void (*fc_write_cb)(fc_write_t *w, int status, void *arg);
  * fc_store_submit which then owns it until the callback returns). */
 fc_write_t *fc_write_new(void);
 
-/* Appends an operation and returns it for the caller to fill further (its
- * str/text are copied from the arguments; json is incref'd). Borrowed pointer,
- * valid until the write is freed. */
-fc_op_t *fc_write_add(fc_write_t *w, fc_op_kind_t kind, const char *str, json_t *json,
-                      const char *text, size_t text_len);
+/* The constructors: each appends an op of its kind to w and returns it
+ * (borrowed, valid until the write is freed). charger and every string and
+ * array of a are copied. Loop thread. */
+fc_op_t *fc_write_frame(fc_write_t *w, const char *charger, const fc_op_frame_t *a);
+fc_op_t *fc_write_boot(fc_write_t *w, const char *charger, const fc_op_boot_t *a);
+fc_op_t *fc_write_seen(fc_write_t *w, const char *charger, const fc_op_seen_t *a);
+fc_op_t *fc_write_heartbeat(fc_write_t *w, const char *charger);
+fc_op_t *fc_write_status(fc_write_t *w, const char *charger, const fc_op_status_t *a);
+fc_op_t *fc_write_meter(fc_write_t *w, const char *charger, const fc_op_meter_t *a);
+fc_op_t *fc_write_tx_start(fc_write_t *w, const char *charger, const fc_op_tx_start_t *a);
+fc_op_t *fc_write_tx_stop(fc_write_t *w, const char *charger, const fc_op_tx_stop_t *a);
+fc_op_t *fc_write_data_transfer(fc_write_t *w, const char *charger, const fc_op_data_transfer_t *a);
+/* kind: FC_OP_FIRMWARE_STATUS or FC_OP_DIAGNOSTICS_STATUS. */
+fc_op_t *fc_write_notice(fc_write_t *w, fc_op_kind_t kind, const char *charger, const char *status);
+/* a->data: incref'd (NULL: {}). */
+fc_op_t *fc_write_event(fc_write_t *w, const char *charger, const fc_op_event_t *a);
+/* params, result, error: JSON values (borrowed; NULL or null: none) written
+ * to the op's text as compact JSON; a's own params/result/error are ignored. */
+fc_op_t *fc_write_command(fc_write_t *w, const char *charger, const fc_op_command_t *a,
+                          const json_t *params, const json_t *result, const json_t *error);
+/* profile: the profile as sent (borrowed), written to a's profile as compact
+ * JSON; a's own profile is ignored. */
+fc_op_t *fc_write_profile_set(fc_write_t *w, const char *charger, const fc_op_profile_set_t *a,
+                              const json_t *profile);
+fc_op_t *fc_write_profile_clear(fc_write_t *w, const char *charger,
+                                const fc_op_profile_clear_t *a);
 
 /* Marks w as a write nobody waits for (a raw frame of the log, a
  * heartbeat): the writer does not start a commit (and its fsync) for it, but

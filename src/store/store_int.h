@@ -1,7 +1,9 @@
 /* Store internals, shared by store.c and the backends (sqlite/, later pg/).
  *
  * store.c owns the threads, queues, retries and the breaker; a backend only
- * knows how to run one thing on one connection. A connection is used by one
+ * knows how to run one thing on one connection: it fills an
+ * fc_store_backend_t (below; sqlite/conn.c's fc_store__sqlite) and keeps
+ * store.h's promises for each op and read. A connection is used by one
  * thread at a time (the writer's by the writer thread, each reader's by its
  * reader thread, the admin's by the CLI).
  *
@@ -17,7 +19,7 @@
 #include "store/store.h"
 
 struct fc_write {
-  fc_op_t **ops; /* each op allocated on its own: fc_write_add's pointers stay valid */
+  fc_op_t **ops; /* each op allocated on its own: the constructors' pointers stay valid */
   size_t n, cap;
   fc_write_cb cb;
   void *arg;
@@ -57,10 +59,11 @@ typedef struct fc_store_backend {
   int (*savepoint)(fc_store_conn_t *c);
   int (*release)(fc_store_conn_t *c);
   int (*rollback_to)(fc_store_conn_t *c); /* rolls back and releases */
-  /* Runs one op inside the open transaction, filling op->out_*. tx_id: for
-   * FC_OP_EVENT, the out_id of the latest FC_OP_TX_START earlier in the same
-   * write, or 0 (store.c applies the event rules of store.h; a skipped event
-   * never gets here). */
+  /* Runs one op inside the open transaction, as store.h says of its kind,
+   * binding its typed fields and filling op->out. tx_id: for FC_OP_EVENT with
+   * take_tx_id, the out.id of the latest FC_OP_TX_START earlier in the same
+   * write, else 0 (store.c applies the event rules of store.h; a skipped
+   * event never gets here). */
   int (*exec_op)(fc_store_conn_t *c, fc_op_t *op, int64_t tx_id);
   /* Runs one read (its own implicit transaction), filling r->out_*. */
   int (*exec_read)(fc_store_conn_t *c, fc_read_t *r);
@@ -99,12 +102,19 @@ int fc_store__parse_time(const char *s, long long *ms_out);
 void fc_store__format_time(long long ms, char buf[FC_STORE__TIME_LEN]);
 /* Wall-clock time, ms since the epoch. */
 long long fc_store__now_ms(void);
+/* op.c: frees an op, its arena and its results. */
+void fc_store__op_free(fc_op_t *op);
 
-/* json.c. An FC_OP_EVENT's one serialisation (store.h), with seq, and
- * "transactionId": null in its data written as tx_id when tx_id > 0; reads
- * op->json only. fc_malloc'd (caller frees), *len its length; NULL if a
- * string is not valid UTF-8. */
+/* json.c. An FC_OP_EVENT's one serialisation (store.h), with seq, and its
+ * data's "transactionId" written as tx_id when tx_id > 0 (take_tx_id); reads
+ * op->event.data only. fc_malloc'd (caller frees), *len its length; NULL if
+ * a string is not valid UTF-8. */
 char *fc_store__event_json(const fc_op_t *op, int64_t seq, int64_t tx_id, size_t *len);
+/* A reading's sampled values as a JSON array of objects, each with the
+ * members that are not NULL ("value", "context", "format", "measurand",
+ * "phase", "location", "unit"), for meter_readings.sampled. fc_malloc'd
+ * (caller frees); NULL if a string is not valid UTF-8. */
+char *fc_store__sampled_json(const fc_op_reading_t *r, size_t *len);
 /* Compact JSON text of j (reals with 15 significant digits), for the reads;
  * fc_malloc'd (caller frees); NULL on failure. */
 char *fc_store__json_dump(const json_t *j, size_t *len);

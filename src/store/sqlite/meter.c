@@ -1,59 +1,19 @@
-/* Meter readings (005_meter_readings.sql): OCPP 1.6's defaults for what a
- * sampled value leaves out, and the digest that makes a resent reading a
- * duplicate.
+/* Meter readings (005_meter_readings.sql): the digest that makes a resent
+ * reading a duplicate.
  *
  * The digest is of the sampled values' meaning, not of their text: each
  * value's fields with the defaults applied, in order. A reading migrated
  * from the one-row-per-value table (which had stored the defaults) and the
  * same reading resent by the charger (which leaves them out) get the same
- * digest, whatever the key order or spacing of the JSON. The migration
- * computes it with the SQL function fc_sampled_digest, registered on every
- * connection. */
+ * digest, whatever the key order or spacing of the JSON. The writer computes
+ * it from a METER op's typed readings (defaults applied by the caller,
+ * store.h); the migration, from the stored JSON text, with the SQL function
+ * fc_sampled_digest, registered on every connection. */
 #include "store/sqlite/sqlite_int.h"
 
 #include "core/err.h"
 
 #include <string.h>
-
-void fc_store__sampled_defaults(fc_sampled_t *s)
-{
-  if (!s->measurand) s->measurand = "Energy.Active.Import.Register";
-  /* 1.6: "Default = Wh if the (default) measurand is an Energy type"; a SoC
-   * or a power without a unit stays without one. */
-  if (!s->unit && strncmp(s->measurand, "Energy", 6) == 0) s->unit = "Wh";
-  if (!s->context) s->context = "Sample.Periodic";
-  if (!s->location) s->location = "Outlet";
-  if (!s->format) s->format = "Raw";
-}
-
-/* A sampled value's fields, read in one pass over its members (seven
- * look-ups by name cost several times more). Members that are not strings
- * count as absent; other members are not ours. */
-static void sampled_of(const json_t *sv, fc_sampled_t *s)
-{
-  const char *key;
-  json_t *v;
-  memset(s, 0, sizeof(*s));
-  json_object_foreach((json_t *)sv, key, v) /* the macro wants non-const; it only reads */
-  {
-    if (!json_is_string(v)) continue;
-    const char *str = json_string_value(v);
-    if (!strcmp(key, "value"))
-      s->value = str;
-    else if (!strcmp(key, "measurand"))
-      s->measurand = str;
-    else if (!strcmp(key, "phase"))
-      s->phase = str;
-    else if (!strcmp(key, "unit"))
-      s->unit = str;
-    else if (!strcmp(key, "context"))
-      s->context = str;
-    else if (!strcmp(key, "location"))
-      s->location = str;
-    else if (!strcmp(key, "format"))
-      s->format = str;
-  }
-}
 
 /* FNV-1a, 64 bits, over each field as its length and its bytes (an absent
  * field has a length no string has), then murmur3's finaliser to spread it. */
@@ -78,6 +38,41 @@ static uint64_t mix_field(uint64_t h, const char *s)
   return s ? mix(h, s, n) : h;
 }
 
+/* One sampled value into the digest, defaults applied (again: a caller's
+ * that left them out still gets the reading's digest). */
+static uint64_t mix_sampled(uint64_t h, fc_op_sampled_t s)
+{
+  fc_op_sampled_defaults(&s);
+  h = mix_field(h, s.value);
+  h = mix_field(h, s.measurand);
+  h = mix_field(h, s.phase);
+  h = mix_field(h, s.unit);
+  h = mix_field(h, s.context);
+  h = mix_field(h, s.location);
+  return mix_field(h, s.format);
+}
+
+static int64_t finish(uint64_t h)
+{
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return (int64_t)h;
+}
+
+int fc_store__reading_digest(const fc_op_reading_t *r, int64_t *out)
+{
+  uint64_t h = FNV_OFFSET;
+  for (size_t i = 0; i < r->n; i++) {
+    if (!r->sampled[i].value) return FC_ERR_STORE;
+    h = mix_sampled(h, r->sampled[i]);
+  }
+  *out = finish(h);
+  return 0;
+}
+
 int fc_store__sampled_digest(const json_t *svs, int64_t *out)
 {
   const json_t *sv;
@@ -89,23 +84,11 @@ int fc_store__sampled_digest(const json_t *svs, int64_t *out)
   {
     fc_sampled_t s;
     if (!json_is_object(sv)) return FC_ERR_STORE;
-    sampled_of(sv, &s);
+    fc_op_sampled_of(sv, &s);
     if (!s.value) return FC_ERR_STORE;
-    fc_store__sampled_defaults(&s);
-    h = mix_field(h, s.value);
-    h = mix_field(h, s.measurand);
-    h = mix_field(h, s.phase);
-    h = mix_field(h, s.unit);
-    h = mix_field(h, s.context);
-    h = mix_field(h, s.location);
-    h = mix_field(h, s.format);
+    h = mix_sampled(h, s);
   }
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  *out = (int64_t)h;
+  *out = finish(h);
   return 0;
 }
 

@@ -190,7 +190,7 @@ static json_t *meter_row(sqlite3_stmt *st)
       .context = col_or_null(st, 7),
       .location = col_or_null(st, 8),
   };
-  fc_store__sampled_defaults(&s);
+  fc_op_sampled_defaults(&s);
   json_t *num = json_null();
   if (s.value) {
     char *end;

@@ -206,12 +206,11 @@ sqlite3_stmt *fc_store__stmt(fc_store_conn_t *c, fc_sql_id_t id);
 int fc_store__sqlite_err(fc_store_conn_t *c, int rc, const char *what);
 
 /* meter.c. One sampled value's fields (borrowed strings, NULL when absent). */
-typedef struct fc_sampled {
-  const char *value, *measurand, *phase, *unit, *context, *location, *format;
-} fc_sampled_t;
-/* Fills what s leaves out with OCPP 1.6's defaults (phase has none). */
-void fc_store__sampled_defaults(fc_sampled_t *s);
-/* The digest of a sampledValue array (meter_readings.digest), or
+typedef fc_op_sampled_t fc_sampled_t;
+/* The digest of a reading's sampled values (meter_readings.digest), OCPP's
+ * defaults applied; FC_ERR_STORE when one has no value. */
+int fc_store__reading_digest(const fc_op_reading_t *r, int64_t *out);
+/* The same digest of a stored sampledValue array's JSON (the migration), or
  * FC_ERR_STORE when svs is not an array of objects with a string value. */
 int fc_store__sampled_digest(const json_t *svs, int64_t *out);
 /* Registers the SQL functions of ours that migrations use

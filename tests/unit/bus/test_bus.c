@@ -4,8 +4,8 @@
  * callback, and the read model kept by fc_bus_publish_write.
  *
  * Writes are built as the store's writer leaves them: each FC_OP_EVENT op
- * gets its out_id (the seq) and out_text/out_len (the serialised event, from
- * malloc) by hand; fc_write_free frees out_text (src/store/store.c). */
+ * gets its out.id (the seq) and out.text/out.len (the serialised event, from
+ * malloc) by hand; fc_write_free frees out.text (src/store/op.c). */
 #include "bus/bus.h"
 #include "ocpp/rpc.h" /* fc_datetime_format */
 
@@ -209,26 +209,32 @@ static void test_bus_add(void **state)
   json_t *data = json_pack("{s:i}", "power", 7000);
   fc_op_t *op = fc_bus_add(w, FC_EV_METER, "CP1", 2, data, T0, false);
   assert_int_equal(op->kind, FC_OP_EVENT);
-  assert_string_equal(op->str, "CP1");
-  assert_string_equal(op->text, "meter");
-  assert_int_equal(op->i64, 2);
-  assert_int_equal(op->ts_ms, T0);
-  assert_int_equal(op->flag, 0);
-  assert_ptr_equal(op->json, data);
+  assert_string_equal(op->charger, "CP1");
+  assert_string_equal(op->event.type, "meter");
+  assert_int_equal(op->event.connector, 2);
+  assert_int_equal(op->event.ts_ms, T0);
+  assert_false(op->event.late);
+  assert_false(op->event.skip_repeat);
+  assert_false(op->event.take_tx_id);
+  assert_ptr_equal(op->event.data, data);
   assert_int_equal(data->refcount, 1); /* stolen: the op's reference only */
   assert_null(json_object_get(data, "late"));
 
   op =
       fc_bus_add(w, FC_EV_STATUS, "CP1", 1, json_pack("{s:s}", "status", "Charging"), T0 - 5, true);
-  assert_int_equal(op->flag & FC_EVENT_LATE, FC_EVENT_LATE);
-  assert_true(json_is_true(json_object_get(op->json, "late")));
-  assert_string_equal(json_string_value(json_object_get(op->json, "status")), "Charging");
+  assert_true(op->event.late);
+  assert_true(json_is_true(json_object_get(op->event.data, "late")));
+  assert_string_equal(json_string_value(json_object_get(op->event.data, "status")), "Charging");
 
   op = fc_bus_add(w, FC_EV_ONLINE, "CP2", 0, NULL, T0, false);
-  assert_true(json_is_object(op->json));
-  assert_int_equal(json_object_size(op->json), 0);
-  assert_string_equal(op->text, "charger.online");
-  assert_int_equal(fc_write_count(w), 3);
+  assert_true(json_is_object(op->event.data));
+  assert_int_equal(json_object_size(op->event.data), 0);
+  assert_string_equal(op->event.type, "charger.online");
+
+  /* "transactionId": null asks for the write's new transaction's id */
+  op = fc_bus_add(w, FC_EV_TX_STARTED, "CP2", 1, json_pack("{s:n}", "transactionId"), T0, false);
+  assert_true(op->event.take_tx_id);
+  assert_int_equal(fc_write_count(w), 4);
   fc_write_free(w);
 }
 
@@ -490,11 +496,11 @@ static fc_op_t *add_ev(fc_write_t *w, fc_event_type_t type, const char *charger,
   fc_datetime_format(ts_ms, ts, sizeof(ts));
   json_t *ev = json_pack("{s:s, s:s, s:i, s:I, s:s, s:O}", "type", fc_event_type_name(type),
                          "charger", charger, "connector", connector, "seq", (json_int_t)seq, "ts",
-                         ts, "data", op->json);
+                         ts, "data", op->event.data);
   assert_non_null(ev);
-  op->out_id = seq;
-  op->out_text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  op->out_len = strlen(op->out_text);
+  op->out.id = seq;
+  op->out.text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  op->out.len = strlen(op->out.text);
   json_decref(ev);
   return op;
 }
@@ -506,7 +512,7 @@ static void publish1(fc_bus_t *b, fc_event_type_t type, const char *charger, int
   fc_write_t *w = fc_write_new();
   add_ev(w, type, charger, connector, data, ts_ms, late, seq);
   fc_bus_publish_write(b, w);
-  fc_write_free(w); /* frees out_text too */
+  fc_write_free(w); /* frees out.text too */
 }
 
 /* The charger's snapshot, parsed; checks the text against len and seq_out. */
@@ -882,16 +888,16 @@ static void test_publish_write(void **state)
   fc_bus_subscribe(b, NULL, seen_snapshot_cb, b);
 
   fc_write_t *w = fc_write_new();
-  fc_write_add(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+  fc_write_heartbeat(w, "CP1");
   add_ev(w, FC_EV_STATUS, "CP1", 1,
          json_pack("{s:s, s:s}", "status", "Preparing", "errorCode", "NoError"), T0, false, 11);
   fc_op_t *skipped =
       fc_bus_add(w, FC_EV_TX_STARTED, "CP1", 1, json_pack("{s:i}", "transactionId", 3), T0, false);
-  skipped->flag |= FC_EVENT_SKIP_REPEAT; /* a repeat: the writer gave it no text, no seq */
+  skipped->event.skip_repeat = true; /* a repeat: the writer gave it no text, no seq */
   add_ev(w, FC_EV_METER, "CP2", 1, json_pack("{s:f}", "power", 3.0), T0, false, 4);
   fc_op_t *m = add_ev(w, FC_EV_METER, "CP1", 1, json_pack("{s:f}", "power", 7.0), T0, false, 12);
 
-  assert_non_null(m->out_text);
+  assert_non_null(m->out.text);
   fc_bus_publish_write(b, w);
   fc_write_free(w);
 
@@ -927,8 +933,8 @@ static void test_publish_write_event_bytes(void **state)
   fc_op_t *op = add_ev(w, FC_EV_PRECHARGE, "CP1", 2,
                        json_pack("{s:i, s:s, s:f}", "soc", 42, "model", "Pro", "rangeKm", 99.5), T0,
                        false, 77);
-  char *want = strdup(op->out_text);
-  size_t want_len = op->out_len;
+  char *want = strdup(op->out.text);
+  size_t want_len = op->out.len;
   fc_bus_publish_write(b, w);
   fc_write_free(w);
   assert_non_null(captured);

@@ -70,13 +70,16 @@ static void publish(fc_bus_t *b, json_t *ev)
   assert_string_equal(back, ts); /* the vector's ts is as the server writes it */
 
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_EVENT, charger, data, type, strlen(type));
-  op->i64 = json_integer_value(json_object_get(ev, "connector"));
-  op->ts_ms = ms;
-  op->flag = json_is_true(json_object_get(data, "late")) ? FC_EVENT_LATE : 0;
-  op->out_id = json_integer_value(json_object_get(ev, "seq"));
-  op->out_text = json_dumps(ev, JSON_COMPACT);
-  op->out_len = strlen(op->out_text);
+  fc_op_t *op = fc_write_event(
+      w, charger,
+      &(fc_op_event_t){.type = type,
+                       .connector = (int)json_integer_value(json_object_get(ev, "connector")),
+                       .ts_ms = ms,
+                       .late = json_is_true(json_object_get(data, "late")),
+                       .data = data});
+  op->out.id = json_integer_value(json_object_get(ev, "seq"));
+  op->out.text = json_dumps(ev, JSON_COMPACT);
+  op->out.len = strlen(op->out.text);
   fc_bus_publish_write(b, w);
   fc_write_free(w);
 }

@@ -25,12 +25,12 @@ static char *data_text(fc_write_t *w)
   assert_int_equal(fc_write_count(w), 1);
   fc_op_t *op = fc_write_op(w, 0);
   assert_int_equal(op->kind, FC_OP_EVENT);
-  return json_dumps(op->json, FC_JSON_DUMP);
+  return json_dumps(op->event.data, FC_JSON_DUMP);
 }
 
 static json_t *data_of(fc_write_t *w)
 {
-  return fc_write_op(w, 0)->json;
+  return fc_write_op(w, 0)->event.data;
 }
 
 /* ---- constructors and readers --------------------------------------------- */
@@ -45,10 +45,10 @@ static void test_status_event(void **state)
                        .timestamp = "2026-11-26T10:00:00Z",
                        .clock_skew = true};
   fc_op_t *op = fc_ev_status(w, "CP1", 2, &in, T0, true);
-  assert_string_equal(op->text, "status");
-  assert_int_equal(op->i64, 2);
-  assert_int_equal(op->ts_ms, T0);
-  assert_int_equal(op->flag & FC_EVENT_LATE, FC_EVENT_LATE);
+  assert_string_equal(op->event.type, "status");
+  assert_int_equal(op->event.connector, 2);
+  assert_int_equal(op->event.ts_ms, T0);
+  assert_int_equal(op->event.late, true);
   char *text = data_text(w);
   assert_string_equal(text,
                       "{\"status\":\"Faulted\",\"errorCode\":\"GroundFailure\",\"info\":\"rcd\","
@@ -201,7 +201,7 @@ static void test_online_command_events(void **state)
   (void)state;
   fc_write_t *w = fc_write_new();
   fc_op_t *op = fc_ev_online(w, "CP1", false, T0);
-  assert_string_equal(op->text, "charger.offline");
+  assert_string_equal(op->event.type, "charger.offline");
   char *text = data_text(w);
   assert_string_equal(text, "{}");
   free(text);
@@ -218,7 +218,7 @@ static void test_online_command_events(void **state)
                          .by = "alice",
                          .error = error};
   op = fc_ev_command(w, "CP1", 1, &cmd, T0);
-  assert_string_equal(op->text, "command");
+  assert_string_equal(op->event.type, "command");
   text = data_text(w);
   assert_string_equal(text, "{\"command\":\"unlock\",\"params\":{\"connectorId\":1},\"status\":"
                             "\"CallError\",\"by\":\"alice\",\"action\":\"UnlockConnector\","
@@ -237,10 +237,10 @@ static void test_online_command_events(void **state)
 static bool fold(fc_charger_state_t *s, fc_write_t *w, int64_t seq)
 {
   fc_op_t *op = fc_write_op(w, fc_write_count(w) - 1);
-  fc_event_type_t type = fc_event_type_parse(op->text);
+  fc_event_type_t type = fc_event_type_parse(op->event.type);
   fc_ev_t ev;
-  bool typed = fc_ev_read(type, op->json, &ev);
-  bool changed = fc_model_apply(s, type, (int)op->i64, seq, op->ts_ms, typed ? &ev : NULL);
+  bool typed = fc_ev_read(type, op->event.data, &ev);
+  bool changed = fc_model_apply(s, type, op->event.connector, seq, op->event.ts_ms, typed ? &ev : NULL);
   fc_write_free(w);
   return changed;
 }

@@ -52,9 +52,9 @@ static void commit(env_t *e, fc_write_t *w)
   for (size_t i = 0; i < fc_write_count(w); i++) {
     fc_op_t *op = fc_write_op(w, i);
     if (op->kind != FC_OP_EVENT) continue;
-    op->out_id = ++e->seq;
-    op->out_text = strdup("{}");
-    op->out_len = 2;
+    op->out.id = ++e->seq;
+    op->out.text = strdup("{}");
+    op->out.len = 2;
   }
   fc_bus_publish_write(e->o.bus, w);
   fc_write_free(w);

@@ -124,7 +124,13 @@ static void test_status_notification(void **state)
   assert_true(fc_write_count(e->w) >= 2);
   fc_op_t *op = fc_write_op(e->w, 0);
   assert_int_equal(op->kind, FC_OP_STATUS);
-  assert_string_equal(op->str, "CP1");
+  assert_string_equal(op->charger, "CP1");
+  assert_int_equal(op->status.connector, 1);
+  assert_string_equal(op->status.status, "Charging");
+  assert_string_equal(op->status.error_code, "NoError");
+  assert_null(op->status.info);
+  assert_false(op->status.has_ts); /* none in the frame: stored at arrival */
+  assert_int_equal(op->status.at_ms, op->ts_ms);
   uv_run(&e->loop, UV_RUN_NOWAIT);
   assert_string_equal(e->sent, ""); /* nothing before the commit */
   assert_int_equal(e->published, 0);

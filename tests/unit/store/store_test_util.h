@@ -4,8 +4,11 @@
 #ifndef FC_STORE_TEST_UTIL_H
 #define FC_STORE_TEST_UTIL_H
 
+#include "core/datetime.h"
 #include "core/err.h"
+#include "core/time.h"
 #include "log/log.h"
+#include "ocpp/store_args.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -117,7 +120,7 @@ typedef struct wres {
   int seq; /* order in which the callbacks ran */
   int status;
   int64_t out_id;
-  int out_flag;
+  fc_op_outcome_t outcome;
 } wres_t;
 
 static inline void wres_cb(fc_write_t *w, int status, void *arg)
@@ -129,23 +132,106 @@ static inline void wres_cb(fc_write_t *w, int status, void *arg)
   r->status = status;
   if (fc_write_count(w)) {
     fc_op_t *op = fc_write_op(w, fc_write_count(w) - 1);
-    r->out_id = op->out_id;
-    r->out_flag = op->out_flag;
+    r->out_id = op->out.id;
+    r->outcome = op->out.outcome;
   }
 }
 
-/* Adds an op whose payload is given as JSON text (or NULL). */
+/* ---- typed ops from OCPP payloads, filled as the handlers fill them
+ * (ocpp/store_args.h) ---- */
+
+/* Adds the op of kind made from a payload given as JSON text (or NULL) and
+ * text (the status we answer, a registration, a frame, an event's type…;
+ * for TX_STOP, the final cost as {"cost":1.5,"currency":"EUR"}). */
 static fc_op_t *add_op(fc_write_t *w, fc_op_kind_t kind, const char *cp, const char *json,
                        const char *text)
 {
-  json_t *j = NULL;
+  json_t *p = NULL;
   if (json) {
     json_error_t err;
-    j = json_loads(json, 0, &err);
-    if (!j) fail_msg("bad test json: %s: %s", json, err.text);
+    p = json_loads(json, 0, &err);
+    if (!p) fail_msg("bad test json: %s: %s", json, err.text);
   }
-  fc_op_t *op = fc_write_add(w, kind, cp, j, text, 0);
-  json_decref(j);
+  long long now = fc_wall_ms();
+  fc_op_t *op = NULL;
+  switch (kind) {
+  case FC_OP_FRAME_LOG:
+    op = fc_write_frame(w, cp, &(fc_op_frame_t){.text = text, .len = text ? strlen(text) : 0});
+    break;
+  case FC_OP_BOOT: {
+    fc_op_boot_t a = fc_ocpp__boot_args(p, text);
+    op = fc_write_boot(w, cp, &a);
+    break;
+  }
+  case FC_OP_CHARGER_SEEN:
+    op = fc_write_seen(w, cp, &(fc_op_seen_t){.registration = text});
+    break;
+  case FC_OP_HEARTBEAT:
+    op = fc_write_heartbeat(w, cp);
+    break;
+  case FC_OP_STATUS: {
+    fc_op_status_t a = fc_ocpp__status_args(p, now);
+    op = fc_write_status(w, cp, &a);
+    break;
+  }
+  case FC_OP_METER: {
+    fc_op_meter_t a = {.connector = (int)fc_ocpp__int_of(p, "connectorId"),
+                       .tx_id = fc_ocpp__int_of(p, "transactionId"),
+                       .readings =
+                           fc_ocpp__readings(json_object_get(p, "meterValue"), 0, SIZE_MAX, now)};
+    op = fc_write_meter(w, cp, &a);
+    fc_ocpp__readings_free(&a.readings);
+    break;
+  }
+  case FC_OP_TX_START: {
+    fc_op_tx_start_t a = fc_ocpp__tx_start_args(p, text, now);
+    op = fc_write_tx_start(w, cp, &a);
+    break;
+  }
+  case FC_OP_TX_STOP: {
+    fc_op_tx_stop_t a = fc_ocpp__tx_stop_args(p, now);
+    if (text) {
+      json_t *cost = json_loads(text, 0, NULL);
+      assert_non_null(cost);
+      a.has_cost = true;
+      a.cost = json_number_value(json_object_get(cost, "cost"));
+      snprintf(a.currency, sizeof(a.currency), "%s",
+               fc_ocpp__str_of(cost, "currency") ? fc_ocpp__str_of(cost, "currency") : "");
+      json_decref(cost);
+    }
+    op = fc_write_tx_stop(w, cp, &a);
+    fc_ocpp__readings_free(&a.transaction_data);
+    break;
+  }
+  case FC_OP_DATA_TRANSFER: {
+    char *dumped;
+    fc_op_data_transfer_t a = fc_ocpp__data_transfer_args(p, text, &dumped);
+    op = fc_write_data_transfer(w, cp, &a);
+    free(dumped);
+    break;
+  }
+  case FC_OP_FIRMWARE_STATUS:
+  case FC_OP_DIAGNOSTICS_STATUS:
+    op = fc_write_notice(w, kind, cp, text);
+    break;
+  case FC_OP_EVENT:
+    op = fc_write_event(w, cp, &(fc_op_event_t){.type = text, .ts_ms = now, .data = p});
+    break;
+  case FC_OP_COMMAND:
+    op = fc_write_command(w, cp,
+                          &(fc_op_command_t){.command = fc_ocpp__str_of(p, "command"),
+                                             .action = fc_ocpp__str_of(p, "action"),
+                                             .status = fc_ocpp__str_of(p, "status"),
+                                             .by = fc_ocpp__str_of(p, "by"),
+                                             .requested_ms = fc_ocpp__int_of(p, "requestedAt")},
+                          json_object_get(p, "params"), json_object_get(p, "result"),
+                          json_object_get(p, "error"));
+    break;
+  default: /* a kind no backend knows: its write fails */
+    op = fc_write_notice(w, kind, cp, text);
+  }
+  assert_non_null(op);
+  json_decref(p);
   return op;
 }
 

@@ -98,7 +98,7 @@ static void test_watermarks(void **state)
   /* LOW still commits */
   int done = 0;
   fc_write_t *wr = fc_write_new();
-  fc_write_add(wr, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+  fc_write_heartbeat(wr, "CP1");
   assert_int_equal(fc_store_submit(e->s, wr, noop_cb, &done), 0);
   uv_run(&e->loop, UV_RUN_DEFAULT);
   assert_int_equal(done, 1);
@@ -109,7 +109,7 @@ static void test_watermarks(void **state)
   assert_int_equal(w.n, 2);
   assert_int_equal(fc_store_health(e->s), FC_STORE_DOWN);
   wr = fc_write_new();
-  fc_write_add(wr, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+  fc_write_heartbeat(wr, "CP1");
   assert_int_equal(fc_store_submit(e->s, wr, noop_cb, &done), FC_ERR_STORE_DOWN);
   fc_write_free(wr);
   fc_store_stats_t st;
@@ -124,7 +124,7 @@ static void test_watermarks(void **state)
   assert_int_equal(fc_store_health(e->s), FC_STORE_OK);
   done = 0;
   wr = fc_write_new();
-  fc_write_add(wr, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+  fc_write_heartbeat(wr, "CP1");
   assert_int_equal(fc_store_submit(e->s, wr, noop_cb, &done), 0);
   uv_run(&e->loop, UV_RUN_DEFAULT);
   assert_int_equal(done, 1);

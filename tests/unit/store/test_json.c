@@ -145,26 +145,73 @@ static void test_nested(void **state)
 static void test_event_utf8(void **state)
 {
   (void)state;
-  fc_op_t op = {.kind = FC_OP_EVENT, .str = "CP1", .text = "meter", .i64 = 1, .ts_ms = 0};
+  fc_op_t op = {.kind = FC_OP_EVENT, .charger = "CP1", .event = {.type = "meter", .connector = 1}};
   size_t len;
   char *t = fc_store__event_json(&op, 7, 0, &len);
   assert_string_equal(t, "{\"type\":\"meter\",\"charger\":\"CP1\",\"connector\":1,\"seq\":7,"
                          "\"ts\":\"1970-01-01T00:00:00.000Z\",\"data\":{}}");
   fc_free(t);
-  op.str = "CP\xc3";
+  op.charger = "CP\xc3";
   assert_null(fc_store__event_json(&op, 7, 0, &len));
-  op.str = "CP\xed\xa0\x80"; /* a surrogate */
+  op.charger = "CP\xed\xa0\x80"; /* a surrogate */
   assert_null(fc_store__event_json(&op, 7, 0, &len));
-  op.str = "CP\xc0\xaf"; /* overlong */
+  op.charger = "CP\xc0\xaf"; /* overlong */
   assert_null(fc_store__event_json(&op, 7, 0, &len));
+}
+
+/* take_tx_id: data's "transactionId" becomes the new transaction's id, in
+ * its place, or added last; with no id (tx_id 0) data stays as it is. */
+static void test_event_tx_id(void **state)
+{
+  (void)state;
+  json_t *data = json_pack("{s:n, s:s}", "transactionId", "idTag", "T");
+  fc_op_t op = {.kind = FC_OP_EVENT,
+                .charger = "CP1",
+                .event = {.type = "transaction.started", .take_tx_id = true, .data = data}};
+  size_t len;
+  char *t = fc_store__event_json(&op, 3, 42, &len);
+  assert_non_null(strstr(t, "\"data\":{\"transactionId\":42,\"idTag\":\"T\"}}"));
+  fc_free(t);
+  t = fc_store__event_json(&op, 3, 0, &len);
+  assert_non_null(strstr(t, "\"data\":{\"transactionId\":null,\"idTag\":\"T\"}}"));
+  fc_free(t);
+  json_object_del(data, "transactionId");
+  t = fc_store__event_json(&op, 3, 42, &len);
+  assert_non_null(strstr(t, "\"data\":{\"idTag\":\"T\",\"transactionId\":42}}"));
+  fc_free(t);
+  json_decref(data);
+}
+
+/* A reading's sampled values as stored: the members that are set, in one
+ * order, strings escaped; not UTF-8: refused. */
+static void test_sampled_json(void **state)
+{
+  (void)state;
+  fc_op_sampled_t sv[2] = {{.value = "11001.31", .unit = "Wh"},
+                           {.value = "7\"2", .measurand = "Power.Active.Import", .phase = "L1"}};
+  fc_op_reading_t r = {.ts_ms = 1, .n = 2, .sampled = sv};
+  size_t len;
+  char *t = fc_store__sampled_json(&r, &len);
+  assert_string_equal(t, "[{\"value\":\"11001.31\",\"unit\":\"Wh\"},{\"value\":\"7\\\"2\","
+                         "\"measurand\":\"Power.Active.Import\",\"phase\":\"L1\"}]");
+  assert_int_equal(len, strlen(t));
+  fc_free(t);
+  r.n = 0;
+  t = fc_store__sampled_json(&r, &len);
+  assert_string_equal(t, "[]");
+  fc_free(t);
+  sv[0].unit = "W\xc3";
+  r.n = 1;
+  assert_null(fc_store__sampled_json(&r, &len));
 }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_scalars),  cmocka_unit_test(test_reals),
-      cmocka_unit_test(test_decimals), cmocka_unit_test(test_strings),
-      cmocka_unit_test(test_nested),   cmocka_unit_test(test_event_utf8),
+      cmocka_unit_test(test_event_tx_id), cmocka_unit_test(test_sampled_json),
+      cmocka_unit_test(test_scalars),     cmocka_unit_test(test_reals),
+      cmocka_unit_test(test_decimals),    cmocka_unit_test(test_strings),
+      cmocka_unit_test(test_nested),      cmocka_unit_test(test_event_utf8),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

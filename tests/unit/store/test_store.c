@@ -97,18 +97,18 @@ static void test_op_boot_seen_heartbeat(void **state)
    * nothing; the close of 5 takes it offline */
   fc_write_t *w = fc_write_new();
   fc_op_t *op = add_op(w, FC_OP_CHARGER_SEEN, "CP1", NULL, NULL);
-  op->flag = 1;
-  op->i64 = 5;
+  op->seen.online = true;
+  op->seen.conn_id = 5;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT online, conn_id FROM chargers WHERE id = 'CP1'"), "1|5");
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CP1", NULL, NULL);
-  op->i64 = 4;
+  op->seen.conn_id = 4;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT online FROM chargers WHERE id = 'CP1'"), "1");
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CP1", NULL, NULL);
-  op->i64 = 5;
+  op->seen.conn_id = 5;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT online FROM chargers WHERE id = 'CP1'"), "0");
   assert_int_equal(qint(e, "SELECT count(*) FROM connections WHERE charger_id = 'CP1'"), 3);
@@ -118,12 +118,12 @@ static void test_op_boot_seen_heartbeat(void **state)
    * still logged */
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CPX", NULL, NULL);
-  op->flag = 1;
-  op->i64 = 11;
+  op->seen.online = true;
+  op->seen.conn_id = 11;
   assert_int_equal(submit_wait(e, w).status, 0);
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CPX", NULL, NULL);
-  op->i64 = 11;
+  op->seen.conn_id = 11;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE id = 'CPX'"), 0);
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers"), 1);
@@ -134,16 +134,16 @@ static void test_op_boot_seen_heartbeat(void **state)
   /* CHARGER_SEEN of an unknown charger creates it with text's registration */
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CP2", NULL, "Rejected");
-  op->flag = 1;
-  op->i64 = 9;
+  op->seen.online = true;
+  op->seen.conn_id = 9;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT registration, online FROM chargers WHERE id = 'CP2'"),
                       "Rejected|1");
   /* with text, a known charger keeps its registration */
   w = fc_write_new();
   op = add_op(w, FC_OP_CHARGER_SEEN, "CP2", NULL, "Accepted");
-  op->flag = 1;
-  op->i64 = 10;
+  op->seen.online = true;
+  op->seen.conn_id = 10;
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_string_equal(q1(e, "SELECT registration, online, conn_id FROM chargers WHERE id = 'CP2'"),
                       "Rejected|1|10");
@@ -191,10 +191,11 @@ static void test_op_misc(void **state)
 
   /* frames: in and out, text kept byte for byte */
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, "CP9", NULL, "[2,\"a\",\"Heartbeat\",{}]xx", 22);
-  op->flag = 1;
-  op->i64 = 7;
-  op = fc_write_add(w, FC_OP_FRAME_LOG, "CP9", NULL, "[3,\"a\",{}]", 0);
+  fc_op_t *op =
+      fc_write_frame(w, "CP9", &(fc_op_frame_t){.text = "[2,\"a\",\"Heartbeat\",{}]xx", .len = 22});
+  op->frame.inbound = true;
+  op->frame.conn_id = 7;
+  op = fc_write_frame(w, "CP9", &(fc_op_frame_t){.text = "[3,\"a\",{}]"});
   assert_int_equal(submit_wait(e, w).status, 0);
   q = query(e, "SELECT direction, conn_id, text FROM frames ORDER BY id");
   assert_int_equal(q.rows, 2);
@@ -270,14 +271,14 @@ static void test_op_status_stale(void **state)
           "\"timestamp\":\"" T1 "\"}",
           NULL);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   /* older: history only */
   r = one(e, FC_OP_STATUS, "CP1",
           "{\"connectorId\":1,\"status\":\"Preparing\",\"errorCode\":\"NoError\","
           "\"timestamp\":\"" T0 "\"}",
           NULL);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 1);
+  assert_int_equal(r.outcome, FC_OUT_STALE);
   assert_string_equal(q1(e, "SELECT status, status_at FROM connectors WHERE charger_id = 'CP1'"
                             " AND connector_id = 1"),
                       "Charging|1795687200000");
@@ -286,14 +287,14 @@ static void test_op_status_stale(void **state)
           "{\"connectorId\":1,\"status\":\"SuspendedEV\",\"errorCode\":\"NoError\","
           "\"info\":\"i\",\"vendorId\":\"v\",\"vendorErrorCode\":\"E1\",\"timestamp\":\"" T1 "\"}",
           NULL);
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   assert_string_equal(q1(e, "SELECT status, error_code, info, vendor_id, vendor_error_code"
                             " FROM connectors WHERE connector_id = 1"),
                       "SuspendedEV|NoError|i|v|E1");
   /* no time stamp: arrival time (now, later than T1) */
   r = one(e, FC_OP_STATUS, "CP1",
           "{\"connectorId\":1,\"status\":\"Available\",\"errorCode\":\"NoError\"}", NULL);
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   assert_string_equal(q1(e, "SELECT status FROM connectors WHERE connector_id = 1"), "Available");
   /* connector 0, a separate row */
   r = one(e, FC_OP_STATUS, "CP1",
@@ -305,9 +306,8 @@ static void test_op_status_stale(void **state)
   assert_string_equal(q.first, "0,1,0,0,0");
   assert_string_equal(q1(e, "SELECT status, status_at FROM status_history WHERE stale = 1"),
                       "Preparing|1795687195000");
-  /* a payload without connectorId fails its write */
-  assert_int_equal(one(e, FC_OP_STATUS, "CP1", "{\"status\":\"Available\"}", NULL).status,
-                   FC_ERR_STORE);
+  /* an op without its status fails its write */
+  assert_int_equal(one(e, FC_OP_STATUS, "CP1", "{\"connectorId\":1}", NULL).status, FC_ERR_STORE);
 }
 
 static void test_op_meter(void **state)
@@ -378,8 +378,14 @@ static void test_op_meter_dedupe(void **state)
   assert_int_equal(one(e, FC_OP_METER, "CP1", sent, NULL).status, 0);
   assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 1);
   assert_string_equal(q1(e, "SELECT connector_id, transaction_id, ts, sampled FROM meter_readings"),
-                      "1|NULL|1795687200000|[{\"value\":\"11001.31\"},{\"value\":\"7200\","
-                      "\"measurand\":\"Power.Active.Import\",\"unit\":\"W\"}]");
+                      "1|NULL|1795687200000|[{\"value\":\"11001.31\",\"context\":"
+                      "\"Sample.Periodic\",\"format\":\"Raw\",\"measurand\":"
+                      "\"Energy.Active.Import.Register\",\"location\":\"Outlet\",\"unit\":\"Wh\"},"
+                      "{\"value\":\"7200\",\"context\":\"Sample.Periodic\",\"format\":\"Raw\","
+                      "\"measurand\":\"Power.Active.Import\",\"location\":\"Outlet\",\"unit\":"
+                      "\"W\"}]");
+  /* the writer's digest of the typed reading is the migration's of its text */
+  assert_string_equal(q1(e, "SELECT digest = fc_sampled_digest(sampled) FROM meter_readings"), "1");
   /* the same message again (a retry whose answer was lost) */
   assert_int_equal(one(e, FC_OP_METER, "CP1", sent, NULL).status, 0);
   /* the same reading, spelt otherwise */
@@ -446,13 +452,13 @@ static void test_op_transactions(void **state)
 
   r = one(e, FC_OP_TX_START, "CP1", start, "Accepted");
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   int64_t id = r.out_id;
   assert_int_equal(id, 1); /* the retried stop below uses it */
   /* a retry of the identical start: same id, flagged */
   r = one(e, FC_OP_TX_START, "CP1", start, "Accepted");
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 1);
+  assert_int_equal(r.outcome, FC_OUT_REPEAT);
   assert_int_equal(r.out_id, id);
   assert_int_equal(qint(e, "SELECT count(*) FROM transactions"), 1);
   assert_string_equal(q1(e, "SELECT charger_id, connector_id, id_tag, start_at, meter_start,"
@@ -462,7 +468,7 @@ static void test_op_transactions(void **state)
   r = one(e, FC_OP_TX_START, "CP1",
           "{\"connectorId\":1,\"idTag\":\"TAG1\",\"timestamp\":\"" T1 "\",\"meterStart\":1001}",
           "Accepted");
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   assert_true(r.out_id != id);
 
   char stop[512];
@@ -473,7 +479,7 @@ static void test_op_transactions(void **state)
            (long long)id);
   r = one(e, FC_OP_TX_STOP, "CP1", stop, NULL);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
   assert_int_equal(r.out_id, id);
   char sql[256];
   snprintf(sql, sizeof(sql),
@@ -488,14 +494,14 @@ static void test_op_transactions(void **state)
   r = one(e, FC_OP_TX_STOP, "CP1",
           "{\"transactionId\":1,\"timestamp\":\"" T2 "\",\"meterStop\":9999}", NULL);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 2);
+  assert_int_equal(r.outcome, FC_OUT_REPEAT);
   snprintf(sql, sizeof(sql), "SELECT meter_stop FROM transactions WHERE id = %lld", (long long)id);
   assert_string_equal(q1(e, sql), "2500");
   /* a stop for a transaction never seen is stored anyway, under its id */
   r = one(e, FC_OP_TX_STOP, "CP1",
           "{\"transactionId\":4242,\"timestamp\":\"" T2 "\",\"meterStop\":77}", NULL);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.out_flag, 1);
+  assert_int_equal(r.outcome, FC_OUT_UNKNOWN_TX);
   assert_int_equal(r.out_id, 4242);
   assert_string_equal(q1(e, "SELECT charger_id, start_at, meter_stop FROM transactions"
                             " WHERE id = 4242"),
@@ -503,9 +509,224 @@ static void test_op_transactions(void **state)
   /* the same id from another charger: not its transaction, a new row */
   r = one(e, FC_OP_TX_STOP, "CP2",
           "{\"transactionId\":4242,\"timestamp\":\"" T2 "\",\"meterStop\":1}", NULL);
-  assert_int_equal(r.out_flag, 1);
+  assert_int_equal(r.outcome, FC_OUT_UNKNOWN_TX);
   assert_true(r.out_id != 4242);
   assert_int_equal(qint(e, "SELECT count(*) FROM transactions WHERE charger_id = 'CP2'"), 1);
+}
+
+/* ---- the typed ops, built as the handlers build them ---- */
+
+#define T1_MS 1795687200000LL
+
+static wres_t one_op(env_t *e, fc_write_t *w)
+{
+  return submit_wait(e, w);
+}
+
+/* STATUS: a repeat (own time stamp, every field the same) is FC_OUT_REPEAT
+ * and stores nothing; without a time stamp it cannot be told from a new one;
+ * an older one is FC_OUT_STALE. */
+static void test_typed_status(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  fc_op_status_t st = {.connector = 2,
+                       .status = "Faulted",
+                       .error_code = "GroundFailure",
+                       .vendor_error_code = "E7",
+                       .at_ms = T1_MS,
+                       .has_ts = true};
+  fc_write_t *w = fc_write_new();
+  fc_write_status(w, "CP1", &st);
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_NEW);
+  w = fc_write_new();
+  fc_write_status(w, "CP1", &st);
+  wres_t r = one_op(e, w);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.outcome, FC_OUT_REPEAT);
+  assert_int_equal(qint(e, "SELECT count(*) FROM status_history"), 1);
+  /* another field differs: not a repeat */
+  st.info = "i";
+  w = fc_write_new();
+  fc_write_status(w, "CP1", &st);
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_NEW);
+  assert_string_equal(q1(e, "SELECT connector_id, status, error_code, info, vendor_id,"
+                            " vendor_error_code, status_at FROM connectors"),
+                      "2|Faulted|GroundFailure|i|NULL|E7|1795687200000");
+  /* older: FC_OUT_STALE, history only */
+  st.at_ms = T1_MS - 1;
+  w = fc_write_new();
+  fc_write_status(w, "CP1", &st);
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_STALE);
+  /* no time stamp of its own: stored each time */
+  st.has_ts = false;
+  st.at_ms = T1_MS + 1;
+  for (int i = 0; i < 2; i++) {
+    w = fc_write_new();
+    fc_write_status(w, "CP1", &st);
+    assert_int_equal(one_op(e, w).outcome, FC_OUT_NEW);
+  }
+  assert_int_equal(qint(e, "SELECT count(*) FROM status_history"), 5);
+}
+
+/* METER: readings typed, the arguments copied (changed after the
+ * constructor, they change nothing); a resent reading is FC_OUT_REPEAT, so
+ * is an op without readings. */
+static void test_typed_meter(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  char value[16] = "42.5";
+  fc_op_sampled_t sv[2] = {{.value = value, .num = 42.5, .measurand = "SoC", .unit = "Percent"},
+                           {.value = "7200", .num = 7200, .measurand = "Power.Active.Import"}};
+  fc_op_sampled_defaults(&sv[0]);
+  fc_op_sampled_defaults(&sv[1]);
+  assert_string_equal(sv[1].context, "Sample.Periodic");
+  assert_null(sv[1].unit); /* no default for a power */
+  assert_null(sv[1].phase);
+  fc_op_reading_t rd = {.ts_ms = T1_MS, .n = 2, .sampled = sv};
+  fc_op_meter_t m = {.connector = 1, .tx_id = 9, .readings = {.n = 1, .v = &rd}};
+  fc_write_t *w = fc_write_new();
+  fc_write_meter(w, "CP1", &m);
+  strcpy(value, "99"); /* the op has its own copy */
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_NEW);
+  assert_string_equal(q1(e, "SELECT connector_id, transaction_id, ts, value, measurand, unit"
+                            " FROM meter_values WHERE measurand = 'SoC'"),
+                      "1|9|1795687200000|42.5|SoC|Percent");
+  strcpy(value, "42.5");
+  w = fc_write_new();
+  fc_write_meter(w, "CP1", &m);
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_REPEAT);
+  w = fc_write_new();
+  fc_write_meter(w, "CP1", &(fc_op_meter_t){.connector = 1});
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_REPEAT);
+  /* tx_id 0: no transaction */
+  rd.ts_ms++;
+  m.tx_id = 0;
+  w = fc_write_new();
+  fc_write_meter(w, "CP1", &m);
+  assert_int_equal(one_op(e, w).outcome, FC_OUT_NEW);
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings WHERE transaction_id IS NULL"), 1);
+  /* a sampled value without its value fails the write */
+  sv[1].value = NULL;
+  w = fc_write_new();
+  fc_write_meter(w, "CP1", &m);
+  assert_int_equal(one_op(e, w).status, FC_ERR_STORE);
+}
+
+/* TX_START / TX_STOP with the final cost as a double and a currency: a
+ * retried stop keeps the first stop and its cost; an unknown one is
+ * FC_OUT_UNKNOWN_TX; transactionData goes with the transaction. */
+static void test_typed_transaction_cost(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  fc_op_tx_start_t start = {.connector = 1,
+                            .id_tag = "TAG1",
+                            .id_tag_status = "Accepted",
+                            .at_ms = T1_MS,
+                            .meter_start = 1000};
+  fc_write_t *w = fc_write_new();
+  fc_write_tx_start(w, "CP1", &start);
+  wres_t r = one_op(e, w);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
+  int64_t id = r.out_id;
+  w = fc_write_new();
+  fc_write_tx_start(w, "CP1", &start);
+  r = one_op(e, w);
+  assert_int_equal(r.outcome, FC_OUT_REPEAT);
+  assert_int_equal(r.out_id, id);
+  assert_string_equal(q1(e, "SELECT reservation_id FROM transactions"), "NULL");
+
+  fc_op_sampled_t end = {.value = "2500", .num = 2500, .context = "Transaction.End"};
+  fc_op_sampled_defaults(&end);
+  fc_op_reading_t rd = {.ts_ms = T1_MS + 5000, .n = 1, .sampled = &end};
+  fc_op_tx_stop_t stop = {.tx_id = id,
+                          .at_ms = T1_MS + 5000,
+                          .meter_stop = 2500,
+                          .reason = "EVDisconnected",
+                          .has_cost = true,
+                          .cost = 0.4575,
+                          .currency = "EUR",
+                          .transaction_data = {.n = 1, .v = &rd}};
+  w = fc_write_new();
+  fc_write_tx_stop(w, "CP1", &stop);
+  r = one_op(e, w);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.outcome, FC_OUT_NEW);
+  assert_int_equal(r.out_id, id);
+  char sql[256];
+  snprintf(sql, sizeof(sql),
+           "SELECT stop_at, meter_stop, stop_reason, stop_id_tag, cost, currency FROM"
+           " transactions WHERE id = %lld",
+           (long long)id);
+  assert_string_equal(q1(e, sql), "1795687205000|2500|EVDisconnected|NULL|0.4575|EUR");
+  snprintf(sql, sizeof(sql),
+           "SELECT connector_id, context, value FROM meter_values WHERE transaction_id = %lld",
+           (long long)id);
+  assert_string_equal(q1(e, sql), "1|Transaction.End|2500");
+  /* the retry, with another cost: the first stop and its cost stay */
+  stop.cost = 9.99;
+  stop.meter_stop = 9999;
+  w = fc_write_new();
+  fc_write_tx_stop(w, "CP1", &stop);
+  r = one_op(e, w);
+  assert_int_equal(r.outcome, FC_OUT_REPEAT);
+  assert_int_equal(r.out_id, id);
+  snprintf(sql, sizeof(sql), "SELECT meter_stop, cost FROM transactions WHERE id = %lld",
+           (long long)id);
+  assert_string_equal(q1(e, sql), "2500|0.4575");
+  assert_int_equal(qint(e, "SELECT count(*) FROM meter_readings"), 1);
+  /* a stop without a cost (its start was never seen here): no cost */
+  w = fc_write_new();
+  fc_write_tx_stop(w, "CP1", &(fc_op_tx_stop_t){.tx_id = 777, .at_ms = T1_MS, .meter_stop = 5});
+  r = one_op(e, w);
+  assert_int_equal(r.outcome, FC_OUT_UNKNOWN_TX);
+  assert_int_equal(r.out_id, 777);
+  assert_string_equal(q1(e, "SELECT cost, currency, connector_id FROM transactions WHERE id = 777"),
+                      "NULL|NULL|0");
+}
+
+/* COMMAND: typed fields, its JSON values stored as compact text; FRAME_LOG's
+ * text up to len, or to an embedded NUL; strings longer than an op's first
+ * chunk of arena. */
+static void test_typed_command_frame(void **state)
+{
+  env_t *e = *state;
+  assert_int_equal(env_open(e, NULL), 0);
+  json_t *params = json_pack("{s:i, s:s}", "connectorId", 1, "idTag", "T1");
+  json_t *result = json_pack("{s:s}", "status", "Accepted");
+  fc_write_t *w = fc_write_new();
+  fc_write_heartbeat(w, "CP1");
+  fc_write_command(w, "CP1",
+                   &(fc_op_command_t){.command = "remoteStart",
+                                      .action = "RemoteStartTransaction",
+                                      .status = "Accepted",
+                                      .by = "alice",
+                                      .requested_ms = T1_MS},
+                   params, result, json_null());
+  json_decref(params);
+  json_decref(result);
+  assert_int_equal(one_op(e, w).status, 0);
+  assert_string_equal(q1(e, "SELECT command, action, params, status, result, error, by_sub,"
+                            " requested_at, finished_at >= requested_at FROM commands"),
+                      "remoteStart|RemoteStartTransaction|{\"connectorId\":1,\"idTag\":\"T1\"}|"
+                      "Accepted|{\"status\":\"Accepted\"}|NULL|alice|1795687200000|1");
+
+  char big[3000];
+  memset(big, 'x', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  w = fc_write_new();
+  fc_write_frame(w, "CP1", &(fc_op_frame_t){.text = "ab\0cd", .len = 5, .conn_id = 3});
+  fc_write_frame(w, "CP1", &(fc_op_frame_t){.text = big, .len = 10, .inbound = true});
+  fc_write_frame(w, "CP1", &(fc_op_frame_t){.text = big});
+  fc_write_boot(w, "CP1", &(fc_op_boot_t){.vendor = big, .model = big, .imsi = "1"});
+  assert_int_equal(one_op(e, w).status, 0);
+  assert_string_equal(q1(e, "SELECT direction, conn_id, text FROM frames ORDER BY id"), "out|3|ab");
+  assert_int_equal(qint(e, "SELECT sum(length(text)) FROM frames"), 2 + 10 + 2999);
+  assert_string_equal(q1(e, "SELECT length(vendor), length(model), imsi, registration"
+                            " FROM chargers"),
+                      "2999|2999|1|Pending");
 }
 
 /* ---- group commit ---- */
@@ -538,8 +759,8 @@ static void test_group_commit(void **state)
     fc_write_t *w = fc_write_new();
     char text[64];
     snprintf(text, sizeof(text), "[2,\"%d\",\"Heartbeat\",{}]", i);
-    fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, "CP1", NULL, text, 0);
-    op->flag = 1;
+    fc_op_t *op = fc_write_frame(w, "CP1", &(fc_op_frame_t){.text = text});
+    op->frame.inbound = true;
     assert_int_equal(fc_store_submit(e->s, w, order_cb, (void *)(intptr_t)i), 0);
   }
   uv_run(&e->loop, UV_RUN_DEFAULT);
@@ -702,7 +923,7 @@ static void test_drain(void **state)
   g_drain_seen = -1;
   for (int i = 0; i < 300; i++) {
     fc_write_t *w = fc_write_new();
-    fc_write_add(w, FC_OP_FRAME_LOG, "CP1", NULL, "x", 1);
+    fc_write_frame(w, "CP1", &(fc_op_frame_t){.text = "x", .len = 1});
     assert_int_equal(fc_store_submit(e->s, w, count_cb, NULL), 0);
   }
   fc_store_drain(e->s, drain_count_cb, &drained);
@@ -735,7 +956,7 @@ static void test_close_without_drain(void **state)
   assert_int_equal(env_open(e, NULL), 0);
   for (int i = 0; i < 100; i++) {
     fc_write_t *w = fc_write_new();
-    fc_write_add(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+    fc_write_heartbeat(w, "CP1");
     assert_int_equal(fc_store_submit(e->s, w, any_cb, &n), 0);
   }
   fc_store_close(e->s);
@@ -921,7 +1142,7 @@ static void test_registry_version(void **state)
    * create none */
   fc_write_t *w = fc_write_new();
   fc_op_t *op = add_op(w, FC_OP_CHARGER_SEEN, "GONE", NULL, NULL);
-  op->flag = 1;
+  op->seen.online = true;
   add_op(w, FC_OP_EVENT, "GONE", "{}", "charger.online");
   assert_int_equal(submit_wait(e, w).status, 0);
   assert_int_equal(qint(e, "SELECT count(*) FROM chargers WHERE id = 'GONE'"), 0);
@@ -969,19 +1190,15 @@ static void test_left_online_and_backup(void **state)
   const char *ids[] = {"CP1", "CP2", "CP3"};
   for (int i = 0; i < 3; i++) {
     fc_write_t *w = fc_write_new();
-    fc_op_t *op = add_op(w, FC_OP_CHARGER_SEEN, ids[i], NULL, "Accepted");
-    op->flag = 1;
-    op->i64 = 10 + i;
-    op->ts_ms = 1000 + i;
+    fc_write_seen(w, ids[i],
+                  &(fc_op_seen_t){.online = true, .conn_id = 10 + i, .registration = "Accepted"})
+        ->ts_ms = 1000 + i;
     assert_int_equal(submit_wait(e, w).status, 0);
   }
   /* CP2 went offline; CP3 sent a heartbeat later */
   fc_write_t *w = fc_write_new();
-  fc_op_t *op = add_op(w, FC_OP_CHARGER_SEEN, "CP2", NULL, NULL);
-  op->i64 = 11;
-  op->ts_ms = 2000;
-  op = add_op(w, FC_OP_HEARTBEAT, "CP3", NULL, NULL);
-  op->ts_ms = 5000;
+  fc_write_seen(w, "CP2", &(fc_op_seen_t){.online = false, .conn_id = 11})->ts_ms = 2000;
+  fc_write_heartbeat(w, "CP3")->ts_ms = 5000;
   assert_int_equal(submit_wait(e, w).status, 0);
 
   assert_int_equal(fc_store_load_left_online(e->s, left_cb, &l, &max), 0);
@@ -1029,6 +1246,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_op_meter, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_op_meter_dedupe, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_op_transactions, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_typed_status, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_typed_meter, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_typed_transaction_cost, env_setup, env_teardown),
+      cmocka_unit_test_setup_teardown(test_typed_command_frame, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_group_commit, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_lazy_writes, env_setup, env_teardown),
       cmocka_unit_test_setup_teardown(test_failing_write_alone, env_setup, env_teardown),

@@ -40,12 +40,16 @@ static void register_chargers(env_t *e, ...)
 
 #define MAX_OPS 8
 
+/* add_event's flags: the event's late and skip_repeat */
+#define T_LATE 0x1
+#define T_SKIP_REPEAT 0x2
+
 /* What a write's callback saw, op by op (texts copied: the write is freed
  * after the callback). */
 typedef struct eres {
   int done, status;
   int64_t id[MAX_OPS];
-  int flag[MAX_OPS];
+  fc_op_outcome_t outcome[MAX_OPS];
   char *text[MAX_OPS];
   size_t len[MAX_OPS];
   char data_after[MAX_OPS][256]; /* the op's json as the loop sees it after the write */
@@ -58,13 +62,13 @@ static void eres_cb(fc_write_t *w, int status, void *arg)
   r->status = status;
   for (size_t i = 0; i < fc_write_count(w) && i < MAX_OPS; i++) {
     fc_op_t *op = fc_write_op(w, i);
-    r->id[i] = op->out_id;
-    r->flag[i] = op->out_flag;
-    r->text[i] = op->out_text ? strdup(op->out_text) : NULL;
-    r->len[i] = op->out_len;
-    if (op->out_text) assert_int_equal(op->out_len, strlen(op->out_text));
-    if (op->json) {
-      char *d = json_dumps(op->json, JSON_COMPACT);
+    r->id[i] = op->out.id;
+    r->outcome[i] = op->out.outcome;
+    r->text[i] = op->out.text ? strdup(op->out.text) : NULL;
+    r->len[i] = op->out.len;
+    if (op->out.text) assert_int_equal(op->out.len, strlen(op->out.text));
+    if (op->kind == FC_OP_EVENT) {
+      char *d = json_dumps(op->event.data, JSON_COMPACT);
       snprintf(r->data_after[i], sizeof(r->data_after[i]), "%s", d);
       free(d);
     }
@@ -78,14 +82,17 @@ static void eres_free(eres_t *r)
   memset(r, 0, sizeof(*r));
 }
 
-/* Adds an event op. */
+/* Adds an event op; as fc_bus_add, one whose data has "transactionId": null
+ * takes the write's new transaction's id. */
 static fc_op_t *add_event(fc_write_t *w, const char *cp, const char *type, int connector,
                           const char *data, long long ts_ms, int flag)
 {
   fc_op_t *op = add_op(w, FC_OP_EVENT, cp, data, type);
-  op->i64 = connector;
-  op->ts_ms = ts_ms;
-  op->flag = flag;
+  op->event.connector = connector;
+  op->event.ts_ms = ts_ms;
+  op->event.late = flag & T_LATE;
+  op->event.skip_repeat = flag & T_SKIP_REPEAT;
+  op->event.take_tx_id = json_is_null(json_object_get(op->event.data, "transactionId"));
   return op;
 }
 
@@ -140,7 +147,7 @@ static void test_event_json(void **state)
 
   /* connector 0, a late event, a time before 1970, and no data at all */
   w = fc_write_new();
-  add_event(w, "CP1", "status", 0, "{\"status\":\"Available\"}", -1, FC_EVENT_LATE);
+  add_event(w, "CP1", "status", 0, "{\"status\":\"Available\"}", -1, T_LATE);
   add_event(w, "CP1", "charger.online", 0, NULL, 0, 0);
   r = submit_e(e, w);
   assert_int_equal(r.status, 0);
@@ -357,9 +364,9 @@ static void test_event_transaction_rules(void **state)
 
   /* transactionId: null becomes the new transaction's id, in the text and
    * the stored row only: the op's json (read by the loop) is unchanged */
-  r = start_write(e, FC_EVENT_SKIP_REPEAT);
+  r = start_write(e, T_SKIP_REPEAT);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.flag[0], 0);
+  assert_int_equal(r.outcome[0], FC_OUT_NEW);
   int64_t tx = r.id[0];
   assert_int_equal(tx, 2);
   assert_int_equal(r.id[1], 1);
@@ -374,9 +381,9 @@ static void test_event_transaction_rules(void **state)
 
   /* the retried StartTransaction: same id, and with SKIP_REPEAT no event, no
    * seq taken */
-  r = start_write(e, FC_EVENT_SKIP_REPEAT);
+  r = start_write(e, T_SKIP_REPEAT);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.flag[0], 1);
+  assert_int_equal(r.outcome[0], FC_OUT_REPEAT);
   assert_int_equal(r.id[0], tx);
   assert_int_equal(r.id[1], 0);
   assert_null(r.text[1]);
@@ -390,23 +397,23 @@ static void test_event_transaction_rules(void **state)
   assert_non_null(strstr(r.text[1], "\"data\":{\"transactionId\":2,"));
   eres_free(&r);
 
-  /* the stop, then its retry (out_flag 2) */
-  r = stop_write(e, tx, FC_EVENT_SKIP_REPEAT);
+  /* the stop, then its retry (FC_OUT_REPEAT) */
+  r = stop_write(e, tx, T_SKIP_REPEAT);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.flag[0], 0);
+  assert_int_equal(r.outcome[0], FC_OUT_NEW);
   assert_int_equal(r.id[1], 3);
   assert_non_null(r.text[1]);
   assert_non_null(strstr(r.text[1], "\"data\":{\"transactionId\":2,\"meterStop\":2500}"));
   eres_free(&r);
-  r = stop_write(e, tx, FC_EVENT_SKIP_REPEAT);
+  r = stop_write(e, tx, T_SKIP_REPEAT);
   assert_int_equal(r.status, 0);
-  assert_int_equal(r.flag[0], 2);
+  assert_int_equal(r.outcome[0], FC_OUT_REPEAT);
   assert_int_equal(r.id[1], 0);
   assert_null(r.text[1]);
   eres_free(&r);
-  /* a stop for a transaction never seen (out_flag 1) is not a repeat */
-  r = stop_write(e, 77, FC_EVENT_SKIP_REPEAT);
-  assert_int_equal(r.flag[0], 1);
+  /* a stop for a transaction never seen (FC_OUT_UNKNOWN_TX) is not a repeat */
+  r = stop_write(e, 77, T_SKIP_REPEAT);
+  assert_int_equal(r.outcome[0], FC_OUT_UNKNOWN_TX);
   assert_int_equal(r.id[1], 4);
   eres_free(&r);
   assert_string_equal(q1(e, "SELECT count(*), max(seq) FROM events WHERE charger_id = 'CP1'"),
@@ -414,7 +421,7 @@ static void test_event_transaction_rules(void **state)
 
   /* "transactionId": null with no TX_START earlier in the write stays null */
   w = fc_write_new();
-  add_event(w, "CP1", "meter", 1, "{\"transactionId\":null}", T1_MS, FC_EVENT_SKIP_REPEAT);
+  add_event(w, "CP1", "meter", 1, "{\"transactionId\":null}", T1_MS, T_SKIP_REPEAT);
   r = submit_e(e, w);
   assert_non_null(strstr(r.text[0], "\"data\":{\"transactionId\":null}"));
   eres_free(&r);
@@ -505,10 +512,10 @@ static void test_load_latest_events(void **state)
       {"status", 2, 0},              /* 3 */
       {"meter", 1, 0},               /* 4 */
       {"status", 1, 0},              /* 5 */
-      {"meter", 1, FC_EVENT_LATE},   /* 6: late */
-      {"status", 2, FC_EVENT_LATE},  /* 7: late */
+      {"meter", 1, T_LATE},          /* 6: late */
+      {"status", 2, T_LATE},         /* 7: late */
       {"charger.online", 0, 0},      /* 8 */
-      {"meter", 2, FC_EVENT_LATE},   /* 9: a key with only a late event */
+      {"meter", 2, T_LATE},          /* 9: a key with only a late event */
       {"transaction.started", 1, 0}, /* 10 */
   };
   for (size_t i = 0; i < FC_ARRAY_SIZE(evs); i++)
@@ -519,7 +526,7 @@ static void test_load_latest_events(void **state)
   assert_int_equal(fc_store_admin_open(e->path, &a), 0);
   assert_int_equal(fc_store_admin_charger_put(a, "CP2", NULL, NULL), 0);
   fc_store_admin_close(a);
-  event1(e, "CP3", "meter", 1, "{}", T1_MS, FC_EVENT_LATE);
+  event1(e, "CP3", "meter", 1, "{}", T1_MS, T_LATE);
   event1(e, "CP0", "status", 0, "{}", T1_MS, 0);
   /* CP9: not registered, its event is skipped and it is not loaded */
   assert_int_equal(event1(e, "CP9", "status", 0, "{}", T1_MS, 0), 0);
@@ -686,7 +693,7 @@ static void test_read_events(void **state)
   register_chargers(e, "CP1", "CP2", NULL);
   for (int i = 1; i <= 5; i++) {
     snprintf(data, sizeof(data), "{\"n\":%d}", i);
-    assert_int_equal(event1(e, "CP1", "meter", 1, data, T1_MS + i, i == 3 ? FC_EVENT_LATE : 0), i);
+    assert_int_equal(event1(e, "CP1", "meter", 1, data, T1_MS + i, i == 3 ? T_LATE : 0), i);
   }
   event1(e, "CP2", "meter", 1, "{}", T1_MS, 0);
 
@@ -988,15 +995,15 @@ static void test_read_charger_info(void **state)
                        "Accepted");
   op->ts_ms = T1_MS;
   op = add_op(w, FC_OP_CHARGER_SEEN, "CP1", NULL, NULL);
-  op->flag = 1;
-  op->i64 = 7;
+  op->seen.online = true;
+  op->seen.conn_id = 7;
   op->ts_ms = T1_MS + 1;
   op = add_op(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL);
   op->ts_ms = T1_MS + 2;
   /* a connection of a charger without a row does not make one */
   op = add_op(w, FC_OP_CHARGER_SEEN, "CP9", NULL, NULL);
-  op->flag = 1;
-  op->i64 = 8;
+  op->seen.online = true;
+  op->seen.conn_id = 8;
   /* data does, Pending */
   op = add_op(w, FC_OP_HEARTBEAT, "CP2", NULL, NULL);
   op->ts_ms = T1_MS + 3;
@@ -1068,18 +1075,18 @@ static void test_retention(void **state)
     int conn, flag;
     long long ts;
   } evs[] = {
-      {"CP1", "meter", 1, 0, old},              /* 1: superseded */
-      {"CP1", "meter", 1, 0, old},              /* 2: superseded */
-      {"CP1", "meter", 1, 0, old},              /* 3: superseded */
-      {"CP1", "status", 1, 0, old},             /* 4: old, but the latest of its key */
-      {"CP1", "meter", 1, FC_EVENT_LATE, old},  /* 5: late, superseded by 9 */
-      {"CP1", "meter", 2, 0, old},              /* 6: superseded */
-      {"CP1", "meter", 2, 0, old},              /* 7: superseded */
-      {"CP1", "meter", 2, 0, now},              /* 8: recent */
-      {"CP1", "meter", 1, 0, now},              /* 9: recent */
-      {"CP1", "status", 2, 0, now},             /* 10: recent */
-      {"CP1", "status", 2, FC_EVENT_LATE, old}, /* 11: late, the newest of its key: kept */
-      {"CP2", "meter", 1, 0, old},              /* CP2 1: old, the latest of its key */
+      {"CP1", "meter", 1, 0, old},       /* 1: superseded */
+      {"CP1", "meter", 1, 0, old},       /* 2: superseded */
+      {"CP1", "meter", 1, 0, old},       /* 3: superseded */
+      {"CP1", "status", 1, 0, old},      /* 4: old, but the latest of its key */
+      {"CP1", "meter", 1, T_LATE, old},  /* 5: late, superseded by 9 */
+      {"CP1", "meter", 2, 0, old},       /* 6: superseded */
+      {"CP1", "meter", 2, 0, old},       /* 7: superseded */
+      {"CP1", "meter", 2, 0, now},       /* 8: recent */
+      {"CP1", "meter", 1, 0, now},       /* 9: recent */
+      {"CP1", "status", 2, 0, now},      /* 10: recent */
+      {"CP1", "status", 2, T_LATE, old}, /* 11: late, the newest of its key: kept */
+      {"CP2", "meter", 1, 0, old},       /* CP2 1: old, the latest of its key */
   };
   for (size_t i = 0; i < FC_ARRAY_SIZE(evs); i++)
     event1(e, evs[i].cp, evs[i].type, evs[i].conn, "{}", evs[i].ts, evs[i].flag);
@@ -1135,9 +1142,7 @@ static void test_retention_in_slices(void **state)
   heartbeat(e);
   fc_write_t *w = fc_write_new();
   for (int i = 0; i < N; i++) {
-    fc_op_t *op = fc_write_add(w, FC_OP_EVENT, "CP1", NULL, "meter", 5);
-    op->i64 = 1;
-    op->ts_ms = old;
+    fc_write_event(w, "CP1", &(fc_op_event_t){.type = "meter", .connector = 1, .ts_ms = old});
   }
   eres_t r = submit_e(e, w);
   assert_int_equal(r.status, 0);
@@ -1175,9 +1180,9 @@ static void test_frame_retention(void **state)
      * the oldest in time are the last rows), then one of 20 days ago and
      * one of now */
     long long age = i < OLD ? 41 + i : i == OLD ? 20 : 0;
-    fc_op_t *op = fc_write_add(w, FC_OP_FRAME_LOG, "CP1", NULL, "[2,\"a\",\"Heartbeat\",{}]", 0);
-    op->flag = 1;
-    op->ts_ms = now - age * DAY_MS;
+    fc_write_frame(w, "CP1",
+                   &(fc_op_frame_t){.text = "[2,\"a\",\"Heartbeat\",{}]", .inbound = true})
+        ->ts_ms = now - age * DAY_MS;
   }
   wres_t r = submit_wait(e, w);
   assert_int_equal(r.status, 0);
@@ -1381,7 +1386,7 @@ static void test_migration_007_on_version_6(void **state)
   /* the writer keeps it: a non-late event moves its key, a late one does
    * not, a new key gets a row */
   assert_int_equal(event1(e, "CP1", "meter", 1, "{}", T1_MS, 0), 12);
-  assert_int_equal(event1(e, "CP1", "status", 1, "{}", T1_MS, FC_EVENT_LATE), 13);
+  assert_int_equal(event1(e, "CP1", "status", 1, "{}", T1_MS, T_LATE), 13);
   assert_int_equal(event1(e, "CP3", "status", 0, "{}", T1_MS, 0), 2);
   assert_string_equal(q1(e, "SELECT group_concat(charger_id || ':' || type || ':' || connector_id"
                             " || ':' || seq, ' ') FROM (SELECT * FROM events_latest"

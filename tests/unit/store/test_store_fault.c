@@ -70,7 +70,7 @@ static void test_fail_then_breaker_then_recover(void **state)
 
   /* open: refused at once, the caller keeps the write */
   fc_write_t *w = fc_write_new();
-  fc_write_add(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+  fc_write_heartbeat(w, "CP1");
   assert_int_equal(fc_store_submit(e->s, w, wres_cb, &r), FC_ERR_STORE_DOWN);
 
   /* probes keep failing while the disk does */
@@ -107,7 +107,7 @@ static void test_fail_recover_within_retries(void **state)
 
   wres_t r = {0};
   fc_write_t *w = fc_write_new();
-  fc_write_add(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+  fc_write_heartbeat(w, "CP1");
   assert_int_equal(fc_store_submit(e->s, w, wres_cb, &r), 0);
   uv_sleep(50); /* first attempt fails, the writer backs off 100 ms */
   unlink(e->fault);
@@ -138,7 +138,7 @@ static void test_breaker_fails_queued(void **state)
   uv_sleep(FAULT_SETTLE_MS);
   for (int i = 0; i < 5; i++) {
     fc_write_t *w = fc_write_new();
-    fc_write_add(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+    fc_write_heartbeat(w, "CP1");
     assert_int_equal(fc_store_submit(e->s, w, wres_cb, &r[i]), 0);
   }
   uint64_t t0 = uv_hrtime();
@@ -211,7 +211,7 @@ static void test_fail_sync(void **state)
   assert_true(qint(e, "SELECT count(*) FROM connectors") >= 1);
 
   fc_write_t *w = fc_write_new();
-  fc_write_add(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+  fc_write_heartbeat(w, "CP1");
   wres_t rr = {0};
   assert_int_equal(fc_store_submit(e->s, w, wres_cb, &rr), FC_ERR_STORE_DOWN);
   uv_sleep(250); /* probes: they commit, but cannot sync */
@@ -267,7 +267,7 @@ static void test_stall(void **state)
   x.timer.data = &x;
   uv_timer_start(&x.timer, tick_cb, 20, 20);
   fc_write_t *w = fc_write_new();
-  fc_write_add(w, FC_OP_HEARTBEAT, "CP1", NULL, NULL, 0);
+  fc_write_heartbeat(w, "CP1");
   x.t_submit = uv_hrtime();
   assert_int_equal(fc_store_submit(e->s, w, stall_write_cb, &x), 0);
   uv_run(&e->loop, UV_RUN_DEFAULT);
