@@ -159,6 +159,8 @@ static void reload(server_t *sv)
            "above): nothing changed\"");
     goto out;
   }
+  /* no web root given: found as at start (beside the binary), the same one */
+  if (!fresh.web_root && sv->cfg.web_root) fresh.web_root = fc_strdup(sv->cfg.web_root);
   json_t *old = sv->cfg.file_json, *new = fresh.file_json;
   bool domain = !same_json(json_object_get(old, "models"), json_object_get(new, "models")) ||
                 !same_json(json_object_get(old, "tariff"), json_object_get(new, "tariff"));
