@@ -356,6 +356,7 @@ int fc_cli__serve(int argc, char **argv)
   }
   if (fc_config_check(&sv.cfg) < 0) {
     fc_config_cleanup(&sv.cfg);
+    fc_free(sv.argv);
     return 2;
   }
   if (argc > 1) {
