@@ -54,6 +54,7 @@ start_server() {
     --ui-max-clients 200000 --ui-max-per-ip 200000 \
     --ui-max-per-subject 200000 --handshake-max-per-ip 200000 \
     --handshake-rate 100000000 --handshake-burst 200000 \
+    --charger-handshake-rate 10000000 --charger-handshake-burst 200000 \
     --web-root "$root/web" 2>"$tmp/server-$1.log" &
   server_pid=$!
   for _ in $(seq 100); do
