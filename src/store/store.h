@@ -425,8 +425,7 @@ fc_op_t *fc_write_command(fc_write_t *w, const char *charger, const fc_op_comman
  * JSON; a's own profile is ignored. */
 fc_op_t *fc_write_profile_set(fc_write_t *w, const char *charger, const fc_op_profile_set_t *a,
                               const json_t *profile);
-fc_op_t *fc_write_profile_clear(fc_write_t *w, const char *charger,
-                                const fc_op_profile_clear_t *a);
+fc_op_t *fc_write_profile_clear(fc_write_t *w, const char *charger, const fc_op_profile_clear_t *a);
 
 /* Marks w as a write nobody waits for (a raw frame of the log, a
  * heartbeat): the writer does not start a commit (and its fsync) for it, but

@@ -6,11 +6,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';
 import rpc from 'ocpp-rpc';
 const { createRPCError, NOREPLY } = rpc;
-import { Server, cliOk, until, sleep, iso } from './lib/server.mjs';
-import { checkWsFrame } from './lib/contract.mjs';
+import { Server, until, sleep, iso } from './lib/server.mjs';
+import { Rig } from './lib/rig.mjs';
 
 const SECRET = 'commands-test-secret-0123456789abcdef';
 const CP = 'CP-CMD';
@@ -19,58 +18,14 @@ const CP_OFF = 'CP-OFF';
 const TIMEOUT_MS = 2500;
 const TARIFF = { currency: 'EUR', perKwh: 0.30, perMinute: 0.02, perSession: 0.50 };
 
+const rig = new Rig('commands', SECRET, CP);
 let srv;
 let cp;
 let ui;
-const tokens = {};
+const tokens = rig.tokens;
 const seen = { calls: [] }; // what the charger received
-
-function token(sub, role, chargers = '*') {
-  return cliOk(['token', '--sub', sub, '--chargers', chargers, '--role', role, '--ttl', '1h'],
-    { env: { FLASHCHARGE_JWT_SECRET: SECRET } }).stdout.trim();
-}
-
-// A UI WebSocket client subscribed to one charger; every event, flattened.
-class Ui {
-  constructor(charger) {
-    this.events = [];
-    this.ws = new WebSocket(`ws://127.0.0.1:${srv.httpPort}/ws?charger=${charger}&token=${tokens.op}`);
-    this.ws.on('error', () => {});
-    this.ws.on('message', (d) => {
-      checkWsFrame(d.toString('utf8'), 'the commands test\'s Ui');
-      const v = JSON.parse(d.toString('utf8'));
-      for (const e of Array.isArray(v) ? v : [v]) this.events.push(e);
-    });
-    srv.clients.add(this.ws);
-  }
-
-  async ready() {
-    await this.wait((e) => e.type === 'snapshot', 'snapshot');
-  }
-
-  // The first event matching pred not yet taken (waits for it).
-  async wait(pred, what = 'an event', timeout = 5000) {
-    return until(() => {
-      const i = this.events.findIndex((e) => !e._taken && pred(e));
-      if (i < 0) return null;
-      this.events[i]._taken = true;
-      return this.events[i];
-    }, { timeout, interval: 20, what });
-  }
-}
-
-// REST command: method path body token → {status, json}.
-async function cmd(method, p, body, tok = tokens.op) {
-  const headers = {};
-  if (tok) headers.authorization = `Bearer ${tok}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return srv.http(p, {
-    method,
-    headers,
-    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
-    timeout: 15000,
-  });
-}
+// REST command: method path body token → {status, json}; a browser on /ws.
+const { token, cmd, Ui } = rig.bound();
 
 // Registers handlers that record the call and answer with answer(params).
 function answer(client, method, fn) {
@@ -102,9 +57,8 @@ before(async () => {
   srv.opts.args = [...srv.opts.args, '--config', file];
   await srv.spawn();
 
-  tokens.op = token('op-alice', 'operator');
-  tokens.admin = token('admin-bob', 'admin');
-  tokens.viewer = token('viewer-carol', 'viewer');
+  rig.srv = srv;
+  rig.mintTokens();
   tokens.other = token('op-dave', 'operator', 'CP-OTHER');
   cp = await srv.connect(CP);
   await boot(cp);

@@ -7,94 +7,23 @@
 // are named after the OCA OCPP 1.6 CSMS test cases they cover where one fits.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import rpc from 'ocpp-rpc';
 const { createRPCError } = rpc;
-import { Server, cliOk, until, iso } from './lib/server.mjs';
-import { checkWsFrame } from './lib/contract.mjs';
+import { Server, iso } from './lib/server.mjs';
+import { Rig } from './lib/rig.mjs';
 
 const SECRET = 'smart-charging-test-secret-0123456789abcdef';
 const CP = 'CP-SMART';
 const CP_W = 'CP-WATTS';
 const TIMEOUT_MS = 2500;
 
+const rig = new Rig('smart-charging', SECRET, CP);
 let srv;
 let cp;
 let ui;
-const tokens = {};
-const seen = []; // every call a charger received: {charger, method, params}
-
-function token(sub, role, chargers = '*') {
-  return cliOk(['token', '--sub', sub, '--chargers', chargers, '--role', role, '--ttl', '1h'],
-    { env: { FLASHCHARGE_JWT_SECRET: SECRET } }).stdout.trim();
-}
-
-// A UI WebSocket client subscribed to one charger; every event, flattened.
-class Ui {
-  constructor(charger) {
-    this.events = [];
-    this.ws = new WebSocket(`ws://127.0.0.1:${srv.httpPort}/ws?charger=${charger}&token=${tokens.op}`);
-    this.ws.on('error', () => {});
-    this.ws.on('message', (d) => {
-      checkWsFrame(d.toString('utf8'), 'the smart-charging test\'s Ui');
-      const v = JSON.parse(d.toString('utf8'));
-      for (const e of Array.isArray(v) ? v : [v]) this.events.push(e);
-    });
-    srv.clients.add(this.ws);
-  }
-
-  async ready() {
-    await this.wait((e) => e.type === 'snapshot', 'snapshot');
-  }
-
-  async wait(pred, what = 'an event', timeout = 5000) {
-    return until(() => {
-      const i = this.events.findIndex((e) => !e._taken && pred(e));
-      if (i < 0) return null;
-      this.events[i]._taken = true;
-      return this.events[i];
-    }, { timeout, interval: 20, what });
-  }
-
-  command(name, what) {
-    return this.wait((e) => e.type === 'command' && e.data.command === name, what ?? `command ${name}`);
-  }
-}
-
-async function cmd(method, p, body, tok = tokens.op) {
-  const headers = {};
-  if (tok) headers.authorization = `Bearer ${tok}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return srv.http(p, {
-    method,
-    headers,
-    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
-    timeout: 15000,
-  });
-}
-
-function answer(client, method, fn) {
-  client.handle(method, (call) => {
-    seen.push({ charger: client.identity, method, params: call.params });
-    return fn(call.params, call);
-  });
-}
-
-const lastCall = (method, charger = CP) =>
-  seen.filter((c) => c.method === method && c.charger === charger).at(-1);
-const callsOf = (method, charger = CP) =>
-  seen.filter((c) => c.method === method && c.charger === charger);
-
-// The stored command rows of a charger's command name, newest last.
-const rows = (name, charger = CP) =>
-  srv.sql(`SELECT * FROM commands WHERE charger_id = '${charger}' AND command = '${name}' ORDER BY id`);
-
-async function boot(client) {
-  await client.call('BootNotification', { chargePointVendor: 'flashCharge', chargePointModel: 'T1' });
-  for (const connectorId of [0, 1, 2]) {
-    await client.call('StatusNotification', { connectorId, errorCode: 'NoError', status: 'Available' });
-  }
-}
+const tokens = rig.tokens;
+const seen = rig.seen; // every call a charger received: {charger, method, params}
+const { cmd, answer, lastCall, callsOf, rows, boot, Ui } = rig.bound();
 
 before(async () => {
   srv = await Server.start({
@@ -103,9 +32,8 @@ before(async () => {
     env: { FLASHCHARGE_JWT_SECRET: SECRET },
     args: ['--command-timeout', String(TIMEOUT_MS), '--ui-max-per-ip', '1000'],
   });
-  tokens.op = token('op-alice', 'operator');
-  tokens.admin = token('admin-bob', 'admin');
-  tokens.viewer = token('viewer-carol', 'viewer');
+  rig.srv = srv;
+  rig.mintTokens();
   cp = await srv.connect(CP);
   await boot(cp);
   ui = new Ui(CP);

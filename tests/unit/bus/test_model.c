@@ -240,7 +240,8 @@ static bool fold(fc_charger_state_t *s, fc_write_t *w, int64_t seq)
   fc_event_type_t type = fc_event_type_parse(op->event.type);
   fc_ev_t ev;
   bool typed = fc_ev_read(type, op->event.data, &ev);
-  bool changed = fc_model_apply(s, type, op->event.connector, seq, op->event.ts_ms, typed ? &ev : NULL);
+  bool changed =
+      fc_model_apply(s, type, op->event.connector, seq, op->event.ts_ms, typed ? &ev : NULL);
   fc_write_free(w);
   return changed;
 }
