@@ -182,7 +182,8 @@ static size_t unquote(const char **sp, char *out)
         s += 2;
         continue;
       }
-      if (c == 'x' && (hi = hexval(s[2])) >= 0 && (lo = hexval(s[3])) >= 0 && hi < 8) {
+      /* \x00 is not one of fc_log_esc's (a C string has no NUL): kept as text */
+      if (c == 'x' && (hi = hexval(s[2])) >= 0 && (lo = hexval(s[3])) >= 0 && hi < 8 && (hi | lo)) {
         out[n++] = (char)(hi << 4 | lo);
         s += 4;
         continue;
