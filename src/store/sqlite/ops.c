@@ -35,6 +35,15 @@ static void bind_str(sqlite3_stmt *st, int i, const char *s)
     sqlite3_bind_null(st, i);
 }
 
+/* v at i when the op has it, else NULL. */
+static void bind_opt_int(sqlite3_stmt *st, int i, bool has, int64_t v)
+{
+  if (has)
+    sqlite3_bind_int64(st, i, v);
+  else
+    sqlite3_bind_null(st, i);
+}
+
 /* Steps a statement that returns no row, then resets it. */
 static int run(fc_store_conn_t *c, sqlite3_stmt *st, const char *what)
 {
@@ -283,10 +292,7 @@ static int meter_value(fc_store_conn_t *c, fc_op_t *op, long long connector, lon
   }
   bind_str(st, 1, op->charger);
   sqlite3_bind_int64(st, 2, connector);
-  if (tx >= 0)
-    sqlite3_bind_int64(st, 3, tx);
-  else
-    sqlite3_bind_null(st, 3);
+  bind_opt_int(st, 3, tx >= 0, tx);
   sqlite3_bind_int64(st, 4, r->ts_ms);
   sqlite3_bind_int64(st, 5, digest);
   sqlite3_bind_text(st, 6, text, (int)len, SQLITE_STATIC);
@@ -336,10 +342,7 @@ static int op_tx_start(fc_store_conn_t *c, fc_op_t *op)
   bind_str(st, 3, a->id_tag);
   sqlite3_bind_int64(st, 4, a->at_ms);
   sqlite3_bind_int64(st, 5, a->meter_start);
-  if (a->has_reservation)
-    sqlite3_bind_int64(st, 6, a->reservation_id);
-  else
-    sqlite3_bind_null(st, 6);
+  bind_opt_int(st, 6, a->has_reservation, a->reservation_id);
   bind_str(st, 7, a->id_tag_status);
   sqlite3_bind_int64(st, 8, arrival(op));
   if ((rc = run(c, st, "tx start"))) return rc;
@@ -467,10 +470,7 @@ static int op_command(fc_store_conn_t *c, fc_op_t *op)
   bind_str(st, 8, a->by);
   sqlite3_bind_int64(st, 9, a->requested_ms ? a->requested_ms : arrival(op));
   sqlite3_bind_int64(st, 10, arrival(op));
-  if (a->sent < 0)
-    sqlite3_bind_null(st, 11);
-  else
-    sqlite3_bind_int(st, 11, a->sent > 0);
+  bind_opt_int(st, 11, a->sent >= 0, a->sent > 0);
   return run(c, st, "command");
 }
 
@@ -481,10 +481,7 @@ static void bind_profile_key(sqlite3_stmt *st, const fc_op_t *op)
   const fc_op_profile_set_t *a = &op->profile_set;
   bind_str(st, 1, op->charger);
   sqlite3_bind_int64(st, 2, a->profile_id);
-  if (a->connector >= 0)
-    sqlite3_bind_int(st, 3, a->connector);
-  else
-    sqlite3_bind_null(st, 3);
+  bind_opt_int(st, 3, a->connector >= 0, a->connector);
   sqlite3_bind_int(st, 4, a->stack_level);
   bind_str(st, 5, a->purpose);
 }
@@ -502,10 +499,7 @@ static int op_profile_set(fc_store_conn_t *c, fc_op_t *op)
   bind_profile_key(st, op);
   bind_str(st, 6, a->kind);
   bind_str(st, 7, a->unit);
-  if (a->tx_id)
-    sqlite3_bind_int64(st, 8, a->tx_id);
-  else
-    sqlite3_bind_null(st, 8);
+  bind_opt_int(st, 8, a->tx_id != 0, a->tx_id);
   bind_str(st, 9, a->profile);
   bind_str(st, 10, a->by);
   sqlite3_bind_int64(st, 11, arrival(op));
@@ -518,19 +512,10 @@ static int op_profile_clear(fc_store_conn_t *c, fc_op_t *op)
   sqlite3_stmt *st;
   STMT(c, st, FC_SQL_PROFILE_CLEAR);
   bind_str(st, 1, op->charger);
-  if (a->has_id)
-    sqlite3_bind_int64(st, 2, a->id);
-  else
-    sqlite3_bind_null(st, 2);
-  if (a->has_connector)
-    sqlite3_bind_int(st, 3, a->connector);
-  else
-    sqlite3_bind_null(st, 3);
+  bind_opt_int(st, 2, a->has_id, a->id);
+  bind_opt_int(st, 3, a->has_connector, a->connector);
   bind_str(st, 4, a->purpose);
-  if (a->has_stack_level)
-    sqlite3_bind_int(st, 5, a->stack_level);
-  else
-    sqlite3_bind_null(st, 5);
+  bind_opt_int(st, 5, a->has_stack_level, a->stack_level);
   return run(c, st, "profile clear");
 }
 
